@@ -1,0 +1,113 @@
+package io.github.resilientcheckpoints;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.description.Description;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * Every configuration key of Resilient Checkpoint Storage. All keys live under {@link #PREFIX}; the
+ * checkpoint directory, inline threshold and write buffer are Flink's own keys
+ * ({@code execution.checkpointing.dir}, {@code execution.checkpointing.data-inline-threshold},
+ * {@code execution.checkpointing.write-buffer-size}) and keep Flink's meaning.
+ *
+ * <p>Values are checked by {@code ResilientSettings.fromConfig} when the job starts; the README's
+ * configuration table is generated from this class and a test fails when it is stale.
+ */
+public final class ResilientCheckpointOptions {
+
+    public static final String PREFIX = "execution.checkpointing.resilient.";
+
+    // ------------------------------------------------------------------ retries
+
+    public static final ConfigOption<Integer> RETRY_MAX_ATTEMPTS =
+            ConfigOptions.key(PREFIX + "retry.max-attempts")
+                    .intType()
+                    .defaultValue(10)
+                    .withDescription(
+                            "Upper bound on upload attempts for one state file (the first try"
+                                    + " included), 1 to 1000. Whatever is left of the checkpoint"
+                                    + " deadline bounds the attempts too: no attempt starts after it.");
+
+    public static final ConfigOption<Duration> RETRY_INITIAL_BACKOFF =
+            ConfigOptions.key(PREFIX + "retry.initial-backoff")
+                    .durationType()
+                    .defaultValue(Duration.ofMillis(100))
+                    .withDescription(
+                            "Backoff cap before the second attempt. The cap doubles with each further"
+                                    + " attempt up to 'retry.max-backoff'; the actual wait is drawn"
+                                    + " uniformly between zero and the cap (full jitter), so the"
+                                    + " subtasks of one barrier do not retry in lock step.");
+
+    public static final ConfigOption<Duration> RETRY_MAX_BACKOFF =
+            ConfigOptions.key(PREFIX + "retry.max-backoff")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(10))
+                    .withDescription(
+                            "Largest backoff cap between two attempts; at least 'retry.initial-backoff'.");
+
+    public static final ConfigOption<Duration> RETRY_ATTEMPT_TIMEOUT =
+            ConfigOptions.key(PREFIX + "retry.attempt-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(3))
+                    .withDescription(
+                            "Longest time one upload attempt may take before it is abandoned and"
+                                    + " retried under a new file name (a hung connection must not"
+                                    + " eat the whole checkpoint). An attempt never runs past the"
+                                    + " checkpoint deadline either. Raise it when single state files"
+                                    + " are so large that uploading one takes longer.");
+
+    public static final ConfigOption<Double> DEADLINE_FRACTION =
+            ConfigOptions.key(PREFIX + "retry.deadline-fraction")
+                    .doubleType()
+                    .defaultValue(0.9)
+                    .withDescription(
+                            Description.builder()
+                                    .text(
+                                            "Share of 'execution.checkpointing.timeout' that uploads of"
+                                                    + " one checkpoint may use, counted from the moment"
+                                                    + " this TaskManager first sees the checkpoint. The"
+                                                    + " rest is left for the acknowledgement and the"
+                                                    + " metadata write. Between 0.1 and 1.0.")
+                                    .build());
+
+    // ------------------------------------------------------------------ upload runtime
+
+    public static final ConfigOption<Integer> UPLOAD_THREADS =
+            ConfigOptions.key(PREFIX + "upload.threads")
+                    .intType()
+                    .defaultValue(16)
+                    .withDescription(
+                            "Upload threads of the per-TaskManager runtime (daemon threads, created on"
+                                    + " demand, shared by every job on the TaskManager that uses the"
+                                    + " same value). Each attempt runs on one of them so that a hung"
+                                    + " attempt can be timed out. 1 to 1024.");
+
+    // ------------------------------------------------------------------ spill
+
+    public static final ConfigOption<List<String>> SPILL_DIRECTORIES =
+            ConfigOptions.key(PREFIX + "spill.directories")
+                    .stringType()
+                    .asList()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Local directories where state larger than the inline threshold is staged"
+                                    + " before upload, so that a failed upload can be resent. New spill"
+                                    + " files go round-robin over them. Defaults to Flink's"
+                                    + " 'io.tmp.dirs'. Each must exist or be creatable and writable.");
+
+    // ------------------------------------------------------------------ fault injection
+
+    public static final ConfigOption<Double> FAULT_INJECTION_TRANSIENT_RATIO =
+            ConfigOptions.key(PREFIX + "fault-injection.transient-failure-ratio")
+                    .doubleType()
+                    .defaultValue(0.0)
+                    .withDescription(
+                            "Drill setting: share (0.0 to 0.9) of upload attempts that fail with an"
+                                    + " injected transient error before they reach the store. Use it to"
+                                    + " watch retries work (the demo does); keep it 0 in production.");
+
+    private ResilientCheckpointOptions() {}
+}

@@ -1,0 +1,144 @@
+package io.github.resilientcheckpoints.storage;
+
+import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.CheckpointStores;
+import io.github.resilientcheckpoints.store.FaultInjectingStore;
+import io.github.resilientcheckpoints.upload.RetryingUploader;
+import io.github.resilientcheckpoints.upload.UploadRuntime;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.runtime.state.CheckpointStorage;
+import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
+import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
+
+import java.io.IOException;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Checkpoint storage that writes plain Flink checkpoints (the layout, handles and {@code _metadata}
+ * of {@link FileSystemCheckpointStorage}, which it wraps) and uploads task state with local staging
+ * and retries. Created by {@link ResilientCheckpointStorageFactory} from the configuration.
+ *
+ * <p>Flink serializes and rebuilds this object per task; everything shared lives in the per-JVM
+ * {@link UploadRuntime}.
+ */
+public final class ResilientCheckpointStorage implements CheckpointStorage {
+
+    private static final long serialVersionUID = 1L;
+
+    /** One store per checkpoint root and fault setting in this JVM (adapters hold clients). */
+    private static final Map<String, CheckpointStore> STORES = new ConcurrentHashMap<>();
+
+    private final FileSystemCheckpointStorage delegate;
+    private final ResilientSettings settings;
+    private final Configuration storeConfig;
+
+    private ResilientCheckpointStorage(
+            FileSystemCheckpointStorage delegate, ResilientSettings settings, Configuration storeConfig) {
+        this.delegate = delegate;
+        this.settings = settings;
+        this.storeConfig = storeConfig;
+    }
+
+    /**
+     * Builds the storage from Flink's configuration: {@code execution.checkpointing.dir} and Flink's
+     * threshold/buffer keys for the wrapped storage, our keys for the rest, all validated here.
+     */
+    public static ResilientCheckpointStorage fromConfig(ReadableConfig config, ClassLoader classLoader)
+            throws IllegalConfigurationException {
+        ResilientSettings settings = ResilientSettings.fromConfig(config);
+        FileSystemCheckpointStorage delegate = FileSystemCheckpointStorage.createFromConfig(config, classLoader);
+        Configuration copy = config instanceof Configuration
+                ? new Configuration((Configuration) config) : new Configuration();
+        return new ResilientCheckpointStorage(delegate, settings, copy);
+    }
+
+    @Override
+    public CompletedCheckpointStorageLocation resolveCheckpoint(String externalPointer) throws IOException {
+        return delegate.resolveCheckpoint(externalPointer);
+    }
+
+    @Override
+    public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
+        CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
+        if (!(access instanceof FsCheckpointStorageAccess)) {
+            throw new IOException("Unexpected access type from Flink: " + access.getClass().getName());
+        }
+        return new ResilientCheckpointStorageAccess(
+                (FsCheckpointStorageAccess) access,
+                jobId,
+                delegate.getMinFileSizeThreshold(),
+                delegate.getWriteBufferSize(),
+                new SharedWorkerContext());
+    }
+
+    public FileSystemCheckpointStorage delegate() {
+        return delegate;
+    }
+
+    public ResilientSettings settings() {
+        return settings;
+    }
+
+    /** The runtime this storage's TaskManager-side streams use in this JVM. */
+    public UploadRuntime runtime() {
+        return UploadRuntime.shared(settings.uploadThreads);
+    }
+
+    private CheckpointStore store() throws IOException {
+        String key = delegate.getCheckpointPath().toUri() + "|faults=" + settings.faultInjectionRatio;
+        CheckpointStore store = STORES.get(key);
+        if (store == null) {
+            CheckpointStore created = CheckpointStores.forRoot(delegate.getCheckpointPath().toUri(), storeConfig);
+            if (settings.faultInjectionRatio > 0) {
+                created = new FaultInjectingStore(created, settings.faultInjectionRatio);
+            }
+            CheckpointStore raced = STORES.putIfAbsent(key, created);
+            if (raced != null) {
+                created.close();
+                store = raced;
+            } else {
+                store = created;
+            }
+        }
+        return store;
+    }
+
+    @Override
+    public String toString() {
+        return "ResilientCheckpointStorage{dir=" + delegate.getCheckpointPath() + ", " + settings + '}';
+    }
+
+    private final class SharedWorkerContext implements ResilientCheckpointStorageAccess.WorkerContext {
+        @Override
+        public WorkerServices services() throws IOException {
+            UploadRuntime runtime = runtime();
+            RetryingUploader uploader = new RetryingUploader(
+                    store(),
+                    settings.retryPolicy(),
+                    runtime.executor(),
+                    runtime.ticker(),
+                    RetryingUploader.threadLocalRandom(),
+                    runtime.metrics(),
+                    settings.redactor());
+            return new WorkerServices(
+                    uploader,
+                    SpillDirectories.prepare(settings.spillPaths()),
+                    runtime.metrics(),
+                    runtime.ticker(),
+                    settings.uploadBudgetNanos());
+        }
+
+        @Override
+        public long firstSeenNanos(JobID job, long checkpointId) {
+            return runtime().firstSeenNanos(job, checkpointId);
+        }
+    }
+}

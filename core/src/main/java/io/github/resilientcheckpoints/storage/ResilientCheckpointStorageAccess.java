@@ -1,0 +1,173 @@
+package io.github.resilientcheckpoints.storage;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
+import org.apache.flink.runtime.execution.Environment;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.CheckpointStateToolset;
+import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.runtime.state.CheckpointStorageLocation;
+import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
+import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
+import org.apache.flink.runtime.state.CheckpointStreamFactory;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.NotDuplicatingCheckpointStateToolset;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import javax.annotation.Nullable;
+
+import java.io.IOException;
+
+/**
+ * Composition around Flink's {@link FsCheckpointStorageAccess}: the JobManager side (locations,
+ * {@code _metadata}, savepoints, pointers) is Flink's own, unchanged, so the directory layout is
+ * exactly Flink's; the TaskManager side hands out our retrying, spilling streams for the same
+ * directories.
+ */
+public final class ResilientCheckpointStorageAccess implements CheckpointStorageAccess {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ResilientCheckpointStorageAccess.class);
+
+    private final FsCheckpointStorageAccess delegate;
+    private final JobID jobId;
+    private final int inlineThreshold;
+    private final int writeBufferSize;
+    private final WorkerContext context;
+    private volatile WorkerServices services;
+
+    /** The per-JVM parts a worker needs, looked up lazily (the JobManager never needs them). */
+    public interface WorkerContext {
+        WorkerServices services() throws IOException;
+
+        /** Ticker time when this JVM first saw the checkpoint. */
+        long firstSeenNanos(JobID job, long checkpointId);
+    }
+
+    public ResilientCheckpointStorageAccess(
+            FsCheckpointStorageAccess delegate,
+            JobID jobId,
+            int inlineThreshold,
+            int writeBufferSize,
+            WorkerContext context) {
+        this.delegate = delegate;
+        this.jobId = jobId;
+        this.inlineThreshold = inlineThreshold;
+        this.writeBufferSize = writeBufferSize;
+        this.context = context;
+    }
+
+    // ------------------------------------------------------------------ JobManager side: Flink's
+
+    @Override
+    public boolean supportsHighlyAvailableStorage() {
+        return delegate.supportsHighlyAvailableStorage();
+    }
+
+    @Override
+    public boolean hasDefaultSavepointLocation() {
+        return delegate.hasDefaultSavepointLocation();
+    }
+
+    @Override
+    public CompletedCheckpointStorageLocation resolveCheckpoint(String externalPointer)
+            throws IOException {
+        return delegate.resolveCheckpoint(externalPointer);
+    }
+
+    @Override
+    public void initializeBaseLocationsForCheckpoint() throws IOException {
+        delegate.initializeBaseLocationsForCheckpoint();
+    }
+
+    @Override
+    public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId)
+            throws IOException {
+        return delegate.initializeLocationForCheckpoint(checkpointId);
+    }
+
+    @Override
+    public CheckpointStorageLocation initializeLocationForSavepoint(
+            long checkpointId, @Nullable String externalLocationPointer) throws IOException {
+        return delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer);
+    }
+
+    // ------------------------------------------------------------------ TaskManager side: ours
+
+    @Override
+    public CheckpointStreamFactory resolveCheckpointStorageLocation(
+            long checkpointId, CheckpointStorageLocationReference reference) throws IOException {
+        // Flink resolves the directories (default layout or a savepoint's encoded path).
+        CheckpointStreamFactory resolved =
+                delegate.resolveCheckpointStorageLocation(checkpointId, reference);
+        if (!(resolved instanceof FsCheckpointStorageLocation)) {
+            throw new IOException("Unexpected location type from Flink: " + resolved.getClass().getName());
+        }
+        FsCheckpointStorageLocation location = (FsCheckpointStorageLocation) resolved;
+        WorkerServices s = services();
+        long deadline = s.deadlineFrom(context.firstSeenNanos(jobId, checkpointId));
+        return new ResilientCheckpointStreamFactory(
+                location.getCheckpointDirectory(),
+                location.getSharedStateDirectory(),
+                inlineThreshold,
+                writeBufferSize,
+                s,
+                deadline);
+    }
+
+    @Override
+    public CheckpointStateOutputStream createTaskOwnedStateStream() throws IOException {
+        WorkerServices s = services();
+        // Task-owned state belongs to no checkpoint: its budget starts now.
+        return new ResilientStateOutputStream(
+                new org.apache.flink.core.fs.Path(delegate.getCheckpointsDirectory(),
+                        org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess
+                                .CHECKPOINT_TASK_OWNED_STATE_DIR),
+                false,
+                inlineThreshold,
+                Math.max(Math.max(1, writeBufferSize), inlineThreshold),
+                s,
+                s.deadlineFrom(s.ticker().nanoTime()));
+    }
+
+    @Override
+    public CheckpointStateToolset createTaskOwnedCheckpointStateToolset() {
+        return new NotDuplicatingCheckpointStateToolset();
+    }
+
+    /**
+     * File merging would replace our streams with Flink's merging ones (no retries, no spill). We
+     * keep our streams: with this storage, {@code execution.checkpointing.file-merging.enabled} has
+     * no effect on where or how state is written, and we say so once.
+     */
+    @Override
+    public CheckpointStorageWorkerView toFileMergingStorage(
+            FileMergingSnapshotManager mergingSnapshotManager, Environment environment) {
+        LOG.warn("'execution.checkpointing.file-merging.enabled' is set, but Resilient Checkpoint"
+                + " Storage writes one file per state stream (retried, spilled); file merging is not"
+                + " applied for job {}.", jobId);
+        return this;
+    }
+
+    private WorkerServices services() throws IOException {
+        WorkerServices s = services;
+        if (s == null) {
+            synchronized (this) {
+                s = services;
+                if (s == null) {
+                    s = context.services();
+                    services = s;
+                }
+            }
+        }
+        return s;
+    }
+
+    public FsCheckpointStorageAccess delegate() {
+        return delegate;
+    }
+
+}

@@ -1,0 +1,178 @@
+package io.github.resilientcheckpoints.storage;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.upload.Redactor;
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
+
+import java.io.IOException;
+import java.io.Serializable;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The validated settings of one storage instance. Built by {@link #fromConfig}, which is where a bad
+ * value fails the job at start with a message naming the key and what it accepts.
+ */
+public final class ResilientSettings implements Serializable {
+
+    private static final long serialVersionUID = 1L;
+
+    private static final String DURATION_FORMAT =
+            "a duration such as '250 ms', '30 s', '2 min' (units: ns, us, ms, s, min, h, d)";
+
+    final int maxAttempts;
+    final Duration initialBackoff;
+    final Duration maxBackoff;
+    final Duration attemptTimeout;
+    final double deadlineFraction;
+    final Duration checkpointTimeout;
+    final int uploadThreads;
+    final List<String> spillDirectories;
+    final double faultInjectionRatio;
+    final Redactor redactor;
+
+    private ResilientSettings(ReadableConfig config) {
+        this.maxAttempts = read(config, ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, "an integer");
+        this.initialBackoff = read(config, ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, DURATION_FORMAT);
+        this.maxBackoff = read(config, ResilientCheckpointOptions.RETRY_MAX_BACKOFF, DURATION_FORMAT);
+        this.attemptTimeout = read(config, ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, DURATION_FORMAT);
+        this.deadlineFraction = read(config, ResilientCheckpointOptions.DEADLINE_FRACTION, "a number");
+        this.checkpointTimeout = read(config, CheckpointingOptions.CHECKPOINTING_TIMEOUT, DURATION_FORMAT);
+        this.uploadThreads = read(config, ResilientCheckpointOptions.UPLOAD_THREADS, "an integer");
+        this.faultInjectionRatio =
+                read(config, ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, "a number");
+        List<String> spill = read(config, ResilientCheckpointOptions.SPILL_DIRECTORIES,
+                "a list of directories separated by ';'");
+        if (spill == null || spill.isEmpty()) {
+            // Flink's io.tmp.dirs separates with ',' or the path separator.
+            spill = Arrays.asList(config.get(CoreOptions.TMP_DIRS).split(",|" + java.io.File.pathSeparator));
+        }
+        List<String> cleaned = new ArrayList<>();
+        for (String s : spill) {
+            if (!s.isBlank()) {
+                cleaned.add(s.trim());
+            }
+        }
+        this.spillDirectories = List.copyOf(cleaned);
+        this.redactor = Redactor.fromConfig(config);
+        validate();
+    }
+
+    /**
+     * Reads and checks every setting, and prepares the spill directories (creating them if needed).
+     *
+     * @throws IllegalConfigurationException naming the key, the value and what is accepted
+     */
+    public static ResilientSettings fromConfig(ReadableConfig config) {
+        ResilientSettings settings = new ResilientSettings(config);
+        settings.prepareSpillDirectories();
+        return settings;
+    }
+
+    private void validate() {
+        range(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, maxAttempts, 1, 1000);
+        range(ResilientCheckpointOptions.UPLOAD_THREADS, uploadThreads, 1, 1024);
+        if (initialBackoff.isNegative()) {
+            fail(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, initialBackoff, "a duration of 0 or more");
+        }
+        if (maxBackoff.compareTo(initialBackoff) < 0) {
+            throw new IllegalConfigurationException(String.format(
+                    "'%s' (%s) must not be smaller than '%s' (%s).",
+                    ResilientCheckpointOptions.RETRY_MAX_BACKOFF.key(), maxBackoff,
+                    ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF.key(), initialBackoff));
+        }
+        if (attemptTimeout.isNegative() || attemptTimeout.isZero()) {
+            fail(ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, attemptTimeout, "a positive duration");
+        }
+        if (!(deadlineFraction >= 0.1 && deadlineFraction <= 1.0)) {
+            fail(ResilientCheckpointOptions.DEADLINE_FRACTION, deadlineFraction, "a number between 0.1 and 1.0");
+        }
+        if (checkpointTimeout.isNegative() || checkpointTimeout.isZero()) {
+            fail(CheckpointingOptions.CHECKPOINTING_TIMEOUT, checkpointTimeout, "a positive duration");
+        }
+        if (!(faultInjectionRatio >= 0.0 && faultInjectionRatio <= 0.9)) {
+            fail(ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, faultInjectionRatio,
+                    "a number between 0.0 and 0.9");
+        }
+        if (spillDirectories.isEmpty()) {
+            fail(ResilientCheckpointOptions.SPILL_DIRECTORIES, "''", "at least one local directory");
+        }
+    }
+
+    private void prepareSpillDirectories() {
+        try {
+            SpillDirectories.prepare(spillPaths());
+        } catch (IOException e) {
+            throw new IllegalConfigurationException(String.format(
+                    "Invalid '%s' (or 'io.tmp.dirs' when it is not set): %s. Give existing or creatable"
+                            + " local directories the Flink process can write to, separated by ';'.",
+                    ResilientCheckpointOptions.SPILL_DIRECTORIES.key(), e.getMessage()), e);
+        }
+    }
+
+    List<Path> spillPaths() {
+        List<Path> paths = new ArrayList<>();
+        for (String dir : spillDirectories) {
+            paths.add(Paths.get(dir));
+        }
+        return paths;
+    }
+
+    RetryPolicy retryPolicy() {
+        return new RetryPolicy(maxAttempts, initialBackoff, maxBackoff, attemptTimeout);
+    }
+
+    /** Nanoseconds the uploads of one checkpoint may use, counted from its first sighting. */
+    long uploadBudgetNanos() {
+        return (long) (checkpointTimeout.toNanos() * deadlineFraction);
+    }
+
+    Redactor redactor() {
+        return redactor;
+    }
+
+    private static <T> T read(ReadableConfig config, ConfigOption<T> option, String accepted) {
+        try {
+            return config.get(option);
+        } catch (IllegalArgumentException e) {
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            throw new IllegalConfigurationException(String.format(
+                    "Cannot read '%s': %s. Expected %s.", option.key(), root.getMessage(), accepted), e);
+        }
+    }
+
+    private static void range(ConfigOption<Integer> option, int value, int min, int max) {
+        if (value < min || value > max) {
+            fail(option, value, "an integer between " + min + " and " + max);
+        }
+    }
+
+    private static void fail(ConfigOption<?> option, Object value, String accepted) {
+        throw new IllegalConfigurationException(String.format(
+                "Invalid value %s for '%s': expected %s.", value, option.key(), accepted));
+    }
+
+
+    @Override
+    public String toString() {
+        return "ResilientSettings{maxAttempts=" + maxAttempts + ", initialBackoff=" + initialBackoff
+                + ", maxBackoff=" + maxBackoff + ", attemptTimeout=" + attemptTimeout
+                + ", deadlineFraction=" + deadlineFraction + ", checkpointTimeout=" + checkpointTimeout
+                + ", uploadThreads=" + uploadThreads + ", spillDirectories=" + spillDirectories
+                + ", faultInjectionRatio=" + faultInjectionRatio + '}';
+    }
+}

@@ -1,0 +1,55 @@
+package io.github.resilientcheckpoints.storage;
+
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.upload.RetryingUploader;
+import io.github.resilientcheckpoints.upload.Ticker;
+
+/**
+ * What a TaskManager-side state stream needs besides its target: the retrying uploader, the spill
+ * directories, the counters, the clock and the upload budget of a checkpoint. Built once per task
+ * from the per-JVM runtime; tests build their own.
+ */
+public final class WorkerServices {
+
+    private final RetryingUploader uploader;
+    private final SpillDirectories spillDirectories;
+    private final StorageMetrics metrics;
+    private final Ticker ticker;
+    private final long uploadBudgetNanos;
+
+    public WorkerServices(
+            RetryingUploader uploader,
+            SpillDirectories spillDirectories,
+            StorageMetrics metrics,
+            Ticker ticker,
+            long uploadBudgetNanos) {
+        this.uploader = uploader;
+        this.spillDirectories = spillDirectories;
+        this.metrics = metrics;
+        this.ticker = ticker;
+        this.uploadBudgetNanos = uploadBudgetNanos;
+    }
+
+    public RetryingUploader uploader() {
+        return uploader;
+    }
+
+    public SpillDirectories spillDirectories() {
+        return spillDirectories;
+    }
+
+    public StorageMetrics metrics() {
+        return metrics;
+    }
+
+    public Ticker ticker() {
+        return ticker;
+    }
+
+    /** Deadline for uploads of a checkpoint first seen at {@code firstSeenNanos}. */
+    public long deadlineFrom(long firstSeenNanos) {
+        long deadline = firstSeenNanos + uploadBudgetNanos;
+        return deadline < firstSeenNanos ? Long.MAX_VALUE : deadline;
+    }
+}

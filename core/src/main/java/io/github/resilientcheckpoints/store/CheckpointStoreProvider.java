@@ -1,0 +1,28 @@
+package io.github.resilientcheckpoints.store;
+
+import org.apache.flink.configuration.ReadableConfig;
+
+import java.io.IOException;
+import java.net.URI;
+
+/**
+ * Creates a {@link CheckpointStore} for the URI schemes it serves. Found with {@link
+ * java.util.ServiceLoader} (file {@code META-INF/services/io.github.resilientcheckpoints.store.CheckpointStoreProvider});
+ * when no provider serves a scheme, the generic {@link FlinkFileSystemStore} is used.
+ */
+public interface CheckpointStoreProvider {
+
+    /** Whether this provider serves the (lower-case) scheme, e.g. {@code "s3"}. */
+    boolean supportsScheme(String scheme);
+
+    /**
+     * Priority among providers serving the same scheme; the highest wins. The generic store has
+     * none: it is only the fallback.
+     */
+    default int priority() {
+        return 0;
+    }
+
+    /** Creates a store for checkpoint directories under {@code checkpointRoot}. */
+    CheckpointStore create(URI checkpointRoot, ReadableConfig config) throws IOException;
+}

@@ -1,0 +1,41 @@
+package io.github.resilientcheckpoints.store;
+
+import org.apache.flink.configuration.ReadableConfig;
+
+import java.io.IOException;
+import java.net.URI;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.ServiceLoader;
+
+/** Chooses the {@link CheckpointStore} for a checkpoint directory by its URI scheme. */
+public final class CheckpointStores {
+
+    private CheckpointStores() {}
+
+    /**
+     * Creates the store for {@code checkpointRoot}: the highest-priority provider found with {@link
+     * ServiceLoader} (on this library's class loader, where Flink loads it from {@code lib/}) that
+     * serves the scheme, else {@link FlinkFileSystemStore}.
+     */
+    public static CheckpointStore forRoot(URI checkpointRoot, ReadableConfig config) throws IOException {
+        String scheme = checkpointRoot.getScheme() == null
+                ? "file" : checkpointRoot.getScheme().toLowerCase(Locale.ROOT);
+        CheckpointStoreProvider best = null;
+        for (CheckpointStoreProvider provider : providers()) {
+            if (provider.supportsScheme(scheme)
+                    && (best == null || provider.priority() > best.priority())) {
+                best = provider;
+            }
+        }
+        return best == null ? new FlinkFileSystemStore() : best.create(checkpointRoot, config);
+    }
+
+    static List<CheckpointStoreProvider> providers() {
+        List<CheckpointStoreProvider> found = new ArrayList<>();
+        ServiceLoader.load(CheckpointStoreProvider.class, CheckpointStores.class.getClassLoader())
+                .forEach(found::add);
+        return found;
+    }
+}

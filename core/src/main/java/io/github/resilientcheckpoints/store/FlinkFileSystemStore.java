@@ -1,0 +1,89 @@
+package io.github.resilientcheckpoints.store;
+
+import org.apache.flink.core.fs.EntropyInjector;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.OutputStreamAndPath;
+import org.apache.flink.core.fs.Path;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+
+/**
+ * The generic store: any scheme Flink has a {@link FileSystem} for ({@code file://}, {@code
+ * hdfs://}, {@code s3://} through a plugin). Uploads copy the source into a new file and {@code
+ * sync()} it before returning, which is what Flink's own stream does before handing out a handle.
+ *
+ * <p>It uses {@link FileSystem#getUnguardedFileSystem}: uploads run on our own threads, and the
+ * guarded wrapper Flink gives task threads would close our streams when the task thread ends.
+ */
+public final class FlinkFileSystemStore implements CheckpointStore {
+
+    private static final int COPY_BUFFER = 64 * 1024;
+
+    @Override
+    public Path upload(UploadSource source, Path target) throws IOException {
+        FileSystem fs = FileSystem.getUnguardedFileSystem(target.toUri());
+        // Entropy injection (s3.entropy.key) rewrites data file paths exactly as Flink does.
+        OutputStreamAndPath created =
+                EntropyInjector.createEntropyAware(fs, target, FileSystem.WriteMode.NO_OVERWRITE);
+        Path written = created.path();
+        boolean done = false;
+        try (FSDataOutputStream out = created.stream();
+                InputStream in = source.open()) {
+            byte[] buffer = new byte[COPY_BUFFER];
+            long remaining = source.length();
+            while (remaining > 0) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedIOException("upload to " + written + " was interrupted");
+                }
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
+                if (n < 0) {
+                    throw new IOException(
+                            "spill source ended " + remaining + " bytes early while uploading to "
+                                    + written);
+                }
+                out.write(buffer, 0, n);
+                remaining -= n;
+            }
+            out.flush();
+            out.sync();
+            done = true;
+        } finally {
+            if (!done) {
+                deleteQuietly(fs, written);
+            }
+        }
+        return written;
+    }
+
+    @Override
+    public void delete(Path path) throws IOException {
+        FileSystem fs = FileSystem.getUnguardedFileSystem(path.toUri());
+        fs.delete(path, false);
+    }
+
+    @Override
+    public FailureClass classify(Throwable failure) {
+        return GenericFailureClassifier.classify(failure);
+    }
+
+    @Override
+    public String name() {
+        return "flink-fs";
+    }
+
+    @Override
+    public void close() {
+        // Flink owns and caches its FileSystem instances; nothing of ours to release.
+    }
+
+    private static void deleteQuietly(FileSystem fs, Path path) {
+        try {
+            fs.delete(path, false);
+        } catch (IOException | RuntimeException ignored) {
+            // The caller deletes the target once more; a leftover is found by cleanup.
+        }
+    }
+}

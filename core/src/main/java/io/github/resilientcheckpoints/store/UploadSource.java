@@ -1,0 +1,17 @@
+package io.github.resilientcheckpoints.store;
+
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * The bytes of one state file, readable as often as an upload needs to be retried. Implementations
+ * are the local spill file and, for data that was never spilled, the in-memory buffer.
+ */
+public interface UploadSource {
+
+    /** Exact number of bytes {@link #open()} yields. */
+    long length();
+
+    /** A fresh stream over all bytes from the start; the caller closes it. */
+    InputStream open() throws IOException;
+}

@@ -1,0 +1,291 @@
+package io.github.resilientcheckpoints.upload;
+
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.GenericFailureClassifier;
+import io.github.resilientcheckpoints.store.UploadSource;
+
+import org.apache.flink.core.fs.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.FutureTask;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.DoubleSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Uploads one state file with retries: every attempt runs on an upload thread under a timeout and
+ * writes a fresh path, failures are classified by the store, waits follow the {@link RetryPolicy},
+ * and nothing is attempted or awaited past the deadline. The calling thread only waits.
+ *
+ * <p>Abandoned attempts (timed out, cancelled) are interrupted; their files are deleted once their
+ * thread really leaves the store call, so a late write can never resurrect them.
+ */
+public final class RetryingUploader {
+
+    private static final Logger LOG = LoggerFactory.getLogger(RetryingUploader.class);
+
+    private final CheckpointStore store;
+    private final RetryPolicy policy;
+    private final Executor executor;
+    private final Ticker ticker;
+    private final DoubleSupplier uniform;
+    private final StorageMetrics metrics;
+    private final Redactor redactor;
+
+    public RetryingUploader(
+            CheckpointStore store,
+            RetryPolicy policy,
+            Executor executor,
+            Ticker ticker,
+            DoubleSupplier uniform,
+            StorageMetrics metrics,
+            Redactor redactor) {
+        this.store = store;
+        this.policy = policy;
+        this.executor = executor;
+        this.ticker = ticker;
+        this.uniform = uniform;
+        this.metrics = metrics;
+        this.redactor = redactor;
+    }
+
+    public static DoubleSupplier threadLocalRandom() {
+        return () -> ThreadLocalRandom.current().nextDouble();
+    }
+
+    public CheckpointStore store() {
+        return store;
+    }
+
+    /**
+     * Uploads {@code source}, each attempt to a new path from {@code targets}, and returns the path
+     * holding the durable bytes.
+     *
+     * @param deadlineNanos {@link Ticker} time after which no attempt starts and no wait ends
+     * @throws CheckpointUploadException when it gives up (permanent failure, attempts or deadline
+     *     exhausted), with a message naming the path, the attempts and the likely fix
+     * @throws InterruptedIOException when cancelled or interrupted; the interrupt flag is kept
+     */
+    public Path upload(
+            UploadSource source,
+            Supplier<Path> targets,
+            long deadlineNanos,
+            UploadCancellation cancellation)
+            throws IOException {
+        metrics.uploadStarted();
+        Throwable lastFailure = null;
+        FailureClass lastClass = FailureClass.TRANSIENT;
+        Path lastTarget = null;
+        for (int attempt = 1; ; attempt++) {
+            long now = ticker.nanoTime();
+            long attemptBudget = policy.attemptTimeoutNanos(now, deadlineNanos);
+            if (attemptBudget <= 0) {
+                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
+                        lastClass, lastFailure, source);
+            }
+            checkCancelled(cancellation, lastTarget);
+            Path target = targets.get();
+            lastTarget = target;
+            metrics.attemptStarted(attempt);
+            Attempt running = new Attempt(source, target);
+            executor.execute(running);
+            boolean timedOut = false;
+            try {
+                CompletableFuture.anyOf(running.result, cancellation.signal())
+                        .get(attemptBudget, TimeUnit.NANOSECONDS);
+                if (running.result.isDone()) {
+                    Path written = running.result.join();
+                    metrics.uploadSucceeded(source.length());
+                    if (attempt > 1) {
+                        LOG.info("Uploaded {} ({} bytes) on attempt {}.", written, source.length(), attempt);
+                    }
+                    return written;
+                }
+                running.abandon();
+                checkCancelled(cancellation, target);
+            } catch (TimeoutException e) {
+                running.abandon();
+                timedOut = true;
+                lastFailure = new IOException(
+                        "attempt timed out after " + TimeUnit.NANOSECONDS.toMillis(attemptBudget) + " ms");
+            } catch (ExecutionException | java.util.concurrent.CompletionException e) {
+                running.deleteWhenFinished();
+                lastFailure = e.getCause() == null ? e : e.getCause();
+            } catch (CancellationException e) {
+                running.deleteWhenFinished();
+                lastFailure = e;
+            } catch (InterruptedException e) {
+                running.abandon();
+                Thread.currentThread().interrupt();
+                metrics.uploadCancelled();
+                throw new InterruptedIOException("interrupted while uploading to " + target);
+            }
+            lastClass = timedOut ? FailureClass.TRANSIENT : classify(lastFailure);
+            metrics.attemptFailed(lastClass, timedOut);
+            RetryPolicy.Decision decision =
+                    policy.onFailure(attempt, lastClass, ticker.nanoTime(), deadlineNanos, uniform);
+            if (!decision.retry()) {
+                throw giveUp(decision.giveUpReason(), attempt, target, lastClass, lastFailure, source);
+            }
+            LOG.warn(
+                    "Upload attempt {}/{} of {} ({} bytes) failed ({}): {}. Retrying in {} ms.",
+                    attempt,
+                    policy.maxAttempts(),
+                    target,
+                    source.length(),
+                    lastClass,
+                    redactor.describe(lastFailure),
+                    TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
+            awaitBackoff(decision.delayNanos(), cancellation, target);
+        }
+    }
+
+    private FailureClass classify(Throwable failure) {
+        try {
+            return store.classify(failure);
+        } catch (RuntimeException e) {
+            return GenericFailureClassifier.classify(failure);
+        }
+    }
+
+    private void awaitBackoff(long delayNanos, UploadCancellation cancellation, Path target)
+            throws IOException {
+        if (delayNanos <= 0) {
+            return;
+        }
+        try {
+            cancellation.signal().get(delayNanos, TimeUnit.NANOSECONDS);
+        } catch (TimeoutException expected) {
+            return;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            metrics.uploadCancelled();
+            throw new InterruptedIOException("interrupted while waiting to retry upload to " + target);
+        }
+        checkCancelled(cancellation, target);
+    }
+
+    private void checkCancelled(UploadCancellation cancellation, Path target)
+            throws InterruptedIOException {
+        if (cancellation.isCancelled()) {
+            metrics.uploadCancelled();
+            throw new InterruptedIOException(
+                    "upload" + (target == null ? "" : " to " + target) + " was cancelled: the state"
+                            + " stream was closed (checkpoint aborted or task cancelled)");
+        }
+    }
+
+    private CheckpointUploadException giveUp(
+            RetryPolicy.GiveUpReason reason,
+            int attempts,
+            Path target,
+            FailureClass failureClass,
+            Throwable failure,
+            UploadSource source) {
+        metrics.uploadFailed(reason == RetryPolicy.GiveUpReason.DEADLINE);
+        String where = target == null ? "the checkpoint directory" : "'" + redactor.redact(target.toString()) + "'";
+        String cause = failure == null ? "no attempt could start" : redactor.describe(failure);
+        String message;
+        switch (reason) {
+            case PERMANENT:
+                message = String.format(
+                        "Upload of checkpoint state (%d bytes) to %s failed permanently on attempt %d;"
+                                + " retrying cannot help. The store answered: %s. Likely fix: %s.",
+                        source.length(), where, attempts, cause,
+                        GenericFailureClassifier.likelyFix(failure));
+                break;
+            case ATTEMPTS_EXHAUSTED:
+                message = String.format(
+                        "Upload of checkpoint state (%d bytes) to %s failed after %d attempts (the"
+                                + " maximum, 'execution.checkpointing.resilient.retry.max-attempts')."
+                                + " Last failure (%s): %s.",
+                        source.length(), where, attempts, failureClass, cause);
+                break;
+            default:
+                message = String.format(
+                        "Upload of checkpoint state (%d bytes) to %s gave up after %d attempt(s): the"
+                                + " checkpoint deadline (execution.checkpointing.timeout x"
+                                + " execution.checkpointing.resilient.retry.deadline-fraction) leaves"
+                                + " no time for another. Last failure (%s): %s.",
+                        source.length(), where, attempts, failureClass, cause);
+        }
+        LOG.warn(message);
+        return new CheckpointUploadException(message, failureClass, reason, attempts, failure);
+    }
+
+    /** One attempt; knows when its thread has really left the store and cleans up after it. */
+    private final class Attempt extends FutureTask<Path> {
+        final CompletableFuture<Path> result = new CompletableFuture<>();
+        private final CompletableFuture<Void> finished = new CompletableFuture<>();
+        private final Path target;
+
+        Attempt(UploadSource source, Path target) {
+            super(() -> store.upload(source, target));
+            this.target = target;
+        }
+
+        @Override
+        public void run() {
+            try {
+                super.run();
+            } finally {
+                finished.complete(null);
+            }
+        }
+
+        @Override
+        protected void done() {
+            if (isCancelled()) {
+                result.cancel(false);
+                return;
+            }
+            try {
+                result.complete(get());
+            } catch (ExecutionException e) {
+                result.completeExceptionally(e.getCause());
+            } catch (InterruptedException | CancellationException e) {
+                result.completeExceptionally(e);
+            }
+        }
+
+        /** Interrupts the attempt and deletes whatever it wrote once it has stopped. */
+        void abandon() {
+            cancel(true);
+            deleteWhenFinished();
+        }
+
+        /** Deletes the attempt's file once its thread has left the store call. */
+        void deleteWhenFinished() {
+            finished.whenComplete((ignored, error) -> {
+                Path written = result.isDone() && !result.isCompletedExceptionally()
+                        && !result.isCancelled() ? result.join() : null;
+                deleteQuietly(target);
+                if (written != null && !written.equals(target)) {
+                    deleteQuietly(written);
+                }
+            });
+        }
+
+        private void deleteQuietly(Path path) {
+            try {
+                store.delete(path);
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("Could not delete abandoned upload {}", path, e);
+            }
+        }
+    }
+}
