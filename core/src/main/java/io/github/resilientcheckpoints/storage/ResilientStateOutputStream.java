@@ -203,7 +203,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                         + " was closed while its upload completed; the upload was deleted.");
             }
             long size = source.length();
-            return relativePathsAllowed && written.getParent().equals(targetDirectory)
+            return relativePathsAllowed && new Path(targetDirectory, written.getName()).equals(written)
                     ? new RelativeFileStateHandle(written, written.getName(), size)
                     : new FileStateHandle(written, size);
         } catch (IOException | RuntimeException | Error e) {

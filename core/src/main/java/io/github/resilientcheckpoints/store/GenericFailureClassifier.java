@@ -33,6 +33,9 @@ public final class GenericFailureClassifier {
         "org.apache.flink.core.fs.UnsupportedFileSystemSchemeException",
         "java.nio.file.AccessDeniedException",
         "java.nio.file.NotDirectoryException",
+        // Flink's LocalFileSystem throws it when a regular file blocks a directory to be created;
+        // our targets are fresh random names, so it never means "retry under another name".
+        "java.nio.file.FileAlreadyExistsException",
         "java.nio.file.ReadOnlyFileSystemException",
     };
 
@@ -95,6 +98,7 @@ public final class GenericFailureClassifier {
                 return "create the bucket or correct the bucket in 'execution.checkpointing.dir'";
             }
             if (t instanceof NotDirectoryException || t instanceof FileNotFoundException
+                    || t instanceof java.nio.file.FileAlreadyExistsException
                     || containsAny(text, "not a directory", "parentnotdirectory")) {
                 return "a file stands where a checkpoint directory must be created; correct"
                         + " 'execution.checkpointing.dir' or remove that file";

@@ -35,7 +35,7 @@ public final class Redactor implements Serializable {
         if (config instanceof Configuration) {
             for (Map.Entry<String, String> e : ((Configuration) config).toMap().entrySet()) {
                 // Short values would mask innocent text; no real secret is that short.
-                if (GlobalConfiguration.isSensitive(e.getKey())
+                if (isSensitive(e.getKey())
                         && e.getValue() != null
                         && e.getValue().length() >= 4) {
                     secrets.add(e.getValue());
@@ -45,15 +45,22 @@ public final class Redactor implements Serializable {
         return new Redactor(secrets);
     }
 
+    /** Flink's sensitive keys, plus access key ids, which Flink does not mask but are credentials. */
+    static boolean isSensitive(String key) {
+        String k = key.toLowerCase(java.util.Locale.ROOT);
+        return GlobalConfiguration.isSensitive(key)
+                || k.contains("access-key") || k.contains("access.key") || k.contains("accesskey");
+    }
+
     public String redact(String text) {
         if (text == null) {
             return null;
         }
-        String out = USER_INFO.matcher(text).replaceAll("$1***@");
+        String out = text;
         for (String secret : secrets) {
             out = out.replace(secret, "******");
         }
-        return out;
+        return USER_INFO.matcher(out).replaceAll("$1***@");
     }
 
     /** {@code Class: message} of a failure and its causes, redacted, for one log or error line. */
