@@ -1,0 +1,157 @@
+package io.github.resilientcheckpoints.it;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.upload.UploadRuntime;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.List;
+import java.util.stream.Stream;
+
+import static io.github.resilientcheckpoints.testing.CountingJob.KEYS;
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Real jobs on a MiniCluster checkpointing through the storage, then restored. */
+class CheckpointRestoreIT {
+
+    static final String OURS = ResilientCheckpointStorageFactory.class.getName();
+    static final String VANILLA = "filesystem";
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(4)
+                    .build());
+
+    @TempDir Path checkpoints;
+    @TempDir Path spill;
+
+    @BeforeEach
+    void reset() {
+        CountingJob.resetCounters();
+    }
+
+    private Configuration config(String storage, String backend) {
+        Configuration conf = CountingJob.config(storage, backend, checkpoints.toUri().toString());
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        return conf;
+    }
+
+    private static long uploads() {
+        return UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+                .metrics().uploadsSucceeded();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void checkpointCancelRestoreGivesExactState(String backend, @InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        long uploadsBefore = uploads();
+        String checkpoint = runAndCancel(cluster, config(OURS, backend), null);
+        assertThat(uploads()).as("state went through our upload path").isGreaterThan(uploadsBefore);
+        assertPlainFlinkLayout(checkpoint);
+
+        restoreAndVerify(cluster, config(OURS, backend), checkpoint);
+        assertThat(spillFiles()).as("no spill file outlives its stream").isEmpty();
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void ourCheckpointRestoresWithVanillaStorage(String backend, @InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        String checkpoint = runAndCancel(cluster, config(OURS, backend), null);
+        restoreAndVerify(cluster, config(VANILLA, backend), checkpoint);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"hashmap", "rocksdb"})
+    void vanillaCheckpointRestoresWithOurStorage(String backend, @InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        String checkpoint = runAndCancel(cluster, config(VANILLA, backend), null);
+        long uploadsBefore = uploads();
+        restoreAndVerify(cluster, config(OURS, backend), checkpoint);
+        assertThat(uploads()).isGreaterThan(uploadsBefore);
+    }
+
+    @Test
+    void injectedTransientFailuresNeverFailACheckpoint(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = config(OURS, "rocksdb");
+        conf.set(ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, 0.3);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
+        UploadRuntime runtime = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue());
+        long retriesBefore = runtime.metrics().retries();
+
+        JobClient client = CountingJob.start(conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, client, 6);
+        assertThat(CountingJob.failureMessages(cluster, client.getJobID())).isEmpty();
+        assertThat(client.getJobStatus().get()).isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
+        assertThat(runtime.metrics().retries() - retriesBefore).as("faults were injected and retried").isPositive();
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, client.getJobID());
+        CountingJob.cancel(client);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+
+        restoreAndVerify(cluster, config(OURS, "rocksdb"), checkpoint);
+    }
+
+    private String runAndCancel(MiniCluster cluster, Configuration conf, String restoreFrom) throws Exception {
+        JobClient client = CountingJob.start(restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
+        CountingJob.awaitCompletedCheckpoints(cluster, client, 3);
+        CountingJob.awaitChecked(2L * KEYS);
+        String path = CountingJob.latestCheckpointPath(cluster, client.getJobID());
+        CountingJob.cancel(client);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        return path;
+    }
+
+    private void restoreAndVerify(MiniCluster cluster, Configuration conf, String checkpoint) throws Exception {
+        CountingJob.resetCounters();
+        JobClient client = CountingJob.start(CountingJob.restoringFrom(conf, checkpoint));
+        CountingJob.awaitChecked(3L * KEYS);
+        CountingJob.awaitCompletedCheckpoints(cluster, client, 2);
+        CountingJob.cancel(client);
+        assertThat(CountingJob.MISMATCHES.get()).as("records whose key state was not exactly right").isZero();
+        assertThat(CountingJob.RESTORED_KEYS.get()).as("keys that came back with their counts").isEqualTo(KEYS);
+    }
+
+    /** {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}; no type of ours inside. */
+    private void assertPlainFlinkLayout(String checkpoint) throws Exception {
+        Path chk = Paths.get(java.net.URI.create(checkpoint));
+        assertThat(chk.getFileName().toString()).startsWith("chk-");
+        Path jobDir = chk.getParent();
+        assertThat(jobDir.getParent()).isEqualTo(checkpoints);
+        assertThat(jobDir.resolve("shared")).isDirectory();
+        assertThat(jobDir.resolve("taskowned")).isDirectory();
+        byte[] metadata = Files.readAllBytes(chk.resolve("_metadata"));
+        assertThat(new String(metadata, StandardCharsets.ISO_8859_1)).doesNotContain("resilientcheckpoints");
+    }
+
+    private List<Path> spillFiles() throws Exception {
+        Path dir = spill.resolve(SpillDirectories.SUBDIR);
+        if (!Files.exists(dir)) {
+            return List.of();
+        }
+        try (Stream<Path> s = Files.list(dir)) {
+            return s.toList();
+        }
+    }
+}

@@ -1,0 +1,203 @@
+package io.github.resilientcheckpoints.testing;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.api.common.functions.OpenContext;
+import org.apache.flink.api.common.state.ValueState;
+import org.apache.flink.api.common.state.ValueStateDescriptor;
+import org.apache.flink.api.common.typeinfo.Types;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ExternalizedCheckpointRetention;
+import org.apache.flink.configuration.RestartStrategyOptions;
+import org.apache.flink.configuration.StateBackendOptions;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
+import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
+import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
+import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
+import org.apache.flink.util.Collector;
+
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A keyed job whose state is checkable after any restore: an ordered sequence 0, 1, 2, … keyed by
+ * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives, so
+ * lost, duplicated or stale state shows up as a mismatch. Each key also carries a payload that
+ * changes with every record, so snapshots are well above the inline threshold and RocksDB writes
+ * new files each checkpoint.
+ */
+public final class CountingJob {
+
+    public static final int KEYS = 400;
+    public static final int PAYLOAD_BYTES = 512;
+
+    /** Counters of the running job (the MiniCluster runs in this JVM). */
+    public static final AtomicLong CHECKED = new AtomicLong();
+    public static final AtomicLong MISMATCHES = new AtomicLong();
+    public static final AtomicLong RESTORED_KEYS = new AtomicLong();
+
+    private CountingJob() {}
+
+    public static void resetCounters() {
+        CHECKED.set(0);
+        MISMATCHES.set(0);
+        RESTORED_KEYS.set(0);
+    }
+
+    /** Job configuration for the given storage, backend and checkpoint directory. */
+    public static Configuration config(String storage, String backend, String checkpointDir) {
+        Configuration conf = new Configuration();
+        conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, storage);
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpointDir);
+        conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(200));
+        conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+                ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
+        conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 3);
+        conf.set(StateBackendOptions.STATE_BACKEND, backend);
+        if ("rocksdb".equals(backend)) {
+            conf.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
+        }
+        // Any failed checkpoint or failover fails the job: tests see it instead of a silent restart.
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 0);
+        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
+        return conf;
+    }
+
+    public static Configuration restoringFrom(Configuration base, String checkpointPath) {
+        Configuration conf = new Configuration(base);
+        conf.set(StateRecoveryOptions.SAVEPOINT_PATH, checkpointPath);
+        return conf;
+    }
+
+    public static JobClient start(Configuration conf) throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        env.fromSequence(0, Long.MAX_VALUE)
+                .name("sequence")
+                .setParallelism(1)
+                .map(new Pacer())
+                .setParallelism(1)
+                .keyBy(n -> n % KEYS)
+                .process(new Verifier())
+                .setParallelism(2)
+                .sinkTo(new DiscardingSink<>());
+        return env.executeAsync("counting-job");
+    }
+
+    public static CheckpointStatsSnapshot stats(MiniCluster cluster, JobID job) throws Exception {
+        return cluster.getExecutionGraph(job).get(30, TimeUnit.SECONDS).getCheckpointStatsSnapshot();
+    }
+
+    /** Waits until {@code count} more checkpoints than {@code already} have completed. */
+    public static void awaitCompletedCheckpoints(MiniCluster cluster, JobClient client, long count)
+            throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        while (System.nanoTime() < end) {
+            JobStatus status = client.getJobStatus().get(30, TimeUnit.SECONDS);
+            if (status.isTerminalState()) {
+                throw new AssertionError("job ended while waiting for checkpoints: " + status
+                        + " " + client.getJobExecutionResult().handle((r, e) -> String.valueOf(e)).get());
+            }
+            if (status == JobStatus.RUNNING
+                    && stats(cluster, client.getJobID()).getCounts().getNumberOfCompletedCheckpoints() >= count) {
+                return;
+            }
+            Thread.sleep(50);
+        }
+        throw new AssertionError("fewer than " + count + " checkpoints completed in 90 s");
+    }
+
+    /** Waits until the verifier has checked at least {@code records} records in total. */
+    public static void awaitChecked(long records) throws InterruptedException {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (CHECKED.get() < records && System.nanoTime() < end) {
+            Thread.sleep(20);
+        }
+        if (CHECKED.get() < records) {
+            throw new AssertionError("only " + CHECKED.get() + " records checked, wanted " + records);
+        }
+    }
+
+    /** Failure messages of the job's failed checkpoints (empty when none failed). */
+    public static java.util.List<String> failureMessages(MiniCluster cluster, JobID job) throws Exception {
+        java.util.List<String> messages = new java.util.ArrayList<>();
+        for (var c : stats(cluster, job).getHistory().getCheckpoints()) {
+            if (c instanceof org.apache.flink.runtime.checkpoint.FailedCheckpointStats) {
+                messages.add(c.getCheckpointId() + ": "
+                        + ((org.apache.flink.runtime.checkpoint.FailedCheckpointStats) c).getFailureMessage());
+            }
+        }
+        return messages;
+    }
+
+    public static String latestCheckpointPath(MiniCluster cluster, JobID job) throws Exception {
+        CompletedCheckpointStats latest = stats(cluster, job).getHistory().getLatestCompletedCheckpoint();
+        if (latest == null) {
+            throw new AssertionError("no completed checkpoint");
+        }
+        return latest.getExternalPath();
+    }
+
+    public static void cancel(JobClient client) throws Exception {
+        client.cancel().get(60, TimeUnit.SECONDS);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!client.getJobStatus().get().isGloballyTerminalState() && System.nanoTime() < end) {
+            Thread.sleep(20);
+        }
+    }
+
+    /** Slows the source so that a few checkpoints fit into a second of data. */
+    private static final class Pacer implements org.apache.flink.api.common.functions.MapFunction<Long, Long> {
+        private long n;
+
+        @Override
+        public Long map(Long value) throws Exception {
+            if (++n % 100 == 0) {
+                Thread.sleep(1);
+            }
+            return value;
+        }
+    }
+
+    /** Checks each key's counter against the record's position in the sequence. */
+    private static final class Verifier extends KeyedProcessFunction<Long, Long, Long> {
+        private transient ValueState<Long> count;
+        private transient ValueState<byte[]> payload;
+        private transient Set<Long> seen;
+        private transient Random random;
+
+        @Override
+        public void open(OpenContext openContext) {
+            count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
+            payload = getRuntimeContext().getState(
+                    new ValueStateDescriptor<>("payload", byte[].class));
+            seen = new HashSet<>();
+            random = new Random();
+        }
+
+        @Override
+        public void processElement(Long n, Context ctx, Collector<Long> out) throws Exception {
+            Long c = count.value();
+            long current = c == null ? 0 : c;
+            if (current != n / KEYS) {
+                MISMATCHES.incrementAndGet();
+            }
+            if (seen.add(ctx.getCurrentKey()) && current > 0) {
+                RESTORED_KEYS.incrementAndGet();
+            }
+            count.update(current + 1);
+            byte[] p = new byte[PAYLOAD_BYTES];
+            random.nextBytes(p);
+            payload.update(p);
+            CHECKED.incrementAndGet();
+        }
+    }
+}
