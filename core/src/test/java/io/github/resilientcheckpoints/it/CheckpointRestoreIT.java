@@ -7,7 +7,7 @@ import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.upload.UploadRuntime;
 
 import org.apache.flink.configuration.Configuration;
-import org.apache.flink.core.execution.JobClient;
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -101,34 +101,34 @@ class CheckpointRestoreIT {
         UploadRuntime runtime = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue());
         long retriesBefore = runtime.metrics().retries();
 
-        JobClient client = CountingJob.start(conf);
-        CountingJob.awaitCompletedCheckpoints(cluster, client, 6);
-        assertThat(CountingJob.failureMessages(cluster, client.getJobID())).isEmpty();
-        assertThat(client.getJobStatus().get()).isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+        assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
         assertThat(runtime.metrics().retries() - retriesBefore).as("faults were injected and retried").isPositive();
-        String checkpoint = CountingJob.latestCheckpointPath(cluster, client.getJobID());
-        CountingJob.cancel(client);
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+        CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
 
         restoreAndVerify(cluster, config(OURS, "rocksdb"), checkpoint);
     }
 
     private String runAndCancel(MiniCluster cluster, Configuration conf, String restoreFrom) throws Exception {
-        JobClient client = CountingJob.start(restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
-        CountingJob.awaitCompletedCheckpoints(cluster, client, 3);
+        JobID job = CountingJob.start(cluster, restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
         CountingJob.awaitChecked(2L * KEYS);
-        String path = CountingJob.latestCheckpointPath(cluster, client.getJobID());
-        CountingJob.cancel(client);
+        String path = CountingJob.latestCheckpointPath(cluster, job);
+        CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
         return path;
     }
 
     private void restoreAndVerify(MiniCluster cluster, Configuration conf, String checkpoint) throws Exception {
         CountingJob.resetCounters();
-        JobClient client = CountingJob.start(CountingJob.restoringFrom(conf, checkpoint));
+        JobID job = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint));
         CountingJob.awaitChecked(3L * KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, client, 2);
-        CountingJob.cancel(client);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
+        CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).as("records whose key state was not exactly right").isZero();
         assertThat(CountingJob.RESTORED_KEYS.get()).as("keys that came back with their counts").isEqualTo(KEYS);
     }

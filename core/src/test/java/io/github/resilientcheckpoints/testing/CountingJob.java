@@ -12,7 +12,6 @@ import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.StateRecoveryOptions;
-import org.apache.flink.core.execution.JobClient;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.minicluster.MiniCluster;
@@ -78,7 +77,8 @@ public final class CountingJob {
         return conf;
     }
 
-    public static JobClient start(Configuration conf) throws Exception {
+    /** Submits the job with this configuration to the cluster. */
+    public static JobID start(MiniCluster cluster, Configuration conf) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.fromSequence(0, Long.MAX_VALUE)
                 .name("sequence")
@@ -89,7 +89,8 @@ public final class CountingJob {
                 .process(new Verifier())
                 .setParallelism(2)
                 .sinkTo(new DiscardingSink<>());
-        return env.executeAsync("counting-job");
+        org.apache.flink.runtime.jobgraph.JobGraph graph = env.getStreamGraph().getJobGraph();
+        return cluster.submitJob(graph).get(60, TimeUnit.SECONDS).getJobID();
     }
 
     public static CheckpointStatsSnapshot stats(MiniCluster cluster, JobID job) throws Exception {
@@ -97,17 +98,18 @@ public final class CountingJob {
     }
 
     /** Waits until {@code count} more checkpoints than {@code already} have completed. */
-    public static void awaitCompletedCheckpoints(MiniCluster cluster, JobClient client, long count)
+    public static void awaitCompletedCheckpoints(MiniCluster cluster, JobID job, long count)
             throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
         while (System.nanoTime() < end) {
-            JobStatus status = client.getJobStatus().get(30, TimeUnit.SECONDS);
+            JobStatus status = cluster.getJobStatus(job).get(30, TimeUnit.SECONDS);
             if (status.isTerminalState()) {
-                throw new AssertionError("job ended while waiting for checkpoints: " + status
-                        + " " + client.getJobExecutionResult().handle((r, e) -> String.valueOf(e)).get());
+                Throwable cause = cluster.requestJobResult(job).get(30, TimeUnit.SECONDS)
+                        .getSerializedThrowable().map(t -> (Throwable) t).orElse(null);
+                throw new AssertionError("job ended while waiting for checkpoints: " + status, cause);
             }
             if (status == JobStatus.RUNNING
-                    && stats(cluster, client.getJobID()).getCounts().getNumberOfCompletedCheckpoints() >= count) {
+                    && stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints() >= count) {
                 return;
             }
             Thread.sleep(50);
@@ -146,12 +148,9 @@ public final class CountingJob {
         return latest.getExternalPath();
     }
 
-    public static void cancel(JobClient client) throws Exception {
-        client.cancel().get(60, TimeUnit.SECONDS);
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!client.getJobStatus().get().isGloballyTerminalState() && System.nanoTime() < end) {
-            Thread.sleep(20);
-        }
+    public static void cancel(MiniCluster cluster, JobID job) throws Exception {
+        cluster.cancelJob(job).get(60, TimeUnit.SECONDS);
+        cluster.requestJobResult(job).get(60, TimeUnit.SECONDS);
     }
 
     /** Slows the source so that a few checkpoints fit into a second of data. */
