@@ -1,0 +1,81 @@
+package io.github.resilientcheckpoints.store;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.Test;
+
+import java.net.URI;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+class CheckpointStoresTest {
+
+    @Test
+    void providerFoundByServiceLoaderServesItsScheme() throws Exception {
+        CheckpointStore store = CheckpointStores.forRoot(URI.create("rcs-test://bucket/ckpt"), new Configuration());
+        assertThat(store.name()).isEqualTo("test-provider-high");
+    }
+
+    @Test
+    void schemesWithoutProviderGetTheGenericStore() throws Exception {
+        assertThat(CheckpointStores.forRoot(URI.create("file:///tmp/ckpt"), new Configuration()))
+                .isInstanceOf(FlinkFileSystemStore.class);
+        assertThat(CheckpointStores.forRoot(URI.create("/tmp/ckpt"), new Configuration()))
+                .isInstanceOf(FlinkFileSystemStore.class);
+    }
+
+    /** Registered in src/test/resources/META-INF/services; two providers, the higher priority wins. */
+    public static class LowProvider implements CheckpointStoreProvider {
+        @Override
+        public boolean supportsScheme(String scheme) {
+            return "rcs-test".equals(scheme);
+        }
+
+        @Override
+        public CheckpointStore create(URI checkpointRoot, ReadableConfig config) {
+            return new Named("test-provider-low");
+        }
+    }
+
+    public static class HighProvider extends LowProvider {
+        @Override
+        public int priority() {
+            return 10;
+        }
+
+        @Override
+        public CheckpointStore create(URI checkpointRoot, ReadableConfig config) {
+            return new Named("test-provider-high");
+        }
+    }
+
+    private static final class Named implements CheckpointStore {
+        private final String name;
+
+        Named(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public Path upload(UploadSource source, Path target) {
+            throw new IllegalStateException("not used");
+        }
+
+        @Override
+        public void delete(Path path) {}
+
+        @Override
+        public FailureClass classify(Throwable failure) {
+            return FailureClass.TRANSIENT;
+        }
+
+        @Override
+        public String name() {
+            return name;
+        }
+
+        @Override
+        public void close() {}
+    }
+}
