@@ -1,7 +1,10 @@
 package io.github.resilientcheckpoints;
 
+import io.github.resilientcheckpoints.spill.SpillLimits;
+
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.description.Description;
 
 import java.time.Duration;
@@ -94,9 +97,75 @@ public final class ResilientCheckpointOptions {
                     .noDefaultValue()
                     .withDescription(
                             "Local directories where state larger than the inline threshold is staged"
-                                    + " before upload, so that a failed upload can be resent. New spill"
-                                    + " files go round-robin over them. Defaults to Flink's"
-                                    + " 'io.tmp.dirs'. Each must exist or be creatable and writable.");
+                                    + " before upload, so that a failed upload can be resent. A new spill"
+                                    + " file goes to the directory with the most room after floor and"
+                                    + " reservations. Defaults to Flink's 'io.tmp.dirs'. Each must exist"
+                                    + " or be creatable and writable. Spill files of crashed processes"
+                                    + " found there are deleted at start.");
+
+    public static final ConfigOption<MemorySize> SPILL_FLOOR =
+            ConfigOptions.key(PREFIX + "spill.floor")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(512))
+                    .withDescription(
+                            "Free space our spill files never take a file system below (RocksDB"
+                                    + " compactions and logs share these disks). The larger of this and"
+                                    + " 'spill.floor-fraction' applies.");
+
+    public static final ConfigOption<Double> SPILL_FLOOR_FRACTION =
+            ConfigOptions.key(PREFIX + "spill.floor-fraction")
+                    .doubleType()
+                    .defaultValue(0.05)
+                    .withDescription(
+                            "Free share of each spill file system's size that our spill files never"
+                                    + " take; 0.0 to 0.9.");
+
+    public static final ConfigOption<MemorySize> SPILL_QUOTA =
+            ConfigOptions.key(PREFIX + "spill.quota")
+                    .memoryType()
+                    .defaultValue(MemorySize.MAX_VALUE)
+                    .withDescription(
+                            "Most bytes all spill files of one TaskManager may hold together (reserved"
+                                    + " and written). Unlimited by default: the floor already protects"
+                                    + " each disk.");
+
+    public static final ConfigOption<MemorySize> SPILL_RESERVATION_CHUNK =
+            ConfigOptions.key(PREFIX + "spill.reservation-chunk")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(4))
+                    .withDescription(
+                            "Disk space a stream reserves at a time before writing into it. Larger chunks"
+                                    + " take the reservation lock less often; smaller ones hold less"
+                                    + " unused space per stream.");
+
+    public static final ConfigOption<Duration> SPILL_PROBE_INTERVAL =
+            ConfigOptions.key(PREFIX + "spill.probe-interval")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(1))
+                    .withDescription(
+                            "How old a directory's free-space reading may be before the next reservation"
+                                    + " probes it again. Between probes, reservations and bytes written"
+                                    + " are subtracted from the last reading.");
+
+    public static final ConfigOption<SpillLimits.FallbackPolicy> SPILL_FALLBACK =
+            ConfigOptions.key(PREFIX + "spill.fallback")
+                    .enumType(SpillLimits.FallbackPolicy.class)
+                    .defaultValue(SpillLimits.FallbackPolicy.MEMORY)
+                    .withDescription(
+                            "What a stream does when no spill directory has room or its disk fills up"
+                                    + " under it: MEMORY keeps the rest of the stream on the heap, within"
+                                    + " 'spill.fallback.memory-budget', so the checkpoint still completes"
+                                    + " and can still be retried; FAIL fails the checkpoint at once with a"
+                                    + " message naming every directory, its free space and the floor."
+                                    + " Bytes already spilled are kept and uploaded in both cases.");
+
+    public static final ConfigOption<MemorySize> SPILL_FALLBACK_MEMORY_BUDGET =
+            ConfigOptions.key(PREFIX + "spill.fallback.memory-budget")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(64))
+                    .withDescription(
+                            "Heap all streams of one TaskManager may hold together under the MEMORY"
+                                    + " fallback. A stream that needs more fails (that checkpoint only).");
 
     // ------------------------------------------------------------------ fault injection
 

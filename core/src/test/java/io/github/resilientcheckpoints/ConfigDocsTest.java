@@ -65,6 +65,9 @@ class ConfigDocsTest {
         if (v instanceof Duration) {
             return org.apache.flink.util.TimeUtils.formatWithHighestUnit((Duration) v);
         }
+        if (org.apache.flink.configuration.MemorySize.MAX_VALUE.equals(v)) {
+            return "unlimited";
+        }
         if (v instanceof List) {
             return String.join(";", ((List<?>) v).stream().map(String::valueOf).toList());
         }
@@ -72,6 +75,14 @@ class ConfigDocsTest {
     }
 
     private static String type(Field f) {
+        java.lang.reflect.Type arg = ((java.lang.reflect.ParameterizedType) f.getGenericType()).getActualTypeArguments()[0];
+        if (arg instanceof Class && ((Class<?>) arg).isEnum()) {
+            return "Enum: " + String.join(", ", java.util.Arrays.stream(((Class<?>) arg).getEnumConstants())
+                    .map(String::valueOf).toList());
+        }
+        if (arg == org.apache.flink.configuration.MemorySize.class) {
+            return "MemorySize";
+        }
         String generic = f.getGenericType().getTypeName();
         String inner = generic.substring(generic.indexOf('<') + 1, generic.lastIndexOf('>'));
         String simple = inner.replace("java.lang.", "").replace("java.time.", "").replace("java.util.", "");

@@ -25,7 +25,12 @@ public final class StorageMetrics {
     private final LongAdder inlineHandles = new LongAdder();
     private final LongAdder spillFiles = new LongAdder();
     private final LongAdder spillBytes = new LongAdder();
+    private final LongAdder fallbackNoSpace = new LongAdder();
+    private final LongAdder fallbackWriteFailed = new LongAdder();
+    private final LongAdder spillFailures = new LongAdder();
+    private final LongAdder memoryFallbackBytes = new LongAdder();
     private final EnumMap<FailureClass, LongAdder> failuresByClass = new EnumMap<>(FailureClass.class);
+    private final Map<String, java.util.function.LongSupplier> gauges = new java.util.concurrent.ConcurrentSkipListMap<>();
 
     public StorageMetrics() {
         for (FailureClass c : FailureClass.values()) {
@@ -77,6 +82,34 @@ public final class StorageMetrics {
 
     public void spilled(long bytes) {
         spillBytes.add(bytes);
+    }
+
+    /** A stream found no directory with room (or the quota reached) and fell back to memory. */
+    public void fallbackNoSpace() {
+        fallbackNoSpace.increment();
+    }
+
+    /** Writing a spill file failed (e.g. the disk filled up) and the stream fell back to memory. */
+    public void fallbackWriteFailed() {
+        fallbackWriteFailed.increment();
+    }
+
+    /** A stream could not stage its data anywhere (policy 'fail' or memory budget exhausted). */
+    public void spillFailed() {
+        spillFailures.increment();
+    }
+
+    public void memoryFallback(long bytes) {
+        memoryFallbackBytes.add(bytes);
+    }
+
+    /** Adds a gauge (e.g. free bytes of a spill directory) to the published values. */
+    public void registerGauge(String name, java.util.function.LongSupplier gauge) {
+        gauges.put(name, gauge);
+    }
+
+    public long fallbacks() {
+        return fallbackNoSpace.sum() + fallbackWriteFailed.sum();
     }
 
     public long uploadsStarted() {
@@ -132,6 +165,11 @@ public final class StorageMetrics {
         m.put("inlineHandles", inlineHandles.sum());
         m.put("spillFiles", spillFiles.sum());
         m.put("spillBytes", spillBytes.sum());
+        m.put("spillFallbacksNoSpace", fallbackNoSpace.sum());
+        m.put("spillFallbacksWriteFailed", fallbackWriteFailed.sum());
+        m.put("spillFailures", spillFailures.sum());
+        m.put("memoryFallbackBytes", memoryFallbackBytes.sum());
+        gauges.forEach((name, gauge) -> m.put(name, gauge.getAsLong()));
         return m;
     }
 }

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
+import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.FaultInjectingStore;
@@ -35,6 +36,9 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
 
     /** One store per checkpoint root and fault setting in this JVM (adapters hold clients). */
     private static final Map<String, CheckpointStore> STORES = new ConcurrentHashMap<>();
+
+    /** One spill budget per set of spill directories and limits in this JVM. */
+    private static final Map<String, SpillSpace> SPILL_SPACES = new ConcurrentHashMap<>();
 
     private final FileSystemCheckpointStorage delegate;
     private final ResilientSettings settings;
@@ -111,6 +115,33 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         return store;
     }
 
+    private SpillSpace spillSpace(UploadRuntime runtime) throws IOException {
+        String key = settings.spillDirectories + "|" + settings.spillLimits;
+        SpillSpace space = SPILL_SPACES.get(key);
+        if (space != null) {
+            return space;
+        }
+        synchronized (SPILL_SPACES) {
+            space = SPILL_SPACES.get(key);
+            if (space == null) {
+                space = new SpillSpace(settings.spillPaths(), settings.spillLimits,
+                        FreeSpaceProbe.FILE_STORE, runtime.ticker());
+                // Once per JVM and directory set, before any stream of ours exists there.
+                space.deleteStaleFiles();
+                SpillSpace published = space;
+                runtime.metrics().registerGauge("spillReservedBytes", published::reservedBytes);
+                runtime.metrics().registerGauge("memoryFallbackHeldBytes", () -> published.memoryBudget().used());
+                for (java.nio.file.Path dir : space.directories()) {
+                    runtime.metrics().registerGauge(
+                            "spillFreeBytes_" + dir.toString().replaceAll("[^A-Za-z0-9]", "_"),
+                            () -> published.freeBytes(dir));
+                }
+                SPILL_SPACES.put(key, space);
+            }
+            return space;
+        }
+    }
+
     @Override
     public String toString() {
         return "ResilientCheckpointStorage{dir=" + delegate.getCheckpointPath() + ", " + settings + '}';
@@ -130,7 +161,7 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                     settings.redactor());
             return new WorkerServices(
                     uploader,
-                    SpillDirectories.prepare(settings.spillPaths()),
+                    spillSpace(runtime),
                     runtime.metrics(),
                     runtime.ticker(),
                     settings.uploadBudgetNanos());

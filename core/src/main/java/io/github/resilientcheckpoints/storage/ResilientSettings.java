@@ -1,7 +1,8 @@
 package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.spill.SpillLimits;
+import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 
@@ -9,6 +10,7 @@ import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
 
 import java.io.IOException;
@@ -40,6 +42,7 @@ public final class ResilientSettings implements Serializable {
     final int uploadThreads;
     final List<String> spillDirectories;
     final double faultInjectionRatio;
+    final SpillLimits spillLimits;
     final Redactor redactor;
 
     private ResilientSettings(ReadableConfig config) {
@@ -66,6 +69,29 @@ public final class ResilientSettings implements Serializable {
         }
         this.spillDirectories = List.copyOf(cleaned);
         this.redactor = Redactor.fromConfig(config);
+        String size = "a size such as '512 mb', '4 mb', '1 gb' (units: b, kb, mb, gb, tb)";
+        MemorySize floor = read(config, ResilientCheckpointOptions.SPILL_FLOOR, size);
+        double floorFraction = read(config, ResilientCheckpointOptions.SPILL_FLOOR_FRACTION, "a number");
+        MemorySize quota = read(config, ResilientCheckpointOptions.SPILL_QUOTA, size);
+        MemorySize chunk = read(config, ResilientCheckpointOptions.SPILL_RESERVATION_CHUNK, size);
+        Duration probe = read(config, ResilientCheckpointOptions.SPILL_PROBE_INTERVAL, DURATION_FORMAT);
+        SpillLimits.FallbackPolicy fallback = read(config, ResilientCheckpointOptions.SPILL_FALLBACK,
+                "one of " + Arrays.toString(SpillLimits.FallbackPolicy.values()));
+        MemorySize memory = read(config, ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET, size);
+        if (!(floorFraction >= 0.0 && floorFraction <= 0.9)) {
+            fail(ResilientCheckpointOptions.SPILL_FLOOR_FRACTION, floorFraction, "a number between 0.0 and 0.9");
+        }
+        if (quota.getBytes() <= 0) {
+            fail(ResilientCheckpointOptions.SPILL_QUOTA, quota, "a positive size");
+        }
+        if (chunk.getBytes() < 4096 || chunk.getBytes() > (1L << 30)) {
+            fail(ResilientCheckpointOptions.SPILL_RESERVATION_CHUNK, chunk, "a size between 4 kb and 1 gb");
+        }
+        if (probe.isNegative()) {
+            fail(ResilientCheckpointOptions.SPILL_PROBE_INTERVAL, probe, "a duration of 0 or more");
+        }
+        this.spillLimits = new SpillLimits(floor.getBytes(), floorFraction, quota.getBytes(),
+                chunk.getBytes(), probe, fallback, memory.getBytes());
         validate();
     }
 
@@ -112,7 +138,9 @@ public final class ResilientSettings implements Serializable {
 
     private void prepareSpillDirectories() {
         try {
-            SpillDirectories.prepare(spillPaths());
+            for (Path dir : spillPaths()) {
+                SpillSpace.prepare(dir);
+            }
         } catch (IOException e) {
             throw new IllegalConfigurationException(String.format(
                     "Invalid '%s' (or 'io.tmp.dirs' when it is not set): %s. Give existing or creatable"
@@ -173,6 +201,6 @@ public final class ResilientSettings implements Serializable {
                 + ", maxBackoff=" + maxBackoff + ", attemptTimeout=" + attemptTimeout
                 + ", deadlineFraction=" + deadlineFraction + ", checkpointTimeout=" + checkpointTimeout
                 + ", uploadThreads=" + uploadThreads + ", spillDirectories=" + spillDirectories
-                + ", faultInjectionRatio=" + faultInjectionRatio + '}';
+                + ", spillLimits=" + spillLimits + ", faultInjectionRatio=" + faultInjectionRatio + '}';
     }
 }

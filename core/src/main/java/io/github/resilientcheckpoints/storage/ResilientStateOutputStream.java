@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.spill.SpillLimits;
+import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
 
@@ -19,10 +21,16 @@ import java.io.ByteArrayInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.nio.file.Files;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A checkpoint state stream that stages on local disk and uploads with retries.
@@ -30,18 +38,23 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  * <ul>
  *   <li>Up to the inline threshold, bytes stay in memory and become a {@link ByteStreamStateHandle}
  *       inside {@code _metadata}, exactly as with Flink's stream.
- *   <li>Beyond that, a full buffer is written to a local spill file; {@link #closeAndGetHandle()}
- *       uploads it (or the buffer, when the data never left it) through the {@link
- *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file, and returns
- *       a plain {@link FileStateHandle} or {@link RelativeFileStateHandle}. The bytes are durable in
- *       the store before the handle is returned.
- *   <li>{@link #close()} without a handle, from any thread, discards everything: the spill file, an
- *       upload in flight and what it wrote.
+ *   <li>Beyond that, each full buffer goes to a local spill file, inside a disk reservation that
+ *       grows chunk by chunk ({@link SpillSpace}). When no directory has room, or the disk fills up
+ *       under us, the rest of the stream is kept in memory within the TaskManager's budget (policy
+ *       {@code memory}) or the stream fails with a message naming every directory (policy {@code
+ *       fail}). Bytes already in the spill file stay there and are uploaded with the rest.
+ *   <li>{@link #closeAndGetHandle()} uploads the staged bytes through the {@link
+ *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file and returns a
+ *       plain {@link FileStateHandle} or {@link RelativeFileStateHandle}: the bytes are durable in the
+ *       store before the handle is returned.
+ *   <li>{@link #close()} without a handle, from any thread, discards everything: the spill file, the
+ *       memory, an upload in flight and what it wrote.
  * </ul>
  *
  * <p>Threading: one writer thread calls {@code write} and {@code closeAndGetHandle}; {@code close}
  * may come from any thread. {@code write} takes no lock and allocates nothing: it touches only the
- * buffer and, once per full buffer, the spill file. The lifecycle is one atomic state.
+ * buffer and, once per full buffer, the spill file (and once per chunk the reservation). The
+ * lifecycle is one atomic state.
  */
 public final class ResilientStateOutputStream extends CheckpointStateOutputStream {
 
@@ -62,13 +75,18 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private final long deadlineNanos;
     private final UploadCancellation cancellation = new UploadCancellation();
 
-    private final byte[] buffer;
+    private byte[] buffer;
     private int pos;
+    /** Bytes confirmed in the spill file. */
     private long spilledBytes;
+    /** Full buffers kept in memory after the fallback; the current buffer follows them. */
+    private List<byte[]> memoryChunks = Collections.emptyList();
+    private boolean memoryFallback;
+    private final AtomicLong memoryHeld = new AtomicLong();
 
     private volatile int state = OPEN;
+    private volatile SpillSpace.Reservation reservation;
     private volatile FileOutputStream spillOut;
-    private volatile java.nio.file.Path spillFile;
 
     /**
      * @param targetDirectory remote directory of the state file ({@code chk-N}, {@code shared} or
@@ -104,7 +122,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     @Override
     public void write(int b) throws IOException {
         if (pos == buffer.length) {
-            spillBuffer();
+            flushBuffer();
         }
         buffer[pos++] = (byte) b;
     }
@@ -116,26 +134,28 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             pos += len;
             return;
         }
-        // Fill the buffer, spill it, then either write a large remainder straight to the spill file
-        // or start the next buffer with it.
-        int head = buffer.length - pos;
-        System.arraycopy(b, off, buffer, pos, head);
-        pos = buffer.length;
-        spillBuffer();
-        off += head;
-        len -= head;
-        if (len >= buffer.length) {
-            spillOut.write(b, off, len);
-            spilledBytes += len;
-        } else {
-            System.arraycopy(b, off, buffer, 0, len);
-            pos = len;
+        while (len > 0) {
+            if (pos == buffer.length) {
+                flushBuffer();
+            }
+            if (pos == 0 && len >= buffer.length && writeDirectly(b, off, len)) {
+                return;
+            }
+            int n = Math.min(len, buffer.length - pos);
+            System.arraycopy(b, off, buffer, pos, n);
+            pos += n;
+            off += n;
+            len -= n;
         }
     }
 
     @Override
     public long getPos() {
-        return spilledBytes + pos;
+        long inMemory = 0;
+        for (byte[] chunk : memoryChunks) {
+            inMemory += chunk.length;
+        }
+        return spilledBytes + inMemory + pos;
     }
 
     /** Data becomes durable in {@link #closeAndGetHandle()}; a flush has nothing to promise before. */
@@ -145,31 +165,134 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     @Override
     public void sync() {}
 
-    private void spillBuffer() throws IOException {
-        if (state != OPEN) {
-            throw new IOException("The state stream for " + targetDirectory + " is closed.");
+    // ------------------------------------------------------------------ staging (once per buffer)
+
+    /** Moves the full buffer to the spill file, or to memory after a fallback. */
+    private void flushBuffer() throws IOException {
+        checkOpen();
+        if (!memoryFallback && ensureFileRoom(pos)) {
+            try {
+                spillOut.write(buffer, 0, pos);
+                spilledBytes += pos;
+                pos = 0;
+                return;
+            } catch (IOException e) {
+                checkOpen();
+                fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
+            }
         }
-        FileOutputStream out = spillOut;
-        if (out == null) {
-            out = openSpillFile();
+        keepBufferInMemory();
+    }
+
+    /** Writes a large array straight to the spill file when that is possible; false otherwise. */
+    private boolean writeDirectly(byte[] b, int off, int len) throws IOException {
+        if (memoryFallback || spillOut == null || !ensureFileRoom(len)) {
+            return false;
         }
-        out.write(buffer, 0, pos);
-        spilledBytes += pos;
+        try {
+            spillOut.write(b, off, len);
+            spilledBytes += len;
+            return true;
+        } catch (IOException e) {
+            checkOpen();
+            fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
+            return false;
+        }
+    }
+
+    /** Opens or grows the spill reservation so that {@code bytes} more fit; false after a fallback. */
+    private boolean ensureFileRoom(long bytes) throws IOException {
+        SpillSpace space = services.spillSpace();
+        if (spillOut == null) {
+            Optional<SpillSpace.Reservation> r =
+                    space.reserve(Math.max(bytes, space.limits().chunkBytes()));
+            if (r.isEmpty()) {
+                fallBack("no spill directory has room for " + bytes + " more bytes", false);
+                return false;
+            }
+            reservation = r.get();
+            spillOut = new FileOutputStream(reservation.file().toFile());
+            services.metrics().spillFileCreated();
+            if (state != OPEN) {
+                // close() ran while the file was created and could not see it.
+                discardLocal();
+                checkOpen();
+            }
+            return true;
+        }
+        if (spilledBytes + bytes <= reservation.limit()
+                || reservation.growTo(spilledBytes + bytes, spilledBytes)) {
+            return true;
+        }
+        fallBack("spill directory of " + reservation.file().getFileName() + " has no room for "
+                + bytes + " more bytes", false);
+        return false;
+    }
+
+    private void fallBack(String reason, boolean writeFailed) throws IOException {
+        SpillSpace space = services.spillSpace();
+        if (space.limits().fallback() == SpillLimits.FallbackPolicy.FAIL) {
+            services.metrics().spillFailed();
+            throw new IOException(noRoomMessage(reason, false));
+        }
+        memoryFallback = true;
+        memoryChunks = new ArrayList<>();
+        if (writeFailed) {
+            services.metrics().fallbackWriteFailed();
+        } else {
+            services.metrics().fallbackNoSpace();
+        }
+        SpillSpace.Reservation r = reservation;
+        if (r != null) {
+            r.trimTo(spilledBytes);
+        }
+        LOG.warn("Staging checkpoint state for {} in memory from byte {} on: {}.",
+                targetDirectory, spilledBytes, reason);
+    }
+
+    private void keepBufferInMemory() throws IOException {
+        acquireMemory(buffer.length);
+        memoryChunks.add(buffer);
+        services.metrics().memoryFallback(buffer.length);
+        buffer = new byte[buffer.length];
         pos = 0;
     }
 
-    private FileOutputStream openSpillFile() throws IOException {
-        java.nio.file.Path file = services.spillDirectories().newSpillFile();
-        spillFile = file;
-        FileOutputStream out = new FileOutputStream(file.toFile());
-        spillOut = out;
-        services.metrics().spillFileCreated();
+    /** Takes memory from the TaskManager's budget, or fails the stream with the full story. */
+    private void acquireMemory(long bytes) throws IOException {
+        if (!services.spillSpace().memoryBudget().tryAcquire(bytes)) {
+            services.metrics().spillFailed();
+            throw new IOException(noRoomMessage("the memory fallback budget is exhausted", true));
+        }
+        memoryHeld.addAndGet(bytes);
         if (state != OPEN) {
-            // close() ran while the file was being created and could not see it.
-            discardLocal();
+            // close() ran concurrently and may have missed this memory.
+            releaseMemory();
+            checkOpen();
+        }
+    }
+
+    private String noRoomMessage(String reason, boolean memoryExhausted) {
+        SpillSpace space = services.spillSpace();
+        StringBuilder sb = new StringBuilder("Cannot stage checkpoint state for ")
+                .append(targetDirectory).append(" locally: ").append(reason).append(". Spill directories: ")
+                .append(space.describe()).append('.');
+        if (memoryExhausted) {
+            sb.append(" Memory fallback: ").append(space.memoryBudget().used()).append(" of ")
+                    .append(space.memoryBudget().capacity())
+                    .append(" bytes in use ('execution.checkpointing.resilient.spill.fallback.memory-budget').");
+        } else {
+            sb.append(" Fallback policy is 'fail' ('execution.checkpointing.resilient.spill.fallback').");
+        }
+        sb.append(" Free disk space, add directories to 'execution.checkpointing.resilient.spill.directories',"
+                + " or adjust 'spill.floor' / 'spill.quota'. The task keeps running; this checkpoint fails.");
+        return sb.toString();
+    }
+
+    private void checkOpen() throws IOException {
+        if (state != OPEN && state != UPLOADING) {
             throw new IOException("The state stream for " + targetDirectory + " is closed.");
         }
-        return out;
     }
 
     // ------------------------------------------------------------------ completion
@@ -181,11 +304,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             throw new IOException("Stream has already been closed and discarded.");
         }
         try {
-            if (spillOut == null && pos == 0) {
+            boolean staged = spillOut != null || memoryFallback;
+            if (!staged && pos == 0) {
                 finish();
                 return null;
             }
-            if (spillOut == null && pos <= inlineThreshold) {
+            if (!staged && pos <= inlineThreshold) {
                 String name = UUID.randomUUID().toString();
                 StreamStateHandle handle = new ByteStreamStateHandle(
                         new Path(targetDirectory, name).toString(), Arrays.copyOf(buffer, pos));
@@ -193,7 +317,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 services.metrics().inlineHandle();
                 return handle;
             }
-            UploadSource source = spillOut == null ? new BufferSource(buffer, pos) : finishSpill();
+            UploadSource source = finishStaging();
             Path written = services.uploader().upload(
                     source, this::newTargetPath, deadlineNanos, cancellation);
             if (!STATE.compareAndSet(this, UPLOADING, DONE)) {
@@ -218,16 +342,25 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         STATE.compareAndSet(this, UPLOADING, DONE);
     }
 
-    private UploadSource finishSpill() throws IOException {
-        FileOutputStream out = spillOut;
-        if (pos > 0) {
-            out.write(buffer, 0, pos);
-            spilledBytes += pos;
-            pos = 0;
+    /** Writes what is left to its staging place and describes all staged bytes, in order. */
+    private UploadSource finishStaging() throws IOException {
+        if (spillOut != null && !memoryFallback && pos > 0 && ensureFileRoom(pos)) {
+            try {
+                spillOut.write(buffer, 0, pos);
+                spilledBytes += pos;
+                pos = 0;
+            } catch (IOException e) {
+                checkOpen();
+                fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
+            }
         }
-        out.close();
-        services.metrics().spilled(spilledBytes);
-        return new FileSource(spillFile, spilledBytes);
+        if (spillOut != null) {
+            spillOut.close();
+            services.metrics().spilled(spilledBytes);
+        }
+        List<byte[]> chunks = new ArrayList<>(memoryChunks);
+        return new StagedSource(reservation == null ? null : reservation.file(), spilledBytes,
+                chunks, buffer, pos);
     }
 
     private Path newTargetPath() {
@@ -235,9 +368,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     }
 
     /**
-     * Discards the stream: the spill file, and an upload in progress (the uploading thread sees the
-     * cancellation at once and deletes what its attempts wrote). After {@link #closeAndGetHandle()}
-     * returned, the handle's owner is Flink and this does nothing.
+     * Discards the stream: the spill file, memory, and an upload in progress (the uploading thread
+     * sees the cancellation at once and deletes what its attempts wrote). After {@link
+     * #closeAndGetHandle()} returned, the handle's owner is Flink and this does nothing.
      */
     @Override
     public void close() {
@@ -254,23 +387,32 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         discardLocal();
     }
 
-    /** Closes and deletes the spill file; safe to call from several threads and more than once. */
+    /** Closes and deletes the spill file, gives back disk and memory; idempotent, any thread. */
     private void discardLocal() {
         FileOutputStream out = spillOut;
         if (out != null) {
             try {
                 out.close();
             } catch (IOException e) {
-                LOG.debug("Could not close spill file {}", spillFile, e);
+                LOG.debug("Could not close spill file", e);
             }
         }
-        java.nio.file.Path file = spillFile;
-        if (file != null) {
+        SpillSpace.Reservation r = reservation;
+        if (r != null) {
             try {
-                Files.deleteIfExists(file);
+                Files.deleteIfExists(r.file());
             } catch (IOException e) {
-                LOG.warn("Could not delete spill file {}: {}", file, e.toString());
+                LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
             }
+            r.release(spilledBytes);
+        }
+        releaseMemory();
+    }
+
+    private void releaseMemory() {
+        long held = memoryHeld.getAndSet(0);
+        if (held > 0) {
+            services.spillSpace().memoryBudget().release(held);
         }
     }
 
@@ -282,39 +424,34 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    /** For tests and diagnostics: where this stream spills, or null while in memory. */
+    /** For tests and diagnostics: where this stream spills, or null while it has no spill file. */
     @Nullable
     java.nio.file.Path spillFile() {
-        return spillFile;
+        SpillSpace.Reservation r = reservation;
+        return r == null ? null : r.file();
     }
 
-    private static final class BufferSource implements UploadSource {
-        private final byte[] bytes;
-        private final int length;
-
-        BufferSource(byte[] bytes, int length) {
-            this.bytes = bytes;
-            this.length = length;
-        }
-
-        @Override
-        public long length() {
-            return length;
-        }
-
-        @Override
-        public InputStream open() {
-            return new ByteArrayInputStream(bytes, 0, length);
-        }
-    }
-
-    private static final class FileSource implements UploadSource {
+    /** The staged bytes: a prefix in the spill file, then full memory chunks, then the buffer. */
+    private static final class StagedSource implements UploadSource {
         private final java.nio.file.Path file;
+        private final long fileBytes;
+        private final List<byte[]> chunks;
+        private final byte[] tail;
+        private final int tailLength;
         private final long length;
 
-        FileSource(java.nio.file.Path file, long length) {
+        StagedSource(@Nullable java.nio.file.Path file, long fileBytes, List<byte[]> chunks,
+                byte[] tail, int tailLength) {
             this.file = file;
-            this.length = length;
+            this.fileBytes = file == null ? 0 : fileBytes;
+            this.chunks = chunks;
+            this.tail = tail;
+            this.tailLength = tailLength;
+            long n = this.fileBytes + tailLength;
+            for (byte[] c : chunks) {
+                n += c.length;
+            }
+            this.length = n;
         }
 
         @Override
@@ -324,7 +461,49 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
         @Override
         public InputStream open() throws IOException {
-            return Files.newInputStream(file);
+            List<InputStream> parts = new ArrayList<>();
+            if (file != null && fileBytes > 0) {
+                // Only the confirmed prefix: a write that failed half-way may have left a tail.
+                parts.add(new BoundedInputStream(Files.newInputStream(file), fileBytes));
+            }
+            for (byte[] c : chunks) {
+                parts.add(new ByteArrayInputStream(c));
+            }
+            parts.add(new ByteArrayInputStream(tail, 0, tailLength));
+            return new SequenceInputStream(Collections.enumeration(parts));
+        }
+    }
+
+    private static final class BoundedInputStream extends java.io.FilterInputStream {
+        private long remaining;
+
+        BoundedInputStream(InputStream in, long limit) {
+            super(in);
+            this.remaining = limit;
+        }
+
+        @Override
+        public int read() throws IOException {
+            if (remaining <= 0) {
+                return -1;
+            }
+            int b = super.read();
+            if (b >= 0) {
+                remaining--;
+            }
+            return b;
+        }
+
+        @Override
+        public int read(byte[] b, int off, int len) throws IOException {
+            if (remaining <= 0) {
+                return -1;
+            }
+            int n = super.read(b, off, (int) Math.min(len, remaining));
+            if (n > 0) {
+                remaining -= n;
+            }
+            return n;
         }
     }
 }

@@ -1,7 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.Ticker;
 
@@ -13,19 +13,19 @@ import io.github.resilientcheckpoints.upload.Ticker;
 public final class WorkerServices {
 
     private final RetryingUploader uploader;
-    private final SpillDirectories spillDirectories;
+    private final SpillSpace spillSpace;
     private final StorageMetrics metrics;
     private final Ticker ticker;
     private final long uploadBudgetNanos;
 
     public WorkerServices(
             RetryingUploader uploader,
-            SpillDirectories spillDirectories,
+            SpillSpace spillSpace,
             StorageMetrics metrics,
             Ticker ticker,
             long uploadBudgetNanos) {
         this.uploader = uploader;
-        this.spillDirectories = spillDirectories;
+        this.spillSpace = spillSpace;
         this.metrics = metrics;
         this.ticker = ticker;
         this.uploadBudgetNanos = uploadBudgetNanos;
@@ -35,8 +35,8 @@ public final class WorkerServices {
         return uploader;
     }
 
-    public SpillDirectories spillDirectories() {
-        return spillDirectories;
+    public SpillSpace spillSpace() {
+        return spillSpace;
     }
 
     public StorageMetrics metrics() {

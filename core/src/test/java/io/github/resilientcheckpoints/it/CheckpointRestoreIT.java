@@ -1,7 +1,7 @@
 package io.github.resilientcheckpoints.it;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.upload.UploadRuntime;
@@ -146,7 +146,7 @@ class CheckpointRestoreIT {
     }
 
     private List<Path> spillFiles() throws Exception {
-        Path dir = spill.resolve(SpillDirectories.SUBDIR);
+        Path dir = spill.resolve(SpillSpace.SUBDIR);
         if (!Files.exists(dir)) {
             return List.of();
         }

@@ -1,7 +1,9 @@
 package io.github.resilientcheckpoints.testing;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.spill.SpillDirectories;
+import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
+import io.github.resilientcheckpoints.spill.SpillLimits;
+import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.upload.Redactor;
@@ -28,11 +30,27 @@ public final class Workers {
             StorageMetrics metrics,
             Redactor redactor)
             throws IOException {
+        return services(store, policy, executor,
+                new SpillSpace(List.of(spillDir), generousLimits(), FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM),
+                metrics, redactor);
+    }
+
+    public static WorkerServices services(
+            CheckpointStore store,
+            RetryPolicy policy,
+            ExecutorService executor,
+            SpillSpace space,
+            StorageMetrics metrics,
+            Redactor redactor) {
         RetryingUploader uploader = new RetryingUploader(
                 store, policy, executor, Ticker.SYSTEM, () -> 0.5, metrics, redactor);
-        return new WorkerServices(
-                uploader, SpillDirectories.prepare(List.of(spillDir)), metrics, Ticker.SYSTEM,
-                Duration.ofMinutes(10).toNanos());
+        return new WorkerServices(uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+    }
+
+    /** No floor, no quota: the disk of the test machine decides. */
+    public static SpillLimits generousLimits() {
+        return new SpillLimits(0, 0.0, Long.MAX_VALUE, 1 << 20, Duration.ofSeconds(1),
+                SpillLimits.FallbackPolicy.MEMORY, 64 << 20);
     }
 
     public static RetryPolicy fastPolicy(int attempts) {
