@@ -184,9 +184,14 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         keepBufferInMemory();
     }
 
-    /** Writes a large array straight to the spill file when that is possible; false otherwise. */
+    /**
+     * Writes a large array straight to the spill file when its reservation can take all of it;
+     * false otherwise (the caller then copies it through the buffer, chunk by chunk).
+     */
     private boolean writeDirectly(byte[] b, int off, int len) throws IOException {
-        if (memoryFallback || spillOut == null || !ensureFileRoom(len)) {
+        if (memoryFallback || spillOut == null
+                || !(spilledBytes + len <= reservation.limit()
+                        || reservation.growTo(spilledBytes + len, spilledBytes))) {
             return false;
         }
         try {

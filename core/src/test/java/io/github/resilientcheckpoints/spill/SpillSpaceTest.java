@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.spill;
 
+import io.github.resilientcheckpoints.testing.FakeDisks;
 import io.github.resilientcheckpoints.testing.FakeTicker;
 
 import org.junit.jupiter.api.Test;
@@ -30,27 +31,6 @@ class SpillSpaceTest {
     static final long MB = 1 << 20;
 
     @TempDir Path root;
-
-    /** Disks of fixed size whose usage the test drives; the probe reads them. */
-    static final class FakeDisks implements FreeSpaceProbe {
-        final Map<Path, Long> size = new ConcurrentHashMap<>();
-        final Map<Path, AtomicLong> used = new ConcurrentHashMap<>();
-
-        void add(Path dir, long bytes) {
-            size.put(dir.toAbsolutePath().normalize().resolve(SpillSpace.SUBDIR), bytes);
-            used.put(dir.toAbsolutePath().normalize().resolve(SpillSpace.SUBDIR), new AtomicLong());
-        }
-
-        @Override
-        public long usableBytes(Path directory) {
-            return size.get(directory) - used.get(directory).get();
-        }
-
-        @Override
-        public long totalBytes(Path directory) {
-            return size.get(directory);
-        }
-    }
 
     private SpillLimits limits(long floor, double fraction, long quota, long chunk, SpillLimits.FallbackPolicy policy) {
         return new SpillLimits(floor, fraction, quota, chunk, Duration.ofSeconds(1), policy, 16 * MB);
@@ -119,12 +99,12 @@ class SpillSpaceTest {
         FakeTicker ticker = new FakeTicker();
         SpillSpace space = new SpillSpace(List.of(a), limits(0, 0, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY), disks, ticker);
         SpillSpace.Reservation r = space.reserve(60 * MB).orElseThrow();
-        disks.used.get(sub).addAndGet(60 * MB); // written, probe is stale
+        disks.used(sub).addAndGet(60 * MB); // written, probe is stale
         r.release(60 * MB); // file still on disk (e.g. being uploaded elsewhere)
         assertThat(space.reserve(41 * MB)).as("the stale probe plus written bytes say 40 MB").isEmpty();
         ticker.advanceMillis(1500);
         assertThat(space.reserve(41 * MB)).as("fresh probe: 40 MB really free").isEmpty();
-        disks.used.get(sub).addAndGet(-60 * MB); // file deleted
+        disks.used(sub).addAndGet(-60 * MB); // file deleted
         ticker.advanceMillis(1500);
         assertThat(space.reserve(99 * MB)).isPresent();
     }
@@ -137,7 +117,7 @@ class SpillSpaceTest {
         long floor = 8 * MB;
         disks.add(a, capacity);
         Path sub = a.toAbsolutePath().resolve(SpillSpace.SUBDIR);
-        AtomicLong used = disks.used.get(sub);
+        AtomicLong used = disks.used(sub);
         FakeTicker ticker = new FakeTicker();
         // probe interval 1 s on a fake clock that only moves when a thread says so: probes are rare
         SpillSpace space = new SpillSpace(List.of(a), limits(floor, 0, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY), disks, ticker);
