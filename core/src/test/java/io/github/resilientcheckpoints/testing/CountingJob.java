@@ -30,9 +30,9 @@ import java.util.concurrent.atomic.AtomicLong;
 /**
  * A keyed job whose state is checkable after any restore: an ordered sequence 0, 1, 2, … keyed by
  * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives, so
- * lost, duplicated or stale state shows up as a mismatch. Each key also carries a payload that
- * changes with every record, so snapshots are well above the inline threshold and RocksDB writes
- * new files each checkpoint.
+ * lost, duplicated or stale state shows up as a mismatch. Each key also carries a payload (checked
+ * byte for byte after a restore), so snapshots are well above the inline threshold; the counters
+ * change with every record, so RocksDB writes new files each checkpoint.
  */
 public final class CountingJob {
 
@@ -79,6 +79,11 @@ public final class CountingJob {
 
     /** Submits the job with this configuration to the cluster. */
     public static JobID start(MiniCluster cluster, Configuration conf) throws Exception {
+        return start(cluster, conf, PAYLOAD_BYTES);
+    }
+
+    /** Submits the job; every key carries a payload of {@code payloadBytes} in its state. */
+    public static JobID start(MiniCluster cluster, Configuration conf, int payloadBytes) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.fromSequence(0, Long.MAX_VALUE)
                 .name("sequence")
@@ -86,7 +91,7 @@ public final class CountingJob {
                 .map(new Pacer())
                 .setParallelism(1)
                 .keyBy(n -> n % KEYS)
-                .process(new Verifier())
+                .process(new Verifier(payloadBytes))
                 .setParallelism(2)
                 .sinkTo(new DiscardingSink<>());
         org.apache.flink.runtime.jobgraph.JobGraph graph = env.getStreamGraph().getJobGraph();
@@ -166,12 +171,19 @@ public final class CountingJob {
         }
     }
 
-    /** Checks each key's counter against the record's position in the sequence. */
+    /**
+     * Checks each key's counter against the record's position in the sequence, and its payload
+     * (written once per key from a seed derived from the key) byte for byte.
+     */
     private static final class Verifier extends KeyedProcessFunction<Long, Long, Long> {
+        private final int payloadBytes;
         private transient ValueState<Long> count;
         private transient ValueState<byte[]> payload;
         private transient Set<Long> seen;
-        private transient Random random;
+
+        Verifier(int payloadBytes) {
+            this.payloadBytes = payloadBytes;
+        }
 
         @Override
         public void open(OpenContext openContext) {
@@ -179,7 +191,12 @@ public final class CountingJob {
             payload = getRuntimeContext().getState(
                     new ValueStateDescriptor<>("payload", byte[].class));
             seen = new HashSet<>();
-            random = new Random();
+        }
+
+        private byte[] expectedPayload(long key) {
+            byte[] p = new byte[payloadBytes];
+            new Random(key * 31 + payloadBytes).nextBytes(p);
+            return p;
         }
 
         @Override
@@ -189,13 +206,19 @@ public final class CountingJob {
             if (current != n / KEYS) {
                 MISMATCHES.incrementAndGet();
             }
-            if (seen.add(ctx.getCurrentKey()) && current > 0) {
-                RESTORED_KEYS.incrementAndGet();
+            long key = ctx.getCurrentKey();
+            if (seen.add(key)) {
+                byte[] stored = payload.value();
+                if (current > 0) {
+                    RESTORED_KEYS.incrementAndGet();
+                    if (!java.util.Arrays.equals(stored, expectedPayload(key))) {
+                        MISMATCHES.incrementAndGet();
+                    }
+                } else {
+                    payload.update(expectedPayload(key));
+                }
             }
             count.update(current + 1);
-            byte[] p = new byte[PAYLOAD_BYTES];
-            random.nextBytes(p);
-            payload.update(p);
             CHECKED.incrementAndGet();
         }
     }
