@@ -13,6 +13,10 @@ public final class FakeTicker implements Ticker {
         return now.get();
     }
 
+    public void advanceNanos(long nanos) {
+        now.addAndGet(nanos);
+    }
+
     public void advanceMillis(long millis) {
         now.addAndGet(millis * 1_000_000L);
     }

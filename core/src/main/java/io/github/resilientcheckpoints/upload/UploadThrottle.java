@@ -1,0 +1,299 @@
+package io.github.resilientcheckpoints.upload;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.InterruptedIOException;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.concurrent.locks.Condition;
+import java.util.concurrent.locks.ReentrantLock;
+
+/**
+ * The per-TaskManager brake on checkpoint uploads: a byte-rate limit (token bucket) and a cap on
+ * concurrent upload attempts, both adapting to the store's push-back (AIMD).
+ *
+ * <p><b>Rate.</b> Bytes are taken in chunks, each a reservation on a virtual timeline (a token
+ * bucket in its GCRA form): a chunk waits until its slot, outside the lock. Reservations are made
+ * in arrival order under a fair lock, and a large upload re-queues after every chunk, so one huge
+ * file cannot starve many small ones. Idle time fills the bucket up to the burst.
+ *
+ * <p><b>Concurrency.</b> At most {@code limit} attempts hold a permit; waiters are served first come
+ * first served.
+ *
+ * <p><b>Deadline.</b> Every wait is bounded by the caller's deadline: a chunk whose slot lies past
+ * it is not reserved, and the caller gets a {@link ThrottleTimeoutException} at once instead of
+ * sleeping to no purpose.
+ *
+ * <p><b>Adaptation.</b> A throttle signal from the store cuts the rate and the concurrency limit by
+ * the decrease factor (not below their minimums); every success adds back an additive step (not
+ * above the configured maximum). Rate changes are logged at most once per log interval, with the
+ * old and the new rate and why.
+ */
+public final class UploadThrottle {
+
+    private static final Logger LOG = LoggerFactory.getLogger(UploadThrottle.class);
+
+    /** Settings; a max rate of {@link Long#MAX_VALUE} means no byte-rate limit. */
+    public record Settings(
+            long maxBytesPerSecond,
+            long minBytesPerSecond,
+            long burstBytes,
+            long chunkBytes,
+            int maxConcurrency,
+            double decreaseFactor,
+            long logIntervalNanos) {
+
+        public Settings {
+            if (minBytesPerSecond <= 0 || maxBytesPerSecond < minBytesPerSecond || burstBytes < 0
+                    || chunkBytes <= 0 || maxConcurrency < 1 || !(decreaseFactor > 0 && decreaseFactor < 1)) {
+                throw new IllegalArgumentException("invalid throttle settings: " + this);
+            }
+        }
+
+        public boolean rateLimited() {
+            return maxBytesPerSecond != Long.MAX_VALUE;
+        }
+    }
+
+    /** Thrown when a permit or tokens could not be had before the deadline. */
+    public static final class ThrottleTimeoutException extends java.io.IOException {
+        private static final long serialVersionUID = 1L;
+
+        ThrottleTimeoutException(String message) {
+            super(message);
+        }
+    }
+
+    private final Settings settings;
+    private final Ticker ticker;
+    private final Sleeper sleeper;
+    private final ReentrantLock lock = new ReentrantLock(true);
+    private final Condition permitFreed = lock.newCondition();
+
+    // guarded by lock
+    private double rate;
+    private double nextFreeNanos;
+    private int limit;
+    private int inFlight;
+    private int successesSinceCut;
+    private long lastLogNanos = Long.MIN_VALUE / 2;
+    private double loggedRate;
+    private String pendingReason;
+
+    private final LongAdder waitNanos = new LongAdder();
+    private final LongAdder throttleSignals = new LongAdder();
+
+    public UploadThrottle(Settings settings, Ticker ticker, Sleeper sleeper) {
+        this.settings = settings;
+        this.ticker = ticker;
+        this.sleeper = sleeper;
+        this.rate = settings.maxBytesPerSecond();
+        this.loggedRate = rate;
+        this.limit = settings.maxConcurrency();
+        // A theoretical arrival time in the past means a full bucket: the first burst goes at once.
+        this.nextFreeNanos = ticker.nanoTime();
+    }
+
+    // ------------------------------------------------------------------ concurrency
+
+    /** Takes one upload permit, waiting first come first served, but never past the deadline. */
+    public void acquirePermit(long deadlineNanos) throws java.io.IOException {
+        long start = ticker.nanoTime();
+        lock.lock();
+        try {
+            while (inFlight >= limit) {
+                long left = deadlineNanos - ticker.nanoTime();
+                if (left <= 0) {
+                    throw new ThrottleTimeoutException("no upload permit became free before the checkpoint"
+                            + " deadline (" + inFlight + " uploads in flight, limit " + limit + ")");
+                }
+                try {
+                    permitFreed.awaitNanos(left);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while waiting for an upload permit");
+                }
+            }
+            inFlight++;
+        } finally {
+            lock.unlock();
+            waitNanos.add(ticker.nanoTime() - start);
+        }
+    }
+
+    public void releasePermit() {
+        lock.lock();
+        try {
+            inFlight--;
+            permitFreed.signalAll();
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    // ------------------------------------------------------------------ rate
+
+    /**
+     * Takes {@code bytes} tokens in chunks, sleeping for each chunk's slot.
+     *
+     * @throws ThrottleTimeoutException when a chunk's slot lies past the deadline (nothing is
+     *     reserved for it)
+     */
+    public void acquireBytes(long bytes, long deadlineNanos) throws java.io.IOException {
+        if (!settings.rateLimited()) {
+            return;
+        }
+        long remaining = bytes;
+        while (remaining > 0) {
+            long chunk = Math.min(remaining, settings.chunkBytes());
+            long wait = reserve(chunk, deadlineNanos);
+            if (wait > 0) {
+                waitNanos.add(wait);
+                try {
+                    sleeper.sleepNanos(wait);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new InterruptedIOException("interrupted while waiting for upload bandwidth");
+                }
+            }
+            remaining -= chunk;
+        }
+    }
+
+    /** Reserves a chunk's slot on the timeline; returns how long to wait for it. */
+    private long reserve(long chunk, long deadlineNanos) throws ThrottleTimeoutException {
+        lock.lock();
+        try {
+            // GCRA: 'tat' is when the bytes reserved so far are paid for at the current rate; a
+            // chunk may go as soon as it, too, is paid for within the burst ahead of now. Idle time
+            // cannot bank more than the burst, because 'tat' never lags behind now.
+            long now = ticker.nanoTime();
+            double tat = Math.max(nextFreeNanos, now);
+            double paid = tat + chunk * 1e9 / rate;
+            double sendAt = Math.max(now, paid - burstNanos(rate));
+            if (sendAt > deadlineNanos) {
+                throw new ThrottleTimeoutException(String.format(
+                        "upload bandwidth (%.0f bytes/s now) cannot serve %d more bytes before the"
+                                + " checkpoint deadline", rate, chunk));
+            }
+            nextFreeNanos = paid;
+            return (long) (sendAt - now);
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    private double burstNanos(double currentRate) {
+        return settings.burstBytes() * 1e9 / currentRate;
+    }
+
+    // ------------------------------------------------------------------ adaptation
+
+    /** The store pushed back (503 SlowDown, 429, server busy): cut rate and concurrency. */
+    public void onThrottled() {
+        throttleSignals.increment();
+        lock.lock();
+        try {
+            double oldRate = rate;
+            rate = Math.max(settings.minBytesPerSecond(), rate == Long.MAX_VALUE
+                    ? rate : rate * settings.decreaseFactor());
+            limit = Math.max(1, (int) Math.floor(limit * settings.decreaseFactor()));
+            successesSinceCut = 0;
+            if (oldRate != rate) {
+                rebase(oldRate);
+            }
+            maybeLog("the store signalled throttling");
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** An upload attempt succeeded: recover additively. */
+    public void onSuccess() {
+        lock.lock();
+        try {
+            successesSinceCut++;
+            if (limit < settings.maxConcurrency()) {
+                limit++;
+                permitFreed.signalAll();
+            }
+            if (settings.rateLimited() && rate < settings.maxBytesPerSecond()) {
+                double oldRate = rate;
+                // Twenty successes climb back from the minimum to the maximum.
+                double step = (settings.maxBytesPerSecond() - settings.minBytesPerSecond()) / 20.0;
+                rate = Math.min(settings.maxBytesPerSecond(), rate + step);
+                rebase(oldRate);
+                maybeLog("uploads succeed again");
+            }
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    /** Keeps already-reserved future slots consistent when the rate changes. */
+    private void rebase(double oldRate) {
+        long now = ticker.nanoTime();
+        if (nextFreeNanos > now) {
+            nextFreeNanos = now + (nextFreeNanos - now) * oldRate / rate;
+        }
+    }
+
+    private void maybeLog(String reason) {
+        long now = ticker.nanoTime();
+        if (rate == loggedRate) {
+            return;
+        }
+        if (now - lastLogNanos >= settings.logIntervalNanos()) {
+            LOG.info("Checkpoint upload rate changed from {} to {} bytes/s (concurrency limit {}): {}.",
+                    describe(loggedRate), describe(rate), limit,
+                    pendingReason == null ? reason : pendingReason + ", then " + reason);
+            loggedRate = rate;
+            lastLogNanos = now;
+            pendingReason = null;
+        } else if (pendingReason == null) {
+            pendingReason = reason;
+        }
+    }
+
+    private static String describe(double rate) {
+        return rate >= Long.MAX_VALUE ? "unlimited" : String.format("%.0f", rate);
+    }
+
+    // ------------------------------------------------------------------ metrics
+
+    /** Current byte rate, or {@link Long#MAX_VALUE} when unlimited. */
+    public long currentRate() {
+        lock.lock();
+        try {
+            return (long) rate;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int concurrencyLimit() {
+        lock.lock();
+        try {
+            return limit;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public int inFlight() {
+        lock.lock();
+        try {
+            return inFlight;
+        } finally {
+            lock.unlock();
+        }
+    }
+
+    public long waitNanos() {
+        return waitNanos.sum();
+    }
+
+    public long throttleSignals() {
+        return throttleSignals.sum();
+    }
+}
