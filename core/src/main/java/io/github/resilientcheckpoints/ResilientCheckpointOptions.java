@@ -88,6 +88,50 @@ public final class ResilientCheckpointOptions {
                                     + " same value). Each attempt runs on one of them so that a hung"
                                     + " attempt can be timed out. 1 to 1024.");
 
+    // ------------------------------------------------------------------ throttle
+
+    public static final ConfigOption<MemorySize> THROTTLE_MAX_RATE =
+            ConfigOptions.key(PREFIX + "throttle.max-rate")
+                    .memoryType()
+                    .defaultValue(MemorySize.MAX_VALUE)
+                    .withDescription(
+                            "Most bytes per second all checkpoint uploads of one TaskManager may send"
+                                    + " together. Unlimited by default: no rate fits every store and"
+                                    + " network, and a wrong one slows every checkpoint; the concurrency"
+                                    + " limit below adapts to throttling either way. When set, the rate"
+                                    + " is halved (by 'throttle.decrease-factor') on every throttle"
+                                    + " signal from the store, down to 'throttle.min-rate', and climbs"
+                                    + " back by a twentieth of the range per successful upload.");
+
+    public static final ConfigOption<MemorySize> THROTTLE_MIN_RATE =
+            ConfigOptions.key(PREFIX + "throttle.min-rate")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(1))
+                    .withDescription("Lowest rate (bytes per second) throttle signals can push the limit to.");
+
+    public static final ConfigOption<MemorySize> THROTTLE_BURST =
+            ConfigOptions.key(PREFIX + "throttle.burst")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(8))
+                    .withDescription("Bytes that may go out at once after an idle period, above the rate.");
+
+    public static final ConfigOption<Integer> THROTTLE_MAX_CONCURRENT_UPLOADS =
+            ConfigOptions.key(PREFIX + "throttle.max-concurrent-uploads")
+                    .intType()
+                    .defaultValue(16)
+                    .withDescription(
+                            "Most upload attempts in flight at once on one TaskManager (first come, first"
+                                    + " served; waiting counts against the checkpoint deadline). Halved on"
+                                    + " every throttle signal, down to 1, and raised by one per success.");
+
+    public static final ConfigOption<Double> THROTTLE_DECREASE_FACTOR =
+            ConfigOptions.key(PREFIX + "throttle.decrease-factor")
+                    .doubleType()
+                    .defaultValue(0.5)
+                    .withDescription(
+                            "Factor applied to the rate and the concurrency limit on a throttle signal"
+                                    + " (503 SlowDown, 429, server busy); between 0.1 and 0.95.");
+
     // ------------------------------------------------------------------ spill
 
     public static final ConfigOption<List<String>> SPILL_DIRECTORIES =
@@ -177,6 +221,15 @@ public final class ResilientCheckpointOptions {
                             "Drill setting: share (0.0 to 0.9) of upload attempts that fail with an"
                                     + " injected transient error before they reach the store. Use it to"
                                     + " watch retries work (the demo does); keep it 0 in production.");
+
+    public static final ConfigOption<Double> FAULT_INJECTION_THROTTLED_RATIO =
+            ConfigOptions.key(PREFIX + "fault-injection.throttled-failure-ratio")
+                    .doubleType()
+                    .defaultValue(0.0)
+                    .withDescription(
+                            "Drill setting: share (0.0 to 0.9) of upload attempts that fail with an"
+                                    + " injected '503 SlowDown' before they reach the store, to watch the"
+                                    + " throttle slow down and recover; keep it 0 in production.");
 
     private ResilientCheckpointOptions() {}
 }

@@ -6,7 +6,9 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.FaultInjectingStore;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
+import io.github.resilientcheckpoints.upload.Sleeper;
 import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.upload.UploadThrottle;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -36,6 +38,9 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
 
     /** One store per checkpoint root and fault setting in this JVM (adapters hold clients). */
     private static final Map<String, CheckpointStore> STORES = new ConcurrentHashMap<>();
+
+    /** One throttle per throttle setting in this JVM: shared by every upload that uses it. */
+    private static final Map<UploadThrottle.Settings, UploadThrottle> THROTTLES = new ConcurrentHashMap<>();
 
     /** One spill budget per set of spill directories and limits in this JVM. */
     private static final Map<String, SpillSpace> SPILL_SPACES = new ConcurrentHashMap<>();
@@ -97,12 +102,14 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
     }
 
     private CheckpointStore store() throws IOException {
-        String key = delegate.getCheckpointPath().toUri() + "|faults=" + settings.faultInjectionRatio;
+        String key = delegate.getCheckpointPath().toUri() + "|faults=" + settings.faultInjectionRatio
+                + "/" + settings.faultInjectionThrottledRatio;
         CheckpointStore store = STORES.get(key);
         if (store == null) {
             CheckpointStore created = CheckpointStores.forRoot(delegate.getCheckpointPath().toUri(), storeConfig);
-            if (settings.faultInjectionRatio > 0) {
-                created = new FaultInjectingStore(created, settings.faultInjectionRatio);
+            if (settings.faultInjectionRatio > 0 || settings.faultInjectionThrottledRatio > 0) {
+                created = new FaultInjectingStore(
+                        created, settings.faultInjectionRatio, settings.faultInjectionThrottledRatio);
             }
             CheckpointStore raced = STORES.putIfAbsent(key, created);
             if (raced != null) {
@@ -113,6 +120,23 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
             }
         }
         return store;
+    }
+
+    /** The throttle of this JVM for these settings (exposed for tests and diagnostics). */
+    public UploadThrottle throttle() {
+        return throttle(runtime());
+    }
+
+    private UploadThrottle throttle(UploadRuntime runtime) {
+        return THROTTLES.computeIfAbsent(settings.throttle, s -> {
+            UploadThrottle t = new UploadThrottle(s, runtime.ticker(), Sleeper.SYSTEM);
+            runtime.metrics().registerGauge("throttleRateBytesPerSecond", t::currentRate);
+            runtime.metrics().registerGauge("throttleConcurrencyLimit", t::concurrencyLimit);
+            runtime.metrics().registerGauge("throttleInFlight", t::inFlight);
+            runtime.metrics().registerGauge("throttleWaitMillis", () -> t.waitNanos() / 1_000_000);
+            runtime.metrics().registerGauge("throttleSignals", t::throttleSignals);
+            return t;
+        });
     }
 
     private SpillSpace spillSpace(UploadRuntime runtime) throws IOException {
@@ -158,7 +182,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                     runtime.ticker(),
                     RetryingUploader.threadLocalRandom(),
                     runtime.metrics(),
-                    settings.redactor());
+                    settings.redactor(),
+                    throttle(runtime));
             return new WorkerServices(
                     uploader,
                     spillSpace(runtime),

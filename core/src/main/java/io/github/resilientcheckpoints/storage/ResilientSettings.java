@@ -5,6 +5,7 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
+import io.github.resilientcheckpoints.upload.UploadThrottle;
 
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
@@ -43,6 +44,8 @@ public final class ResilientSettings implements Serializable {
     final List<String> spillDirectories;
     final double faultInjectionRatio;
     final SpillLimits spillLimits;
+    final double faultInjectionThrottledRatio;
+    final UploadThrottle.Settings throttle;
     final Redactor redactor;
 
     private ResilientSettings(ReadableConfig config) {
@@ -92,8 +95,46 @@ public final class ResilientSettings implements Serializable {
         }
         this.spillLimits = new SpillLimits(floor.getBytes(), floorFraction, quota.getBytes(),
                 chunk.getBytes(), probe, fallback, memory.getBytes());
+        this.faultInjectionThrottledRatio =
+                read(config, ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, "a number");
+        if (!(faultInjectionThrottledRatio >= 0.0 && faultInjectionThrottledRatio <= 0.9)) {
+            fail(ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, faultInjectionThrottledRatio,
+                    "a number between 0.0 and 0.9");
+        }
+        if (faultInjectionRatio + faultInjectionThrottledRatio > 0.9) {
+            throw new IllegalConfigurationException(String.format(
+                    "'%s' (%s) and '%s' (%s) together must not exceed 0.9.",
+                    ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO.key(), faultInjectionRatio,
+                    ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO.key(), faultInjectionThrottledRatio));
+        }
+        MemorySize maxRate = read(config, ResilientCheckpointOptions.THROTTLE_MAX_RATE, size);
+        MemorySize minRate = read(config, ResilientCheckpointOptions.THROTTLE_MIN_RATE, size);
+        MemorySize burst = read(config, ResilientCheckpointOptions.THROTTLE_BURST, size);
+        int concurrent = read(config, ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS, "an integer");
+        double decrease = read(config, ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR, "a number");
+        range(ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS, concurrent, 1, 4096);
+        if (minRate.getBytes() <= 0) {
+            fail(ResilientCheckpointOptions.THROTTLE_MIN_RATE, minRate, "a positive size per second");
+        }
+        if (maxRate.getBytes() < minRate.getBytes()) {
+            throw new IllegalConfigurationException(String.format(
+                    "'%s' (%s) must not be smaller than '%s' (%s).",
+                    ResilientCheckpointOptions.THROTTLE_MAX_RATE.key(), maxRate,
+                    ResilientCheckpointOptions.THROTTLE_MIN_RATE.key(), minRate));
+        }
+        if (!(decrease >= 0.1 && decrease <= 0.95)) {
+            fail(ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR, decrease, "a number between 0.1 and 0.95");
+        }
+        this.throttle = new UploadThrottle.Settings(maxRate.getBytes(), minRate.getBytes(), burst.getBytes(),
+                THROTTLE_CHUNK_BYTES, concurrent, decrease, THROTTLE_LOG_INTERVAL.toNanos());
         validate();
     }
+
+    /** Bandwidth is taken in chunks of this size: small enough to interleave uploads fairly. */
+    static final long THROTTLE_CHUNK_BYTES = 256 * 1024;
+
+    /** Rate changes are logged at most this often. */
+    static final Duration THROTTLE_LOG_INTERVAL = Duration.ofSeconds(30);
 
     /**
      * Reads and checks every setting, and prepares the spill directories (creating them if needed).
@@ -201,6 +242,8 @@ public final class ResilientSettings implements Serializable {
                 + ", maxBackoff=" + maxBackoff + ", attemptTimeout=" + attemptTimeout
                 + ", deadlineFraction=" + deadlineFraction + ", checkpointTimeout=" + checkpointTimeout
                 + ", uploadThreads=" + uploadThreads + ", spillDirectories=" + spillDirectories
-                + ", spillLimits=" + spillLimits + ", faultInjectionRatio=" + faultInjectionRatio + '}';
+                + ", spillLimits=" + spillLimits + ", throttle=" + throttle
+                + ", faultInjectionRatio=" + faultInjectionRatio
+                + ", faultInjectionThrottledRatio=" + faultInjectionThrottledRatio + '}';
     }
 }

@@ -43,6 +43,7 @@ public final class RetryingUploader {
     private final DoubleSupplier uniform;
     private final StorageMetrics metrics;
     private final Redactor redactor;
+    private final UploadThrottle throttle;
 
     public RetryingUploader(
             CheckpointStore store,
@@ -52,6 +53,19 @@ public final class RetryingUploader {
             DoubleSupplier uniform,
             StorageMetrics metrics,
             Redactor redactor) {
+        this(store, policy, executor, ticker, uniform, metrics, redactor, UploadThrottle.unlimited(ticker));
+    }
+
+    public RetryingUploader(
+            CheckpointStore store,
+            RetryPolicy policy,
+            Executor executor,
+            Ticker ticker,
+            DoubleSupplier uniform,
+            StorageMetrics metrics,
+            Redactor redactor,
+            UploadThrottle throttle) {
+        this.throttle = throttle;
         this.store = store;
         this.policy = policy;
         this.executor = executor;
@@ -96,17 +110,29 @@ public final class RetryingUploader {
                         lastClass, lastFailure, source);
             }
             checkCancelled(cancellation, lastTarget);
+            try {
+                throttle.acquirePermit(deadlineNanos);
+            } catch (UploadThrottle.ThrottleTimeoutException e) {
+                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget, lastClass,
+                        lastFailure == null ? e : lastFailure, source);
+            }
             Path target = targets.get();
             lastTarget = target;
             metrics.attemptStarted(attempt);
-            Attempt running = new Attempt(source, target);
-            executor.execute(running);
+            Attempt running = new Attempt(new ThrottledSource(source, throttle, deadlineNanos), target);
+            try {
+                executor.execute(running);
+            } catch (RuntimeException e) {
+                throttle.releasePermit();
+                throw e;
+            }
             boolean timedOut = false;
             try {
                 CompletableFuture.anyOf(running.result, cancellation.signal())
                         .get(attemptBudget, TimeUnit.NANOSECONDS);
                 if (running.result.isDone()) {
                     Path written = running.result.join();
+                    throttle.onSuccess();
                     metrics.uploadSucceeded(source.length());
                     if (attempt > 1) {
                         LOG.info("Uploaded {} ({} bytes) on attempt {}.", written, source.length(), attempt);
@@ -134,6 +160,10 @@ public final class RetryingUploader {
             }
             lastClass = timedOut ? FailureClass.TRANSIENT : classify(lastFailure);
             metrics.attemptFailed(lastClass, timedOut);
+            if (lastClass == FailureClass.THROTTLED) {
+                // Retrying without slowing down makes a throttling storm worse.
+                throttle.onThrottled();
+            }
             RetryPolicy.Decision decision =
                     policy.onFailure(attempt, lastClass, ticker.nanoTime(), deadlineNanos, uniform);
             if (!decision.retry()) {
@@ -153,6 +183,9 @@ public final class RetryingUploader {
     }
 
     private FailureClass classify(Throwable failure) {
+        if (failure instanceof UploadThrottle.ThrottleTimeoutException) {
+            return FailureClass.TRANSIENT;
+        }
         try {
             return store.classify(failure);
         } catch (RuntimeException e) {
@@ -227,6 +260,48 @@ public final class RetryingUploader {
         return new CheckpointUploadException(message, failureClass, reason, attempts, failure);
     }
 
+    /** The source as the store reads it: every chunk waits for the throttle's bandwidth. */
+    private static final class ThrottledSource implements UploadSource {
+        private final UploadSource source;
+        private final UploadThrottle throttle;
+        private final long deadlineNanos;
+
+        ThrottledSource(UploadSource source, UploadThrottle throttle, long deadlineNanos) {
+            this.source = source;
+            this.throttle = throttle;
+            this.deadlineNanos = deadlineNanos;
+        }
+
+        @Override
+        public long length() {
+            return source.length();
+        }
+
+        @Override
+        public java.io.InputStream open() throws IOException {
+            java.io.InputStream in = source.open();
+            if (!throttle.settings().rateLimited()) {
+                return in;
+            }
+            return new java.io.FilterInputStream(in) {
+                @Override
+                public int read() throws IOException {
+                    throttle.acquireBytes(1, deadlineNanos);
+                    return super.read();
+                }
+
+                @Override
+                public int read(byte[] b, int off, int len) throws IOException {
+                    int n = super.read(b, off, len);
+                    if (n > 0) {
+                        throttle.acquireBytes(n, deadlineNanos);
+                    }
+                    return n;
+                }
+            };
+        }
+    }
+
     /** One attempt; knows when its thread has really left the store and cleans up after it. */
     private final class Attempt extends FutureTask<Path> {
         final CompletableFuture<Path> result = new CompletableFuture<>();
@@ -243,6 +318,9 @@ public final class RetryingUploader {
             try {
                 super.run();
             } finally {
+                // The permit is held until the thread really leaves the store: an abandoned
+                // attempt still occupies a connection.
+                throttle.releasePermit();
                 finished.complete(null);
             }
         }

@@ -94,6 +94,16 @@ public final class UploadThrottle {
         this.nextFreeNanos = ticker.nanoTime();
     }
 
+    /** No rate limit and a concurrency cap too high to matter: for callers without settings. */
+    public static UploadThrottle unlimited(Ticker ticker) {
+        return new UploadThrottle(new Settings(Long.MAX_VALUE, 1, 0, 1 << 20, Integer.MAX_VALUE / 2, 0.5,
+                java.util.concurrent.TimeUnit.SECONDS.toNanos(30)), ticker, Sleeper.SYSTEM);
+    }
+
+    public Settings settings() {
+        return settings;
+    }
+
     // ------------------------------------------------------------------ concurrency
 
     /** Takes one upload permit, waiting first come first served, but never past the deadline. */

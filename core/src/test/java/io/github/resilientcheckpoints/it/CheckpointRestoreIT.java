@@ -113,6 +113,35 @@ class CheckpointRestoreIT {
         restoreAndVerify(cluster, config(OURS, "rocksdb"), checkpoint);
     }
 
+    @Test
+    void injectedThrottlingSlowsUploadsDownWithoutFailingACheckpoint(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config(OURS, "rocksdb");
+        conf.set(ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, 0.3);
+        conf.set(ResilientCheckpointOptions.THROTTLE_MAX_RATE, org.apache.flink.configuration.MemorySize.parse("256 mb"));
+        conf.set(ResilientCheckpointOptions.THROTTLE_MIN_RATE, org.apache.flink.configuration.MemorySize.parse("4 mb"));
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
+        conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+        var storage = new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+        var throttle = storage.throttle();
+        long signalsBefore = throttle.throttleSignals();
+
+        JobID job = CountingJob.start(cluster, conf);
+        long minRate = Long.MAX_VALUE;
+        long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        while (CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints() < 6 && System.nanoTime() < end) {
+            minRate = Math.min(minRate, throttle.currentRate());
+            Thread.sleep(5);
+        }
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+        assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+        assertThat(throttle.throttleSignals() - signalsBefore).as("throttle signals seen").isPositive();
+        assertThat(minRate).as("the rate was cut").isLessThan(256L << 20);
+        CountingJob.cancel(cluster, job);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+    }
+
     private String runAndCancel(MiniCluster cluster, Configuration conf, String restoreFrom) throws Exception {
         JobID job = CountingJob.start(cluster, restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
         CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
