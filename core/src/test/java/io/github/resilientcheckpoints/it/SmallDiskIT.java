@@ -10,6 +10,7 @@ import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.MiniClusters;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.Ticker;
@@ -22,7 +23,6 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.state.StreamStateHandle;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.junit.jupiter.api.AfterEach;
@@ -59,11 +59,7 @@ class SmallDiskIT {
     static final long FLOOR = 8 * MB;
 
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(4)
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
 
     @TempDir java.nio.file.Path remote;
 

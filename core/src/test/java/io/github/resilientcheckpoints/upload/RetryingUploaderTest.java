@@ -3,7 +3,7 @@ package io.github.resilientcheckpoints.upload;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
-import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.testing.ByteSource;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
 
 import org.apache.flink.configuration.Configuration;
@@ -12,9 +12,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Random;
@@ -63,7 +61,7 @@ class RetryingUploaderTest {
             store.thenFailMidBody(new IOException("Connection reset by peer"));
         }
         Path written = uploader(store, policy(10, Duration.ofSeconds(30)), Redactor.NONE)
-                .upload(source(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation());
+                .upload(new ByteSource(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation());
 
         assertThat(store.attempts()).isEqualTo(k + 1);
         assertThat(Files.readAllBytes(java.nio.file.Paths.get(written.toUri()))).isEqualTo(data);
@@ -77,7 +75,7 @@ class RetryingUploaderTest {
         ScriptedStore store = new ScriptedStore()
                 .thenFail(new IOException("Status Code: 503; Error Code: SlowDown"));
         uploader(store, policy(3, Duration.ofSeconds(30)), Redactor.NONE)
-                .upload(source(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation());
+                .upload(new ByteSource(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation());
         assertThat(store.attempts()).isEqualTo(2);
         assertThat(metrics.failures(FailureClass.THROTTLED)).isEqualTo(1);
     }
@@ -90,7 +88,7 @@ class RetryingUploaderTest {
         Supplier<Path> targets = () -> new Path(blocker.resolve("chk-7").resolve("state").toUri());
 
         assertThatThrownBy(() -> uploader(store, policy(10, Duration.ofSeconds(30)), Redactor.NONE)
-                        .upload(source(data), targets, deadlineIn(Duration.ofMinutes(1)), new UploadCancellation()))
+                        .upload(new ByteSource(data), targets, deadlineIn(Duration.ofMinutes(1)), new UploadCancellation()))
                 .isInstanceOfSatisfying(CheckpointUploadException.class, e -> {
                     assertThat(e.reason()).isEqualTo(RetryPolicy.GiveUpReason.PERMANENT);
                     assertThat(e.attempts()).isEqualTo(1);
@@ -110,7 +108,7 @@ class RetryingUploaderTest {
         RetryPolicy policy = new RetryPolicy(1000, Duration.ofMillis(20), Duration.ofMillis(50), Duration.ofSeconds(30));
         long start = System.nanoTime();
         assertThatThrownBy(() -> uploader(store, policy, Redactor.NONE)
-                        .upload(source(data), targets(), deadlineIn(Duration.ofMillis(600)), new UploadCancellation()))
+                        .upload(new ByteSource(data), targets(), deadlineIn(Duration.ofMillis(600)), new UploadCancellation()))
                 .isInstanceOfSatisfying(CheckpointUploadException.class,
                         e -> assertThat(e.reason()).isEqualTo(RetryPolicy.GiveUpReason.DEADLINE))
                 .hasMessageContaining("checkpoint deadline");
@@ -125,7 +123,7 @@ class RetryingUploaderTest {
     void hungAttemptIsTimedOutRetriedAndItsFileDeleted() throws Exception {
         ScriptedStore store = new ScriptedStore().thenHang();
         Path written = uploader(store, policy(3, Duration.ofMillis(300)), Redactor.NONE)
-                .upload(source(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation());
+                .upload(new ByteSource(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation());
         assertThat(store.attempts()).isEqualTo(2);
         assertThat(Files.readAllBytes(java.nio.file.Paths.get(written.toUri()))).isEqualTo(data);
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -140,7 +138,7 @@ class RetryingUploaderTest {
     void attemptsExhaustedSaysSoAndNamesTheKey() {
         ScriptedStore store = new ScriptedStore().failingForever(new IOException("Connection reset"));
         assertThatThrownBy(() -> uploader(store, policy(3, Duration.ofSeconds(30)), Redactor.NONE)
-                        .upload(source(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation()))
+                        .upload(new ByteSource(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation()))
                 .hasMessageContaining("failed after 3 attempts")
                 .hasMessageContaining("execution.checkpointing.resilient.retry.max-attempts");
         assertThat(store.attempts()).isEqualTo(3);
@@ -156,7 +154,7 @@ class RetryingUploaderTest {
                 "AccessDenied for s3://AKIAIOSFODNN7EXAMPLE:wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY@bucket/x"
                         + " signed with wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"));
         assertThatThrownBy(() -> uploader(store, policy(3, Duration.ofSeconds(30)), redactor)
-                        .upload(source(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation()))
+                        .upload(new ByteSource(data), targets(), deadlineIn(Duration.ofMinutes(1)), new UploadCancellation()))
                 .satisfies(e -> {
                     assertThat(e.getMessage()).doesNotContain("wJalrXUtnFEMI").doesNotContain("AKIAIOSFODNN7EXAMPLE")
                             .contains("s3://***@bucket/x").contains("failed permanently");
@@ -167,19 +165,6 @@ class RetryingUploaderTest {
         return new RetryPolicy(attempts, Duration.ofMillis(1), Duration.ofMillis(10), attemptTimeout);
     }
 
-    private static UploadSource source(byte[] bytes) {
-        return new UploadSource() {
-            @Override
-            public long length() {
-                return bytes.length;
-            }
-
-            @Override
-            public InputStream open() {
-                return new ByteArrayInputStream(bytes);
-            }
-        };
-    }
 
     private static byte[] bytes(int n) {
         byte[] b = new byte[n];

@@ -1,7 +1,7 @@
 package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.testing.ByteSource;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
 
 import org.apache.flink.core.fs.Path;
@@ -9,9 +9,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.nio.file.Files;
 import java.time.Duration;
 import java.util.Random;
@@ -48,7 +46,7 @@ class ThrottledUploadTest {
     }
 
     private Path upload(ScriptedStore store, byte[] data) throws IOException {
-        return uploader(store).upload(source(data),
+        return uploader(store).upload(new ByteSource(data),
                 () -> new Path(remote.resolve(UUID.randomUUID().toString()).toUri()),
                 System.nanoTime() + TimeUnit.MINUTES.toNanos(1), new UploadCancellation());
     }
@@ -89,17 +87,4 @@ class ThrottledUploadTest {
         assertThat(throttle.currentRate()).isEqualTo(64 * MB);
     }
 
-    private static UploadSource source(byte[] bytes) {
-        return new UploadSource() {
-            @Override
-            public long length() {
-                return bytes.length;
-            }
-
-            @Override
-            public InputStream open() {
-                return new ByteArrayInputStream(bytes);
-            }
-        };
-    }
 }
