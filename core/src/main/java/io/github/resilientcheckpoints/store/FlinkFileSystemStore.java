@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.store;
 
 import org.apache.flink.core.fs.EntropyInjector;
 import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.OutputStreamAndPath;
 import org.apache.flink.core.fs.Path;
@@ -9,6 +10,9 @@ import org.apache.flink.core.fs.Path;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 
 /**
  * The generic store: any scheme Flink has a {@link FileSystem} for ({@code file://}, {@code
@@ -18,7 +22,7 @@ import java.io.InterruptedIOException;
  * <p>It uses {@link FileSystem#getUnguardedFileSystem}: uploads run on our own threads, and the
  * guarded wrapper Flink gives task threads would close our streams when the task thread ends.
  */
-public final class FlinkFileSystemStore implements CheckpointStore {
+public final class FlinkFileSystemStore implements CheckpointStore, SupportsListing, SupportsBatchDelete {
 
     private static final int COPY_BUFFER = 64 * 1024;
 
@@ -62,6 +66,44 @@ public final class FlinkFileSystemStore implements CheckpointStore {
     public void delete(Path path) throws IOException {
         FileSystem fs = FileSystem.getUnguardedFileSystem(path.toUri());
         fs.delete(path, false);
+    }
+
+    @Override
+    public List<StoredFile> listFiles(Path directory) throws IOException {
+        FileSystem fs = FileSystem.getUnguardedFileSystem(directory.toUri());
+        List<StoredFile> files = new ArrayList<>();
+        if (fs.exists(directory)) {
+            collect(fs, directory, files);
+        }
+        return files;
+    }
+
+    private static void collect(FileSystem fs, Path directory, List<StoredFile> into) throws IOException {
+        FileStatus[] statuses = fs.listStatus(directory);
+        if (statuses == null) {
+            return;
+        }
+        for (FileStatus status : statuses) {
+            if (status.isDir()) {
+                collect(fs, status.getPath(), into);
+            } else {
+                into.add(new StoredFile(status.getPath(), status.getLen(), status.getModificationTime()));
+            }
+        }
+    }
+
+    /** Flink's FileSystem has no bulk delete: one request per file, failures collected. */
+    @Override
+    public List<Path> deleteAll(Collection<Path> paths) {
+        List<Path> failed = new ArrayList<>();
+        for (Path path : paths) {
+            try {
+                delete(path);
+            } catch (IOException | RuntimeException e) {
+                failed.add(path);
+            }
+        }
+        return failed;
     }
 
     @Override

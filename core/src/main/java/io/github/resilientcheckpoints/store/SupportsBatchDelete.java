@@ -1,0 +1,18 @@
+package io.github.resilientcheckpoints.store;
+
+import org.apache.flink.core.fs.Path;
+
+import java.io.IOException;
+import java.util.Collection;
+import java.util.List;
+
+/** Optional store capability: delete many files with few requests (for cleanup). */
+public interface SupportsBatchDelete {
+
+    /**
+     * Deletes the files; missing ones count as deleted. Never deletes directories recursively.
+     *
+     * @return the paths that could not be deleted (empty when all went)
+     */
+    List<Path> deleteAll(Collection<Path> paths) throws IOException;
+}

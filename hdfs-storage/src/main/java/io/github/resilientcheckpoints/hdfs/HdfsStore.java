@@ -1,0 +1,262 @@
+package io.github.resilientcheckpoints.hdfs;
+
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoredFile;
+import io.github.resilientcheckpoints.store.SupportsBatchDelete;
+import io.github.resilientcheckpoints.store.SupportsListing;
+import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.upload.Ticker;
+
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.QuotaUsage;
+import org.apache.hadoop.fs.RemoteIterator;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.FileNotFoundException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * The HDFS store: every upload writes a hidden temporary file next to its target, {@code hsync}s
+ * it (the bytes are on every DataNode of the pipeline), then renames it into place, so a reader
+ * never sees a partial file; a failed upload deletes its temporary file. Before writing, the quota
+ * headroom of the target directory and its ancestors is checked (cached), so a checkpoint that
+ * cannot fit fails at once with the numbers instead of after gigabytes.
+ *
+ * <p>Retries: the Hadoop client retries inside one attempt (pipeline recovery, NameNode failover);
+ * the storage's per-attempt timeout bounds that, and the storage's retry loop takes over after.
+ *
+ * <p>It owns its Hadoop {@link FileSystem} ({@code newInstance}, closed in {@link #close()}), never
+ * the JVM's cached one.
+ */
+public final class HdfsStore implements CheckpointStore, SupportsListing, SupportsBatchDelete {
+
+    private static final Logger LOG = LoggerFactory.getLogger(HdfsStore.class);
+
+    static final String TEMP_SUFFIX = ".inprogress";
+
+    private final FileSystem fs;
+    private final short replication;
+    private final String storagePolicy;
+    private final long quotaCheckIntervalNanos;
+    private final Ticker ticker;
+    private final Set<Path> policyApplied = ConcurrentHashMap.newKeySet();
+    private final Map<Path, QuotaView> quotas = new ConcurrentHashMap<>();
+
+    public HdfsStore(FileSystem fs, int replication, String storagePolicy, Duration quotaCheckInterval, Ticker ticker) {
+        this.fs = fs;
+        this.replication = (short) replication;
+        this.storagePolicy = storagePolicy;
+        this.quotaCheckIntervalNanos = quotaCheckInterval.toNanos();
+        this.ticker = ticker;
+    }
+
+    @Override
+    public org.apache.flink.core.fs.Path upload(UploadSource source, org.apache.flink.core.fs.Path target)
+            throws IOException {
+        Path path = toHadoop(target);
+        Path parent = path.getParent();
+        long replicas = replication > 0 ? replication : fs.getDefaultReplication(path);
+        QuotaView quota = checkQuota(parent, source.length() * replicas);
+        Path temp = new Path(parent, "." + path.getName() + TEMP_SUFFIX);
+        boolean committed = false;
+        try {
+            try (FSDataOutputStream out = replication > 0
+                    ? fs.create(temp, false, 64 * 1024, replication, fs.getDefaultBlockSize(temp))
+                    : fs.create(temp, false)) {
+                applyStoragePolicy(parent);
+                copy(source, out, temp);
+                // hsync: the bytes are durable on every DataNode of the pipeline, not just flushed.
+                out.hsync();
+            }
+            if (!fs.rename(temp, path)) {
+                throw new IOException("HDFS refused to rename '" + temp + "' to '" + path
+                        + "' (the target exists or its directory vanished)");
+            }
+            committed = true;
+            quota.charge(source.length() * replicas);
+            return target;
+        } finally {
+            if (!committed) {
+                deleteQuietly(temp);
+            }
+        }
+    }
+
+    private static void copy(UploadSource source, FSDataOutputStream out, Path temp) throws IOException {
+        byte[] buffer = new byte[64 * 1024];
+        long remaining = source.length();
+        try (InputStream in = source.open()) {
+            while (remaining > 0) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw new InterruptedIOException("upload to " + temp + " was interrupted");
+                }
+                int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
+                if (n < 0) {
+                    throw new IOException("source ended " + remaining + " bytes early while writing " + temp);
+                }
+                out.write(buffer, 0, n);
+                remaining -= n;
+            }
+        }
+    }
+
+    private void applyStoragePolicy(Path directory) {
+        if (storagePolicy == null || storagePolicy.isBlank() || !policyApplied.add(directory)) {
+            return;
+        }
+        try {
+            fs.setStoragePolicy(directory, storagePolicy);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not set storage policy {} on {}: {}", storagePolicy, directory, e.toString());
+        }
+    }
+
+    // ------------------------------------------------------------------ quota
+
+    /** Checks the directory's (and its ancestors') quotas, refreshed at most every interval. */
+    private QuotaView checkQuota(Path directory, long bytesWithReplicas) throws IOException {
+        QuotaView view = quotas.compute(directory, (dir, old) ->
+                old != null && ticker.nanoTime() - old.checkedAt < quotaCheckIntervalNanos ? old : null);
+        if (view == null) {
+            view = readQuotas(directory);
+            quotas.put(directory, view);
+        }
+        view.check(bytesWithReplicas);
+        return view;
+    }
+
+    private QuotaView readQuotas(Path directory) throws IOException {
+        List<Limit> limits = new ArrayList<>();
+        for (Path p = directory; p != null; p = p.getParent()) {
+            try {
+                QuotaUsage usage = fs.getQuotaUsage(p);
+                if (usage.getSpaceQuota() >= 0 || usage.getQuota() >= 0) {
+                    limits.add(new Limit(p, usage.getSpaceQuota(), usage.getSpaceConsumed(),
+                            usage.getQuota(), usage.getFileAndDirectoryCount()));
+                }
+            } catch (FileNotFoundException notYetCreated) {
+                // chk-N may not exist yet; its ancestors still bound it
+            }
+        }
+        return new QuotaView(ticker.nanoTime(), limits);
+    }
+
+    private record Limit(Path directory, long spaceQuota, long spaceConsumed, long nsQuota, long nsCount) {}
+
+    /** Quotas as last read, minus what this store has written since. */
+    private static final class QuotaView {
+        final long checkedAt;
+        final List<Limit> limits;
+        long chargedSinceCheck;
+
+        QuotaView(long checkedAt, List<Limit> limits) {
+            this.checkedAt = checkedAt;
+            this.limits = limits;
+        }
+
+        synchronized void check(long bytesWithReplicas) throws QuotaHeadroomException {
+            for (Limit l : limits) {
+                if (l.spaceQuota() >= 0) {
+                    long free = l.spaceQuota() - l.spaceConsumed() - chargedSinceCheck;
+                    if (bytesWithReplicas > free) {
+                        throw new QuotaHeadroomException(String.format(
+                                "A checkpoint file of %d bytes (with replicas) cannot fit under the HDFS"
+                                        + " space quota of '%s': quota %d bytes, used %d, free %d. Raise the"
+                                        + " quota (hdfs dfsadmin -setSpaceQuota) or delete old checkpoints.",
+                                bytesWithReplicas, l.directory(), l.spaceQuota(),
+                                l.spaceConsumed() + chargedSinceCheck, Math.max(0, free)));
+                    }
+                }
+                if (l.nsQuota() >= 0 && l.nsQuota() - l.nsCount() < 2) {
+                    throw new QuotaHeadroomException(String.format(
+                            "No name left under the HDFS namespace quota of '%s': quota %d names, used %d."
+                                    + " Raise the quota (hdfs dfsadmin -setQuota) or delete old checkpoints.",
+                            l.directory(), l.nsQuota(), l.nsCount()));
+                }
+            }
+        }
+
+        synchronized void charge(long bytesWithReplicas) {
+            chargedSinceCheck += bytesWithReplicas;
+        }
+    }
+
+    // ------------------------------------------------------------------ delete, list
+
+    @Override
+    public void delete(org.apache.flink.core.fs.Path path) throws IOException {
+        fs.delete(toHadoop(path), false);
+    }
+
+    @Override
+    public List<org.apache.flink.core.fs.Path> deleteAll(Collection<org.apache.flink.core.fs.Path> paths) {
+        // HDFS has no multi-file delete RPC; one call each, failures collected.
+        List<org.apache.flink.core.fs.Path> failed = new ArrayList<>();
+        for (org.apache.flink.core.fs.Path p : paths) {
+            try {
+                fs.delete(toHadoop(p), false);
+            } catch (IOException | RuntimeException e) {
+                failed.add(p);
+            }
+        }
+        return failed;
+    }
+
+    @Override
+    public List<StoredFile> listFiles(org.apache.flink.core.fs.Path directory) throws IOException {
+        List<StoredFile> files = new ArrayList<>();
+        Path dir = toHadoop(directory);
+        if (!fs.exists(dir)) {
+            return files;
+        }
+        RemoteIterator<LocatedFileStatus> it = fs.listFiles(dir, true);
+        while (it.hasNext()) {
+            LocatedFileStatus s = it.next();
+            files.add(new StoredFile(new org.apache.flink.core.fs.Path(s.getPath().toUri()), s.getLen(),
+                    s.getModificationTime()));
+        }
+        return files;
+    }
+
+    @Override
+    public FailureClass classify(Throwable failure) {
+        return HdfsFailureClassifier.classify(failure);
+    }
+
+    @Override
+    public String name() {
+        return "hdfs";
+    }
+
+    @Override
+    public void close() throws IOException {
+        fs.close();
+    }
+
+    private void deleteQuietly(Path path) {
+        try {
+            fs.delete(path, false);
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("Could not delete temporary file {}", path, e);
+        }
+    }
+
+    private static Path toHadoop(org.apache.flink.core.fs.Path path) {
+        return new Path(path.toUri());
+    }
+}
