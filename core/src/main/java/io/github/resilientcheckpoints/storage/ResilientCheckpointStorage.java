@@ -5,6 +5,7 @@ import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.FaultInjectingStore;
+import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.Sleeper;
 import io.github.resilientcheckpoints.upload.UploadRuntime;
@@ -107,6 +108,11 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         CheckpointStore store = STORES.get(key);
         if (store == null) {
             CheckpointStore created = CheckpointStores.forRoot(delegate.getCheckpointPath().toUri(), storeConfig);
+            if (created instanceof SupportsThrottleSignals) {
+                // Throttling absorbed inside the store (part retries) still slows the TaskManager.
+                UploadThrottle throttle = throttle(runtime());
+                ((SupportsThrottleSignals) created).onThrottleSignal(throttle::onThrottled);
+            }
             if (settings.faultInjectionRatio > 0 || settings.faultInjectionThrottledRatio > 0) {
                 created = new FaultInjectingStore(
                         created, settings.faultInjectionRatio, settings.faultInjectionThrottledRatio);

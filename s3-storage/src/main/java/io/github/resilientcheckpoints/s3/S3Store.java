@@ -1,0 +1,562 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoredFile;
+import io.github.resilientcheckpoints.store.SupportsBatchDelete;
+import io.github.resilientcheckpoints.store.SupportsListing;
+import io.github.resilientcheckpoints.store.SupportsPendingUploads;
+import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
+import io.github.resilientcheckpoints.store.UploadSource;
+
+import org.apache.flink.core.fs.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.Delete;
+import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
+import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.S3Error;
+import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.security.SecureRandom;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The S3 store on AWS SDK v2.
+ *
+ * <ul>
+ *   <li>Files below the multipart threshold: one {@code PutObject}. Larger ones: a multipart upload
+ *       whose parts go out in parallel, each read straight from the staged source (no copy in
+ *       memory beyond the part in flight), each retried alone on failure; a failed or interrupted
+ *       upload is aborted so no incomplete upload is left behind (an abort failure is attached as
+ *       suppressed).
+ *   <li>Integrity: every request carries a CRC32C checksum that S3 verifies; a mismatch fails that
+ *       request, which is resent.
+ *   <li>Retries: the SDK's own retries are off. Parts are retried here ({@code s3.part-attempts});
+ *       whole files by the storage's retry loop, which also bounds everything by the deadline.
+ *   <li>Throttling: every 503 SlowDown / 429 absorbed by a part retry is reported to the throttle.
+ *   <li>Entropy: Flink's {@code s3.entropy.key} in a data file key is replaced by random characters,
+ *       as Flink does; the handle carries the real key.
+ * </ul>
+ */
+public final class S3Store implements CheckpointStore, SupportsListing, SupportsBatchDelete,
+        SupportsPendingUploads, SupportsThrottleSignals {
+
+    private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
+
+    static final int MAX_DELETE_BATCH = 1000;
+    private static final char[] ENTROPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789".toCharArray();
+
+    /** Settings of the store (sizes in bytes). */
+    public record Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
+                           String entropyKey, int entropyLength) {
+        public Settings {
+            if (partSize < 5L << 20 && partSize != multipartThreshold) {
+                // S3 refuses parts under 5 MiB (except the last); tests may lower both together.
+                LOG.warn("s3 part size {} is below the S3 minimum of 5 MiB", partSize);
+            }
+            if (parallelParts < 1 || partAttempts < 1 || partSize < 1) {
+                throw new IllegalArgumentException("invalid S3 settings: " + parallelParts + ", " + partAttempts);
+            }
+        }
+    }
+
+    private final S3Client client;
+    private final Settings settings;
+    private final ExecutorService partExecutor;
+    private final SecureRandom random = new SecureRandom();
+    private volatile Runnable throttleListener = () -> { };
+    private final AtomicLong partRequests = new AtomicLong();
+    private final AtomicLong partRetries = new AtomicLong();
+    private final AtomicLong deleteRequests = new AtomicLong();
+
+    /** The store owns {@code client} and {@code partExecutor} and closes both. */
+    public S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
+        this.client = client;
+        this.settings = settings;
+        this.partExecutor = partExecutor;
+    }
+
+    // ------------------------------------------------------------------ upload
+
+    @Override
+    public Path upload(UploadSource source, Path target) throws IOException {
+        String bucket = bucket(target);
+        String key = injectEntropy(key(target));
+        Path written = new Path("s3://" + bucket + "/" + key);
+        if (source.length() < settings.multipartThreshold()) {
+            put(source, bucket, key);
+        } else {
+            multipart(source, bucket, key);
+        }
+        return written;
+    }
+
+    private void put(UploadSource source, String bucket, String key) throws IOException {
+        boolean done = false;
+        try {
+            withRequestRetries("PutObject", bucket, key, () -> client.putObject(
+                    b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
+                    RequestBody.fromContentProvider(() -> open(source), source.length(), "application/octet-stream")));
+            done = true;
+        } finally {
+            if (!done) {
+                // A server may keep what arrived before a broken body; nothing partial may stay.
+                deleteQuietly(bucket, key);
+            }
+        }
+    }
+
+    private void deleteQuietly(String bucket, String key) {
+        try {
+            client.deleteObject(b -> b.bucket(bucket).key(key));
+        } catch (RuntimeException e) {
+            LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
+        }
+    }
+
+    /**
+     * Sends one request, resending it alone (up to {@code s3.part-attempts}) on a retryable failure;
+     * throttle signals are reported. A permanent failure or an interrupt ends it at once.
+     */
+    private <T> T withRequestRetries(String operation, String bucket, String key,
+            java.util.function.Supplier<T> request) throws IOException {
+        IOException last = null;
+        for (int attempt = 1; attempt <= settings.partAttempts(); attempt++) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new InterruptedIOException(operation + " of s3://" + bucket + "/" + key + " was cancelled");
+            }
+            try {
+                partRequests.incrementAndGet();
+                return request.get();
+            } catch (RuntimeException e) {
+                SourceFailure sourceFailure = sourceFailure(e);
+                if (sourceFailure != null) {
+                    // The staged bytes could not be read, not S3's fault: resending cannot help.
+                    throw new IOException(operation + " of s3://" + bucket + "/" + key
+                            + " failed reading the staged bytes: " + sourceFailure.getMessage(), sourceFailure);
+                }
+                last = S3Failures.wrap(operation, bucket, key, e);
+                FailureClass c = S3Failures.classify(e);
+                if (c == FailureClass.PERMANENT || isInterrupt(e)) {
+                    throw last;
+                }
+                if (c == FailureClass.THROTTLED) {
+                    throttleListener.run();
+                }
+                if (attempt < settings.partAttempts()) {
+                    partRetries.incrementAndGet();
+                    sleepBackoff(attempt);
+                }
+            }
+        }
+        throw last;
+    }
+
+    private static boolean isInterrupt(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof InterruptedException || t instanceof InterruptedIOException
+                    || t instanceof software.amazon.awssdk.core.exception.AbortedException) {
+                return true;
+            }
+        }
+        return Thread.currentThread().isInterrupted();
+    }
+
+    private static InputStream open(UploadSource source) {
+        return range(source, 0, source.length());
+    }
+
+    /** A failure of the staged source (local disk), marked so it is never mistaken for S3's. */
+    static final class SourceFailure extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        SourceFailure(IOException cause) {
+            super(cause.getMessage(), cause);
+        }
+    }
+
+    private static SourceFailure sourceFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SourceFailure) {
+                return (SourceFailure) t;
+            }
+        }
+        return null;
+    }
+
+    private void multipart(UploadSource source, String bucket, String key) throws IOException {
+        String uploadId;
+        try {
+            uploadId = client.createMultipartUpload(b -> b.bucket(bucket).key(key)
+                    .checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId();
+        } catch (RuntimeException e) {
+            throw S3Failures.wrap("CreateMultipartUpload", bucket, key, e);
+        }
+        long length = source.length();
+        int parts = (int) ((length + settings.partSize() - 1) / settings.partSize());
+        List<Future<CompletedPart>> futures = new ArrayList<>(parts);
+        Semaphore inFlight = new Semaphore(settings.parallelParts());
+        boolean completed = false;
+        try {
+            for (int i = 0; i < parts; i++) {
+                int partNumber = i + 1;
+                long offset = (long) i * settings.partSize();
+                long size = Math.min(settings.partSize(), length - offset);
+                acquire(inFlight);
+                futures.add(partExecutor.submit(() -> {
+                    try {
+                        return uploadPart(source, bucket, key, uploadId, partNumber, offset, size);
+                    } finally {
+                        inFlight.release();
+                    }
+                }));
+                failFast(futures);
+            }
+            List<CompletedPart> done = new ArrayList<>(parts);
+            for (Future<CompletedPart> f : futures) {
+                done.add(await(f));
+            }
+            try {
+                client.completeMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId)
+                        .multipartUpload(CompletedMultipartUpload.builder().parts(done).build()));
+            } catch (RuntimeException e) {
+                throw S3Failures.wrap("CompleteMultipartUpload", bucket, key, e);
+            }
+            completed = true;
+        } finally {
+            if (!completed) {
+                for (Future<CompletedPart> f : futures) {
+                    f.cancel(true);
+                }
+                abort(bucket, key, uploadId);
+            }
+        }
+    }
+
+    /** One part, retried alone: a failed part never makes the others resend. */
+    private CompletedPart uploadPart(UploadSource source, String bucket, String key, String uploadId,
+            int partNumber, long offset, long size) throws IOException {
+        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key,
+                () -> client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId)
+                                .partNumber(partNumber).contentLength(size)
+                                .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
+                        RequestBody.fromContentProvider(() -> range(source, offset, size), size,
+                                "application/octet-stream")));
+        return CompletedPart.builder().partNumber(partNumber).eTag(r.eTag())
+                .checksumCRC32C(r.checksumCRC32C()).build();
+    }
+
+    /** Bytes [offset, offset+size) of the source; its read failures are marked as {@link SourceFailure}. */
+    private static InputStream range(UploadSource source, long offset, long size) {
+        InputStream in;
+        try {
+            in = source.open();
+            in.skipNBytes(offset);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(new SourceFailure(e));
+        }
+        return new java.io.FilterInputStream(in) {
+            long left = size;
+
+            @Override
+            public int read() throws IOException {
+                byte[] one = new byte[1];
+                return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+            }
+
+            @Override
+            public int read(byte[] b, int off, int len) throws IOException {
+                if (left <= 0) {
+                    return -1;
+                }
+                int n;
+                try {
+                    n = super.read(b, off, (int) Math.min(len, left));
+                } catch (IOException e) {
+                    throw new SourceFailure(e);
+                }
+                if (n > 0) {
+                    left -= n;
+                }
+                return n;
+            }
+        };
+    }
+
+    private static void sleepBackoff(int attempt) throws InterruptedIOException {
+        long capMillis = Math.min(2_000, 50L << Math.min(attempt, 10));
+        try {
+            Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(capMillis + 1));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted between part attempts");
+        }
+    }
+
+    private static void acquire(Semaphore s) throws InterruptedIOException {
+        try {
+            s.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting to send a part");
+        }
+    }
+
+    /** Surfaces a finished, failed part at once instead of after all others were sent. */
+    private static void failFast(List<Future<CompletedPart>> futures) throws IOException {
+        for (Future<CompletedPart> f : futures) {
+            if (f.isDone()) {
+                await(f);
+            }
+        }
+    }
+
+    private static CompletedPart await(Future<CompletedPart> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for parts");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException) {
+                throw (IOException) c;
+            }
+            if (c instanceof RuntimeException) {
+                throw (RuntimeException) c;
+            }
+            throw new IOException(c);
+        } catch (CancellationException e) {
+            throw new InterruptedIOException("part upload cancelled");
+        }
+    }
+
+    private void abort(String bucket, String key, String uploadId) {
+        try {
+            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
+        } catch (RuntimeException e) {
+            // The cleanup sweep finds and aborts it later; the original failure is what matters.
+            LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
+        }
+    }
+
+    private String injectEntropy(String key) {
+        String marker = settings.entropyKey();
+        if (marker == null || marker.isEmpty() || !key.contains(marker)) {
+            return key;
+        }
+        char[] chars = new char[settings.entropyLength()];
+        for (int i = 0; i < chars.length; i++) {
+            chars[i] = ENTROPY_ALPHABET[random.nextInt(ENTROPY_ALPHABET.length)];
+        }
+        return key.replace(marker, new String(chars));
+    }
+
+    // ------------------------------------------------------------------ delete, list, pending
+
+    @Override
+    public void delete(Path path) throws IOException {
+        String bucket = bucket(path);
+        String key = key(path);
+        try {
+            deleteRequests.incrementAndGet();
+            client.deleteObject(b -> b.bucket(bucket).key(key));
+        } catch (RuntimeException e) {
+            throw S3Failures.wrap("DeleteObject", bucket, key, e);
+        }
+    }
+
+    /** DeleteObjects in batches of up to 1000 keys; keys S3 reports as failed are retried twice. */
+    @Override
+    public List<Path> deleteAll(Collection<Path> paths) throws IOException {
+        Map<String, List<String>> byBucket = new LinkedHashMap<>();
+        for (Path p : paths) {
+            byBucket.computeIfAbsent(bucket(p), b -> new ArrayList<>()).add(key(p));
+        }
+        List<Path> failed = new ArrayList<>();
+        for (Map.Entry<String, List<String>> e : byBucket.entrySet()) {
+            List<String> keys = e.getValue();
+            for (int from = 0; from < keys.size(); from += MAX_DELETE_BATCH) {
+                List<String> batch = keys.subList(from, Math.min(keys.size(), from + MAX_DELETE_BATCH));
+                for (String key : deleteBatch(e.getKey(), batch, 3)) {
+                    failed.add(new Path("s3://" + e.getKey() + "/" + key));
+                }
+            }
+        }
+        return failed;
+    }
+
+    private List<String> deleteBatch(String bucket, List<String> keys, int attempts) throws IOException {
+        List<String> pending = keys;
+        for (int attempt = 1; attempt <= attempts && !pending.isEmpty(); attempt++) {
+            List<ObjectIdentifier> ids = new ArrayList<>(pending.size());
+            for (String k : pending) {
+                ids.add(ObjectIdentifier.builder().key(k).build());
+            }
+            DeleteObjectsResponse r;
+            try {
+                deleteRequests.incrementAndGet();
+                r = client.deleteObjects(b -> b.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true).build()));
+            } catch (RuntimeException ex) {
+                if (S3Failures.classify(ex) == FailureClass.PERMANENT || attempt == attempts) {
+                    throw S3Failures.wrap("DeleteObjects (" + pending.size() + " keys)", bucket, pending.get(0), ex);
+                }
+                sleepBackoff(attempt);
+                continue;
+            }
+            List<String> again = new ArrayList<>();
+            for (S3Error err : r.errors()) {
+                again.add(err.key());
+            }
+            pending = again;
+            if (!pending.isEmpty() && attempt < attempts) {
+                sleepBackoff(attempt);
+            }
+        }
+        return pending;
+    }
+
+    @Override
+    public List<StoredFile> listFiles(Path directory) throws IOException {
+        String bucket = bucket(directory);
+        String prefix = prefix(directory);
+        List<StoredFile> files = new ArrayList<>();
+        try {
+            for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix)).contents()) {
+                files.add(new StoredFile(new Path("s3://" + bucket + "/" + o.key()), o.size(),
+                        o.lastModified().toEpochMilli()));
+            }
+        } catch (RuntimeException e) {
+            throw S3Failures.wrap("ListObjectsV2", bucket, prefix, e);
+        }
+        return files;
+    }
+
+    @Override
+    public List<PendingUpload> listPendingUploads(Path directory) throws IOException {
+        String bucket = bucket(directory);
+        String prefix = prefix(directory);
+        List<PendingUpload> uploads = new ArrayList<>();
+        try {
+            String keyMarker = null;
+            String idMarker = null;
+            while (true) {
+                String km = keyMarker;
+                String im = idMarker;
+                ListMultipartUploadsResponse r = client.listMultipartUploads(b -> b.bucket(bucket).prefix(prefix)
+                        .keyMarker(km).uploadIdMarker(im));
+                for (MultipartUpload u : r.uploads()) {
+                    uploads.add(new PendingUpload(new Path("s3://" + bucket + "/" + u.key()), u.uploadId(),
+                            u.initiated().toEpochMilli()));
+                }
+                if (!Boolean.TRUE.equals(r.isTruncated())) {
+                    return uploads;
+                }
+                keyMarker = r.nextKeyMarker();
+                idMarker = r.nextUploadIdMarker();
+            }
+        } catch (RuntimeException e) {
+            throw S3Failures.wrap("ListMultipartUploads", bucket, prefix, e);
+        }
+    }
+
+    @Override
+    public void abortPendingUpload(PendingUpload upload) throws IOException {
+        String bucket = bucket(upload.path());
+        String key = key(upload.path());
+        try {
+            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(upload.uploadId()));
+        } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException gone) {
+            // already completed or aborted
+        } catch (RuntimeException e) {
+            throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
+        }
+    }
+
+    // ------------------------------------------------------------------ the rest
+
+    @Override
+    public void onThrottleSignal(Runnable listener) {
+        this.throttleListener = listener;
+    }
+
+    @Override
+    public FailureClass classify(Throwable failure) {
+        return S3Failures.classify(failure);
+    }
+
+    @Override
+    public String name() {
+        return "s3";
+    }
+
+    /** Requests that carried object bytes (PutObject and UploadPart), retries included. */
+    public long dataRequests() {
+        return partRequests.get();
+    }
+
+    /** Part resends inside upload attempts. */
+    public long partRetries() {
+        return partRetries.get();
+    }
+
+    /** Delete requests sent (one DeleteObjects counts once, whatever its size). */
+    public long deleteRequests() {
+        return deleteRequests.get();
+    }
+
+    @Override
+    public void close() {
+        partExecutor.shutdownNow();
+        try {
+            partExecutor.awaitTermination(10, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        client.close();
+    }
+
+    static String bucket(Path path) {
+        URI uri = path.toUri();
+        if (uri.getHost() == null) {
+            throw new IllegalArgumentException("not an s3://bucket/key path: " + path);
+        }
+        return uri.getHost();
+    }
+
+    static String key(Path path) {
+        String p = path.toUri().getPath();
+        return p.startsWith("/") ? p.substring(1) : p;
+    }
+
+    private static String prefix(Path directory) {
+        String k = key(directory);
+        return k.isEmpty() || k.endsWith("/") ? k : k + "/";
+    }
+}

@@ -1,0 +1,73 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.MemorySize;
+
+import java.time.Duration;
+
+/**
+ * Keys of the S3 adapter. Connection keys are Flink's own S3 keys (shared with Flink's S3 file
+ * systems, so one configuration serves writing through us and restoring through Flink); tuning keys
+ * live under the storage's namespace.
+ */
+public final class S3StoreOptions {
+
+    public static final ConfigOption<String> ENDPOINT = ConfigOptions.key("s3.endpoint").stringType()
+            .noDefaultValue().withDescription("S3 endpoint URL (Flink's key); unset uses AWS for the region.");
+
+    public static final ConfigOption<String> REGION = ConfigOptions.key("s3.region").stringType()
+            .noDefaultValue().withDescription("S3 region (Flink's key); unset uses the SDK's region chain.");
+
+    public static final ConfigOption<String> ACCESS_KEY = ConfigOptions.key("s3.access-key").stringType()
+            .noDefaultValue().withDescription("Access key (Flink's key); unset uses the default credential chain.");
+
+    public static final ConfigOption<String> SECRET_KEY = ConfigOptions.key("s3.secret-key").stringType()
+            .noDefaultValue().withDescription("Secret key (Flink's key); never logged.");
+
+    public static final ConfigOption<Boolean> PATH_STYLE_ACCESS = ConfigOptions.key("s3.path-style-access")
+            .booleanType().defaultValue(false).withDescription("Path-style requests (Flink's key), e.g. for MinIO.");
+
+    public static final ConfigOption<String> ENTROPY_KEY = ConfigOptions.key("s3.entropy.key").stringType()
+            .noDefaultValue().withDescription("Flink's entropy marker: replaced by random characters in data file keys.");
+
+    public static final ConfigOption<Integer> ENTROPY_LENGTH = ConfigOptions.key("s3.entropy.length").intType()
+            .defaultValue(4).withDescription("Flink's entropy length: characters that replace the marker.");
+
+    public static final ConfigOption<MemorySize> MULTIPART_THRESHOLD =
+            ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.multipart-threshold")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(16))
+                    .withDescription("State files at least this large are uploaded as multipart uploads;"
+                            + " smaller ones with one PutObject.");
+
+    public static final ConfigOption<MemorySize> PART_SIZE =
+            ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.part-size")
+                    .memoryType()
+                    .defaultValue(MemorySize.ofMebiBytes(8))
+                    .withDescription("Size of multipart parts (S3 minimum 5 mb, maximum 10000 parts per file).");
+
+    public static final ConfigOption<Integer> PARALLEL_PARTS =
+            ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.parallel-parts")
+                    .intType()
+                    .defaultValue(4)
+                    .withDescription("Parts of one file uploaded at the same time.");
+
+    public static final ConfigOption<Integer> PART_ATTEMPTS =
+            ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.part-attempts")
+                    .intType()
+                    .defaultValue(4)
+                    .withDescription("Attempts per part inside one upload attempt: a failed part is resent"
+                            + " alone. The SDK's own retries are off; these and the storage's retries are"
+                            + " the only ones, bounded by 'retry.attempt-timeout'.");
+
+    public static final ConfigOption<Duration> REQUEST_TIMEOUT =
+            ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.request-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(2))
+                    .withDescription("Longest time one S3 request (one part, one PutObject) may take.");
+
+    private S3StoreOptions() {}
+}

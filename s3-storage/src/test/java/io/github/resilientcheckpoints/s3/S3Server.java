@@ -1,0 +1,67 @@
+package io.github.resilientcheckpoints.s3;
+
+import org.gaul.s3proxy.S3Proxy;
+import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.services.s3.S3Client;
+
+import java.net.URI;
+
+/** A real S3 API server (S3Proxy, in memory) on 127.0.0.1, owned and stopped by a test. */
+final class S3Server implements AutoCloseable {
+
+    static final String ACCESS_KEY = "rcs-test-access";
+    static final String SECRET_KEY = "rcs-test-secret-do-not-log";
+    static final String REGION = "us-east-1";
+
+    private final S3Proxy proxy;
+
+    S3Server() throws Exception {
+        proxy = S3Proxy.builder()
+                .blobStore(new TransientNio2BlobStore())
+                .endpoint(URI.create("http://127.0.0.1:0"))
+                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+                .build();
+        proxy.start();
+        long end = System.nanoTime() + 30_000_000_000L;
+        while (!"STARTED".equals(proxy.getState()) && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
+        if (!"STARTED".equals(proxy.getState())) {
+            throw new IllegalStateException("S3Proxy did not start: " + proxy.getState());
+        }
+    }
+
+    URI endpoint() {
+        return URI.create("http://127.0.0.1:" + proxy.getPort());
+    }
+
+    /** A plain SDK client straight to the server (no faults), for setup and checks. */
+    S3Client client() {
+        return client(endpoint());
+    }
+
+    static S3Client client(URI endpoint) {
+        return S3Client.builder()
+                .endpointOverride(endpoint)
+                .region(Region.of(REGION))
+                .forcePathStyle(true)
+                .credentialsProvider(StaticCredentialsProvider.create(AwsBasicCredentials.create(ACCESS_KEY, SECRET_KEY)))
+                .build();
+    }
+
+    void createBucket(String bucket) {
+        try (S3Client c = client()) {
+            c.createBucket(b -> b.bucket(bucket));
+        }
+    }
+
+    @Override
+    public void close() throws Exception {
+        proxy.stop();
+    }
+}
