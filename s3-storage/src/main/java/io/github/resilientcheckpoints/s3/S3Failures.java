@@ -26,6 +26,9 @@ final class S3Failures {
 
     static FailureClass classify(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof S3Store.BucketUnusableException) {
+                return FailureClass.PERMANENT;
+            }
             if (t instanceof S3Exception) {
                 S3Exception e = (S3Exception) t;
                 String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();

@@ -91,6 +91,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     private final ExecutorService partExecutor;
     private final SecureRandom random = new SecureRandom();
     private volatile Runnable throttleListener = () -> { };
+    private final java.util.Set<String> verifiedBuckets = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final AtomicLong partRequests = new AtomicLong();
     private final AtomicLong partRetries = new AtomicLong();
     private final AtomicLong deleteRequests = new AtomicLong();
@@ -107,6 +108,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
         String bucket = bucket(target);
+        ensureBucket(bucket);
         String key = injectEntropy(key(target));
         Path written = new Path("s3://" + bucket + "/" + key);
         if (source.length() < settings.multipartThreshold()) {
@@ -115,6 +117,42 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             multipart(source, bucket, key);
         }
         return written;
+    }
+
+    /**
+     * Checks once per bucket that it exists and is ours to use. S3 may answer a PutObject to a
+     * missing bucket before reading its body and close the connection, which the client then reports
+     * as a broken connection: without this check a missing bucket would look transient.
+     */
+    private void ensureBucket(String bucket) throws IOException {
+        if (verifiedBuckets.contains(bucket)) {
+            return;
+        }
+        try {
+            client.headBucket(b -> b.bucket(bucket));
+            verifiedBuckets.add(bucket);
+        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+            if (e.statusCode() == 404) {
+                throw new BucketUnusableException("NoSuchBucket: bucket '" + bucket + "' does not exist: create it"
+                        + " or correct the bucket in 'execution.checkpointing.dir'", e);
+            }
+            if (e.statusCode() == 403) {
+                throw new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
+                        + " may not use it: check the bucket policy and 's3.access-key' (or the credential chain)", e);
+            }
+            // anything else: let the upload itself find out
+        } catch (RuntimeException e) {
+            // connection trouble: the upload's own retries deal with it
+        }
+    }
+
+    /** The bucket is missing or forbidden: permanent. */
+    static final class BucketUnusableException extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        BucketUnusableException(String message, Throwable cause) {
+            super(message, cause);
+        }
     }
 
     private void put(UploadSource source, String bucket, String key) throws IOException {
