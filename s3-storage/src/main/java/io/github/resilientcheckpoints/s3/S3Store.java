@@ -184,6 +184,16 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
      */
     private <T> T withRequestRetries(String operation, String bucket, String key,
             java.util.function.Supplier<T> request) throws IOException {
+        return withRequestRetries(operation, bucket, key, false, request);
+    }
+
+    /**
+     * @param bodyOfAuthenticatedUpload the request carries a part of a multipart upload that these
+     *     credentials already created: a signature rejection (403) then means the signed body
+     *     changed in transit, not bad credentials, and the part is resent
+     */
+    private <T> T withRequestRetries(String operation, String bucket, String key,
+            boolean bodyOfAuthenticatedUpload, java.util.function.Supplier<T> request) throws IOException {
         IOException last = null;
         for (int attempt = 1; attempt <= settings.partAttempts(); attempt++) {
             if (Thread.currentThread().isInterrupted()) {
@@ -201,6 +211,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 }
                 last = S3Failures.wrap(operation, bucket, key, e);
                 FailureClass c = S3Failures.classify(e);
+                if (bodyOfAuthenticatedUpload && e instanceof software.amazon.awssdk.services.s3.model.S3Exception
+                        && ((software.amazon.awssdk.services.s3.model.S3Exception) e).statusCode() == 403) {
+                    c = FailureClass.TRANSIENT;
+                }
                 if (c == FailureClass.PERMANENT || isInterrupt(e)) {
                     throw last;
                 }
@@ -300,7 +314,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     /** One part, retried alone: a failed part never makes the others resend. */
     private CompletedPart uploadPart(UploadSource source, String bucket, String key, String uploadId,
             int partNumber, long offset, long size) throws IOException {
-        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key,
+        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key, true,
                 () -> client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId)
                                 .partNumber(partNumber).contentLength(size)
                                 .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),

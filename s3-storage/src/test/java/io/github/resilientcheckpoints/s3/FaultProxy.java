@@ -36,6 +36,8 @@ final class FaultProxy implements AutoCloseable {
 
     volatile double slowDownRatio;
     volatile double resetRatio;
+    /** Share of requests whose body is forwarded with one byte flipped (corruption in transit). */
+    volatile double corruptRatio;
     volatile long latencyMillis;
     volatile long bytesPerSecond;
     /** Only requests whose request line contains this are candidates for faults (null: all). */
@@ -44,6 +46,7 @@ final class FaultProxy implements AutoCloseable {
     final AtomicLong requests = new AtomicLong();
     final AtomicLong slowDowns = new AtomicLong();
     final AtomicLong resets = new AtomicLong();
+    final AtomicLong corruptions = new AtomicLong();
 
     FaultProxy(URI upstream) throws IOException {
         this.upstream = upstream;
@@ -75,6 +78,10 @@ final class FaultProxy implements AutoCloseable {
                 return;
             }
             requests.incrementAndGet();
+            if (head.toLowerCase(Locale.ROOT).contains("\r\nexpect: 100-continue")) {
+                // The client waits for this before sending the body; we read the body ourselves.
+                write(client.getOutputStream(), "HTTP/1.1 100 Continue\r\n\r\n");
+            }
             String requestLine = head.substring(0, head.indexOf("\r\n"));
             long length = contentLength(head);
             boolean candidate = faultOnlyIf == null || requestLine.contains(faultOnlyIf);
@@ -97,13 +104,18 @@ final class FaultProxy implements AutoCloseable {
                 client.setSoLinger(true, 0); // RST instead of FIN
                 return;
             }
+            boolean corrupt = candidate && length > 0
+                    && draw >= slowDownRatio + resetRatio && draw < slowDownRatio + resetRatio + corruptRatio;
+            if (corrupt) {
+                corruptions.incrementAndGet();
+            }
             if (latencyMillis > 0) {
                 Thread.sleep(latencyMillis);
             }
             try (Socket up = new Socket(upstream.getHost(), upstream.getPort())) {
                 OutputStream upOut = up.getOutputStream();
                 write(upOut, forceClose(head));
-                copy(in, upOut, length);
+                copy(in, upOut, length, corrupt ? length / 2 : -1);
                 upOut.flush();
                 InputStream upIn = up.getInputStream();
                 OutputStream out = client.getOutputStream();
@@ -119,13 +131,18 @@ final class FaultProxy implements AutoCloseable {
         }
     }
 
-    private void copy(InputStream in, OutputStream out, long length) throws IOException, InterruptedException {
+    private void copy(InputStream in, OutputStream out, long length, long flipAt)
+            throws IOException, InterruptedException {
         byte[] buf = new byte[16 * 1024];
         long left = length;
         while (left > 0) {
+            long pos = length - left;
             int n = in.read(buf, 0, (int) Math.min(buf.length, left));
             if (n < 0) {
                 throw new IOException("client body ended early");
+            }
+            if (flipAt >= pos && flipAt < pos + n) {
+                buf[(int) (flipAt - pos)] ^= 0x5a;
             }
             out.write(buf, 0, n);
             left -= n;
@@ -166,7 +183,8 @@ final class FaultProxy implements AutoCloseable {
     private static String forceClose(String head) {
         StringBuilder sb = new StringBuilder();
         for (String line : head.split("\r\n")) {
-            if (!line.toLowerCase(Locale.ROOT).startsWith("connection:") && !line.isEmpty()) {
+            String lower = line.toLowerCase(Locale.ROOT);
+            if (!lower.startsWith("connection:") && !lower.startsWith("expect:") && !line.isEmpty()) {
                 sb.append(line).append("\r\n");
             }
         }
