@@ -141,7 +141,7 @@ class CheckpointRestoreIT {
     private String runAndCancel(MiniCluster cluster, Configuration conf, String restoreFrom) throws Exception {
         JobID job = CountingJob.start(cluster, restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
         CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
-        CountingJob.awaitChecked(2L * KEYS);
+        CountingJob.awaitChecked(cluster, job, 2L * KEYS);
         String path = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
@@ -151,7 +151,7 @@ class CheckpointRestoreIT {
     private void restoreAndVerify(MiniCluster cluster, Configuration conf, String checkpoint) throws Exception {
         CountingJob.resetCounters();
         JobID job = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint));
-        CountingJob.awaitChecked(3L * KEYS);
+        CountingJob.awaitChecked(cluster, job, 3L * KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
         CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).as("records whose key state was not exactly right").isZero();

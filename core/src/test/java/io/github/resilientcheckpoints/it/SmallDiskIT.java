@@ -219,7 +219,7 @@ class SmallDiskIT {
 
         CountingJob.resetCounters();
         JobID job = CountingJob.start(cluster, conf, payload);
-        CountingJob.awaitChecked(2L * CountingJob.KEYS);
+        CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
@@ -229,7 +229,7 @@ class SmallDiskIT {
 
         CountingJob.resetCounters();
         JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint), payload);
-        CountingJob.awaitChecked(3L * CountingJob.KEYS);
+        CountingJob.awaitChecked(cluster, restored, 3L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, restored, 1);
         CountingJob.cancel(cluster, restored);
         assertThat(CountingJob.MISMATCHES.get()).isZero();

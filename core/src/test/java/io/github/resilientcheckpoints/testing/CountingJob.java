@@ -122,14 +122,22 @@ public final class CountingJob {
         throw new AssertionError("fewer than " + count + " checkpoints completed in 90 s");
     }
 
-    /** Waits until the verifier has checked at least {@code records} records in total. */
-    public static void awaitChecked(long records) throws InterruptedException {
+    /** Waits until the verifier has checked {@code records} records, failing with the job's error if it ends. */
+    public static void awaitChecked(MiniCluster cluster, JobID job, long records) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (CHECKED.get() < records && System.nanoTime() < end) {
+            JobStatus status = cluster.getJobStatus(job).get(30, TimeUnit.SECONDS);
+            if (status.isTerminalState()) {
+                Throwable cause = cluster.requestJobResult(job).get(30, TimeUnit.SECONDS)
+                        .getSerializedThrowable().map(t -> (Throwable) t).orElse(null);
+                throw new AssertionError("job ended (" + status + ") after " + CHECKED.get()
+                        + " records, wanted " + records, cause);
+            }
             Thread.sleep(20);
         }
         if (CHECKED.get() < records) {
-            throw new AssertionError("only " + CHECKED.get() + " records checked, wanted " + records);
+            throw new AssertionError("only " + CHECKED.get() + " records checked, wanted " + records
+                    + "; job status " + cluster.getJobStatus(job).get(30, TimeUnit.SECONDS));
         }
     }
 

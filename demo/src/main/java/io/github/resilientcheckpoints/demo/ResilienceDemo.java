@@ -114,7 +114,7 @@ public final class ResilienceDemo {
 
             CountingJob.resetCounters();
             JobID second = CountingJob.start(cluster, CountingJob.restoringFrom(job, latest));
-            CountingJob.awaitChecked(3L * CountingJob.KEYS);
+            CountingJob.awaitChecked(cluster, second, 3L * CountingJob.KEYS);
             CountingJob.awaitCompletedCheckpoints(cluster, second, 2);
             failed += CountingJob.failureMessages(cluster, second).size();
             CountingJob.cancel(cluster, second);

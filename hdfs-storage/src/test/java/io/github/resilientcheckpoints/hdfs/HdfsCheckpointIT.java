@@ -78,7 +78,7 @@ class HdfsCheckpointIT {
 
         CountingJob.resetCounters();
         JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint));
-        CountingJob.awaitChecked(3L * CountingJob.KEYS);
+        CountingJob.awaitChecked(cluster, restored, 3L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, restored, 1);
         CountingJob.cancel(cluster, restored);
         assertThat(CountingJob.MISMATCHES.get()).isZero();

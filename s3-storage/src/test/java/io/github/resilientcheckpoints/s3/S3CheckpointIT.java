@@ -1,0 +1,113 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.MiniClusters;
+import io.github.resilientcheckpoints.upload.UploadRuntime;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * A Flink job checkpointing to {@code s3://} on a real S3 API server through the storage, with a
+ * fault proxy answering 503 SlowDown or resetting a share of part uploads; then restored through
+ * our storage and through Flink's own {@code filesystem} storage over flink-s3-fs-native.
+ */
+class S3CheckpointIT {
+
+    static final String BUCKET = "checkpoints";
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    @TempDir java.nio.file.Path spill;
+
+    private static S3Server server;
+    private static FaultProxy proxy;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = new S3Server();
+        server.createBucket(BUCKET);
+        proxy = new FaultProxy(server.endpoint());
+        FlinkS3.initialize(FlinkS3.config(proxy.endpoint()));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private Configuration config(String storage, String dir) {
+        Configuration conf = CountingJob.config(storage, "hashmap", "s3://" + BUCKET + "/" + dir);
+        conf.addAll(FlinkS3.config(proxy.endpoint()));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        conf.setString(S3StoreOptions.PART_SIZE.key(), "5 mb");
+        conf.setString(S3StoreOptions.MULTIPART_THRESHOLD.key(), "5 mb");
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(20));
+        return conf;
+    }
+
+    @Test
+    void checkpointsThroughFaultsAndRestoresWithOursAndWithFlinkS3(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        int payload = 32 * 1024; // 400 keys x 32 KiB: each subtask's snapshot is a multipart upload
+        Configuration conf = config(ResilientCheckpointStorageFactory.class.getName(), "job-a");
+        long uploadsBefore = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+                .metrics().uploadsSucceeded();
+        proxy.faultOnlyIf = "partNumber=";
+        proxy.slowDownRatio = 0.15;
+        proxy.resetRatio = 0.1;
+        try {
+            CountingJob.resetCounters();
+            JobID job = CountingJob.start(cluster, conf, payload);
+            CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
+            CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
+            assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+            CountingJob.cancel(cluster, job);
+            assertThat(CountingJob.MISMATCHES.get()).isZero();
+            assertThat(checkpoint).startsWith("s3://" + BUCKET + "/job-a/");
+            assertThat(proxy.slowDowns.get() + proxy.resets.get()).as("faults were injected").isPositive();
+            assertThat(UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+                    .metrics().uploadsSucceeded()).isGreaterThan(uploadsBefore);
+
+            proxy.slowDownRatio = 0;
+            proxy.resetRatio = 0;
+            restore(cluster, conf, checkpoint, payload);
+            restore(cluster, config("filesystem", "job-b"), checkpoint, payload);
+        } finally {
+            proxy.slowDownRatio = 0;
+            proxy.resetRatio = 0;
+        }
+    }
+
+    private static void restore(MiniCluster cluster, Configuration conf, String checkpoint, int payload)
+            throws Exception {
+        CountingJob.resetCounters();
+        JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint), payload);
+        CountingJob.awaitChecked(cluster, restored, 3L * CountingJob.KEYS);
+        CountingJob.awaitCompletedCheckpoints(cluster, restored, 1);
+        CountingJob.cancel(cluster, restored);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        assertThat(CountingJob.RESTORED_KEYS.get()).isEqualTo(CountingJob.KEYS);
+    }
+}
