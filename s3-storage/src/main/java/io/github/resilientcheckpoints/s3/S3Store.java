@@ -5,6 +5,7 @@ import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
 import io.github.resilientcheckpoints.store.SupportsListing;
+import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.store.UploadSource;
@@ -65,7 +66,7 @@ import java.util.concurrent.atomic.AtomicLong;
  * </ul>
  */
 public final class S3Store implements CheckpointStore, SupportsListing, SupportsBatchDelete,
-        SupportsPendingUploads, SupportsThrottleSignals {
+        SupportsPendingUploads, SupportsThrottleSignals, SupportsPartUploads {
 
     private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
 
@@ -158,9 +159,12 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     private void put(UploadSource source, String bucket, String key) throws IOException {
         boolean done = false;
         try {
-            withRequestRetries("PutObject", bucket, key, () -> client.putObject(
-                    b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
-                    RequestBody.fromContentProvider(() -> open(source), source.length(), "application/octet-stream")));
+            withRequestRetries("PutObject", bucket, key, () -> {
+                partRequests.incrementAndGet();
+                return client.putObject(
+                        b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
+                        RequestBody.fromContentProvider(() -> open(source), source.length(), "application/octet-stream"));
+            });
             done = true;
         } finally {
             if (!done) {
@@ -200,7 +204,6 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 throw new InterruptedIOException(operation + " of s3://" + bucket + "/" + key + " was cancelled");
             }
             try {
-                partRequests.incrementAndGet();
                 return request.get();
             } catch (RuntimeException e) {
                 SourceFailure sourceFailure = sourceFailure(e);
@@ -263,65 +266,174 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     private void multipart(UploadSource source, String bucket, String key) throws IOException {
-        String uploadId;
-        try {
-            uploadId = client.createMultipartUpload(b -> b.bucket(bucket).key(key)
-                    .checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId();
-        } catch (RuntimeException e) {
-            throw S3Failures.wrap("CreateMultipartUpload", bucket, key, e);
-        }
         long length = source.length();
-        int parts = (int) ((length + settings.partSize() - 1) / settings.partSize());
-        List<Future<CompletedPart>> futures = new ArrayList<>(parts);
-        Semaphore inFlight = new Semaphore(settings.parallelParts());
-        boolean completed = false;
-        try {
-            for (int i = 0; i < parts; i++) {
-                int partNumber = i + 1;
-                long offset = (long) i * settings.partSize();
-                long size = Math.min(settings.partSize(), length - offset);
-                acquire(inFlight);
-                futures.add(partExecutor.submit(() -> {
-                    try {
-                        return uploadPart(source, bucket, key, uploadId, partNumber, offset, size);
-                    } finally {
-                        inFlight.release();
-                    }
-                }));
-                failFast(futures);
-            }
-            List<CompletedPart> done = new ArrayList<>(parts);
-            for (Future<CompletedPart> f : futures) {
-                done.add(await(f));
-            }
-            try {
-                client.completeMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId)
-                        .multipartUpload(CompletedMultipartUpload.builder().parts(done).build()));
-            } catch (RuntimeException e) {
-                throw S3Failures.wrap("CompleteMultipartUpload", bucket, key, e);
-            }
-            completed = true;
-        } finally {
-            if (!completed) {
-                for (Future<CompletedPart> f : futures) {
-                    f.cancel(true);
+        int parts = (int) Math.max(1, (length + settings.partSize() - 1) / settings.partSize());
+        S3PartUpload upload = start(bucket, key);
+        for (int i = 1; i < parts; i++) {
+            upload.submitPart(i, slice(source, (i - 1) * settings.partSize(), settings.partSize()));
+        }
+        long lastOffset = (long) (parts - 1) * settings.partSize();
+        upload.complete(parts, slice(source, lastOffset, length - lastOffset));
+    }
+
+    @Override
+    public long partSize() {
+        return settings.partSize();
+    }
+
+    @Override
+    public PartUpload startPartUpload(Path target) throws IOException {
+        String bucket = bucket(target);
+        ensureBucket(bucket);
+        return start(bucket, injectEntropy(key(target)));
+    }
+
+    private S3PartUpload start(String bucket, String key) throws IOException {
+        String uploadId = withRequestRetries("CreateMultipartUpload", bucket, key, () -> client.createMultipartUpload(
+                b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId());
+        return new S3PartUpload(bucket, key, uploadId);
+    }
+
+    /**
+     * One multipart upload: parts go out on the part threads, at most {@code s3.parallel-parts} at a
+     * time, each retried alone; any failure aborts the upload so nothing incomplete stays behind.
+     */
+    private final class S3PartUpload implements PartUpload {
+        private final String bucket;
+        private final String key;
+        private final String uploadId;
+        private final Semaphore parallel = new Semaphore(settings.parallelParts());
+        private final List<Future<CompletedPart>> parts = new ArrayList<>();
+        private boolean finished;
+
+        S3PartUpload(String bucket, String key, String uploadId) {
+            this.bucket = bucket;
+            this.key = key;
+            this.uploadId = uploadId;
+        }
+
+        @Override
+        public synchronized void submitPart(int partNumber, UploadSource bytes) {
+            parts.add(partExecutor.submit(() -> {
+                acquire(parallel);
+                try {
+                    return uploadPart(bytes, bucket, key, uploadId, partNumber);
+                } finally {
+                    parallel.release();
                 }
-                abort(bucket, key, uploadId);
+            }));
+        }
+
+        @Override
+        public Path complete(int lastPartNumber, UploadSource lastPart) throws IOException {
+            boolean completed = false;
+            try {
+                if (lastPart.length() > 0 || lastPartNumber == 1) {
+                    submitPart(lastPartNumber, lastPart);
+                }
+                List<Future<CompletedPart>> all;
+                synchronized (this) {
+                    all = new ArrayList<>(parts);
+                }
+                List<CompletedPart> done = new ArrayList<>(all.size());
+                for (Future<CompletedPart> f : all) {
+                    done.add(await(f));
+                }
+                withRequestRetries("CompleteMultipartUpload", bucket, key, () -> client.completeMultipartUpload(
+                        b -> b.bucket(bucket).key(key).uploadId(uploadId)
+                                .multipartUpload(CompletedMultipartUpload.builder().parts(done).build())));
+                completed = true;
+                return new Path("s3://" + bucket + "/" + key);
+            } finally {
+                if (!completed) {
+                    abort();
+                }
             }
+        }
+
+        @Override
+        public void abort() {
+            List<Future<CompletedPart>> all;
+            synchronized (this) {
+                if (finished) {
+                    return;
+                }
+                finished = true;
+                all = new ArrayList<>(parts);
+            }
+            for (Future<CompletedPart> f : all) {
+                f.cancel(true);
+            }
+            S3Store.this.abort(bucket, key, uploadId);
         }
     }
 
     /** One part, retried alone: a failed part never makes the others resend. */
-    private CompletedPart uploadPart(UploadSource source, String bucket, String key, String uploadId,
-            int partNumber, long offset, long size) throws IOException {
-        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key, true,
-                () -> client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId)
-                                .partNumber(partNumber).contentLength(size)
-                                .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
-                        RequestBody.fromContentProvider(() -> range(source, offset, size), size,
-                                "application/octet-stream")));
+    private CompletedPart uploadPart(UploadSource bytes, String bucket, String key, String uploadId,
+            int partNumber) throws IOException {
+        long size = bytes.length();
+        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key, true, () -> {
+            partRequests.incrementAndGet();
+            return client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId)
+                            .partNumber(partNumber).contentLength(size)
+                            .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
+                    RequestBody.fromContentProvider(() -> range(bytes, 0, size), size, "application/octet-stream"));
+        });
         return CompletedPart.builder().partNumber(partNumber).eTag(r.eTag())
                 .checksumCRC32C(r.checksumCRC32C()).build();
+    }
+
+    /** The bytes [offset, offset+size) of a source, as a source. */
+    private static UploadSource slice(UploadSource source, long offset, long size) {
+        return new UploadSource() {
+            @Override
+            public long length() {
+                return size;
+            }
+
+            @Override
+            public InputStream open() {
+                return range(source, offset, size);
+            }
+        };
+    }
+
+    private static void acquire(Semaphore s) throws InterruptedIOException {
+        try {
+            s.acquire();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting to send a part");
+        }
+    }
+
+    private static CompletedPart await(Future<CompletedPart> f) throws IOException {
+        try {
+            return f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while waiting for parts");
+        } catch (ExecutionException e) {
+            Throwable c = e.getCause();
+            if (c instanceof IOException) {
+                throw (IOException) c;
+            }
+            if (c instanceof RuntimeException) {
+                throw (RuntimeException) c;
+            }
+            throw new IOException(c);
+        } catch (CancellationException e) {
+            throw new InterruptedIOException("part upload cancelled");
+        }
+    }
+
+    private void abort(String bucket, String key, String uploadId) {
+        try {
+            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
+        } catch (RuntimeException e) {
+            // The cleanup sweep finds and aborts it later; the original failure is what matters.
+            LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
+        }
     }
 
     /** Bytes [offset, offset+size) of the source; its read failures are marked as {@link SourceFailure}. */
@@ -368,53 +480,6 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new InterruptedIOException("interrupted between part attempts");
-        }
-    }
-
-    private static void acquire(Semaphore s) throws InterruptedIOException {
-        try {
-            s.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting to send a part");
-        }
-    }
-
-    /** Surfaces a finished, failed part at once instead of after all others were sent. */
-    private static void failFast(List<Future<CompletedPart>> futures) throws IOException {
-        for (Future<CompletedPart> f : futures) {
-            if (f.isDone()) {
-                await(f);
-            }
-        }
-    }
-
-    private static CompletedPart await(Future<CompletedPart> f) throws IOException {
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting for parts");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException) {
-                throw (IOException) c;
-            }
-            if (c instanceof RuntimeException) {
-                throw (RuntimeException) c;
-            }
-            throw new IOException(c);
-        } catch (CancellationException e) {
-            throw new InterruptedIOException("part upload cancelled");
-        }
-    }
-
-    private void abort(String bucket, String key, String uploadId) {
-        try {
-            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
-        } catch (RuntimeException e) {
-            // The cleanup sweep finds and aborts it later; the original failure is what matters.
-            LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
         }
     }
 
