@@ -29,6 +29,8 @@ public final class StorageMetrics {
     private final LongAdder fallbackWriteFailed = new LongAdder();
     private final LongAdder spillFailures = new LongAdder();
     private final LongAdder memoryFallbackBytes = new LongAdder();
+    private final LongAdder pipelinedUploads = new LongAdder();
+    private final LongAdder pipelineFallbacks = new LongAdder();
     private final EnumMap<FailureClass, LongAdder> failuresByClass = new EnumMap<>(FailureClass.class);
     private final Map<String, java.util.function.LongSupplier> gauges = new java.util.concurrent.ConcurrentSkipListMap<>();
 
@@ -97,6 +99,24 @@ public final class StorageMetrics {
     /** A stream could not stage its data anywhere (policy 'fail' or memory budget exhausted). */
     public void spillFailed() {
         spillFailures.increment();
+    }
+
+    /** A state file went up in parts while it was being written. */
+    public void pipelinedUpload() {
+        pipelinedUploads.increment();
+    }
+
+    /** A part upload failed and the whole file was uploaded the ordinary way instead. */
+    public void pipelineFallback() {
+        pipelineFallbacks.increment();
+    }
+
+    public long pipelinedUploads() {
+        return pipelinedUploads.sum();
+    }
+
+    public long pipelineFallbacks() {
+        return pipelineFallbacks.sum();
     }
 
     public void memoryFallback(long bytes) {
@@ -169,6 +189,8 @@ public final class StorageMetrics {
         m.put("spillFallbacksWriteFailed", fallbackWriteFailed.sum());
         m.put("spillFailures", spillFailures.sum());
         m.put("memoryFallbackBytes", memoryFallbackBytes.sum());
+        m.put("pipelinedUploads", pipelinedUploads.sum());
+        m.put("pipelineFallbacks", pipelineFallbacks.sum());
         gauges.forEach((name, gauge) -> m.put(name, gauge.getAsLong()));
         return m;
     }

@@ -2,6 +2,8 @@ package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
 
@@ -88,6 +90,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private volatile SpillSpace.Reservation reservation;
     private volatile FileOutputStream spillOut;
 
+    /** The store's part uploads, when it has them: full parts of the spill file go up early. */
+    @Nullable private final SupportsPartUploads partStore;
+    private volatile SupportsPartUploads.PartUpload pipelined;
+    private int partsSubmitted;
+    private boolean pipelineOff;
+
     /**
      * @param targetDirectory remote directory of the state file ({@code chk-N}, {@code shared} or
      *     {@code taskowned})
@@ -115,6 +123,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.buffer = new byte[bufferSize];
         this.services = services;
         this.deadlineNanos = deadlineNanos;
+        CheckpointStore store = services.uploader().store();
+        this.partStore = store instanceof SupportsPartUploads ? (SupportsPartUploads) store : null;
     }
 
     // ------------------------------------------------------------------ hot path
@@ -175,6 +185,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 spillOut.write(buffer, 0, pos);
                 spilledBytes += pos;
                 pos = 0;
+                submitFullParts();
                 return;
             } catch (IOException e) {
                 checkOpen();
@@ -197,11 +208,108 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         try {
             spillOut.write(b, off, len);
             spilledBytes += len;
+            submitFullParts();
             return true;
         } catch (IOException e) {
             checkOpen();
             fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
             return false;
+        }
+    }
+
+    // ------------------------------------------------------------------ pipelined parts
+
+    /**
+     * Sends every full part of the spill file that has not gone yet, while the stream is still being
+     * written. Only an optimisation: the spill file stays until the end, so if the part upload fails
+     * (or never gets an upload permit) the whole file is uploaded the ordinary, retried way.
+     */
+    private void submitFullParts() {
+        if (partStore == null || pipelineOff || memoryFallback) {
+            return;
+        }
+        long partSize = partStore.partSize();
+        while (spilledBytes - (long) partsSubmitted * partSize >= partSize) {
+            if (pipelined == null && !startPipeline()) {
+                return;
+            }
+            int part = ++partsSubmitted;
+            pipelined.submitPart(part, services.uploader().throttled(
+                    new FileRange(reservation.file(), (part - 1) * partSize, partSize), deadlineNanos));
+        }
+    }
+
+    private boolean startPipeline() {
+        // One upload permit for the whole pipelined upload, taken without waiting: the writer
+        // thread must not block here, and without a permit the file simply goes up at the end.
+        if (!services.uploader().throttle().tryAcquirePermit()) {
+            pipelineOff = true;
+            return false;
+        }
+        try {
+            pipelined = partStore.startPartUpload(newTargetPath());
+            if (state != OPEN) {
+                abortPipeline();
+                return false;
+            }
+            return true;
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("Could not start a part upload for {}; the file goes up at the end", targetDirectory, e);
+            services.uploader().throttle().releasePermit();
+            pipelineOff = true;
+            return false;
+        }
+    }
+
+    /** Completes the pipelined upload with the rest of the spill file; null if that failed. */
+    @Nullable
+    private Path completePipeline() {
+        SupportsPartUploads.PartUpload upload = pipelined;
+        long partSize = partStore.partSize();
+        long sent = (long) partsSubmitted * partSize;
+        UploadSource last = services.uploader().throttled(
+                new FileRange(reservation.file(), sent, spilledBytes - sent), deadlineNanos);
+        java.util.concurrent.CompletableFuture<Path> completion = new java.util.concurrent.CompletableFuture<>();
+        try {
+            services.uploader().executor().execute(() -> {
+                try {
+                    completion.complete(upload.complete(partsSubmitted + 1, last));
+                } catch (Throwable t) {
+                    completion.completeExceptionally(t);
+                }
+            });
+            long left = deadlineNanos - services.ticker().nanoTime();
+            Path written = java.util.concurrent.CompletableFuture.anyOf(completion, cancellationSignal())
+                    .thenApply(ignored -> completion.getNow(null))
+                    .get(Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (written != null) {
+                services.metrics().pipelinedUpload();
+                return written;
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (Exception e) {
+            LOG.warn("Part upload of {} failed ({}); uploading the whole spilled file with retries instead.",
+                    targetDirectory, services.uploader().redactor().describe(e));
+        } finally {
+            pipelined = null;
+            upload.abort(); // no-op after a completion
+            services.uploader().throttle().releasePermit();
+        }
+        services.metrics().pipelineFallback();
+        return null;
+    }
+
+    private java.util.concurrent.CompletableFuture<Void> cancellationSignal() {
+        return cancellation.signal();
+    }
+
+    private void abortPipeline() {
+        SupportsPartUploads.PartUpload upload = pipelined;
+        if (upload != null) {
+            pipelined = null;
+            upload.abort();
+            services.uploader().throttle().releasePermit();
         }
     }
 
@@ -242,6 +350,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
         memoryFallback = true;
         memoryChunks = new ArrayList<>();
+        abortPipeline();
         if (writeFailed) {
             services.metrics().fallbackWriteFailed();
         } else {
@@ -323,8 +432,11 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 return handle;
             }
             UploadSource source = finishStaging();
-            Path written = services.uploader().upload(
-                    source, this::newTargetPath, deadlineNanos, cancellation);
+            Path written = pipelined != null && !memoryFallback ? completePipeline() : null;
+            if (written == null) {
+                abortPipeline();
+                written = services.uploader().upload(source, this::newTargetPath, deadlineNanos, cancellation);
+            }
             if (!STATE.compareAndSet(this, UPLOADING, DONE)) {
                 // Discarded while the last attempt completed: the file belongs to nobody.
                 deleteRemoteQuietly(written);
@@ -389,6 +501,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             }
         }
         cancellation.cancel();
+        SupportsPartUploads.PartUpload upload = pipelined;
+        if (upload != null) {
+            upload.abort();
+        }
         discardLocal();
     }
 
@@ -434,6 +550,36 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     java.nio.file.Path spillFile() {
         SpillSpace.Reservation r = reservation;
         return r == null ? null : r.file();
+    }
+
+    /** Bytes [offset, offset+length) of the spill file. */
+    private static final class FileRange implements UploadSource {
+        private final java.nio.file.Path file;
+        private final long offset;
+        private final long length;
+
+        FileRange(java.nio.file.Path file, long offset, long length) {
+            this.file = file;
+            this.offset = offset;
+            this.length = length;
+        }
+
+        @Override
+        public long length() {
+            return length;
+        }
+
+        @Override
+        public InputStream open() throws IOException {
+            InputStream in = Files.newInputStream(file);
+            try {
+                in.skipNBytes(offset);
+            } catch (IOException e) {
+                in.close();
+                throw e;
+            }
+            return new BoundedInputStream(in, length);
+        }
     }
 
     /** The staged bytes: a prefix in the spill file, then full memory chunks, then the buffer. */

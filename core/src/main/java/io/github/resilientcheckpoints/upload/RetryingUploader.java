@@ -83,6 +83,23 @@ public final class RetryingUploader {
         return store;
     }
 
+    public Redactor redactor() {
+        return redactor;
+    }
+
+    public UploadThrottle throttle() {
+        return throttle;
+    }
+
+    public Executor executor() {
+        return executor;
+    }
+
+    /** The source as the store should read it: bandwidth taken from the throttle, chunk by chunk. */
+    public UploadSource throttled(UploadSource source, long deadlineNanos) {
+        return new ThrottledSource(source, throttle, deadlineNanos);
+    }
+
     /**
      * Uploads {@code source}, each attempt to a new path from {@code targets}, and returns the path
      * holding the durable bytes.

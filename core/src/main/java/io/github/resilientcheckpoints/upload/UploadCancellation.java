@@ -20,7 +20,8 @@ public final class UploadCancellation {
         return signal.isDone();
     }
 
-    CompletableFuture<Void> signal() {
+    /** Completes when cancelled; never completes otherwise. */
+    public CompletableFuture<Void> signal() {
         return signal;
     }
 }

@@ -140,6 +140,20 @@ public final class UploadThrottle {
         }
     }
 
+    /** Takes a permit only if one is free now; never waits. */
+    public boolean tryAcquirePermit() {
+        lock.lock();
+        try {
+            if (inFlight >= limit) {
+                return false;
+            }
+            inFlight++;
+            return true;
+        } finally {
+            lock.unlock();
+        }
+    }
+
     public void releasePermit() {
         lock.lock();
         try {
