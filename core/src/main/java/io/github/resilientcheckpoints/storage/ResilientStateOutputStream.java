@@ -228,6 +228,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         if (partStore == null || pipelineOff || memoryFallback) {
             return;
         }
+        if (pipelined == null && spilledBytes < partStore.pipelineThreshold()) {
+            return;
+        }
         long partSize = partStore.partSize();
         while (spilledBytes - (long) partsSubmitted * partSize >= partSize) {
             if (pipelined == null && !startPipeline()) {

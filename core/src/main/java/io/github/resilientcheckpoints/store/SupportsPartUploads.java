@@ -15,6 +15,14 @@ public interface SupportsPartUploads {
     /** Every part but the last has exactly this size (S3: at least 5 MiB). */
     long partSize();
 
+    /**
+     * A stream starts sending parts only once it has spilled this much (files that end smaller go
+     * up in one request at the end).
+     */
+    default long pipelineThreshold() {
+        return partSize();
+    }
+
     /** Starts a part upload that will end at {@code target} (or where the store puts it). */
     PartUpload startPartUpload(Path target) throws IOException;
 

@@ -282,6 +282,11 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     @Override
+    public long pipelineThreshold() {
+        return Math.max(settings.partSize(), settings.multipartThreshold());
+    }
+
+    @Override
     public PartUpload startPartUpload(Path target) throws IOException {
         String bucket = bucket(target);
         ensureBucket(bucket);

@@ -40,8 +40,9 @@ public final class S3StoreOptions {
             ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.multipart-threshold")
                     .memoryType()
                     .defaultValue(MemorySize.ofMebiBytes(16))
-                    .withDescription("State files at least this large are uploaded as multipart uploads;"
-                            + " smaller ones with one PutObject.");
+                    .withDescription("State files at least this large are uploaded as multipart uploads"
+                            + " (their parts start while the state is still being written); smaller ones"
+                            + " with one PutObject.");
 
     public static final ConfigOption<MemorySize> PART_SIZE =
             ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.part-size")
