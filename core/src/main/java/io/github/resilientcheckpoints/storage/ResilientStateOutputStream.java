@@ -285,7 +285,13 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             Path written = java.util.concurrent.CompletableFuture.anyOf(completion, cancellationSignal())
                     .thenApply(ignored -> completion.getNow(null))
                     .get(Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
+            if (written == null && completion.isDone() && !completion.isCompletedExceptionally()) {
+                // Cancelled just as the last part completed: the object belongs to nobody.
+                deleteRemoteQuietly(completion.join());
+            }
             if (written != null) {
+                services.metrics().uploadStarted();
+                services.metrics().uploadSucceeded(spilledBytes);
                 services.metrics().pipelinedUpload();
                 return written;
             }
@@ -296,7 +302,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                     targetDirectory, services.uploader().redactor().describe(e));
         } finally {
             pipelined = null;
-            upload.abort(); // no-op after a completion
+            if (!completion.isDone() || completion.isCompletedExceptionally()) {
+                upload.abort();
+            }
             services.uploader().throttle().releasePermit();
         }
         services.metrics().pipelineFallback();

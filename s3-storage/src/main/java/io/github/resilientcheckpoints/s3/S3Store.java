@@ -348,6 +348,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                         b -> b.bucket(bucket).key(key).uploadId(uploadId)
                                 .multipartUpload(CompletedMultipartUpload.builder().parts(done).build())));
                 completed = true;
+                synchronized (this) {
+                    finished = true;
+                }
                 return new Path("s3://" + bucket + "/" + key);
             } finally {
                 if (!completed) {

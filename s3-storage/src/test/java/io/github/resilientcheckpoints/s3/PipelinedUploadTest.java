@@ -115,7 +115,9 @@ class PipelinedUploadTest {
         assertStored(handle, size);
         assertThat(store.dataRequests()).as("3 early parts + the last; nothing sent twice").isEqualTo(4);
         assertThat(metrics.pipelinedUploads()).isEqualTo(1);
-        assertThat(metrics.uploadsStarted()).as("the ordinary upload was not needed").isZero();
+        assertThat(metrics.pipelineFallbacks()).isZero();
+        assertThat(metrics.uploadsSucceeded()).isEqualTo(1);
+        assertThat(metrics.attempts()).as("the ordinary, retried upload was not needed").isZero();
     }
 
     @Test
