@@ -211,6 +211,37 @@ public final class ResilientCheckpointOptions {
                             "Heap all streams of one TaskManager may hold together under the MEMORY"
                                     + " fallback. A stream that needs more fails (that checkpoint only).");
 
+    // ------------------------------------------------------------------ cleanup
+
+    public static final ConfigOption<Boolean> JANITOR_ENABLED =
+            ConfigOptions.key(PREFIX + "cleanup.janitor.enabled")
+                    .booleanType()
+                    .defaultValue(false)
+                    .withDescription(
+                            "Sweep the job's checkpoint directory from the JobManager as checkpoints start:"
+                                    + " aborted chk-N leftovers, completed checkpoints beyond"
+                                    + " 'execution.checkpointing.num-retained', and files in shared/ and"
+                                    + " taskowned/ that no retained checkpoint references, all older than"
+                                    + " 'cleanup.grace'. Off by default: deleting is irreversible, so it is"
+                                    + " switched on deliberately, after the offline command's dry run"
+                                    + " showed what it would do.");
+
+    public static final ConfigOption<Duration> CLEANUP_GRACE =
+            ConfigOptions.key(PREFIX + "cleanup.grace")
+                    .durationType()
+                    .noDefaultValue()
+                    .withDescription(
+                            "Nothing younger is ever deleted. Default: the larger of 1 h and 3 x"
+                                    + " 'execution.checkpointing.timeout', so that no file of a checkpoint"
+                                    + " that could still complete (or whose acknowledgement is in flight) is"
+                                    + " touched.");
+
+    public static final ConfigOption<Duration> JANITOR_INTERVAL =
+            ConfigOptions.key(PREFIX + "cleanup.janitor.interval")
+                    .durationType()
+                    .defaultValue(Duration.ofMinutes(10))
+                    .withDescription("Least time between two sweeps of one job's directory.");
+
     // ------------------------------------------------------------------ fault injection
 
     public static final ConfigOption<Double> FAULT_INJECTION_TRANSIENT_RATIO =

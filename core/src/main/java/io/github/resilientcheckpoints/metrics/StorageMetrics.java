@@ -30,6 +30,10 @@ public final class StorageMetrics {
     private final LongAdder spillFailures = new LongAdder();
     private final LongAdder memoryFallbackBytes = new LongAdder();
     private final LongAdder pipelinedUploads = new LongAdder();
+    private final LongAdder cleanupSweeps = new LongAdder();
+    private final LongAdder cleanupFilesDeleted = new LongAdder();
+    private final LongAdder cleanupBytesDeleted = new LongAdder();
+    private final LongAdder cleanupErrors = new LongAdder();
     private final LongAdder pipelineFallbacks = new LongAdder();
     private final EnumMap<FailureClass, LongAdder> failuresByClass = new EnumMap<>(FailureClass.class);
     private final Map<String, java.util.function.LongSupplier> gauges = new java.util.concurrent.ConcurrentSkipListMap<>();
@@ -109,6 +113,18 @@ public final class StorageMetrics {
     /** A part upload failed and the whole file was uploaded the ordinary way instead. */
     public void pipelineFallback() {
         pipelineFallbacks.increment();
+    }
+
+    /** One sweep ended: files and bytes deleted, jobs whose sweep stopped. */
+    public void sweep(long filesDeleted, long bytesDeleted, long errors) {
+        cleanupSweeps.increment();
+        cleanupFilesDeleted.add(filesDeleted);
+        cleanupBytesDeleted.add(bytesDeleted);
+        cleanupErrors.add(errors);
+    }
+
+    public long cleanupFilesDeleted() {
+        return cleanupFilesDeleted.sum();
     }
 
     public long pipelinedUploads() {
@@ -191,6 +207,10 @@ public final class StorageMetrics {
         m.put("memoryFallbackBytes", memoryFallbackBytes.sum());
         m.put("pipelinedUploads", pipelinedUploads.sum());
         m.put("pipelineFallbacks", pipelineFallbacks.sum());
+        m.put("cleanupSweeps", cleanupSweeps.sum());
+        m.put("cleanupFilesDeleted", cleanupFilesDeleted.sum());
+        m.put("cleanupBytesDeleted", cleanupBytesDeleted.sum());
+        m.put("cleanupErrors", cleanupErrors.sum());
         gauges.forEach((name, gauge) -> m.put(name, gauge.getAsLong()));
         return m;
     }

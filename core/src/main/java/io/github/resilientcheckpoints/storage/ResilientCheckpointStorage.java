@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.cleanup.CheckpointJanitor;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
@@ -86,7 +87,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                 jobId,
                 delegate.getMinFileSizeThreshold(),
                 delegate.getWriteBufferSize(),
-                new SharedWorkerContext());
+                new SharedWorkerContext(),
+                settings.janitorEnabled ? this::checkpointStarting : (dir, id) -> { });
     }
 
     public FileSystemCheckpointStorage delegate() {
@@ -126,6 +128,25 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
             }
         }
         return store;
+    }
+
+    private transient volatile CheckpointJanitor janitor;
+
+    private void checkpointStarting(org.apache.flink.core.fs.Path jobDirectory, long checkpointId) {
+        try {
+            CheckpointJanitor j = janitor;
+            if (j == null) {
+                j = new CheckpointJanitor(store(), runtime().metrics(), settings.numRetained,
+                        settings.maxConcurrentCheckpoints, settings.cleanupGrace.toMillis(),
+                        settings.janitorInterval.toMillis(), System::currentTimeMillis);
+                janitor = j;
+            }
+            j.checkpointStarting(jobDirectory, checkpointId);
+        } catch (IOException | RuntimeException e) {
+            // Cleanup must never get in the way of a checkpoint.
+            org.slf4j.LoggerFactory.getLogger(ResilientCheckpointStorage.class)
+                    .warn("Checkpoint janitor unavailable for {}: {}", jobDirectory, e.toString());
+        }
     }
 
     /** The throttle of this JVM for these settings (exposed for tests and diagnostics). */

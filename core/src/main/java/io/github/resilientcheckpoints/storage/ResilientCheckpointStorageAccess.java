@@ -37,6 +37,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     private final int inlineThreshold;
     private final int writeBufferSize;
     private final WorkerContext context;
+    private final java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart;
     private volatile WorkerServices services;
 
     /** The per-JVM parts a worker needs, looked up lazily (the JobManager never needs them). */
@@ -52,7 +53,9 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             JobID jobId,
             int inlineThreshold,
             int writeBufferSize,
-            WorkerContext context) {
+            WorkerContext context,
+            java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart) {
+        this.onCheckpointStart = onCheckpointStart;
         this.delegate = delegate;
         this.jobId = jobId;
         this.inlineThreshold = inlineThreshold;
@@ -86,7 +89,10 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId)
             throws IOException {
-        return delegate.initializeLocationForCheckpoint(checkpointId);
+        CheckpointStorageLocation location = delegate.initializeLocationForCheckpoint(checkpointId);
+        // JobManager side, once per checkpoint: the janitor (if enabled) may sweep in the background.
+        onCheckpointStart.accept(delegate.getCheckpointsDirectory(), checkpointId);
+        return location;
     }
 
     @Override

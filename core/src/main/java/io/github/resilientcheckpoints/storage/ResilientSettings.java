@@ -46,6 +46,11 @@ public final class ResilientSettings implements Serializable {
     final SpillLimits spillLimits;
     final double faultInjectionThrottledRatio;
     final UploadThrottle.Settings throttle;
+    final boolean janitorEnabled;
+    final Duration cleanupGrace;
+    final Duration janitorInterval;
+    final int numRetained;
+    final int maxConcurrentCheckpoints;
     final Redactor redactor;
 
     private ResilientSettings(ReadableConfig config) {
@@ -125,6 +130,17 @@ public final class ResilientSettings implements Serializable {
         if (!(decrease >= 0.1 && decrease <= 0.95)) {
             fail(ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR, decrease, "a number between 0.1 and 0.95");
         }
+        this.janitorEnabled = read(config, ResilientCheckpointOptions.JANITOR_ENABLED, "true or false");
+        Duration grace = read(config, ResilientCheckpointOptions.CLEANUP_GRACE, DURATION_FORMAT);
+        Duration threeTimeouts = checkpointTimeout.multipliedBy(3);
+        this.cleanupGrace = grace != null ? grace
+                : (threeTimeouts.compareTo(Duration.ofHours(1)) > 0 ? threeTimeouts : Duration.ofHours(1));
+        if (cleanupGrace.isNegative()) {
+            fail(ResilientCheckpointOptions.CLEANUP_GRACE, cleanupGrace, "a duration of 0 or more");
+        }
+        this.janitorInterval = read(config, ResilientCheckpointOptions.JANITOR_INTERVAL, DURATION_FORMAT);
+        this.numRetained = config.get(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS);
+        this.maxConcurrentCheckpoints = config.get(CheckpointingOptions.MAX_CONCURRENT_CHECKPOINTS);
         this.throttle = new UploadThrottle.Settings(maxRate.getBytes(), minRate.getBytes(), burst.getBytes(),
                 THROTTLE_CHUNK_BYTES, concurrent, decrease, THROTTLE_LOG_INTERVAL.toNanos());
         validate();

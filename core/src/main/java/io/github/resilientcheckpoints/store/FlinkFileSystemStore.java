@@ -84,12 +84,25 @@ public final class FlinkFileSystemStore implements CheckpointStore, SupportsList
             return;
         }
         for (FileStatus status : statuses) {
+            if (isSymbolicLink(status.getPath())) {
+                // Never follow a link: what it points to may lie outside the checkpoint directory.
+                continue;
+            }
             if (status.isDir()) {
                 collect(fs, status.getPath(), into);
             } else {
                 into.add(new StoredFile(status.getPath(), status.getLen(), status.getModificationTime()));
             }
         }
+    }
+
+    private static boolean isSymbolicLink(Path path) {
+        java.net.URI uri = path.toUri();
+        if (uri.getScheme() != null && !"file".equals(uri.getScheme())) {
+            return false;
+        }
+        return java.nio.file.Files.isSymbolicLink(java.nio.file.Paths.get(uri.getScheme() == null
+                ? java.net.URI.create("file://" + uri.getPath()) : uri));
     }
 
     /** Flink's FileSystem has no bulk delete: one request per file, failures collected. */

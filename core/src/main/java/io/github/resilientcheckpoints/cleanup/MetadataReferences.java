@@ -1,0 +1,124 @@
+package io.github.resilientcheckpoints.cleanup;
+
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.checkpoint.Checkpoints;
+import org.apache.flink.runtime.checkpoint.OperatorState;
+import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
+import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
+import org.apache.flink.runtime.state.AbstractChannelStateHandle;
+import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
+import org.apache.flink.runtime.state.IncrementalKeyedStateHandle;
+import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
+import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.OperatorStreamStateHandle;
+import org.apache.flink.runtime.state.StateObject;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
+
+/**
+ * Every file a checkpoint's {@code _metadata} references, read with Flink's own metadata loader:
+ * keyed state (full and RocksDB incremental: shared, private and meta files), operator state,
+ * channel state, and file-merging segment files (a segment file counts as referenced if any of its
+ * segments is). A handle type it does not know stops the reading with an error: a sweep must never
+ * treat files as orphans because it could not see their references.
+ */
+public final class MetadataReferences {
+
+    public static final String METADATA = "_metadata";
+
+    private MetadataReferences() {}
+
+    /**
+     * @param checkpointDirectory the {@code chk-N} directory holding {@code _metadata}
+     * @return normalized paths (see {@link #key(Path)}) of every referenced file
+     * @throws UnreadableMetadataException when the metadata cannot be read or holds an unknown handle
+     */
+    public static Set<String> read(Path checkpointDirectory, ClassLoader classLoader)
+            throws UnreadableMetadataException {
+        Path metadata = new Path(checkpointDirectory, METADATA);
+        CheckpointMetadata loaded;
+        try (FSDataInputStream in = FileSystem.get(metadata.toUri()).open(metadata)) {
+            loaded = Checkpoints.loadCheckpointMetadata(
+                    new DataInputStream(in), classLoader, checkpointDirectory.toString());
+        } catch (IOException | RuntimeException e) {
+            throw new UnreadableMetadataException("Cannot read " + metadata + " (" + e + ")", e);
+        }
+        Set<String> files = new HashSet<>();
+        for (OperatorState operator : loaded.getOperatorStates()) {
+            add(files, operator.getCoordinatorState(), metadata);
+            for (OperatorSubtaskState subtask : operator.getStates()) {
+                addAll(files, subtask.getManagedOperatorState(), metadata);
+                addAll(files, subtask.getRawOperatorState(), metadata);
+                addAll(files, subtask.getManagedKeyedState(), metadata);
+                addAll(files, subtask.getRawKeyedState(), metadata);
+                addAll(files, subtask.getInputChannelState(), metadata);
+                addAll(files, subtask.getUpstreamOutputBufferState(), metadata);
+                addAll(files, subtask.getResultSubpartitionState(), metadata);
+            }
+        }
+        return files;
+    }
+
+    private static void addAll(Set<String> files, Iterable<? extends StateObject> handles, Path metadata)
+            throws UnreadableMetadataException {
+        for (StateObject handle : handles) {
+            add(files, handle, metadata);
+        }
+    }
+
+    private static void add(Set<String> files, StateObject handle, Path metadata)
+            throws UnreadableMetadataException {
+        if (handle == null || handle instanceof ByteStreamStateHandle) {
+            return; // inline bytes, no file
+        }
+        if (handle instanceof FileStateHandle) {
+            files.add(key(((FileStateHandle) handle).getFilePath()));
+        } else if (handle instanceof SegmentFileStateHandle) {
+            files.add(key(((SegmentFileStateHandle) handle).getFilePath()));
+        } else if (handle instanceof KeyGroupsStateHandle) {
+            add(files, ((KeyGroupsStateHandle) handle).getDelegateStateHandle(), metadata);
+        } else if (handle instanceof IncrementalRemoteKeyedStateHandle) {
+            IncrementalRemoteKeyedStateHandle h = (IncrementalRemoteKeyedStateHandle) handle;
+            add(files, h.getMetaDataStateHandle(), metadata);
+            for (IncrementalKeyedStateHandle.HandleAndLocalPath p : h.getSharedState()) {
+                add(files, p.getHandle(), metadata);
+            }
+            for (IncrementalKeyedStateHandle.HandleAndLocalPath p : h.getPrivateState()) {
+                add(files, p.getHandle(), metadata);
+            }
+        } else if (handle instanceof OperatorStreamStateHandle) {
+            add(files, ((OperatorStreamStateHandle) handle).getDelegateStateHandle(), metadata);
+        } else if (handle instanceof AbstractChannelStateHandle) {
+            add(files, ((AbstractChannelStateHandle<?>) handle).getDelegate(), metadata);
+        } else if (handle instanceof AbstractMergedChannelStateHandle) {
+            add(files, ((AbstractMergedChannelStateHandle<?, ?>) handle).getDelegate(), metadata);
+        } else if (handle instanceof StreamStateHandle && !(handle instanceof org.apache.flink.runtime.state.KeyedStateHandle)
+                && ((StreamStateHandle) handle).maybeGetPath().isPresent()) {
+            files.add(key(((StreamStateHandle) handle).maybeGetPath().get()));
+        } else {
+            throw new UnreadableMetadataException("Unknown state handle type " + handle.getClass().getName()
+                    + " in " + metadata + ": its files cannot be told apart from orphans, so this job is not"
+                    + " swept.", null);
+        }
+    }
+
+    /** The comparable form of a path: scheme, authority and normalized path, no trailing slash. */
+    public static String key(Path path) {
+        java.net.URI uri = path.toUri().normalize();
+        String scheme = uri.getScheme() == null ? "file" : uri.getScheme();
+        String p = uri.getPath();
+        while (p.length() > 1 && p.endsWith("/")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        return scheme + "://" + (uri.getAuthority() == null ? "" : uri.getAuthority()) + p;
+    }
+}

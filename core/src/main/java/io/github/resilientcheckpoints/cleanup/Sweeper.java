@@ -1,0 +1,115 @@
+package io.github.resilientcheckpoints.cleanup;
+
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.SupportsBatchDelete;
+import io.github.resilientcheckpoints.store.SupportsPendingUploads;
+
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+
+/** Carries out a {@link SweepPlan}: batched deletes through the store, aborts, one log line. */
+public final class Sweeper {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Sweeper.class);
+    static final int BATCH = 1000;
+
+    private final CheckpointStore store;
+    private final StorageMetrics metrics;
+
+    public Sweeper(CheckpointStore store, StorageMetrics metrics) {
+        this.store = store;
+        this.metrics = metrics;
+    }
+
+    /** What a sweep did. */
+    public record Result(long filesDeleted, long bytesDeleted, List<Path> failed, int uploadsAborted) {}
+
+    public Result execute(String what, SweepPlan plan) {
+        Map<String, Long> sizes = new HashMap<>();
+        List<Path> paths = new ArrayList<>();
+        for (SweepPlan.Orphan o : plan.orphans()) {
+            paths.add(o.file().path());
+            sizes.put(o.file().path().toString(), o.file().size());
+        }
+        List<Path> failed = new ArrayList<>();
+        for (int from = 0; from < paths.size(); from += BATCH) {
+            List<Path> batch = paths.subList(from, Math.min(paths.size(), from + BATCH));
+            try {
+                if (store instanceof SupportsBatchDelete) {
+                    failed.addAll(((SupportsBatchDelete) store).deleteAll(batch));
+                } else {
+                    for (Path p : batch) {
+                        try {
+                            store.delete(p);
+                        } catch (IOException e) {
+                            failed.add(p);
+                        }
+                    }
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("Deleting {} orphans of {} failed: {}", batch.size(), what, e.toString());
+                failed.addAll(batch);
+            }
+        }
+        int aborted = 0;
+        if (store instanceof SupportsPendingUploads) {
+            for (SupportsPendingUploads.PendingUpload u : plan.pendingUploads()) {
+                try {
+                    ((SupportsPendingUploads) store).abortPendingUpload(u);
+                    aborted++;
+                } catch (IOException | RuntimeException e) {
+                    LOG.warn("Could not abort pending upload {} of {}: {}", u.uploadId(), u.path(), e.toString());
+                }
+            }
+        }
+        removeEmptyCheckpointDirectories(plan);
+        long deleted = paths.size() - failed.size();
+        long bytes = 0;
+        for (Path p : paths) {
+            if (!failed.contains(p)) {
+                bytes += sizes.get(p.toString());
+            }
+        }
+        metrics.sweep(deleted, bytes, plan.errors().size());
+        LOG.info("Checkpoint sweep of {}: {} orphaned files ({} bytes) found, {} deleted ({} bytes), {} failed,"
+                        + " {} pending uploads aborted; kept {} files ({} bytes, {} only for being younger than"
+                        + " the grace period); {} jobs not swept{}",
+                what, paths.size(), plan.orphanBytes(), deleted, bytes, failed.size(), aborted, plan.keptFiles(),
+                plan.keptBytes(), plan.keptYoung(), plan.errors().size(),
+                plan.errors().isEmpty() ? "" : ": " + plan.errors());
+        return new Result(deleted, bytes, failed, aborted);
+    }
+
+    /** File systems with real directories keep empty chk-N directories; remove those we emptied. */
+    private static void removeEmptyCheckpointDirectories(SweepPlan plan) {
+        TreeSet<String> dirs = new TreeSet<>();
+        for (SweepPlan.Orphan o : plan.orphans()) {
+            Path parent = o.file().path().getParent();
+            if (parent != null && SweepPlanner.CHECKPOINT_DIR.matcher(parent.getName()).matches()) {
+                dirs.add(parent.toString());
+            }
+        }
+        for (String dir : dirs) {
+            try {
+                Path p = new Path(dir);
+                FileSystem fs = FileSystem.get(p.toUri());
+                if (fs.exists(p) && fs.listStatus(p).length == 0) {
+                    fs.delete(p, false);
+                }
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("Could not remove empty directory {}", dir, e);
+            }
+        }
+    }
+}

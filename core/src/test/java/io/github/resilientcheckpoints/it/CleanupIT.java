@@ -1,0 +1,254 @@
+package io.github.resilientcheckpoints.it;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.upload.UploadRuntime;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Cleanup on directories written by real jobs: what is swept, what is never touched, what still restores. */
+class CleanupIT {
+
+    static final String OURS = ResilientCheckpointStorageFactory.class.getName();
+    static final FileTime TWO_DAYS_AGO = FileTime.from(Instant.now().minus(Duration.ofDays(2)));
+
+    /** Flink reads the number of retained checkpoints from the cluster's configuration. */
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(4)
+                    .setConfiguration(retainThree())
+                    .build());
+
+    private static Configuration retainThree() {
+        Configuration conf = new Configuration();
+        conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 3);
+        return conf;
+    }
+
+    @TempDir Path root;
+    @TempDir Path outside;
+    @TempDir Path spill;
+
+    @BeforeEach
+    void reset() {
+        CountingJob.resetCounters();
+    }
+
+    private Configuration config() {
+        Configuration conf = CountingJob.config(OURS, "rocksdb", root.toUri().toString());
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 3);
+        return conf;
+    }
+
+    private record Run(int exit, String out, String err) {}
+
+    private static Run cleanup(Path dir, boolean execute, String... extra) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = CleanupCommandAccess.run(new FlinkFileSystemStore(), dir, execute, extra,
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
+    void sweepDeletesOnlyOrphansAndEveryRetainedCheckpointStillRestores(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        JobID job = CountingJob.start(cluster, config());
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+        CountingJob.cancel(cluster, job);
+        Path jobDir = root.resolve(job.toHexString());
+        List<Path> retained = new ArrayList<>();
+        try (Stream<Path> s = Files.list(jobDir)) {
+            s.filter(p -> p.getFileName().toString().startsWith("chk-") && Files.exists(p.resolve("_metadata")))
+                    .forEach(retained::add);
+        }
+        assertThat(retained).hasSize(3);
+        List<Path> referencedAndOld = allFiles(jobDir);
+
+        // Orphans and things that must never be touched.
+        Path ghost = write(jobDir.resolve("chk-0/ghost"));
+        Path oldOrphan = write(jobDir.resolve("shared/orphan-old"));
+        Path oldTaskOwned = write(jobDir.resolve("taskowned/old-task-owned"));
+        Path savepoint = write(jobDir.resolve("savepoint-1a2b3c/_metadata"));
+        Path precious = write(outside.resolve("precious"));
+        Path link = Files.createSymbolicLink(jobDir.resolve("shared/link-out"), precious);
+        Path linkDir = Files.createSymbolicLink(jobDir.resolve("shared/dir-out"), outside);
+        try (Stream<Path> s = Files.walk(jobDir)) {
+            for (Path p : s.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList()) {
+                Files.setLastModifiedTime(p, TWO_DAYS_AGO);
+            }
+        }
+        Files.setLastModifiedTime(precious, TWO_DAYS_AGO);
+        Path young = write(jobDir.resolve("shared/orphan-young"));
+
+        Run dry = cleanup(jobDir, false);
+        assertThat(dry.exit()).as(dry.out() + dry.err()).isZero();
+        assertThat(dry.out()).contains("would delete file:" + ghost + " (3 bytes")
+                .contains("checkpoint 0 has no _metadata")
+                .contains("would delete file:" + oldOrphan + " (3 bytes")
+                .contains("would delete file:" + oldTaskOwned + " (3 bytes")
+                .contains("not referenced by any of the retained checkpoints")
+                .doesNotContain("orphan-young").doesNotContain("savepoint").doesNotContain("precious")
+                .doesNotContain("link-out").doesNotContain("dir-out")
+                .contains("Summary: 3 orphaned files")
+                .contains("Dry run: nothing was deleted");
+        for (Path p : referencedAndOld) {
+            assertThat(dry.out()).doesNotContain(p.toUri().getPath());
+        }
+        assertThat(ghost).exists();
+        assertThat(oldOrphan).exists();
+
+        Run run = cleanup(jobDir, true);
+        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("Deleted 3 files");
+        assertThat(ghost).doesNotExist();
+        assertThat(jobDir.resolve("chk-0")).doesNotExist();
+        assertThat(oldOrphan).doesNotExist();
+        assertThat(oldTaskOwned).doesNotExist();
+        assertThat(young).exists();
+        assertThat(savepoint).exists();
+        assertThat(precious).exists();
+        assertThat(Files.isSymbolicLink(link)).isTrue();
+        assertThat(Files.isSymbolicLink(linkDir)).isTrue();
+        for (Path p : referencedAndOld) {
+            assertThat(p).exists();
+        }
+
+        for (Path checkpoint : retained) {
+            CountingJob.resetCounters();
+            JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(config(), checkpoint.toUri().toString()));
+            CountingJob.awaitChecked(cluster, restored, 2L * CountingJob.KEYS);
+            CountingJob.cancel(cluster, restored);
+            assertThat(CountingJob.MISMATCHES.get()).as("restore from " + checkpoint).isZero();
+            assertThat(CountingJob.RESTORED_KEYS.get()).as("restore from " + checkpoint).isEqualTo(CountingJob.KEYS);
+        }
+    }
+
+    @Test
+    void anUnreadableMetadataStopsTheSweepOfThatJob() throws Exception {
+        Path jobDir = root.resolve("0123456789abcdef0123456789abcdef");
+        write(jobDir.resolve("chk-5/_metadata"));
+        Path shared = write(jobDir.resolve("shared/unreferenced"));
+        Files.setLastModifiedTime(shared, TWO_DAYS_AGO);
+        Run run = cleanup(root, true);
+        assertThat(run.exit()).isEqualTo(1);
+        assertThat(run.out()).contains("NOT SWEPT: Cannot read").contains(jobDir.resolve("chk-5/_metadata").toString())
+                .contains("nothing of it is deleted");
+        assertThat(shared).exists();
+    }
+
+    @Test
+    void pathTricksAndNonCheckpointDirectoriesAreRefused() throws Exception {
+        Path jobDir = root.resolve("0123456789abcdef0123456789abcdef");
+        write(jobDir.resolve("chk-5/_metadata"));
+        Path plain = write(outside.resolve("notes/readme.txt")).getParent();
+
+        Run dotDot = cleanup(Paths.get(root + "/x/../" + jobDir.getFileName()), true);
+        assertThat(dotDot.exit()).isEqualTo(2);
+        assertThat(dotDot.err()).contains("Refusing path with '..' segments");
+        Run notCheckpoints = cleanup(plain, true);
+        assertThat(notCheckpoints.exit()).isEqualTo(2);
+        assertThat(notCheckpoints.err()).contains("not a Flink checkpoint directory");
+        Run single = cleanup(jobDir.resolve("chk-5"), true);
+        assertThat(single.exit()).isEqualTo(2);
+        assertThat(single.err()).contains("holds a _metadata itself");
+        assertThat(jobDir.resolve("chk-5/_metadata")).exists();
+        assertThat(plain.resolve("readme.txt")).exists();
+    }
+
+    @Test
+    void keepJobsSweepsOlderJobDirectoriesWhole() throws Exception {
+        Path oldJob = root.resolve("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+        Path newJob = root.resolve("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        Path oldFile = write(oldJob.resolve("shared/x"));
+        Path oldChk = write(oldJob.resolve("chk-1/data"));
+        Files.setLastModifiedTime(oldFile, TWO_DAYS_AGO);
+        Files.setLastModifiedTime(oldChk, TWO_DAYS_AGO);
+        Path newFile = write(newJob.resolve("shared/y"));
+        Run run = cleanup(root, true, "--keep-jobs", "1");
+        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("is not among the newest 1 jobs");
+        assertThat(oldFile).doesNotExist();
+        assertThat(oldChk).doesNotExist();
+        assertThat(newFile).exists();
+    }
+
+    @Test
+    void theOnlineJanitorSweepsOrphansWhileTheJobRuns(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = config();
+        conf.set(ResilientCheckpointOptions.JANITOR_ENABLED, true);
+        conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofSeconds(5));
+        conf.set(ResilientCheckpointOptions.JANITOR_INTERVAL, Duration.ofMillis(100));
+        long deletedBefore = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+                .metrics().cleanupFilesDeleted();
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
+        Path jobDir = root.resolve(job.toHexString());
+        Path orphan = write(jobDir.resolve("shared/left-behind"));
+        Path ghost = write(jobDir.resolve("chk-0/ghost"));
+        Files.setLastModifiedTime(orphan, TWO_DAYS_AGO);
+        Files.setLastModifiedTime(ghost, TWO_DAYS_AGO);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while ((Files.exists(orphan) || Files.exists(ghost)) && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertThat(orphan).doesNotExist();
+        assertThat(ghost).doesNotExist();
+        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 3);
+        assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+        assertThat(UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+                .metrics().cleanupFilesDeleted()).isGreaterThanOrEqualTo(deletedBefore + 2);
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+        CountingJob.cancel(cluster, job);
+
+        CountingJob.resetCounters();
+        JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(config(), checkpoint));
+        CountingJob.awaitChecked(cluster, restored, 2L * CountingJob.KEYS);
+        CountingJob.cancel(cluster, restored);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        assertThat(CountingJob.RESTORED_KEYS.get()).isEqualTo(CountingJob.KEYS);
+    }
+
+    private static Path write(Path file) throws Exception {
+        Files.createDirectories(file.getParent());
+        return Files.write(file, new byte[] {1, 2, 3});
+    }
+
+    private static List<Path> allFiles(Path dir) throws Exception {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(Files::isRegularFile).toList();
+        }
+    }
+}
