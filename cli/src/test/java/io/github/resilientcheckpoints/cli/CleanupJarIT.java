@@ -1,0 +1,80 @@
+package io.github.resilientcheckpoints.cli;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.File;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The command as operators run it: {@code java -jar resilient-checkpoints-cleanup.jar ...}. */
+class CleanupJarIT {
+
+    @TempDir Path root;
+
+    private record Run(int exit, String output) {}
+
+    private static Run java(String... args) throws Exception {
+        Path jar = Paths.get("target", "resilient-checkpoints-cleanup.jar").toAbsolutePath();
+        assertThat(jar).exists();
+        List<String> command = new java.util.ArrayList<>(List.of(
+                System.getProperty("java.home") + File.separator + "bin" + File.separator + "java", "-jar", jar.toString()));
+        command.addAll(List.of(args));
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
+        return new Run(p.exitValue(), out);
+    }
+
+    @Test
+    void dryRunThenExecuteOnAJobDirectory() throws Exception {
+        Path job = root.resolve("0123456789abcdef0123456789abcdef");
+        Path aborted = write(job.resolve("chk-7/state"));
+        Path shared = write(job.resolve("shared/old-file"));
+        Path young = write(job.resolve("shared/young-file"));
+        FileTime old = FileTime.from(Instant.now().minus(Duration.ofDays(1)));
+        Files.setLastModifiedTime(aborted, old);
+        Files.setLastModifiedTime(shared, old);
+
+        Run dry = java(root.toString(), "--older-than", "2 h");
+        assertThat(dry.exit()).as(dry.output()).isZero();
+        assertThat(dry.output()).contains("would delete file:" + aborted)
+                .contains("would delete file:" + shared)
+                .doesNotContain("young-file")
+                .contains("Summary: 2 orphaned files (6 bytes)")
+                .contains("Dry run: nothing was deleted");
+        assertThat(aborted).exists();
+
+        Run run = java(root.toString(), "--older-than", "2 h", "--execute");
+        assertThat(run.exit()).as(run.output()).isZero();
+        assertThat(run.output()).contains("Deleted 2 files (6 bytes)");
+        assertThat(aborted).doesNotExist();
+        assertThat(shared).doesNotExist();
+        assertThat(young).exists();
+    }
+
+    @Test
+    void badUsageAndNonCheckpointDirectoriesAreRefused() throws Exception {
+        Run usage = java("--retain", "many");
+        assertThat(usage.exit()).isEqualTo(2);
+        assertThat(usage.output()).contains("--retain needs a number").contains("usage: cleanup");
+        Path notes = write(root.resolve("notes/readme.txt")).getParent();
+        Run refused = java(notes.toString(), "--execute");
+        assertThat(refused.exit()).isEqualTo(2);
+        assertThat(refused.output()).contains("not a Flink checkpoint directory");
+        assertThat(notes.resolve("readme.txt")).exists();
+    }
+
+    private static Path write(Path file) throws Exception {
+        Files.createDirectories(file.getParent());
+        return Files.write(file, new byte[] {1, 2, 3});
+    }
+}
