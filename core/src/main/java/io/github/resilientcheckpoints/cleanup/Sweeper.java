@@ -46,17 +46,9 @@ public final class Sweeper {
         for (int from = 0; from < paths.size(); from += BATCH) {
             List<Path> batch = paths.subList(from, Math.min(paths.size(), from + BATCH));
             try {
-                if (store instanceof SupportsBatchDelete) {
-                    failed.addAll(((SupportsBatchDelete) store).deleteAll(batch));
-                } else {
-                    for (Path p : batch) {
-                        try {
-                            store.delete(p);
-                        } catch (IOException e) {
-                            failed.add(p);
-                        }
-                    }
-                }
+                failed.addAll(store instanceof SupportsBatchDelete
+                        ? ((SupportsBatchDelete) store).deleteAll(batch)
+                        : SupportsBatchDelete.deleteEach(store, batch));
             } catch (IOException | RuntimeException e) {
                 LOG.warn("Deleting {} orphans of {} failed: {}", batch.size(), what, e.toString());
                 failed.addAll(batch);

@@ -108,15 +108,7 @@ public final class FlinkFileSystemStore implements CheckpointStore, SupportsList
     /** Flink's FileSystem has no bulk delete: one request per file, failures collected. */
     @Override
     public List<Path> deleteAll(Collection<Path> paths) {
-        List<Path> failed = new ArrayList<>();
-        for (Path path : paths) {
-            try {
-                delete(path);
-            } catch (IOException | RuntimeException e) {
-                failed.add(path);
-            }
-        }
-        return failed;
+        return SupportsBatchDelete.deleteEach(this, paths);
     }
 
     @Override

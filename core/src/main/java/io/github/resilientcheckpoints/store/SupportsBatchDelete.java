@@ -15,4 +15,17 @@ public interface SupportsBatchDelete {
      * @return the paths that could not be deleted (empty when all went)
      */
     List<Path> deleteAll(Collection<Path> paths) throws IOException;
+
+    /** For stores without a bulk request: one delete each, failures collected. */
+    static List<Path> deleteEach(StateDeleter deleter, Collection<Path> paths) {
+        List<Path> failed = new java.util.ArrayList<>();
+        for (Path path : paths) {
+            try {
+                deleter.delete(path);
+            } catch (IOException | RuntimeException e) {
+                failed.add(path);
+            }
+        }
+        return failed;
+    }
 }

@@ -149,13 +149,7 @@ class CheckpointRestoreIT {
     }
 
     private void restoreAndVerify(MiniCluster cluster, Configuration conf, String checkpoint) throws Exception {
-        CountingJob.resetCounters();
-        JobID job = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint));
-        CountingJob.awaitChecked(cluster, job, 3L * KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
-        CountingJob.cancel(cluster, job);
-        assertThat(CountingJob.MISMATCHES.get()).as("records whose key state was not exactly right").isZero();
-        assertThat(CountingJob.RESTORED_KEYS.get()).as("keys that came back with their counts").isEqualTo(KEYS);
+        CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 
     /** {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}; no type of ours inside. */

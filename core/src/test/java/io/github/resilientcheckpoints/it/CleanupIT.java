@@ -146,12 +146,7 @@ class CleanupIT {
         }
 
         for (Path checkpoint : retained) {
-            CountingJob.resetCounters();
-            JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(config(), checkpoint.toUri().toString()));
-            CountingJob.awaitChecked(cluster, restored, 2L * CountingJob.KEYS);
-            CountingJob.cancel(cluster, restored);
-            assertThat(CountingJob.MISMATCHES.get()).as("restore from " + checkpoint).isZero();
-            assertThat(CountingJob.RESTORED_KEYS.get()).as("restore from " + checkpoint).isEqualTo(CountingJob.KEYS);
+            CountingJob.verifyRestore(cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
         }
     }
 
@@ -233,12 +228,7 @@ class CleanupIT {
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
 
-        CountingJob.resetCounters();
-        JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(config(), checkpoint));
-        CountingJob.awaitChecked(cluster, restored, 2L * CountingJob.KEYS);
-        CountingJob.cancel(cluster, restored);
-        assertThat(CountingJob.MISMATCHES.get()).isZero();
-        assertThat(CountingJob.RESTORED_KEYS.get()).isEqualTo(CountingJob.KEYS);
+        CountingJob.verifyRestore(cluster, config(), checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 
     private static Path write(Path file) throws Exception {

@@ -227,13 +227,7 @@ class SmallDiskIT {
         assertThat(CountingJob.MISMATCHES.get()).isZero();
         assertThat(metrics.spillBytes() - spilledBefore).as("the small disk staged state").isPositive();
 
-        CountingJob.resetCounters();
-        JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint), payload);
-        CountingJob.awaitChecked(cluster, restored, 3L * CountingJob.KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, restored, 1);
-        CountingJob.cancel(cluster, restored);
-        assertThat(CountingJob.MISMATCHES.get()).isZero();
-        assertThat(CountingJob.RESTORED_KEYS.get()).isEqualTo(CountingJob.KEYS);
+        CountingJob.verifyRestore(cluster, conf, checkpoint, payload);
         assertThat(spillFiles()).isEmpty();
     }
 

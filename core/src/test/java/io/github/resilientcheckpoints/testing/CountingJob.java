@@ -141,6 +141,23 @@ public final class CountingJob {
         }
     }
 
+    /**
+     * Restores the job from {@code checkpoint}, lets it check {@code 3 x KEYS} records and complete a
+     * checkpoint, cancels it, and fails unless every key came back with exactly the right state.
+     */
+    public static void verifyRestore(MiniCluster cluster, Configuration conf, String checkpoint, int payloadBytes)
+            throws Exception {
+        resetCounters();
+        JobID restored = start(cluster, restoringFrom(conf, checkpoint), payloadBytes);
+        awaitChecked(cluster, restored, 3L * KEYS);
+        awaitCompletedCheckpoints(cluster, restored, 1);
+        cancel(cluster, restored);
+        if (MISMATCHES.get() != 0 || RESTORED_KEYS.get() != KEYS) {
+            throw new AssertionError("restore from " + checkpoint + ": " + MISMATCHES.get() + " mismatches, "
+                    + RESTORED_KEYS.get() + " of " + KEYS + " keys came back with their state");
+        }
+    }
+
     /** Failure messages of the job's failed checkpoints (empty when none failed). */
     public static java.util.List<String> failureMessages(MiniCluster cluster, JobID job) throws Exception {
         java.util.List<String> messages = new java.util.ArrayList<>();

@@ -205,16 +205,8 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
 
     @Override
     public List<org.apache.flink.core.fs.Path> deleteAll(Collection<org.apache.flink.core.fs.Path> paths) {
-        // HDFS has no multi-file delete RPC; one call each, failures collected.
-        List<org.apache.flink.core.fs.Path> failed = new ArrayList<>();
-        for (org.apache.flink.core.fs.Path p : paths) {
-            try {
-                fs.delete(toHadoop(p), false);
-            } catch (IOException | RuntimeException e) {
-                failed.add(p);
-            }
-        }
-        return failed;
+        // HDFS has no multi-file delete RPC.
+        return SupportsBatchDelete.deleteEach(this, paths);
     }
 
     @Override

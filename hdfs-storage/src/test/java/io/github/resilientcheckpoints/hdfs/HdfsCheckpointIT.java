@@ -76,12 +76,6 @@ class HdfsCheckpointIT {
         assertThat(UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
                 .metrics().uploadsSucceeded()).isGreaterThan(uploadsBefore);
 
-        CountingJob.resetCounters();
-        JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint));
-        CountingJob.awaitChecked(cluster, restored, 3L * CountingJob.KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, restored, 1);
-        CountingJob.cancel(cluster, restored);
-        assertThat(CountingJob.MISMATCHES.get()).isZero();
-        assertThat(CountingJob.RESTORED_KEYS.get()).isEqualTo(CountingJob.KEYS);
+        CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 }

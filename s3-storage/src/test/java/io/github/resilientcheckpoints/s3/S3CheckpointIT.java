@@ -92,22 +92,11 @@ class S3CheckpointIT {
 
             proxy.slowDownRatio = 0;
             proxy.resetRatio = 0;
-            restore(cluster, conf, checkpoint, payload);
-            restore(cluster, config("filesystem", "job-b"), checkpoint, payload);
+            CountingJob.verifyRestore(cluster, conf, checkpoint, payload);
+            CountingJob.verifyRestore(cluster, config("filesystem", "job-b"), checkpoint, payload);
         } finally {
             proxy.slowDownRatio = 0;
             proxy.resetRatio = 0;
         }
-    }
-
-    private static void restore(MiniCluster cluster, Configuration conf, String checkpoint, int payload)
-            throws Exception {
-        CountingJob.resetCounters();
-        JobID restored = CountingJob.start(cluster, CountingJob.restoringFrom(conf, checkpoint), payload);
-        CountingJob.awaitChecked(cluster, restored, 3L * CountingJob.KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, restored, 1);
-        CountingJob.cancel(cluster, restored);
-        assertThat(CountingJob.MISMATCHES.get()).isZero();
-        assertThat(CountingJob.RESTORED_KEYS.get()).isEqualTo(CountingJob.KEYS);
     }
 }
