@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.metrics.FlinkMetricsBridge;
+
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
 import org.apache.flink.runtime.execution.Environment;
@@ -146,17 +148,25 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
 
     /**
      * File merging would replace our streams with Flink's merging ones (no retries, no spill). We
-     * keep our streams: with this storage, {@code execution.checkpointing.file-merging.enabled} has
-     * no effect on where or how state is written, and we say so once.
+     * keep our streams: with this storage, {@code execution.checkpointing.file-merging.enabled} does
+     * not change where or how state is written. It is, however, the one path on which Flink hands a
+     * checkpoint storage a task's {@link Environment}, and so a metric group: the storage's counters
+     * are published on the TaskManager's metric group from here.
      */
     @Override
     public CheckpointStorageWorkerView toFileMergingStorage(
-            FileMergingSnapshotManager mergingSnapshotManager, Environment environment) {
-        LOG.warn("'execution.checkpointing.file-merging.enabled' is set, but Resilient Checkpoint"
-                + " Storage writes one file per state stream (retried, spilled); file merging is not"
-                + " applied for job {}.", jobId);
+            FileMergingSnapshotManager mergingSnapshotManager, Environment environment) throws IOException {
+        if (FILE_MERGING_NOTICE.compareAndSet(false, true)) {
+            LOG.info("'execution.checkpointing.file-merging.enabled' is set: Resilient Checkpoint Storage keeps"
+                    + " writing one file per state stream (retried, spilled), and publishes its counters under"
+                    + " the TaskManager metric group '{}'.", FlinkMetricsBridge.GROUP);
+        }
+        FlinkMetricsBridge.register(environment.getMetricGroup().parent().parent(), services().metrics());
         return this;
     }
+
+    private static final java.util.concurrent.atomic.AtomicBoolean FILE_MERGING_NOTICE =
+            new java.util.concurrent.atomic.AtomicBoolean();
 
     private WorkerServices services() throws IOException {
         WorkerServices s = services;
