@@ -81,6 +81,12 @@ class S3CheckpointIT {
             JobID job = CountingJob.start(cluster, conf, payload);
             CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
             CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
+            // Faults are random: checkpoint on until some were injected.
+            long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            while (proxy.slowDowns.get() + proxy.resets.get() == 0 && System.nanoTime() < end) {
+                long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+                CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
+            }
             assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
             String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
             CountingJob.cancel(cluster, job);
