@@ -67,6 +67,7 @@ public final class ResilienceDemo {
         }
     }
 
+    @SuppressWarnings("try") // MiniCluster.close() may throw InterruptedException; the caller propagates it
     static Result run(Path work, PrintStream out) throws Exception {
         Path checkpoints = Files.createDirectories(work.resolve("checkpoints"));
         Path spill = Files.createDirectories(work.resolve("spill"));

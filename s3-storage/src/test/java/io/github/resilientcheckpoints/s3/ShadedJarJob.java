@@ -21,6 +21,7 @@ import java.util.List;
  */
 public final class ShadedJarJob {
 
+    @SuppressWarnings("try") // MiniCluster.close() may throw InterruptedException; the caller propagates it
     public static void main(String[] args) throws Exception {
         URI endpoint = URI.create(args[0]);
         String dir = args[1];
