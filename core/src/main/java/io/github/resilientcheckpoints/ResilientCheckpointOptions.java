@@ -236,6 +236,17 @@ public final class ResilientCheckpointOptions {
                                     + " that could still complete (or whose acknowledgement is in flight) is"
                                     + " touched.");
 
+    public static final ConfigOption<List<String>> CLEANUP_HONOURED_ROOTS =
+            ConfigOptions.key(PREFIX + "cleanup.honoured-roots")
+                    .stringType()
+                    .asList()
+                    .defaultValues()
+                    .withDescription(
+                            "Further checkpoint roots whose jobs' checkpoints the janitor honours: files they"
+                                    + " reference are never deleted (e.g. this job was restored in CLAIM mode from"
+                                    + " a checkpoint under another root). Job directories under the job's own"
+                                    + " root are always read. Separate with ';'.");
+
     public static final ConfigOption<Duration> JANITOR_INTERVAL =
             ConfigOptions.key(PREFIX + "cleanup.janitor.interval")
                     .durationType()

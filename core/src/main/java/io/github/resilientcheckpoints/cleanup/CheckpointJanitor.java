@@ -3,12 +3,20 @@ package io.github.resilientcheckpoints.cleanup;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 
+import io.github.resilientcheckpoints.store.StoredFile;
+
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import org.apache.flink.core.fs.Path;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -17,8 +25,10 @@ import java.util.function.LongSupplier;
 /**
  * The online janitor on the JobManager: when a checkpoint starts, it sweeps the job's checkpoint
  * directory in the background, at most once per interval per job, one sweep at a time per JVM.
- * Checkpoints from {@code id - maxConcurrent} on count as in progress, the newest {@code retain}
- * completed ones as retained; everything else must also be older than the grace period.
+ * Checkpoints from {@code id - maxConcurrent} on count as in progress; every checkpoint with a
+ * {@code _metadata} is kept (deleting completed checkpoints is Flink's job); what other jobs under the
+ * same root (and the honoured roots) reference or were restored from is kept; everything else must
+ * also be older than the grace period, which is never shorter than the checkpoint timeout.
  */
 public final class CheckpointJanitor {
 
@@ -35,21 +45,28 @@ public final class CheckpointJanitor {
 
     private final CheckpointStore store;
     private final StorageMetrics metrics;
-    private final int retain;
     private final int maxConcurrent;
     private final long graceMillis;
     private final long intervalMillis;
     private final LongSupplier clock;
+    private final List<Path> honouredRoots;
+    /** Parsed references of other jobs' checkpoints: re-read only when a {@code _metadata} changes. */
+    private final Cache<MetadataVersion, Set<String>> references =
+            Caffeine.newBuilder().maximumSize(10_000).expireAfterAccess(Duration.ofHours(6)).build();
 
-    public CheckpointJanitor(CheckpointStore store, StorageMetrics metrics, int retain, int maxConcurrent,
-            long graceMillis, long intervalMillis, LongSupplier clock) {
+    /**
+     * @param honouredRoots further checkpoint roots whose jobs' references are honoured (the job's own
+     *     root is always read)
+     */
+    public CheckpointJanitor(CheckpointStore store, StorageMetrics metrics, int maxConcurrent,
+            long graceMillis, long intervalMillis, LongSupplier clock, List<Path> honouredRoots) {
         this.store = store;
         this.metrics = metrics;
-        this.retain = retain;
         this.maxConcurrent = maxConcurrent;
         this.graceMillis = graceMillis;
         this.intervalMillis = intervalMillis;
         this.clock = clock;
+        this.honouredRoots = List.copyOf(honouredRoots);
     }
 
     /** Called as checkpoint {@code checkpointId} starts; returns at once. */
@@ -64,16 +81,52 @@ public final class CheckpointJanitor {
         SWEEPS.execute(() -> sweep(jobDirectory, checkpointId));
     }
 
-    void sweep(Path jobDirectory, long checkpointId) {
+    /**
+     * Sweeps the job's own directory. Every job directory under the same root (and under the honoured
+     * roots) is read first: what their checkpoints reference, or were restored from, stays.
+     */
+    SweepPlan sweep(Path jobDirectory, long checkpointId) {
         try {
-            SweepPlanner.Rules rules = new SweepPlanner.Rules(retain, graceMillis, clock.getAsLong(),
+            // Completed checkpoints are Flink's to delete: it discards what it subsumes, and it counts
+            // 'num-retained' from the cluster's configuration, which this storage cannot see (a job-level
+            // value may differ). The janitor therefore keeps every checkpoint with a _metadata and sweeps
+            // only what none of them references: aborted chk-N, orphaned shared/taskowned files,
+            // incomplete uploads. Completed leftovers are for the offline command's --retain.
+            SweepPlanner.Rules rules = new SweepPlanner.Rules(Integer.MAX_VALUE, graceMillis, clock.getAsLong(),
                     Math.max(0, checkpointId - Math.max(1, maxConcurrent)));
-            SweepPlan plan = new SweepPlanner(store, CheckpointJanitor.class.getClassLoader())
-                    .planJob(jobDirectory, rules);
+            List<Path> roots = new ArrayList<>();
+            roots.add(jobDirectory.getParent());
+            roots.addAll(honouredRoots);
+            SweepPlanner planner = new SweepPlanner(store);
+            // Every job's every checkpoint with a _metadata counts, this job's and the others'.
+            CheckpointIndex index = planner.index(roots, job -> Integer.MAX_VALUE, rules, this::read);
+            CheckpointIndex.Job job = index.job(jobDirectory);
+            if (job == null) {
+                return new SweepPlan();
+            }
+            SweepPlan plan = planner.planJob(index, job, rules);
             new Sweeper(store, metrics).execute(jobDirectory.toString(), plan);
+            return plan;
         } catch (Exception e) {
             metrics.sweep(0, 0, 1);
             LOG.warn("Checkpoint sweep of {} failed: {}", jobDirectory, e.toString());
+            return null;
         }
     }
+
+    private Set<String> read(Path checkpointDir, StoredFile metadata) throws UnreadableMetadataException {
+        if (metadata == null) {
+            return MetadataReferences.read(checkpointDir, CheckpointJanitor.class.getClassLoader());
+        }
+        MetadataVersion version = new MetadataVersion(Locations.key(metadata.path()), metadata.size(),
+                metadata.modificationTimeMillis());
+        Set<String> cached = references.getIfPresent(version);
+        if (cached == null) {
+            cached = MetadataReferences.read(checkpointDir, CheckpointJanitor.class.getClassLoader());
+            references.put(version, cached);
+        }
+        return cached;
+    }
+
+    private record MetadataVersion(String key, long size, long modifiedMillis) {}
 }

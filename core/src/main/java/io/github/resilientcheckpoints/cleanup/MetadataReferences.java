@@ -12,6 +12,7 @@ import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
+import org.apache.flink.runtime.state.KeyedStateHandle;
 import org.apache.flink.runtime.state.OperatorStreamStateHandle;
 import org.apache.flink.runtime.state.StateObject;
 import org.apache.flink.runtime.state.StreamStateHandle;
@@ -101,7 +102,7 @@ public final class MetadataReferences {
             add(files, ((AbstractChannelStateHandle<?>) handle).getDelegate(), metadata);
         } else if (handle instanceof AbstractMergedChannelStateHandle) {
             add(files, ((AbstractMergedChannelStateHandle<?, ?>) handle).getDelegate(), metadata);
-        } else if (handle instanceof StreamStateHandle && !(handle instanceof org.apache.flink.runtime.state.KeyedStateHandle)
+        } else if (handle instanceof StreamStateHandle && !(handle instanceof KeyedStateHandle)
                 && ((StreamStateHandle) handle).maybeGetPath().isPresent()) {
             files.add(key(((StreamStateHandle) handle).maybeGetPath().get()));
         } else {
@@ -111,14 +112,8 @@ public final class MetadataReferences {
         }
     }
 
-    /** The comparable form of a path: scheme, authority and normalized path, no trailing slash. */
+    /** The comparable form of a path: see {@link Locations#key(Path)}. */
     public static String key(Path path) {
-        java.net.URI uri = path.toUri().normalize();
-        String scheme = uri.getScheme() == null ? "file" : uri.getScheme();
-        String p = uri.getPath();
-        while (p.length() > 1 && p.endsWith("/")) {
-            p = p.substring(0, p.length() - 1);
-        }
-        return scheme + "://" + (uri.getAuthority() == null ? "" : uri.getAuthority()) + p;
+        return Locations.key(path);
     }
 }

@@ -18,6 +18,7 @@ public final class SweepPlan {
     long keptBytes;
     long keptYoung;
     final List<String> errors = new ArrayList<>();
+    final List<String> notes = new ArrayList<>();
 
     public List<Orphan> orphans() {
         return orphans;
@@ -53,7 +54,13 @@ public final class SweepPlan {
         return errors;
     }
 
+    /** What was kept for another job's sake, and jobs not swept whole: one line each. */
+    public List<String> notes() {
+        return notes;
+    }
+
     void merge(SweepPlan other) {
+        notes.addAll(other.notes);
         orphans.addAll(other.orphans);
         pendingUploads.addAll(other.pendingUploads);
         keptFiles += other.keptFiles;

@@ -9,13 +9,10 @@ import org.apache.flink.core.fs.Path;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HashMap;
-import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.TreeMap;
+import java.util.function.ToIntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -23,7 +20,12 @@ import java.util.regex.Pattern;
  * Decides what in a checkpoint directory is an orphan. Safety rules, each tested:
  *
  * <ul>
- *   <li>never a file referenced by the {@code _metadata} of a retained checkpoint;
+ *   <li>never a file referenced by the {@code _metadata} of a retained checkpoint of any job under the
+ *       scanned roots (CLAIM restores reference another job's {@code shared/} files);
+ *   <li>never a checkpoint another job was restored from until that job has a committed checkpoint
+ *       of its own (NO_CLAIM restores; {@link RestoreMarker});
+ *   <li>one checkpoint more than retained is kept: the newest {@code _metadata} may never have been
+ *       committed by Flink;
  *   <li>never anything younger than the grace period;
  *   <li>never a savepoint directory, nor anything but {@code chk-N}, {@code shared} and {@code
  *       taskowned} inside a job directory;
@@ -39,114 +41,134 @@ public final class SweepPlanner {
     static final Pattern JOB_ID = Pattern.compile("[0-9a-f]{32}");
 
     private final CheckpointStore store;
-    private final ClassLoader classLoader;
 
-    public SweepPlanner(CheckpointStore store, ClassLoader classLoader) {
+    public SweepPlanner(CheckpointStore store) {
         if (!(store instanceof SupportsListing)) {
             throw new IllegalArgumentException("store " + store.name() + " cannot list files");
         }
         this.store = store;
-        this.classLoader = classLoader;
-    }
-
-    /** What to keep. */
-    public record Rules(int retainCheckpoints, long graceMillis, long nowMillis, long inProgressFrom) {
-        /** Offline defaults: keep every completed checkpoint, nothing is in progress. */
-        public static Rules offline(long graceMillis, long nowMillis, int retain) {
-            return new Rules(retain, graceMillis, nowMillis, Long.MAX_VALUE);
-        }
     }
 
     /**
-     * Plans the sweep of one job directory ({@code <root>/<job-id>}).
+     * What to keep.
      *
-     * @param rules {@code inProgressFrom}: checkpoints with this id or higher are in progress (online)
+     * @param retainCheckpoints Flink's number of retained checkpoints for the job ({@code
+     *     execution.checkpointing.num-retained}; Flink treats 0 or less as 1), or {@link
+     *     Integer#MAX_VALUE} for all
+     * @param inProgressFrom checkpoints with this id or higher are in progress (online)
      */
-    public SweepPlan planJob(Path jobDirectory, Rules rules) throws IOException {
+    public record Rules(int retainCheckpoints, long graceMillis, long nowMillis, long inProgressFrom) {
+        /** Offline defaults: nothing is in progress. */
+        public static Rules offline(long graceMillis, long nowMillis, int retain) {
+            return new Rules(retain, graceMillis, nowMillis, Long.MAX_VALUE);
+        }
+
+        /**
+         * Checkpoints with a {@code _metadata} kept per job: one more than retained, because the
+         * newest {@code _metadata} may belong to a checkpoint Flink never committed (the JobManager
+         * died between writing it and the commit to its HA store); Flink then restores the one before,
+         * which must still be whole.
+         */
+        public int keptCheckpoints() {
+            return keptCheckpoints(retainCheckpoints);
+        }
+
+        public static int keptCheckpoints(int retain) {
+            return retain >= Integer.MAX_VALUE - 1 ? Integer.MAX_VALUE : Math.max(1, retain) + 1;
+        }
+    }
+
+    /** Lists the roots and reads what every job in them retains and references. */
+    public CheckpointIndex index(List<Path> roots, ToIntFunction<String> keptCheckpoints, Rules rules,
+            CheckpointIndex.MetadataReader reader) throws IOException {
+        return CheckpointIndex.build(store, roots, keptCheckpoints, rules.graceMillis(), rules.nowMillis(), reader);
+    }
+
+    /**
+     * Plans the sweep of one job directory ({@code <root>/<job-id>}) of the index. Nothing is planned
+     * while the index could not read some {@code _metadata}.
+     */
+    public SweepPlan planJob(CheckpointIndex index, CheckpointIndex.Job job, Rules rules) throws IOException {
         SweepPlan plan = new SweepPlan();
-        String job = MetadataReferences.key(jobDirectory);
-        checkNoDotDot(jobDirectory);
-        List<StoredFile> files = ((SupportsListing) store).listFiles(jobDirectory);
+        checkNoDotDot(job.dir());
+        if (!index.errors().isEmpty()) {
+            plan.errors.addAll(index.errors());
+            return plan;
+        }
 
         // Group the job's files by where they live.
         TreeMap<Long, List<StoredFile>> checkpoints = new TreeMap<>();
-        Set<Long> completed = new HashSet<>();
         List<StoredFile> sharedFiles = new ArrayList<>();
-        for (StoredFile f : files) {
-            String k = MetadataReferences.key(f.path());
-            if (!k.startsWith(job + "/")) {
-                plan.errors.add("listing of " + job + " returned " + k + ", outside it; job not swept");
-                return plan;
-            }
-            String[] rel = k.substring(job.length() + 1).split("/");
+        for (StoredFile f : job.files) {
+            String[] rel = Locations.relative(Locations.key(f.path()), job.key);
             Matcher m = CHECKPOINT_DIR.matcher(rel[0]);
             if (m.matches() && rel.length >= 2) {
-                long id = Long.parseLong(m.group(1));
-                checkpoints.computeIfAbsent(id, x -> new ArrayList<>()).add(f);
-                if (rel.length == 2 && MetadataReferences.METADATA.equals(rel[1])) {
-                    completed.add(id);
-                }
+                checkpoints.computeIfAbsent(Long.parseLong(m.group(1)), x -> new ArrayList<>()).add(f);
             } else if ((rel[0].equals("shared") || rel[0].equals("taskowned")) && rel.length >= 2) {
                 sharedFiles.add(f);
             } else {
-                // savepoint-*, unknown files: never ours to judge
+                // savepoint-*, the restore marker, unknown files: never ours to judge
                 keep(plan, f, false);
             }
         }
 
-        // Retained: the newest completed checkpoints; their references are what must stay.
-        List<Long> retained = new ArrayList<>(completed);
-        retained.sort(Comparator.reverseOrder());
-        retained = retained.subList(0, Math.min(rules.retainCheckpoints(), retained.size()));
-        Set<String> referenced = new HashSet<>();
-        for (long id : retained) {
-            try {
-                referenced.addAll(MetadataReferences.read(new Path(jobDirectory, "chk-" + id), classLoader));
-            } catch (UnreadableMetadataException e) {
-                plan.errors.add(e.getMessage() + "; the sweep of " + job + " stopped, nothing of it is deleted");
-                SweepPlan stopped = new SweepPlan();
-                stopped.errors.addAll(plan.errors);
-                return stopped;
-            }
-        }
-
-        Map<Long, String> reasons = new HashMap<>();
+        List<Long> retained = job.retained;
+        Map<String, Integer> foreign = new TreeMap<>();
         for (Map.Entry<Long, List<StoredFile>> e : checkpoints.entrySet()) {
             long id = e.getKey();
-            if (retained.contains(id)) {
+            if (retained.contains(id) || id >= rules.inProgressFrom()) {
                 e.getValue().forEach(f -> keep(plan, f, false));
                 continue;
             }
-            if (id >= rules.inProgressFrom()) {
+            // Needed by another job (restored from it, or referencing a file in it): kept whole.
+            String needed = index.protectedReason(Locations.key(new Path(job.dir, "chk-" + id)));
+            if (needed == null) {
+                for (StoredFile f : e.getValue()) {
+                    List<CheckpointIndex.Holder> holders = index.holders(Locations.key(f.path()));
+                    if (!holders.isEmpty()) {
+                        needed = "referenced by " + holders.get(0).description();
+                        break;
+                    }
+                }
+            }
+            if (needed != null) {
                 e.getValue().forEach(f -> keep(plan, f, false));
+                foreign.merge("chk-" + id + " of job " + job.id + ": " + needed, e.getValue().size(), Integer::sum);
                 continue;
             }
-            String reason = completed.contains(id)
-                    ? "checkpoint " + id + " completed but is not among the " + rules.retainCheckpoints() + " retained"
+            String reason = job.metadata.containsKey(id)
+                    ? "checkpoint " + id + " completed but is not among the " + describe(rules) + " kept"
                     : "checkpoint " + id + " has no _metadata (aborted, expired or never finished)";
-            reasons.put(id, reason);
             // A checkpoint directory goes as a whole or not at all: all of it must be past the grace.
             boolean allOld = e.getValue().stream().allMatch(f -> old(f, rules));
             for (StoredFile f : e.getValue()) {
-                if (allOld && !referenced.contains(MetadataReferences.key(f.path()))) {
+                if (allOld) {
                     plan.orphans.add(new SweepPlan.Orphan(f, reason));
                 } else {
-                    keep(plan, f, !allOld);
+                    keep(plan, f, true);
                 }
             }
         }
         for (StoredFile f : sharedFiles) {
-            if (referenced.contains(MetadataReferences.key(f.path()))) {
+            List<CheckpointIndex.Holder> holders = index.holders(Locations.key(f.path()));
+            if (!holders.isEmpty()) {
                 keep(plan, f, false);
+                CheckpointIndex.Holder other = holders.stream().filter(h -> !h.jobKey().equals(job.key))
+                        .findFirst().orElse(null);
+                if (other != null) {
+                    foreign.merge("files of job " + job.id + ": referenced by " + other.description(), 1,
+                            Integer::sum);
+                }
             } else if (!old(f, rules)) {
                 keep(plan, f, true);
             } else {
-                plan.orphans.add(new SweepPlan.Orphan(f, "not referenced by any of the retained checkpoints "
-                        + retained));
+                plan.orphans.add(new SweepPlan.Orphan(f, "not referenced by any retained checkpoint (of this job: "
+                        + retained + ", or of any other job read)"));
             }
         }
+        foreign.forEach((what, count) -> plan.notes.add("kept " + count + " " + what));
         if (store instanceof SupportsPendingUploads) {
-            for (SupportsPendingUploads.PendingUpload u : ((SupportsPendingUploads) store).listPendingUploads(jobDirectory)) {
+            for (SupportsPendingUploads.PendingUpload u : ((SupportsPendingUploads) store).listPendingUploads(job.dir)) {
                 if (rules.nowMillis() - u.initiatedMillis() >= rules.graceMillis()) {
                     plan.pendingUploads.add(u);
                 }
@@ -155,18 +177,36 @@ public final class SweepPlanner {
         return plan;
     }
 
-    /** Every file of a job that is no longer wanted at all (not among the newest jobs). */
-    public SweepPlan planWholeJob(Path jobDirectory, Rules rules, String reason) throws IOException {
+    private static String describe(Rules rules) {
+        int kept = rules.keptCheckpoints();
+        return kept == Integer.MAX_VALUE ? "all" : rules.retainCheckpoints() + " retained (+1 in case the newest was"
+                + " never committed)";
+    }
+
+    /**
+     * Every file of a job that is no longer wanted at all (not among the newest jobs) — unless another
+     * job still needs anything in it; then the job is swept like a kept one, and the plan says why.
+     */
+    public SweepPlan planWholeJob(CheckpointIndex index, CheckpointIndex.Job job, Rules rules, String reason)
+            throws IOException {
+        checkNoDotDot(job.dir());
+        if (!index.errors().isEmpty()) {
+            SweepPlan plan = new SweepPlan();
+            plan.errors.addAll(index.errors());
+            return plan;
+        }
+        String neededBy = index.foreignHolderUnder(job.key);
+        if (neededBy != null) {
+            SweepPlan plan = planJob(index, job, rules);
+            plan.notes.add(0, "job " + job.id + " not swept whole (" + reason + "): " + neededBy
+                    + " needs files in it; swept like a kept job instead");
+            return plan;
+        }
         SweepPlan plan = new SweepPlan();
-        checkNoDotDot(jobDirectory);
-        String job = MetadataReferences.key(jobDirectory);
-        List<StoredFile> files = ((SupportsListing) store).listFiles(jobDirectory);
-        boolean allOld = files.stream().allMatch(f -> old(f, rules));
-        for (StoredFile f : files) {
-            String k = MetadataReferences.key(f.path());
-            String top = k.startsWith(job + "/") ? k.substring(job.length() + 1).split("/")[0] : null;
-            boolean ours = top != null && (CHECKPOINT_DIR.matcher(top).matches() || top.equals("shared")
-                    || top.equals("taskowned"));
+        boolean allOld = job.files.stream().allMatch(f -> old(f, rules));
+        for (StoredFile f : job.files) {
+            String top = Locations.relative(Locations.key(f.path()), job.key)[0];
+            boolean ours = CHECKPOINT_DIR.matcher(top).matches() || top.equals("shared") || top.equals("taskowned");
             if (allOld && ours) {
                 plan.orphans.add(new SweepPlan.Orphan(f, reason));
             } else {
@@ -174,7 +214,7 @@ public final class SweepPlanner {
             }
         }
         if (allOld && store instanceof SupportsPendingUploads) {
-            plan.pendingUploads.addAll(((SupportsPendingUploads) store).listPendingUploads(jobDirectory));
+            plan.pendingUploads.addAll(((SupportsPendingUploads) store).listPendingUploads(job.dir));
         }
         return plan;
     }

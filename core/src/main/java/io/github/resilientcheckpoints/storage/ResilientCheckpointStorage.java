@@ -136,9 +136,10 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         try {
             CheckpointJanitor j = janitor;
             if (j == null) {
-                j = new CheckpointJanitor(store(), runtime().metrics(), settings.numRetained,
+                j = new CheckpointJanitor(store(), runtime().metrics(),
                         settings.maxConcurrentCheckpoints, settings.cleanupGrace.toMillis(),
-                        settings.janitorInterval.toMillis(), System::currentTimeMillis);
+                        settings.janitorInterval.toMillis(), System::currentTimeMillis,
+                        settings.honouredRoots.stream().map(org.apache.flink.core.fs.Path::new).toList());
                 janitor = j;
             }
             j.checkpointStarting(jobDirectory, checkpointId);

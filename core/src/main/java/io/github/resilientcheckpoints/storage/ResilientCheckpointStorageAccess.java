@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.cleanup.RestoreMarker;
 import io.github.resilientcheckpoints.metrics.FlinkMetricsBridge;
 
 import org.apache.flink.api.common.JobID;
@@ -77,10 +78,25 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         return delegate.hasDefaultSavepointLocation();
     }
 
+    /**
+     * Called by the JobManager when it starts the job from a checkpoint or savepoint ({@code
+     * CheckpointCoordinator.restoreSavepoint}): besides resolving it as Flink does, this leaves a
+     * {@link RestoreMarker} in the job's directory so that cleanup keeps the restored checkpoint until
+     * this job has one of its own (NO_CLAIM restores reference it from no {@code _metadata}).
+     */
     @Override
     public CompletedCheckpointStorageLocation resolveCheckpoint(String externalPointer)
             throws IOException {
-        return delegate.resolveCheckpoint(externalPointer);
+        CompletedCheckpointStorageLocation location = delegate.resolveCheckpoint(externalPointer);
+        try {
+            RestoreMarker.write(delegate.getCheckpointsDirectory(), location.getExternalPointer());
+        } catch (IOException | RuntimeException e) {
+            // The restore must not fail for cleanup's sake; cleanup then cannot see this dependency.
+            LOG.warn("Could not record in {} that job {} was restored from {} ({}); cleanup will not know that"
+                            + " this job needs it until its first checkpoint completes",
+                    delegate.getCheckpointsDirectory(), jobId, location.getExternalPointer(), e.toString());
+        }
+        return location;
     }
 
     @Override

@@ -13,6 +13,7 @@ import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.util.TimeUtils;
 
 import java.io.IOException;
 import java.io.Serializable;
@@ -49,7 +50,7 @@ public final class ResilientSettings implements Serializable {
     final boolean janitorEnabled;
     final Duration cleanupGrace;
     final Duration janitorInterval;
-    final int numRetained;
+    final List<String> honouredRoots;
     final int maxConcurrentCheckpoints;
     final Redactor redactor;
 
@@ -135,11 +136,18 @@ public final class ResilientSettings implements Serializable {
         Duration threeTimeouts = checkpointTimeout.multipliedBy(3);
         this.cleanupGrace = grace != null ? grace
                 : (threeTimeouts.compareTo(Duration.ofHours(1)) > 0 ? threeTimeouts : Duration.ofHours(1));
-        if (cleanupGrace.isNegative()) {
-            fail(ResilientCheckpointOptions.CLEANUP_GRACE, cleanupGrace, "a duration of 0 or more");
+        if (cleanupGrace.compareTo(checkpointTimeout) < 0) {
+            // A checkpoint still being written references files up to its timeout old.
+            throw new IllegalConfigurationException(String.format(
+                    "'%s' (%s) must not be shorter than '%s' (%s): the janitor would delete files of a"
+                            + " checkpoint that is still being written and will reference them. Raise '%s' or"
+                            + " leave it unset (default: the larger of 1 h and 3 x the timeout).",
+                    ResilientCheckpointOptions.CLEANUP_GRACE.key(), TimeUtils.formatWithHighestUnit(cleanupGrace),
+                    CheckpointingOptions.CHECKPOINTING_TIMEOUT.key(), TimeUtils.formatWithHighestUnit(checkpointTimeout),
+                    ResilientCheckpointOptions.CLEANUP_GRACE.key()));
         }
+        this.honouredRoots = List.copyOf(config.get(ResilientCheckpointOptions.CLEANUP_HONOURED_ROOTS));
         this.janitorInterval = read(config, ResilientCheckpointOptions.JANITOR_INTERVAL, DURATION_FORMAT);
-        this.numRetained = config.get(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS);
         this.maxConcurrentCheckpoints = config.get(CheckpointingOptions.MAX_CONCURRENT_CHECKPOINTS);
         this.throttle = new UploadThrottle.Settings(maxRate.getBytes(), minRate.getBytes(), burst.getBytes(),
                 THROTTLE_CHUNK_BYTES, concurrent, decrease, THROTTLE_LOG_INTERVAL.toNanos());

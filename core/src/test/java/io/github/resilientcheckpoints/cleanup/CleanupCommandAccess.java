@@ -2,17 +2,18 @@ package io.github.resilientcheckpoints.cleanup;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
 
-import org.apache.flink.core.fs.Path;
+import org.apache.flink.configuration.Configuration;
 
 import java.io.PrintStream;
-import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
-/** Runs the cleanup command against a given store, as the command line does, for tests. */
+/** Runs the cleanup command line against a given store, parsed exactly as the command does, for tests. */
 public final class CleanupCommandAccess {
 
     private CleanupCommandAccess() {}
 
-    /** Extra options: {@code --older-than d}, {@code --retain n}, {@code --keep-jobs n}. */
+    /** Extra arguments as on the command line, e.g. {@code --older-than 2 h}, {@code --retain 1}. */
     public static int run(CheckpointStore store, java.nio.file.Path dir, boolean execute, String[] extra,
             PrintStream out, PrintStream err) throws Exception {
         return run(store, dir.toString(), execute, extra, out, err);
@@ -20,24 +21,17 @@ public final class CleanupCommandAccess {
 
     public static int run(CheckpointStore store, String dir, boolean execute, String[] extra,
             PrintStream out, PrintStream err) throws Exception {
-        Duration grace = Duration.ofHours(1);
-        int retain = Integer.MAX_VALUE;
-        int keepJobs = -1;
-        for (int i = 0; i < extra.length; i++) {
-            switch (extra[i]) {
-                case "--older-than" -> grace = org.apache.flink.util.TimeUtils.parseDuration(extra[++i]);
-                case "--retain" -> retain = Integer.parseInt(extra[++i]);
-                case "--keep-jobs" -> keepJobs = Integer.parseInt(extra[++i]);
-                default -> throw new IllegalArgumentException(extra[i]);
-            }
+        return run(store, dir, execute, extra, new Configuration(), out, err);
+    }
+
+    public static int run(CheckpointStore store, String dir, boolean execute, String[] extra, Configuration conf,
+            PrintStream out, PrintStream err) throws Exception {
+        List<String> args = new ArrayList<>();
+        args.add(dir);
+        if (execute) {
+            args.add("--execute");
         }
-        try {
-            SweepPlanner.checkNoDotDot(dir);
-        } catch (IllegalArgumentException e) {
-            err.println("cleanup: " + e.getMessage());
-            return 2;
-        }
-        Path path = new Path(dir);
-        return CleanupCommand.run(store, path, execute, grace, retain, keepJobs, System.currentTimeMillis(), out, err);
+        args.addAll(List.of(extra));
+        return CleanupCommand.run(args.toArray(String[]::new), conf, store, System.currentTimeMillis(), out, err);
     }
 }

@@ -53,6 +53,19 @@ class ResilientSettingsTest {
     }
 
     @Test
+    void aCleanupGraceShorterThanTheCheckpointTimeoutIsRefusedNamingBothKeys() {
+        Configuration conf = base();
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(10));
+        conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofMinutes(5));
+        assertThatThrownBy(() -> ResilientSettings.fromConfig(conf))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'execution.checkpointing.resilient.cleanup.grace' (5 min) must not be shorter"
+                        + " than 'execution.checkpointing.timeout' (10 min)");
+        conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofMinutes(10));
+        assertThat(ResilientSettings.fromConfig(conf).cleanupGrace).isEqualTo(Duration.ofMinutes(10));
+    }
+
+    @Test
     void negativeAttemptsNameTheKeyAndTheRange() {
         Configuration conf = base();
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, -1);

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.cleanup.SweepPlanner;
@@ -65,7 +66,7 @@ class S3CleanupTest {
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         int exit = CleanupCommandAccess.run(store, "s3://" + BUCKET + "/" + JOB, true,
-                new String[] {"--older-than", "1 s"}, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+                new String[] {"--older-than", "1 s", "--allow-grace-below-timeout"}, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
         String printed = out.toString(StandardCharsets.UTF_8);
         assertThat(exit).as(printed).isZero();
         assertThat(printed).contains("delete s3://" + BUCKET + "/" + JOB + "/chk-3/abandoned-state")
@@ -86,9 +87,11 @@ class S3CleanupTest {
         List<Path> single = putMany(singleJob + "/shared/f", n);
         Thread.sleep(1100);
 
-        SweepPlan plan = new SweepPlanner(store, getClass().getClassLoader()).planJob(
-                new Path("s3://" + BUCKET + "/" + batchedJob),
-                SweepPlanner.Rules.offline(1000, System.currentTimeMillis(), Integer.MAX_VALUE));
+        SweepPlanner planner = new SweepPlanner(store);
+        SweepPlanner.Rules rules = SweepPlanner.Rules.offline(1000, System.currentTimeMillis(), Integer.MAX_VALUE);
+        CheckpointIndex index = planner.index(List.of(new Path("s3://" + BUCKET + "/bench")), job -> Integer.MAX_VALUE,
+                rules, CheckpointIndex.MetadataReader.uncached(getClass().getClassLoader()));
+        SweepPlan plan = planner.planJob(index, index.job(new Path("s3://" + BUCKET + "/" + batchedJob)), rules);
         assertThat(plan.orphans()).hasSize(n);
         long requestsBefore = store.deleteRequests();
         long t0 = System.nanoTime();

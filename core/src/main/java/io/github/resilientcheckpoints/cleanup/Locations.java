@@ -1,0 +1,69 @@
+package io.github.resilientcheckpoints.cleanup;
+
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+
+import java.io.IOException;
+import java.net.URI;
+import java.util.Locale;
+import java.util.Set;
+
+/**
+ * The comparable identity of a location in a store. Cleanup compares what a listing returns, what a
+ * {@code _metadata} references and what a user typed, and these spell one object differently:
+ *
+ * <ul>
+ *   <li>S3 file systems use {@code s3://}, {@code s3a://}, {@code s3p://} or {@code s3n://} for the
+ *       same bucket and key (the S3 store writes {@code s3://} handles whichever scheme the checkpoint
+ *       directory used): all fold to {@code s3://bucket/key};
+ *   <li>{@code hdfs:///path} (no authority) means the default file system's name node: the authority
+ *       is taken from the file system Flink resolves for it;
+ *   <li>a path without a scheme is a local file; trailing slashes and {@code .}/{@code ..} segments
+ *       are normalised away.
+ * </ul>
+ */
+public final class Locations {
+
+    private static final Set<String> S3_SCHEMES = Set.of("s3", "s3a", "s3p", "s3n");
+
+    private Locations() {}
+
+    /** {@code scheme://authority/path}, with S3 schemes folded to {@code s3} and the authority resolved. */
+    public static String key(Path path) {
+        URI uri = path.toUri().normalize();
+        String scheme = uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (S3_SCHEMES.contains(scheme)) {
+            scheme = "s3";
+        }
+        String authority = uri.getAuthority();
+        if (authority == null && !scheme.equals("file")) {
+            authority = defaultAuthority(uri);
+        }
+        String p = uri.getPath() == null ? "" : uri.getPath();
+        while (p.length() > 1 && p.endsWith("/")) {
+            p = p.substring(0, p.length() - 1);
+        }
+        return scheme + "://" + (authority == null ? "" : authority) + p;
+    }
+
+    /** True when {@code key} is {@code parentKey} itself or lies below it. */
+    public static boolean isUnder(String key, String parentKey) {
+        return key.equals(parentKey) || key.startsWith(parentKey.endsWith("/") ? parentKey : parentKey + "/");
+    }
+
+    /** The relative part of {@code key} below {@code parentKey}, split into segments. */
+    static String[] relative(String key, String parentKey) {
+        String prefix = parentKey.endsWith("/") ? parentKey : parentKey + "/";
+        return key.substring(prefix.length()).split("/");
+    }
+
+    private static String defaultAuthority(URI uri) {
+        try {
+            URI fsUri = FileSystem.get(uri).getUri();
+            return fsUri == null ? null : fsUri.getAuthority();
+        } catch (IOException | RuntimeException e) {
+            // Unknown scheme or file system not reachable: compare as given.
+            return null;
+        }
+    }
+}

@@ -1,0 +1,322 @@
+package io.github.resilientcheckpoints.it;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
+import io.github.resilientcheckpoints.cleanup.MetadataReferences;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.testing.CountingJob;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.core.execution.RecoveryClaimMode;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.nio.file.attribute.FileTime;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Cleanup across jobs and restore modes, on directories written by real jobs: a job restored from
+ * another job's checkpoint (CLAIM and NO_CLAIM), a {@code _metadata} newer than the checkpoint Flink
+ * would restore, and the janitor with {@code num-retained: 0}. Every case ends with an exact-state
+ * restore of what the job needs, after the sweep was executed.
+ */
+class CleanupAcrossJobsIT {
+
+    static final String OURS = ResilientCheckpointStorageFactory.class.getName();
+    static final FileTime THREE_DAYS_AGO = FileTime.from(Instant.now().minus(Duration.ofDays(3)));
+    static final FileTime TWO_DAYS_AGO = FileTime.from(Instant.now().minus(Duration.ofDays(2)));
+
+    /** Flink reads the number of retained checkpoints from the cluster's configuration. */
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(4)
+                    .setConfiguration(retainThree())
+                    .build());
+
+    private static Configuration retainThree() {
+        Configuration conf = new Configuration();
+        conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 3);
+        return conf;
+    }
+
+    @TempDir Path root;
+    @TempDir Path spill;
+
+    @BeforeEach
+    void reset() {
+        CountingJob.resetCounters();
+    }
+
+    private Configuration config() {
+        Configuration conf = CountingJob.config(OURS, "rocksdb", root.toUri().toString());
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        return conf;
+    }
+
+    @Test
+    void aJobRestoredInClaimModeKeepsTheFilesItReferencesInTheOldJobsDirectory(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        JobID a = CountingJob.start(cluster, config());
+        CountingJob.awaitCompletedCheckpoints(cluster, a, 5);
+        CountingJob.cancel(cluster, a);
+        Path aDir = root.resolve(a.toHexString());
+        List<Path> aCompleted = completed(aDir);
+        assertThat(aCompleted).hasSize(3);
+
+        CountingJob.resetCounters();
+        Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
+        claim.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
+        JobID b = CountingJob.start(cluster, claim);
+        CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
+        CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
+        CountingJob.cancel(cluster, b);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        Path bDir = root.resolve(b.toHexString());
+        List<Path> bCompleted = completed(bDir);
+        Set<Path> needed = new TreeSet<>();
+        for (Path checkpoint : bCompleted) {
+            needed.add(checkpoint.resolve("_metadata"));
+            needed.addAll(references(checkpoint));
+        }
+        assertThat(needed.stream().filter(p -> p.startsWith(aDir)))
+                .as("in CLAIM mode the new job's checkpoints reference the old job's shared files")
+                .isNotEmpty();
+        age(aDir, THREE_DAYS_AGO);
+        age(bDir, TWO_DAYS_AGO);
+
+        Run all = cleanup(root, "--older-than", "1 h");
+        assertThat(all.exit()).as(all.out() + all.err()).isZero();
+        assertThat(all.out()).contains("referenced by job " + b.toHexString() + " chk-");
+        assertAllExist(needed);
+
+        Run retainOne = cleanup(root, "--retain", "1");
+        assertThat(retainOne.exit()).as(retainOne.out() + retainOne.err()).isZero();
+        assertThat(retainOne.out()).contains("referenced by job " + b.toHexString() + " chk-");
+        assertAllExist(needed);
+
+        Run jobOnly = cleanup(aDir, "--retain", "1");
+        assertThat(jobOnly.exit()).as(jobOnly.out() + jobOnly.err()).isZero();
+        assertThat(jobOnly.out()).contains("sibling directories included")
+                .contains("referenced by job " + b.toHexString() + " chk-");
+        assertAllExist(needed);
+
+        Run keepOne = cleanup(root, "--keep-jobs", "1");
+        assertThat(keepOne.exit()).as(keepOne.out() + keepOne.err()).isZero();
+        assertThat(keepOne.out()).contains("job " + a.toHexString() + " not swept whole")
+                .contains("referenced by job " + b.toHexString() + " chk-");
+        assertAllExist(needed);
+
+        CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
+                CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void aJobRestoredInNoClaimModeKeepsTheRestoredCheckpointUntilItHasItsOwn(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        JobID a = CountingJob.start(cluster, config());
+        CountingJob.awaitCompletedCheckpoints(cluster, a, 4);
+        CountingJob.cancel(cluster, a);
+        Path aDir = root.resolve(a.toHexString());
+        Path restored = completed(aDir).get(0);
+        Set<Path> restoredNeeds = new TreeSet<>(allFiles(restored));
+        restoredNeeds.addAll(references(restored));
+
+        // B restores in NO_CLAIM mode (Flink's default) and has no checkpoint of its own yet.
+        CountingJob.resetCounters();
+        Configuration noClaim = CountingJob.restoringFrom(config(), restored.toUri().toString());
+        noClaim.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofHours(1));
+        JobID b = CountingJob.start(cluster, noClaim);
+        CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
+        age(aDir, THREE_DAYS_AGO);
+
+        Run retainOne = cleanup(root, "--retain", "1");
+        assertThat(retainOne.exit()).as(retainOne.out() + retainOne.err()).isZero();
+        assertThat(retainOne.out()).contains("job " + b.toHexString() + " was restored from it");
+        Run keepOne = cleanup(root, "--keep-jobs", "1");
+        assertThat(keepOne.exit()).as(keepOne.out() + keepOne.err()).isZero();
+        assertThat(keepOne.out()).contains("job " + a.toHexString() + " not swept whole");
+        assertAllExist(restoredNeeds);
+
+        // B's own checkpoints complete: from now on B no longer needs the restored checkpoint.
+        for (int i = 0; i < 3; i++) {
+            cluster.triggerCheckpoint(b).get(60, TimeUnit.SECONDS);
+        }
+        CountingJob.cancel(cluster, b);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        // What B would have fallen back to before that restores exactly (each job takes every slot, so
+        // this runs after B).
+        verifyRestoreAndForget(cluster, restored, Set.of(a, b));
+
+        Path bDir = root.resolve(b.toHexString());
+        List<Path> bCompleted = completed(bDir);
+        Set<Path> bNeeds = new TreeSet<>();
+        for (Path checkpoint : bCompleted) {
+            bNeeds.add(checkpoint.resolve("_metadata"));
+            bNeeds.addAll(references(checkpoint));
+        }
+        age(aDir, THREE_DAYS_AGO);
+        age(bDir, TWO_DAYS_AGO);
+        Run after = cleanup(root, "--keep-jobs", "1");
+        assertThat(after.exit()).as(after.out() + after.err()).isZero();
+        assertThat(after.out()).doesNotContain("was restored from it");
+        assertThat(restored.resolve("_metadata")).as(after.out()).doesNotExist();
+        assertAllExist(bNeeds);
+        CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
+                CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void theCheckpointBeforeTheNewestStaysRestorableWithRetainOne(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        // If the JobManager died between writing the newest _metadata and committing it, Flink restores
+        // the checkpoint before it.
+        JobID job = CountingJob.start(cluster, config());
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
+        CountingJob.cancel(cluster, job);
+        Path jobDir = root.resolve(job.toHexString());
+        List<Path> done = completed(jobDir);
+        Path beforeNewest = done.get(done.size() - 2);
+        age(jobDir, TWO_DAYS_AGO);
+
+        Run run = cleanup(jobDir, "--retain", "1");
+        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        assertThat(run.out()).contains("delete file:")
+                .contains("checkpoint " + checkpointId(done.get(0)) + " completed but is not among the 1 retained"
+                        + " (+1 in case the newest was never committed) kept");
+        assertThat(done.get(0).resolve("_metadata")).doesNotExist();
+        assertThat(beforeNewest.resolve("_metadata")).exists();
+        CountingJob.verifyRestore(cluster, config(), beforeNewest.toUri().toString(), CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void theJanitorWithNumRetainedZeroKeepsWhatFlinkKeeps(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = config();
+        conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 0);
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(5));
+        conf.set(ResilientCheckpointOptions.JANITOR_ENABLED, true);
+        conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofSeconds(5));
+        conf.set(ResilientCheckpointOptions.JANITOR_INTERVAL, Duration.ofMillis(100));
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+        Path jobDir = root.resolve(job.toHexString());
+        age(jobDir, TWO_DAYS_AGO);
+        Path orphan = jobDir.resolve("shared/left-behind");
+        Files.write(orphan, new byte[] {1, 2, 3});
+        Files.setLastModifiedTime(orphan, TWO_DAYS_AGO);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (Files.exists(orphan) && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertThat(orphan).as("the janitor swept").doesNotExist();
+        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 2);
+        assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+        CountingJob.cancel(cluster, job);
+        // Every checkpoint Flink still retains is whole.
+        for (Path retained : completed(jobDir)) {
+            assertAllExist(references(retained));
+        }
+        CountingJob.verifyRestore(cluster, config(), checkpoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    // ------------------------------------------------------------------ helpers
+
+    private record Run(int exit, String out, String err) {}
+
+    private static Run cleanup(Path dir, String... extra) throws Exception {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int exit = CleanupCommandAccess.run(new FlinkFileSystemStore(), dir, true, extra,
+                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+    }
+
+    /** Restores from {@code checkpoint} exactly, then removes the verifying job's own directory. */
+    private void verifyRestoreAndForget(MiniCluster cluster, Path checkpoint, Set<JobID> keep) throws Exception {
+        CountingJob.verifyRestore(cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
+        try (Stream<Path> s = Files.list(root)) {
+            for (Path dir : s.toList()) {
+                if (keep.stream().noneMatch(j -> j.toHexString().equals(dir.getFileName().toString()))) {
+                    deleteTree(dir);
+                }
+            }
+        }
+    }
+
+    static List<Path> completed(Path jobDir) throws Exception {
+        try (Stream<Path> s = Files.list(jobDir)) {
+            return s.filter(p -> p.getFileName().toString().startsWith("chk-") && Files.exists(p.resolve("_metadata")))
+                    .sorted(Comparator.comparingLong(CleanupAcrossJobsIT::checkpointId))
+                    .toList();
+        }
+    }
+
+    static long checkpointId(Path checkpointDir) {
+        return Long.parseLong(checkpointDir.getFileName().toString().substring("chk-".length()));
+    }
+
+    static Set<Path> references(Path checkpointDir) throws Exception {
+        Set<Path> files = new TreeSet<>();
+        for (String key : MetadataReferences.read(new org.apache.flink.core.fs.Path(checkpointDir.toUri()),
+                CleanupAcrossJobsIT.class.getClassLoader())) {
+            files.add(Paths.get(URI.create(key)));
+        }
+        return files;
+    }
+
+    static void assertAllExist(Set<Path> files) {
+        for (Path p : files) {
+            assertThat(p).as("a file a restore needs").exists();
+        }
+    }
+
+    static void age(Path dir, FileTime time) throws Exception {
+        for (Path p : allFiles(dir)) {
+            Files.setLastModifiedTime(p, time);
+        }
+    }
+
+    static List<Path> allFiles(Path dir) throws Exception {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList();
+        }
+    }
+
+    static void deleteTree(Path dir) throws Exception {
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+}
