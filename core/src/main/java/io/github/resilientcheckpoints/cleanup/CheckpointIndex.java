@@ -203,7 +203,8 @@ public final class CheckpointIndex {
 
     private static boolean exists(Path p) {
         try {
-            return FileSystem.get(p.toUri()).exists(p);
+            FileSystem fs = Locations.fileSystem(p);
+            return fs.exists(Locations.onFileSystem(p, fs));
         } catch (IOException | RuntimeException e) {
             return true; // unknown: read it and let the reader report what is wrong
         }
@@ -270,7 +271,8 @@ public final class CheckpointIndex {
     }
 
     static String readSmallFile(Path p) throws IOException {
-        try (FSDataInputStream in = FileSystem.get(p.toUri()).open(p)) {
+        FileSystem fs = Locations.fileSystem(p);
+        try (FSDataInputStream in = fs.open(Locations.onFileSystem(p, fs))) {
             return new String(in.readNBytes(64 * 1024), StandardCharsets.UTF_8);
         }
     }

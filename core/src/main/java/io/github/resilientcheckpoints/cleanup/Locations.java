@@ -2,9 +2,11 @@ package io.github.resilientcheckpoints.cleanup;
 
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
 
 import java.io.IOException;
 import java.net.URI;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 
@@ -55,6 +57,50 @@ public final class Locations {
     static String[] relative(String key, String parentKey) {
         String prefix = parentKey.endsWith("/") ? parentKey : parentKey + "/";
         return key.substring(prefix.length()).split("/");
+    }
+
+    /**
+     * Flink's file system for a path; for an S3 scheme no file system is registered for (e.g. {@code
+     * s3p://} with only flink-s3-fs-native installed), the file system of another S3 spelling.
+     */
+    public static FileSystem fileSystem(Path path) throws IOException {
+        URI uri = path.toUri();
+        try {
+            return FileSystem.get(uri);
+        } catch (UnsupportedFileSystemSchemeException e) {
+            String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+            if (!S3_SCHEMES.contains(scheme)) {
+                throw e;
+            }
+            for (String alias : List.of("s3", "s3a", "s3p", "s3n")) {
+                if (!alias.equals(scheme)) {
+                    try {
+                        return FileSystem.get(withScheme(uri, alias));
+                    } catch (UnsupportedFileSystemSchemeException ignored) {
+                        // try the next spelling
+                    }
+                }
+            }
+            throw e;
+        }
+    }
+
+    /** The same path under the scheme {@link #fileSystem} resolved to (for opening it there). */
+    public static Path onFileSystem(Path path, FileSystem fs) {
+        URI uri = path.toUri();
+        String fsScheme = fs.getUri() == null ? null : fs.getUri().getScheme();
+        if (fsScheme == null || uri.getScheme() == null || fsScheme.equalsIgnoreCase(uri.getScheme())) {
+            return path;
+        }
+        return new Path(withScheme(uri, fsScheme));
+    }
+
+    private static URI withScheme(URI uri, String scheme) {
+        try {
+            return new URI(scheme, uri.getAuthority(), uri.getPath(), uri.getQuery(), uri.getFragment());
+        } catch (java.net.URISyntaxException e) {
+            throw new IllegalArgumentException(e);
+        }
     }
 
     private static String defaultAuthority(URI uri) {

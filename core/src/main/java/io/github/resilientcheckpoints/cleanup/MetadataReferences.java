@@ -47,7 +47,7 @@ public final class MetadataReferences {
             throws UnreadableMetadataException {
         Path metadata = new Path(checkpointDirectory, METADATA);
         CheckpointMetadata loaded;
-        try (FSDataInputStream in = FileSystem.get(metadata.toUri()).open(metadata)) {
+        try (FSDataInputStream in = open(metadata)) {
             loaded = Checkpoints.loadCheckpointMetadata(
                     new DataInputStream(in), classLoader, checkpointDirectory.toString());
         } catch (IOException | RuntimeException e) {
@@ -110,6 +110,11 @@ public final class MetadataReferences {
                     + " in " + metadata + ": its files cannot be told apart from orphans, so this job is not"
                     + " swept.", null);
         }
+    }
+
+    private static FSDataInputStream open(Path file) throws IOException {
+        FileSystem fs = Locations.fileSystem(file);
+        return fs.open(Locations.onFileSystem(file, fs));
     }
 
     /** The comparable form of a path: see {@link Locations#key(Path)}. */

@@ -94,8 +94,8 @@ public final class Sweeper {
         }
         for (String dir : dirs) {
             try {
-                Path p = new Path(dir);
-                FileSystem fs = FileSystem.get(p.toUri());
+                FileSystem fs = Locations.fileSystem(new Path(dir));
+                Path p = Locations.onFileSystem(new Path(dir), fs);
                 if (fs.exists(p) && fs.listStatus(p).length == 0) {
                     fs.delete(p, false);
                 }
