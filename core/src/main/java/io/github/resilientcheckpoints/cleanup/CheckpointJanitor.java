@@ -86,6 +86,7 @@ public final class CheckpointJanitor {
      * roots) is read first: what their checkpoints reference, or were restored from, stays.
      */
     SweepPlan sweep(Path jobDirectory, long checkpointId) {
+        jobDirectory = Locations.trimmed(jobDirectory);
         try {
             // Completed checkpoints are Flink's to delete: it discards what it subsumes, and it counts
             // 'num-retained' from the cluster's configuration, which this storage cannot see (a job-level

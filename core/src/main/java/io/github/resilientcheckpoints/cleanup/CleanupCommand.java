@@ -152,7 +152,7 @@ public final class CleanupCommand {
 
     static int run(Options options, CheckpointStore store, long now, PrintStream out, PrintStream err)
             throws Exception {
-        Path root = new Path(options.dir());
+        Path root = Locations.trimmed(new Path(options.dir()));
         Duration grace = options.grace();
         Duration timeout = options.conf().get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
         if (grace.compareTo(timeout) < 0) {

@@ -48,6 +48,16 @@ public final class Locations {
         return scheme + "://" + (authority == null ? "" : authority) + p;
     }
 
+    /** The path without trailing slashes ({@code Path.getParent()} of {@code a/b/} is {@code a/b}). */
+    public static Path trimmed(Path path) {
+        String s = path.toString();
+        int end = s.length();
+        while (end > 1 && s.charAt(end - 1) == '/' && s.charAt(end - 2) != '/' && s.charAt(end - 2) != ':') {
+            end--;
+        }
+        return end == s.length() ? path : new Path(s.substring(0, end));
+    }
+
     /** True when {@code key} is {@code parentKey} itself or lies below it. */
     public static boolean isUnder(String key, String parentKey) {
         return key.equals(parentKey) || key.startsWith(parentKey.endsWith("/") ? parentKey : parentKey + "/");

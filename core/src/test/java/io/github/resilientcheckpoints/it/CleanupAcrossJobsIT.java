@@ -2,7 +2,9 @@ package io.github.resilientcheckpoints.it;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
+import io.github.resilientcheckpoints.cleanup.JanitorAccess;
 import io.github.resilientcheckpoints.cleanup.MetadataReferences;
+import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
@@ -69,6 +71,7 @@ class CleanupAcrossJobsIT {
     }
 
     @TempDir Path root;
+    @TempDir Path otherRoot;
     @TempDir Path spill;
 
     @BeforeEach
@@ -123,7 +126,7 @@ class CleanupAcrossJobsIT {
         assertThat(retainOne.out()).contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
-        Run jobOnly = cleanup(aDir, "--retain", "1");
+        Run jobOnly = cleanup(aDir + "/", "--retain", "1"); // as typed, with a trailing slash
         assertThat(jobOnly.exit()).as(jobOnly.out() + jobOnly.err()).isZero();
         assertThat(jobOnly.out()).contains("sibling directories included")
                 .contains("referenced by job " + b.toHexString() + " chk-");
@@ -135,6 +138,52 @@ class CleanupAcrossJobsIT {
                 .contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
+        // The janitor of A, once A's own older checkpoints are gone (as when A runs on and Flink subsumes
+        // them), keeps what B references in A's shared/ all the same.
+        for (Path checkpoint : completed(aDir).subList(0, completed(aDir).size() - 1)) {
+            deleteTree(checkpoint);
+        }
+        SweepPlan janitor = JanitorAccess.sweep(new FlinkFileSystemStore(), new org.apache.flink.core.fs.Path(
+                aDir.toUri()), Long.MAX_VALUE / 2, Duration.ofHours(1), List.of());
+        assertThat(janitor.errors()).isEmpty();
+        assertThat(janitor.notes()).as(janitor.summary() + " " + janitor.orphans()).anyMatch(n -> n.contains("referenced by job " + b.toHexString() + " chk-"));
+        assertAllExist(needed);
+
+        CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
+                CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void aJobRestoredFromAnotherRootIsHonouredWhenThatRootIsNamed(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        JobID a = CountingJob.start(cluster, config());
+        CountingJob.awaitCompletedCheckpoints(cluster, a, 4);
+        CountingJob.cancel(cluster, a);
+        Path aDir = root.resolve(a.toHexString());
+        List<Path> aCompleted = completed(aDir);
+
+        CountingJob.resetCounters();
+        Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
+        claim.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, otherRoot.toUri().toString());
+        claim.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
+        JobID b = CountingJob.start(cluster, claim);
+        CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
+        CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
+        CountingJob.cancel(cluster, b);
+        Path bDir = otherRoot.resolve(b.toHexString());
+        List<Path> bCompleted = completed(bDir);
+        Set<Path> needed = new TreeSet<>();
+        for (Path checkpoint : bCompleted) {
+            needed.add(checkpoint.resolve("_metadata"));
+            needed.addAll(references(checkpoint));
+        }
+        assertThat(needed.stream().filter(p -> p.startsWith(aDir))).isNotEmpty();
+        age(aDir, THREE_DAYS_AGO);
+
+        Run honoured = cleanup(root, "--retain", "1", "--honour-root", otherRoot.toString());
+        assertThat(honoured.exit()).as(honoured.out() + honoured.err()).isZero();
+        assertThat(honoured.out()).contains("referenced by job " + b.toHexString() + " chk-");
+        assertAllExist(needed);
         CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
                 CountingJob.PAYLOAD_BYTES);
     }
@@ -254,6 +303,10 @@ class CleanupAcrossJobsIT {
     private record Run(int exit, String out, String err) {}
 
     private static Run cleanup(Path dir, String... extra) throws Exception {
+        return cleanup(dir.toString(), extra);
+    }
+
+    private static Run cleanup(String dir, String... extra) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         int exit = CleanupCommandAccess.run(new FlinkFileSystemStore(), dir, true, extra,
