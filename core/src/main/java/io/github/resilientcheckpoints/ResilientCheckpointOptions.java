@@ -234,7 +234,7 @@ public final class ResilientCheckpointOptions {
                             "Nothing younger is ever deleted. Default: the larger of 1 h and 3 x"
                                     + " 'execution.checkpointing.timeout', so that no file of a checkpoint"
                                     + " that could still complete (or whose acknowledgement is in flight) is"
-                                    + " touched.");
+                                    + " touched. Must not be shorter than 'execution.checkpointing.timeout'.");
 
     public static final ConfigOption<List<String>> CLEANUP_HONOURED_ROOTS =
             ConfigOptions.key(PREFIX + "cleanup.honoured-roots")
