@@ -88,31 +88,13 @@ class CleanupAcrossJobsIT {
     @Test
     void aJobRestoredInClaimModeKeepsTheFilesItReferencesInTheOldJobsDirectory(@InjectMiniCluster MiniCluster cluster)
             throws Exception {
-        JobID a = CountingJob.start(cluster, config());
-        CountingJob.awaitCompletedCheckpoints(cluster, a, 5);
-        CountingJob.cancel(cluster, a);
-        Path aDir = root.resolve(a.toHexString());
-        List<Path> aCompleted = completed(aDir);
-        assertThat(aCompleted).hasSize(3);
-
-        CountingJob.resetCounters();
-        Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
-        claim.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
-        JobID b = CountingJob.start(cluster, claim);
-        CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
-        CountingJob.cancel(cluster, b);
-        assertThat(CountingJob.MISMATCHES.get()).isZero();
-        Path bDir = root.resolve(b.toHexString());
-        List<Path> bCompleted = completed(bDir);
-        Set<Path> needed = new TreeSet<>();
-        for (Path checkpoint : bCompleted) {
-            needed.add(checkpoint.resolve("_metadata"));
-            needed.addAll(references(checkpoint));
-        }
-        assertThat(needed.stream().filter(p -> p.startsWith(aDir)))
-                .as("in CLAIM mode the new job's checkpoints reference the old job's shared files")
-                .isNotEmpty();
+        Restored r = claimRestore(cluster, root);
+        JobID a = r.a();
+        JobID b = r.b();
+        Path aDir = r.aDir();
+        Path bDir = r.bDir();
+        List<Path> bCompleted = r.bCompleted();
+        Set<Path> needed = r.needed();
         age(aDir, THREE_DAYS_AGO);
         age(bDir, TWO_DAYS_AGO);
 
@@ -146,7 +128,8 @@ class CleanupAcrossJobsIT {
         SweepPlan janitor = JanitorAccess.sweep(new FlinkFileSystemStore(), new org.apache.flink.core.fs.Path(
                 aDir.toUri()), Long.MAX_VALUE / 2, Duration.ofHours(1), List.of());
         assertThat(janitor.errors()).isEmpty();
-        assertThat(janitor.notes()).as(janitor.summary() + " " + janitor.orphans()).anyMatch(n -> n.contains("referenced by job " + b.toHexString() + " chk-"));
+        assertThat(janitor.notes()).as(janitor.summary())
+                .anyMatch(n -> n.contains("referenced by job " + b.toHexString() + " chk-"));
         assertAllExist(needed);
 
         CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
@@ -156,28 +139,11 @@ class CleanupAcrossJobsIT {
     @Test
     void aJobRestoredFromAnotherRootIsHonouredWhenThatRootIsNamed(@InjectMiniCluster MiniCluster cluster)
             throws Exception {
-        JobID a = CountingJob.start(cluster, config());
-        CountingJob.awaitCompletedCheckpoints(cluster, a, 4);
-        CountingJob.cancel(cluster, a);
-        Path aDir = root.resolve(a.toHexString());
-        List<Path> aCompleted = completed(aDir);
-
-        CountingJob.resetCounters();
-        Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
-        claim.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, otherRoot.toUri().toString());
-        claim.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
-        JobID b = CountingJob.start(cluster, claim);
-        CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
-        CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
-        CountingJob.cancel(cluster, b);
-        Path bDir = otherRoot.resolve(b.toHexString());
-        List<Path> bCompleted = completed(bDir);
-        Set<Path> needed = new TreeSet<>();
-        for (Path checkpoint : bCompleted) {
-            needed.add(checkpoint.resolve("_metadata"));
-            needed.addAll(references(checkpoint));
-        }
-        assertThat(needed.stream().filter(p -> p.startsWith(aDir))).isNotEmpty();
+        Restored r = claimRestore(cluster, otherRoot);
+        Path aDir = r.aDir();
+        JobID b = r.b();
+        List<Path> bCompleted = r.bCompleted();
+        Set<Path> needed = r.needed();
         age(aDir, THREE_DAYS_AGO);
 
         Run honoured = cleanup(root, "--retain", "1", "--honour-root", otherRoot.toString());
@@ -299,6 +265,39 @@ class CleanupAcrossJobsIT {
     }
 
     // ------------------------------------------------------------------ helpers
+
+    /** Job A under {@code root}, then job B restored from A's oldest retained checkpoint in CLAIM mode. */
+    private record Restored(JobID a, Path aDir, JobID b, Path bDir, List<Path> bCompleted, Set<Path> needed) {}
+
+    private Restored claimRestore(MiniCluster cluster, Path bRoot) throws Exception {
+        JobID a = CountingJob.start(cluster, config());
+        CountingJob.awaitCompletedCheckpoints(cluster, a, 5);
+        CountingJob.cancel(cluster, a);
+        Path aDir = root.resolve(a.toHexString());
+        List<Path> aCompleted = completed(aDir);
+        assertThat(aCompleted).hasSize(3);
+
+        CountingJob.resetCounters();
+        Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
+        claim.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, bRoot.toUri().toString());
+        claim.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
+        JobID b = CountingJob.start(cluster, claim);
+        CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
+        CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
+        CountingJob.cancel(cluster, b);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        Path bDir = bRoot.resolve(b.toHexString());
+        List<Path> bCompleted = completed(bDir);
+        Set<Path> needed = new TreeSet<>();
+        for (Path checkpoint : bCompleted) {
+            needed.add(checkpoint.resolve("_metadata"));
+            needed.addAll(references(checkpoint));
+        }
+        assertThat(needed.stream().filter(p -> p.startsWith(aDir)))
+                .as("in CLAIM mode the new job's checkpoints reference the old job's shared files")
+                .isNotEmpty();
+        return new Restored(a, aDir, b, bDir, bCompleted, needed);
+    }
 
     private record Run(int exit, String out, String err) {}
 
