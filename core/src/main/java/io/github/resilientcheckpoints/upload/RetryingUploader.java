@@ -120,9 +120,7 @@ public final class RetryingUploader {
         FailureClass lastClass = FailureClass.TRANSIENT;
         Path lastTarget = null;
         for (int attempt = 1; ; attempt++) {
-            long now = ticker.nanoTime();
-            long attemptBudget = policy.attemptTimeoutNanos(now, deadlineNanos);
-            if (attemptBudget <= 0) {
+            if (policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos) <= 0) {
                 throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
                         lastClass, lastFailure, source);
             }
@@ -132,6 +130,13 @@ public final class RetryingUploader {
             } catch (UploadThrottle.ThrottleTimeoutException e) {
                 throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget, lastClass,
                         lastFailure == null ? e : lastFailure, source);
+            }
+            // The budget counts from now: the wait for the permit may have used up most of it.
+            long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
+            if (attemptBudget <= 0) {
+                throttle.releasePermit();
+                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
+                        lastClass, lastFailure, source);
             }
             Path target = targets.get();
             lastTarget = target;
