@@ -210,7 +210,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                     RetryingUploader.threadLocalRandom(),
                     runtime.metrics(),
                     settings.redactor(),
-                    throttle(runtime));
+                    throttle(runtime),
+                    runtime.cleanupExecutor());
             return new WorkerServices(
                     uploader,
                     spillSpace(runtime),
