@@ -390,11 +390,15 @@ public final class RetryingUploader {
     private final class Attempt extends FutureTask<Path> {
         final CompletableFuture<Path> result = new CompletableFuture<>();
         private final CompletableFuture<Void> finished = new CompletableFuture<>();
-        private final Path target;
+        private final Placement placement;
 
         Attempt(UploadSource source, Path target) {
-            super(() -> store.upload(source, target));
-            this.target = target;
+            this(source, new Placement(target));
+        }
+
+        private Attempt(UploadSource source, Placement placement) {
+            super(() -> store.upload(source, placement.resolve()));
+            this.placement = placement;
         }
 
         @Override
@@ -433,17 +437,20 @@ public final class RetryingUploader {
         /**
          * Deletes the attempt's file once its thread has left the store call, on the cleanup
          * executor: the attempt's thread may be interrupted (it was abandoned), and so may the
-         * caller's.
+         * caller's. With entropy injection the file is where the store resolved the target to, not
+         * the target itself.
          */
         void deleteWhenFinished() {
-            finished.whenComplete((ignored, error) -> cleanUp("delete of abandoned upload " + target, () -> {
-                Path written = result.isDone() && !result.isCompletedExceptionally()
-                        && !result.isCancelled() ? result.join() : null;
-                deleteAbandoned(target);
-                if (written != null && !written.equals(target)) {
-                    deleteAbandoned(written);
-                }
-            }));
+            finished.whenComplete((ignored, error) ->
+                    cleanUp("delete of abandoned upload " + placement.target, () -> {
+                        Path written = result.isDone() && !result.isCompletedExceptionally()
+                                && !result.isCancelled() ? result.join() : null;
+                        Path where = placement.written();
+                        deleteAbandoned(where);
+                        if (written != null && !written.equals(where)) {
+                            deleteAbandoned(written);
+                        }
+                    }));
         }
 
         private void deleteAbandoned(Path path) {
@@ -452,6 +459,29 @@ public final class RetryingUploader {
             } catch (IOException | RuntimeException e) {
                 LOG.debug("Could not delete abandoned upload {}", path, e);
             }
+        }
+    }
+
+    /** An attempt's target and where the store said it would really write it (entropy injection). */
+    private final class Placement {
+        final Path target;
+        private volatile Path resolved;
+
+        Placement(Path target) {
+            this.target = target;
+        }
+
+        /** Called on the attempt's thread, before anything is written. */
+        Path resolve() throws IOException {
+            Path where = store.resolveTarget(target);
+            resolved = where;
+            return where;
+        }
+
+        /** Where the attempt may have written. */
+        Path written() {
+            Path where = resolved;
+            return where == null ? target : where;
         }
     }
 }
