@@ -380,7 +380,18 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             for (Future<CompletedPart> f : all) {
                 f.cancel(true);
             }
-            S3Store.this.abort(bucket, key, uploadId);
+            Runnable request = () -> S3Store.this.abort(bucket, key, uploadId);
+            if (!Thread.currentThread().isInterrupted()) {
+                request.run();
+                return;
+            }
+            // An interrupted thread (an abandoned attempt) cannot send it: the SDK throws
+            // AbortedException. A part thread can.
+            try {
+                partExecutor.execute(request);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                request.run();
+            }
         }
     }
 
