@@ -166,7 +166,10 @@ public final class PipelinedUpload {
             giveUp(completion);
             throw cancelled(cancellation);
         } catch (TimeoutException e) {
-            return failed(completion, "it did not complete before the checkpoint deadline");
+            // No time for the whole-file upload either: the caller's upload gives up at once.
+            giveUp(completion);
+            LOG.warn("Part upload to {} did not complete before the checkpoint deadline; aborted.", target);
+            return null;
         } catch (ExecutionException | java.util.concurrent.CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             if (cancellation.isCancelled()) {

@@ -31,8 +31,8 @@ public final class UploadDeadline {
 
     /** A budget of {@code budgetNanos} that starts when {@link #start()} is first called. */
     public static UploadDeadline fromUploadStart(long budgetNanos, Ticker ticker) {
-        if (budgetNanos <= 0) {
-            throw new IllegalArgumentException("budget must be positive: " + budgetNanos);
+        if (budgetNanos < 0) {
+            throw new IllegalArgumentException("budget must not be negative: " + budgetNanos);
         }
         return new UploadDeadline(ticker, budgetNanos, NOT_STARTED);
     }
