@@ -211,7 +211,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                     RetryingUploader.threadLocalRandom(),
                     runtime.metrics(),
                     settings.redactor(),
-                    throttle(runtime));
+                    throttle(runtime),
+                    runtime.cleanupExecutor());
             return new WorkerServices(
                     uploader,
                     spillSpace(runtime),

@@ -145,7 +145,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     @Override
     public CheckpointStateOutputStream createTaskOwnedStateStream() throws IOException {
         WorkerServices s = services();
-        // Task-owned state belongs to no checkpoint: its budget starts now.
+        // Task-owned state belongs to no checkpoint: its budget starts when its upload does.
         return new ResilientStateOutputStream(
                 new org.apache.flink.core.fs.Path(delegate.getCheckpointsDirectory(),
                         org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess
@@ -154,7 +154,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
                 inlineThreshold,
                 Math.max(Math.max(1, writeBufferSize), inlineThreshold),
                 s,
-                s.deadlineFrom(s.ticker().nanoTime()));
+                s.budgetFromUploadStart());
     }
 
     @Override

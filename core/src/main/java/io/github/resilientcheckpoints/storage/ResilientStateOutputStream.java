@@ -5,7 +5,10 @@ import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.upload.FileSlice;
+import io.github.resilientcheckpoints.upload.PipelinedUpload;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
+import io.github.resilientcheckpoints.upload.UploadDeadline;
 
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
@@ -45,12 +48,17 @@ import java.util.concurrent.atomic.AtomicLong;
  *       under us, the rest of the stream is kept in memory within the TaskManager's budget (policy
  *       {@code memory}) or the stream fails with a message naming every directory (policy {@code
  *       fail}). Bytes already in the spill file stay there and are uploaded with the rest.
- *   <li>{@link #closeAndGetHandle()} uploads the staged bytes through the {@link
+ *   <li>When the store takes parts, full parts of the spill file are handed to a {@link
+ *       PipelinedUpload} while the stream is still written; it owns that upload (permit, parts,
+ *       completion, deadline, abort).
+ *   <li>{@link #closeAndGetHandle()} completes the pipelined upload or, without one (or when it
+ *       failed), uploads the staged bytes through the {@link
  *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file and returns a
  *       plain {@link FileStateHandle} or {@link RelativeFileStateHandle}: the bytes are durable in the
  *       store before the handle is returned.
  *   <li>{@link #close()} without a handle, from any thread, discards everything: the spill file, the
- *       memory, an upload in flight and what it wrote.
+ *       memory, an upload in flight and what it wrote. A write that fails the stream (no room
+ *       anywhere) discards it the same way.
  * </ul>
  *
  * <p>Threading: one writer thread calls {@code write} and {@code closeAndGetHandle}; {@code close}
@@ -74,7 +82,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private final boolean relativePathsAllowed;
     private final int inlineThreshold;
     private final WorkerServices services;
-    private final long deadlineNanos;
+    private final UploadDeadline deadline;
     private final UploadCancellation cancellation = new UploadCancellation();
 
     private byte[] buffer;
@@ -92,8 +100,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     /** The store's part uploads, when it has them: full parts of the spill file go up early. */
     @Nullable private final SupportsPartUploads partStore;
-    private volatile SupportsPartUploads.PartUpload pipelined;
-    private int partsSubmitted;
+    @Nullable private volatile PipelinedUpload pipeline;
+    /** No pipelining for this stream (no permit was free, or the store could not start one). */
     private boolean pipelineOff;
 
     /**
@@ -112,6 +120,21 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             int bufferSize,
             WorkerServices services,
             long deadlineNanos) {
+        this(targetDirectory, relativePathsAllowed, inlineThreshold, bufferSize, services,
+                UploadDeadline.at(deadlineNanos));
+    }
+
+    /**
+     * @param deadline when the upload gives up: a checkpoint's deadline, or a budget counted from
+     *     {@link #closeAndGetHandle()} for task-owned state
+     */
+    public ResilientStateOutputStream(
+            Path targetDirectory,
+            boolean relativePathsAllowed,
+            int inlineThreshold,
+            int bufferSize,
+            WorkerServices services,
+            UploadDeadline deadline) {
         if (inlineThreshold < 0 || bufferSize < Math.max(1, inlineThreshold)) {
             throw new IllegalArgumentException(
                     "need 0 <= inlineThreshold <= bufferSize, bufferSize >= 1: " + inlineThreshold
@@ -122,7 +145,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.inlineThreshold = inlineThreshold;
         this.buffer = new byte[bufferSize];
         this.services = services;
-        this.deadlineNanos = deadlineNanos;
+        this.deadline = deadline;
         CheckpointStore store = services.uploader().store();
         this.partStore = store instanceof SupportsPartUploads ? (SupportsPartUploads) store : null;
     }
@@ -220,107 +243,41 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     // ------------------------------------------------------------------ pipelined parts
 
     /**
-     * Sends every full part of the spill file that has not gone yet, while the stream is still being
-     * written. Only an optimisation: the spill file stays until the end, so if the part upload fails
-     * (or never gets an upload permit) the whole file is uploaded the ordinary, retried way.
+     * Hands every full part of the spill file that has not gone yet to the pipelined upload, which
+     * is started once the file is large enough and a permit is free. Only an optimisation: the
+     * spill file stays until the end, so without a pipelined upload (or when it fails) the whole
+     * file is uploaded the ordinary, retried way.
      */
     private void submitFullParts() {
         if (partStore == null || pipelineOff || memoryFallback) {
             return;
         }
-        if (pipelined == null && spilledBytes < partStore.pipelineThreshold()) {
-            return;
-        }
-        long partSize = partStore.partSize();
-        while (spilledBytes - (long) partsSubmitted * partSize >= partSize) {
-            if (pipelined == null && !startPipeline()) {
+        PipelinedUpload p = pipeline;
+        if (p == null) {
+            if (spilledBytes < Math.max(partStore.pipelineThreshold(), partStore.partSize())) {
                 return;
             }
-            int part = ++partsSubmitted;
-            pipelined.submitPart(part, services.uploader().throttled(
-                    new FileRange(reservation.file(), (part - 1) * partSize, partSize), deadlineNanos));
-        }
-    }
-
-    private boolean startPipeline() {
-        // One upload permit for the whole pipelined upload, taken without waiting: the writer
-        // thread must not block here, and without a permit the file simply goes up at the end.
-        if (!services.uploader().throttle().tryAcquirePermit()) {
-            pipelineOff = true;
-            return false;
-        }
-        try {
-            pipelined = partStore.startPartUpload(newTargetPath());
+            p = PipelinedUpload.tryStart(partStore, newTargetPath(), services.uploader(), services.metrics(),
+                    services.ticker(), deadline);
+            if (p == null) {
+                pipelineOff = true;
+                return;
+            }
+            pipeline = p;
             if (state != OPEN) {
-                abortPipeline();
-                return false;
+                // close() ran while the upload was started and could not see it.
+                p.abort();
+                return;
             }
-            return true;
-        } catch (IOException | RuntimeException e) {
-            LOG.debug("Could not start a part upload for {}; the file goes up at the end", targetDirectory, e);
-            services.uploader().throttle().releasePermit();
-            pipelineOff = true;
-            return false;
         }
+        p.sendFullParts(reservation.file(), spilledBytes);
     }
 
-    /** Completes the pipelined upload with the rest of the spill file; null if that failed. */
-    @Nullable
-    private Path completePipeline() {
-        SupportsPartUploads.PartUpload upload = pipelined;
-        long partSize = partStore.partSize();
-        long sent = (long) partsSubmitted * partSize;
-        UploadSource last = services.uploader().throttled(
-                new FileRange(reservation.file(), sent, spilledBytes - sent), deadlineNanos);
-        java.util.concurrent.CompletableFuture<Path> completion = new java.util.concurrent.CompletableFuture<>();
-        try {
-            services.uploader().executor().execute(() -> {
-                try {
-                    completion.complete(upload.complete(partsSubmitted + 1, last));
-                } catch (Throwable t) {
-                    completion.completeExceptionally(t);
-                }
-            });
-            long left = deadlineNanos - services.ticker().nanoTime();
-            Path written = java.util.concurrent.CompletableFuture.anyOf(completion, cancellationSignal())
-                    .thenApply(ignored -> completion.getNow(null))
-                    .get(Math.max(0, left), java.util.concurrent.TimeUnit.NANOSECONDS);
-            if (written == null && completion.isDone() && !completion.isCompletedExceptionally()) {
-                // Cancelled just as the last part completed: the object belongs to nobody.
-                deleteRemoteQuietly(completion.join());
-            }
-            if (written != null) {
-                services.metrics().uploadStarted();
-                services.metrics().uploadSucceeded(spilledBytes);
-                services.metrics().pipelinedUpload();
-                return written;
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        } catch (Exception e) {
-            LOG.warn("Part upload of {} failed ({}); uploading the whole spilled file with retries instead.",
-                    targetDirectory, services.uploader().redactor().describe(e));
-        } finally {
-            pipelined = null;
-            if (!completion.isDone() || completion.isCompletedExceptionally()) {
-                upload.abort();
-            }
-            services.uploader().throttle().releasePermit();
-        }
-        services.metrics().pipelineFallback();
-        return null;
-    }
-
-    private java.util.concurrent.CompletableFuture<Void> cancellationSignal() {
-        return cancellation.signal();
-    }
-
+    /** Ends the pipelined upload, if any, giving its permit back; idempotent, any thread. */
     private void abortPipeline() {
-        SupportsPartUploads.PartUpload upload = pipelined;
-        if (upload != null) {
-            pipelined = null;
-            upload.abort();
-            services.uploader().throttle().releasePermit();
+        PipelinedUpload p = pipeline;
+        if (p != null) {
+            p.abort();
         }
     }
 
@@ -357,7 +314,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         SpillSpace space = services.spillSpace();
         if (space.limits().fallback() == SpillLimits.FallbackPolicy.FAIL) {
             services.metrics().spillFailed();
-            throw new IOException(noRoomMessage(reason, false));
+            IOException failure = new IOException(noRoomMessage(reason, false));
+            close(); // the stream is failed: the pipelined upload and the spill file go now
+            throw failure;
         }
         memoryFallback = true;
         memoryChunks = new ArrayList<>();
@@ -428,6 +387,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         if (!STATE.compareAndSet(this, OPEN, UPLOADING)) {
             throw new IOException("Stream has already been closed and discarded.");
         }
+        deadline.start();
         try {
             boolean staged = spillOut != null || memoryFallback;
             if (!staged && pos == 0) {
@@ -443,14 +403,16 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 return handle;
             }
             UploadSource source = finishStaging();
-            Path written = pipelined != null && !memoryFallback ? completePipeline() : null;
+            PipelinedUpload p = pipeline;
+            Path written = p != null && !memoryFallback
+                    ? p.complete(reservation.file(), spilledBytes, cancellation)
+                    : null;
             if (written == null) {
-                abortPipeline();
-                written = services.uploader().upload(source, this::newTargetPath, deadlineNanos, cancellation);
+                written = services.uploader().upload(source, this::newTargetPath, deadline.nanos(), cancellation);
             }
             if (!STATE.compareAndSet(this, UPLOADING, DONE)) {
                 // Discarded while the last attempt completed: the file belongs to nobody.
-                deleteRemoteQuietly(written);
+                services.uploader().discard(written);
                 throw new IOException("The state stream for " + targetDirectory
                         + " was closed while its upload completed; the upload was deleted.");
             }
@@ -460,6 +422,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                     : new FileStateHandle(written, size);
         } catch (IOException | RuntimeException | Error e) {
             STATE.set(this, DISCARDED);
+            abortPipeline();
             throw e;
         } finally {
             discardLocal();
@@ -512,10 +475,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             }
         }
         cancellation.cancel();
-        SupportsPartUploads.PartUpload upload = pipelined;
-        if (upload != null) {
-            upload.abort();
-        }
+        abortPipeline();
         discardLocal();
     }
 
@@ -548,49 +508,11 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    private void deleteRemoteQuietly(Path path) {
-        try {
-            services.uploader().store().delete(path);
-        } catch (IOException | RuntimeException e) {
-            LOG.warn("Could not delete discarded checkpoint file {}: {}", path, e.toString());
-        }
-    }
-
     /** For tests and diagnostics: where this stream spills, or null while it has no spill file. */
     @Nullable
     java.nio.file.Path spillFile() {
         SpillSpace.Reservation r = reservation;
         return r == null ? null : r.file();
-    }
-
-    /** Bytes [offset, offset+length) of the spill file. */
-    private static final class FileRange implements UploadSource {
-        private final java.nio.file.Path file;
-        private final long offset;
-        private final long length;
-
-        FileRange(java.nio.file.Path file, long offset, long length) {
-            this.file = file;
-            this.offset = offset;
-            this.length = length;
-        }
-
-        @Override
-        public long length() {
-            return length;
-        }
-
-        @Override
-        public InputStream open() throws IOException {
-            InputStream in = Files.newInputStream(file);
-            try {
-                in.skipNBytes(offset);
-            } catch (IOException e) {
-                in.close();
-                throw e;
-            }
-            return new BoundedInputStream(in, length);
-        }
     }
 
     /** The staged bytes: a prefix in the spill file, then full memory chunks, then the buffer. */
@@ -626,46 +548,13 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             List<InputStream> parts = new ArrayList<>();
             if (file != null && fileBytes > 0) {
                 // Only the confirmed prefix: a write that failed half-way may have left a tail.
-                parts.add(new BoundedInputStream(Files.newInputStream(file), fileBytes));
+                parts.add(new FileSlice(file, 0, fileBytes).open());
             }
             for (byte[] c : chunks) {
                 parts.add(new ByteArrayInputStream(c));
             }
             parts.add(new ByteArrayInputStream(tail, 0, tailLength));
             return new SequenceInputStream(Collections.enumeration(parts));
-        }
-    }
-
-    private static final class BoundedInputStream extends java.io.FilterInputStream {
-        private long remaining;
-
-        BoundedInputStream(InputStream in, long limit) {
-            super(in);
-            this.remaining = limit;
-        }
-
-        @Override
-        public int read() throws IOException {
-            if (remaining <= 0) {
-                return -1;
-            }
-            int b = super.read();
-            if (b >= 0) {
-                remaining--;
-            }
-            return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-            if (remaining <= 0) {
-                return -1;
-            }
-            int n = super.read(b, off, (int) Math.min(len, remaining));
-            if (n > 0) {
-                remaining -= n;
-            }
-            return n;
         }
     }
 }

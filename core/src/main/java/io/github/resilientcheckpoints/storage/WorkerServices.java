@@ -4,6 +4,7 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.Ticker;
+import io.github.resilientcheckpoints.upload.UploadDeadline;
 
 /**
  * What a TaskManager-side state stream needs besides its target: the retrying uploader, the spill
@@ -45,6 +46,14 @@ public final class WorkerServices {
 
     public Ticker ticker() {
         return ticker;
+    }
+
+    /**
+     * The deadline of a stream that belongs to no checkpoint (task-owned state): the upload budget,
+     * counted from when its upload starts, not from when the stream was opened.
+     */
+    public UploadDeadline budgetFromUploadStart() {
+        return UploadDeadline.fromUploadStart(uploadBudgetNanos, ticker);
     }
 
     /** Deadline for uploads of a checkpoint first seen at {@code firstSeenNanos}. */

@@ -62,6 +62,12 @@ public final class FlinkFileSystemStore implements CheckpointStore, SupportsList
         return written;
     }
 
+    /** The target with Flink's entropy injected, if its file system injects entropy. */
+    @Override
+    public Path resolveTarget(Path target) throws IOException {
+        return EntropyInjector.addEntropy(FileSystem.getUnguardedFileSystem(target.toUri()), target);
+    }
+
     @Override
     public void delete(Path path) throws IOException {
         FileSystem fs = FileSystem.getUnguardedFileSystem(path.toUri());

@@ -23,4 +23,14 @@ public interface StateUploader {
      * </ul>
      */
     Path upload(UploadSource source, Path target) throws IOException;
+
+    /**
+     * Where an upload to {@code target} writes, decided before anything is written: {@code target}
+     * itself, or, for stores that rewrite paths (Flink's entropy injection), the rewritten path. The
+     * caller uploads to the result, which such a store then leaves as it is, and so knows what to
+     * delete when it abandons the attempt, even if the attempt never returns.
+     */
+    default Path resolveTarget(Path target) throws IOException {
+        return target;
+    }
 }

@@ -18,6 +18,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -30,7 +31,10 @@ import java.util.function.Supplier;
  * and nothing is attempted or awaited past the deadline. The calling thread only waits.
  *
  * <p>Abandoned attempts (timed out, cancelled) are interrupted; their files are deleted once their
- * thread really leaves the store call, so a late write can never resurrect them.
+ * thread really leaves the store call, so a late write can never resurrect them. That cleanup, like
+ * every abort and delete of something nobody owns, runs on the cleanup executor: never on an
+ * interrupted thread, where object store clients refuse requests (the AWS SDK throws {@code
+ * AbortedException}).
  */
 public final class RetryingUploader {
 
@@ -44,6 +48,7 @@ public final class RetryingUploader {
     private final StorageMetrics metrics;
     private final Redactor redactor;
     private final UploadThrottle throttle;
+    private final Executor cleanupExecutor;
 
     public RetryingUploader(
             CheckpointStore store,
@@ -56,6 +61,7 @@ public final class RetryingUploader {
         this(store, policy, executor, ticker, uniform, metrics, redactor, UploadThrottle.unlimited(ticker));
     }
 
+    /** With a fresh daemon thread for each cleanup task: for callers without a runtime (tests, tools). */
     public RetryingUploader(
             CheckpointStore store,
             RetryPolicy policy,
@@ -65,7 +71,28 @@ public final class RetryingUploader {
             StorageMetrics metrics,
             Redactor redactor,
             UploadThrottle throttle) {
+        this(store, policy, executor, ticker, uniform, metrics, redactor, throttle, THREAD_PER_CLEANUP);
+    }
+
+    /** Starts a daemon thread per task: nothing to own or close, and nobody interrupts it. */
+    private static final Executor THREAD_PER_CLEANUP = task -> {
+        Thread t = new Thread(task, "rcs-cleanup");
+        t.setDaemon(true);
+        t.start();
+    };
+
+    public RetryingUploader(
+            CheckpointStore store,
+            RetryPolicy policy,
+            Executor executor,
+            Ticker ticker,
+            DoubleSupplier uniform,
+            StorageMetrics metrics,
+            Redactor redactor,
+            UploadThrottle throttle,
+            Executor cleanupExecutor) {
         this.throttle = throttle;
+        this.cleanupExecutor = cleanupExecutor;
         this.store = store;
         this.policy = policy;
         this.executor = executor;
@@ -96,8 +123,42 @@ public final class RetryingUploader {
     }
 
     /** The source as the store should read it: bandwidth taken from the throttle, chunk by chunk. */
-    public UploadSource throttled(UploadSource source, long deadlineNanos) {
-        return new ThrottledSource(source, throttle, deadlineNanos);
+    public UploadSource throttled(UploadSource source, UploadDeadline deadline) {
+        return new ThrottledSource(source, throttle, deadline);
+    }
+
+    /**
+     * Runs cleanup work (an abort, a delete) on the cleanup executor, never on the caller's thread,
+     * which may be interrupted; failures are logged. Runs it here only if the executor refuses it
+     * (shut down).
+     */
+    public void cleanUp(String what, Runnable task) {
+        Runnable logged = () -> {
+            try {
+                task.run();
+            } catch (RuntimeException e) {
+                LOG.warn("Cleanup failed ({}): {}", what, redactor.describe(e));
+            }
+        };
+        try {
+            cleanupExecutor.execute(logged);
+        } catch (RejectedExecutionException e) {
+            logged.run();
+        }
+    }
+
+    /** Deletes a remote file nobody owns (a discarded stream's upload), on the cleanup executor. */
+    public void discard(Path path) {
+        cleanUp("delete of " + path, () -> deleteQuietly(path));
+    }
+
+    private void deleteQuietly(Path path) {
+        try {
+            store.delete(path);
+        } catch (IOException | RuntimeException e) {
+            LOG.warn("Could not delete discarded checkpoint file {}: {}", redactor.redact(path.toString()),
+                    redactor.describe(e));
+        }
     }
 
     /**
@@ -119,10 +180,9 @@ public final class RetryingUploader {
         Throwable lastFailure = null;
         FailureClass lastClass = FailureClass.TRANSIENT;
         Path lastTarget = null;
+        UploadDeadline deadline = UploadDeadline.at(deadlineNanos);
         for (int attempt = 1; ; attempt++) {
-            long now = ticker.nanoTime();
-            long attemptBudget = policy.attemptTimeoutNanos(now, deadlineNanos);
-            if (attemptBudget <= 0) {
+            if (policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos) <= 0) {
                 throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
                         lastClass, lastFailure, source);
             }
@@ -133,10 +193,17 @@ public final class RetryingUploader {
                 throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget, lastClass,
                         lastFailure == null ? e : lastFailure, source);
             }
+            // The budget counts from now: the wait for the permit may have used up most of it.
+            long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
+            if (attemptBudget <= 0) {
+                throttle.releasePermit();
+                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
+                        lastClass, lastFailure, source);
+            }
             Path target = targets.get();
             lastTarget = target;
             metrics.attemptStarted(attempt);
-            Attempt running = new Attempt(new ThrottledSource(source, throttle, deadlineNanos), target);
+            Attempt running = new Attempt(new ThrottledSource(source, throttle, deadline), target);
             try {
                 executor.execute(running);
             } catch (RuntimeException e) {
@@ -281,12 +348,12 @@ public final class RetryingUploader {
     private static final class ThrottledSource implements UploadSource {
         private final UploadSource source;
         private final UploadThrottle throttle;
-        private final long deadlineNanos;
+        private final UploadDeadline deadline;
 
-        ThrottledSource(UploadSource source, UploadThrottle throttle, long deadlineNanos) {
+        ThrottledSource(UploadSource source, UploadThrottle throttle, UploadDeadline deadline) {
             this.source = source;
             this.throttle = throttle;
-            this.deadlineNanos = deadlineNanos;
+            this.deadline = deadline;
         }
 
         @Override
@@ -303,7 +370,7 @@ public final class RetryingUploader {
             return new java.io.FilterInputStream(in) {
                 @Override
                 public int read() throws IOException {
-                    throttle.acquireBytes(1, deadlineNanos);
+                    throttle.acquireBytes(1, deadline.nanos());
                     return super.read();
                 }
 
@@ -311,7 +378,7 @@ public final class RetryingUploader {
                 public int read(byte[] b, int off, int len) throws IOException {
                     int n = super.read(b, off, len);
                     if (n > 0) {
-                        throttle.acquireBytes(n, deadlineNanos);
+                        throttle.acquireBytes(n, deadline.nanos());
                     }
                     return n;
                 }
@@ -323,11 +390,15 @@ public final class RetryingUploader {
     private final class Attempt extends FutureTask<Path> {
         final CompletableFuture<Path> result = new CompletableFuture<>();
         private final CompletableFuture<Void> finished = new CompletableFuture<>();
-        private final Path target;
+        private final Placement placement;
 
         Attempt(UploadSource source, Path target) {
-            super(() -> store.upload(source, target));
-            this.target = target;
+            this(source, new Placement(target));
+        }
+
+        private Attempt(UploadSource source, Placement placement) {
+            super(() -> store.upload(source, placement.resolve()));
+            this.placement = placement;
         }
 
         @Override
@@ -363,24 +434,54 @@ public final class RetryingUploader {
             deleteWhenFinished();
         }
 
-        /** Deletes the attempt's file once its thread has left the store call. */
+        /**
+         * Deletes the attempt's file once its thread has left the store call, on the cleanup
+         * executor: the attempt's thread may be interrupted (it was abandoned), and so may the
+         * caller's. With entropy injection the file is where the store resolved the target to, not
+         * the target itself.
+         */
         void deleteWhenFinished() {
-            finished.whenComplete((ignored, error) -> {
-                Path written = result.isDone() && !result.isCompletedExceptionally()
-                        && !result.isCancelled() ? result.join() : null;
-                deleteQuietly(target);
-                if (written != null && !written.equals(target)) {
-                    deleteQuietly(written);
-                }
-            });
+            finished.whenComplete((ignored, error) ->
+                    cleanUp("delete of abandoned upload " + placement.target, () -> {
+                        Path written = result.isDone() && !result.isCompletedExceptionally()
+                                && !result.isCancelled() ? result.join() : null;
+                        Path where = placement.written();
+                        deleteAbandoned(where);
+                        if (written != null && !written.equals(where)) {
+                            deleteAbandoned(written);
+                        }
+                    }));
         }
 
-        private void deleteQuietly(Path path) {
+        private void deleteAbandoned(Path path) {
             try {
                 store.delete(path);
             } catch (IOException | RuntimeException e) {
                 LOG.debug("Could not delete abandoned upload {}", path, e);
             }
+        }
+    }
+
+    /** An attempt's target and where the store said it would really write it (entropy injection). */
+    private final class Placement {
+        final Path target;
+        private volatile Path resolved;
+
+        Placement(Path target) {
+            this.target = target;
+        }
+
+        /** Called on the attempt's thread, before anything is written. */
+        Path resolve() throws IOException {
+            Path where = store.resolveTarget(target);
+            resolved = where;
+            return where;
+        }
+
+        /** Where the attempt may have written. */
+        Path written() {
+            Path where = resolved;
+            return where == null ? target : where;
         }
     }
 }

@@ -30,6 +30,8 @@ public final class UploadRuntime implements AutoCloseable {
 
     private final String name;
     private final ThreadPoolExecutor executor;
+    /** Aborts and deletes of abandoned uploads: on threads nobody interrupts. */
+    private final ThreadPoolExecutor cleanupExecutor;
     private final StorageMetrics metrics = new StorageMetrics();
     private final Ticker ticker;
     private final Cache<CheckpointKey, Long> firstSeen;
@@ -46,6 +48,9 @@ public final class UploadRuntime implements AutoCloseable {
                 uploadThreads, uploadThreads, 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), daemonThreads("rcs-upload-" + name));
         this.executor.allowCoreThreadTimeOut(true);
+        this.cleanupExecutor = new ThreadPoolExecutor(
+                2, 2, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), daemonThreads("rcs-cleanup-" + name));
+        this.cleanupExecutor.allowCoreThreadTimeOut(true);
         // Entries only need to outlive the longest checkpoint timeout; the bound keeps memory flat
         // for TaskManagers that run many jobs for months.
         this.firstSeen = Caffeine.newBuilder()
@@ -68,6 +73,15 @@ public final class UploadRuntime implements AutoCloseable {
 
     public ExecutorService executor() {
         return executor;
+    }
+
+    /**
+     * Where cleanup work runs (aborting a part upload, deleting an abandoned attempt's file): never
+     * on a task or upload thread that may have been interrupted, where object store clients refuse
+     * requests.
+     */
+    public ExecutorService cleanupExecutor() {
+        return cleanupExecutor;
     }
 
     public StorageMetrics metrics() {
@@ -97,7 +111,12 @@ public final class UploadRuntime implements AutoCloseable {
         executor.shutdownNow();
         try {
             executor.awaitTermination(10, TimeUnit.SECONDS);
+            // Then the cleanup the stopped uploads queued still runs, uninterrupted: it is what
+            // keeps the store clean.
+            cleanupExecutor.shutdown();
+            cleanupExecutor.awaitTermination(10, TimeUnit.SECONDS);
         } catch (InterruptedException e) {
+            cleanupExecutor.shutdown();
             Thread.currentThread().interrupt();
         }
     }

@@ -154,6 +154,41 @@ class ResilientStateOutputStreamTest {
     }
 
     @Test
+    void cancelDuringUploadDeletesTheAttemptsFileOnAThreadNobodyInterrupted() throws Exception {
+        // Like the AWS SDK: a delete on an interrupted thread fails (AbortedException).
+        ScriptedStore store = new ScriptedStore().thenHang().refusingCleanupOnInterruptedThreads();
+        ResilientStateOutputStream out = stream(services(store), true);
+        out.write(randomBytes(4 * BUFFER, 12));
+        Future<StreamStateHandle> uploading = executor.submit(out::closeAndGetHandle);
+        assertThat(store.attemptStarted.await(10, TimeUnit.SECONDS)).isTrue();
+        awaitRemoteCount(1);
+
+        executor.submit(out::close).get(10, TimeUnit.SECONDS);
+
+        assertThatThrownBy(() -> uploading.get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(java.io.InterruptedIOException.class);
+        awaitRemoteCount(0);
+        assertThat(store.refusedCleanups()).as("deletes attempted on interrupted threads").isZero();
+    }
+
+    @Test
+    void interruptedUploadingThreadStillDeletesTheAttemptsFile() throws Exception {
+        ScriptedStore store = new ScriptedStore().thenHang().refusingCleanupOnInterruptedThreads();
+        ResilientStateOutputStream out = stream(services(store), true);
+        out.write(randomBytes(4 * BUFFER, 13));
+        Future<StreamStateHandle> uploading = executor.submit(out::closeAndGetHandle);
+        assertThat(store.attemptStarted.await(10, TimeUnit.SECONDS)).isTrue();
+        awaitRemoteCount(1);
+
+        uploading.cancel(true);
+        out.close();
+
+        awaitRemoteCount(0);
+        assertThat(listSpill()).isEmpty();
+        assertThat(store.refusedCleanups()).as("deletes attempted on interrupted threads").isZero();
+    }
+
+    @Test
     void writesAllocateNothing() throws Exception {
         com.sun.management.ThreadMXBean threads =
                 (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();

@@ -30,6 +30,8 @@ public final class ScriptedStore implements CheckpointStore {
     private final List<Path> targets = Collections.synchronizedList(new ArrayList<>());
     private volatile boolean failForever;
     private volatile IOException foreverFailure;
+    private volatile boolean refuseInterruptedCleanup;
+    private final AtomicInteger refusedCleanups = new AtomicInteger();
     public final CountDownLatch attemptStarted = new CountDownLatch(1);
 
     private interface Step {
@@ -75,6 +77,20 @@ public final class ScriptedStore implements CheckpointStore {
         return this;
     }
 
+    /**
+     * Deletes made on an interrupted thread fail, as with the AWS SDK ({@code AbortedException}):
+     * cleanup must run on a thread nobody interrupted.
+     */
+    public ScriptedStore refusingCleanupOnInterruptedThreads() {
+        this.refuseInterruptedCleanup = true;
+        return this;
+    }
+
+    /** Deletes refused because they ran on an interrupted thread. */
+    public int refusedCleanups() {
+        return refusedCleanups.get();
+    }
+
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
         attempts.incrementAndGet();
@@ -115,6 +131,10 @@ public final class ScriptedStore implements CheckpointStore {
 
     @Override
     public void delete(Path path) throws IOException {
+        if (refuseInterruptedCleanup && Thread.currentThread().isInterrupted()) {
+            refusedCleanups.incrementAndGet();
+            throw new IOException("AbortedException: Thread was interrupted (delete " + path + ")");
+        }
         real.delete(path);
     }
 

@@ -120,6 +120,14 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         return written;
     }
 
+    /** The target with entropy injected ({@code s3.entropy.key}); {@link #upload} then keeps it. */
+    @Override
+    public Path resolveTarget(Path target) {
+        String key = key(target);
+        String injected = injectEntropy(key);
+        return injected.equals(key) ? target : new Path("s3://" + bucket(target) + "/" + injected);
+    }
+
     /**
      * Checks once per bucket that it exists and is ours to use. S3 may answer a PutObject to a
      * missing bucket before reading its body and close the connection, which the client then reports
@@ -372,7 +380,18 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             for (Future<CompletedPart> f : all) {
                 f.cancel(true);
             }
-            S3Store.this.abort(bucket, key, uploadId);
+            Runnable request = () -> S3Store.this.abort(bucket, key, uploadId);
+            if (!Thread.currentThread().isInterrupted()) {
+                request.run();
+                return;
+            }
+            // An interrupted thread (an abandoned attempt) cannot send it: the SDK throws
+            // AbortedException. A part thread can.
+            try {
+                partExecutor.execute(request);
+            } catch (java.util.concurrent.RejectedExecutionException e) {
+                request.run();
+            }
         }
     }
 
