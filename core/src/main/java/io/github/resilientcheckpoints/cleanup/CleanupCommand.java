@@ -107,11 +107,11 @@ public final class CleanupCommand {
 
     static int run(CheckpointStore store, Path root, boolean execute, Duration grace, int retain, int keepJobs,
             long now, PrintStream out, PrintStream err) throws Exception {
-        if (!(store instanceof SupportsListing)) {
+        if (store.capability(SupportsListing.class).isEmpty()) {
             err.println("cleanup: the store for " + root + " cannot list files");
             return 2;
         }
-        List<StoredFile> files = ((SupportsListing) store).listFiles(root);
+        List<StoredFile> files = store.capability(SupportsListing.class).get().listFiles(root);
         String rootKey = MetadataReferences.key(root);
         Map<String, Long> jobs = new LinkedHashMap<>(); // job dir -> newest file time
         boolean isJobDir = false;

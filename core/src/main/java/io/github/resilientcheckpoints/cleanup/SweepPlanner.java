@@ -39,12 +39,12 @@ public final class SweepPlanner {
     static final Pattern JOB_ID = Pattern.compile("[0-9a-f]{32}");
 
     private final CheckpointStore store;
+    private final SupportsListing listing;
     private final ClassLoader classLoader;
 
     public SweepPlanner(CheckpointStore store, ClassLoader classLoader) {
-        if (!(store instanceof SupportsListing)) {
-            throw new IllegalArgumentException("store " + store.name() + " cannot list files");
-        }
+        this.listing = store.capability(SupportsListing.class).orElseThrow(
+                () -> new IllegalArgumentException("store " + store.name() + " cannot list files"));
         this.store = store;
         this.classLoader = classLoader;
     }
@@ -66,7 +66,7 @@ public final class SweepPlanner {
         SweepPlan plan = new SweepPlan();
         String job = MetadataReferences.key(jobDirectory);
         checkNoDotDot(jobDirectory);
-        List<StoredFile> files = ((SupportsListing) store).listFiles(jobDirectory);
+        List<StoredFile> files = listing.listFiles(jobDirectory);
 
         // Group the job's files by where they live.
         TreeMap<Long, List<StoredFile>> checkpoints = new TreeMap<>();
@@ -145,8 +145,8 @@ public final class SweepPlanner {
                         + retained));
             }
         }
-        if (store instanceof SupportsPendingUploads) {
-            for (SupportsPendingUploads.PendingUpload u : ((SupportsPendingUploads) store).listPendingUploads(jobDirectory)) {
+        if (store.capability(SupportsPendingUploads.class).isPresent()) {
+            for (SupportsPendingUploads.PendingUpload u : store.capability(SupportsPendingUploads.class).get().listPendingUploads(jobDirectory)) {
                 if (rules.nowMillis() - u.initiatedMillis() >= rules.graceMillis()) {
                     plan.pendingUploads.add(u);
                 }
@@ -160,7 +160,7 @@ public final class SweepPlanner {
         SweepPlan plan = new SweepPlan();
         checkNoDotDot(jobDirectory);
         String job = MetadataReferences.key(jobDirectory);
-        List<StoredFile> files = ((SupportsListing) store).listFiles(jobDirectory);
+        List<StoredFile> files = listing.listFiles(jobDirectory);
         boolean allOld = files.stream().allMatch(f -> old(f, rules));
         for (StoredFile f : files) {
             String k = MetadataReferences.key(f.path());
@@ -173,8 +173,8 @@ public final class SweepPlanner {
                 keep(plan, f, !allOld && ours);
             }
         }
-        if (allOld && store instanceof SupportsPendingUploads) {
-            plan.pendingUploads.addAll(((SupportsPendingUploads) store).listPendingUploads(jobDirectory));
+        if (allOld && store.capability(SupportsPendingUploads.class).isPresent()) {
+            plan.pendingUploads.addAll(store.capability(SupportsPendingUploads.class).get().listPendingUploads(jobDirectory));
         }
         return plan;
     }
