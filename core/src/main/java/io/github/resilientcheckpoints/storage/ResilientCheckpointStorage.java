@@ -175,8 +175,12 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         synchronized (SPILL_SPACES) {
             space = SPILL_SPACES.get(key);
             if (space == null) {
-                space = new SpillSpace(settings.spillPaths(), settings.spillLimits,
-                        FreeSpaceProbe.FILE_STORE, runtime.ticker());
+                try {
+                    space = new SpillSpace(settings.spillPaths(), settings.spillLimits,
+                            FreeSpaceProbe.FILE_STORE, runtime.ticker());
+                } catch (IOException e) {
+                    throw ResilientSettings.spillSpaceError(e);
+                }
                 // Once per JVM and directory set, before any stream of ours exists there.
                 space.deleteStaleFiles();
                 SpillSpace published = space;

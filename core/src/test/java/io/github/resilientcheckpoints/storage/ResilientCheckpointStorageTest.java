@@ -2,17 +2,23 @@ package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 
+import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.runtime.state.CheckpointStorageAccess;
 import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.List;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ResilientCheckpointStorageTest {
 
@@ -39,5 +45,21 @@ class ResilientCheckpointStorageTest {
         assertThat(copy.toString()).isEqualTo(storage.toString());
         assertThat(copy.settings().maxAttempts).isEqualTo(7);
         assertThat(copy.delegate().getCheckpointPath()).isEqualTo(storage.delegate().getCheckpointPath());
+    }
+
+    @Test
+    void spillDirectoryThatCannotBeCreatedFailsOnFirstUseNamingKeyAndPath() throws Exception {
+        Path file = Files.writeString(tmp.resolve("plain-file"), "x");
+        Configuration conf = config();
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(file.resolve("spill").toString()));
+        ResilientCheckpointStorage storage =
+                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+
+        CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
+        assertThatThrownBy(access::createTaskOwnedStateStream)
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("'execution.checkpointing.resilient.spill.directories'")
+                .hasMessageContaining(file.resolve("spill").toString())
+                .hasMessageContaining("cannot be created");
     }
 }
