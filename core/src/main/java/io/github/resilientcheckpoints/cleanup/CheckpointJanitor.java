@@ -9,9 +9,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.Map;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
 
 /**
@@ -19,19 +17,13 @@ import java.util.function.LongSupplier;
  * directory in the background, at most once per interval per job, one sweep at a time per JVM.
  * Checkpoints from {@code id - maxConcurrent} on count as in progress, the newest {@code retain}
  * completed ones as retained; everything else must also be older than the grace period.
+ *
+ * <p>The sweep thread and the time of each job's last sweep belong to the JVM's runtime, which
+ * passes them in (it creates and closes the thread).
  */
 public final class CheckpointJanitor {
 
     private static final Logger LOG = LoggerFactory.getLogger(CheckpointJanitor.class);
-
-    /** One daemon thread for all sweeps of this JVM: cleanup is never urgent. */
-    private static final ExecutorService SWEEPS = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "rcs-checkpoint-janitor");
-        t.setDaemon(true);
-        return t;
-    });
-
-    private static final Map<String, Long> LAST_SWEEP = new ConcurrentHashMap<>();
 
     private final CheckpointStore store;
     private final StorageMetrics metrics;
@@ -40,9 +32,18 @@ public final class CheckpointJanitor {
     private final long graceMillis;
     private final long intervalMillis;
     private final LongSupplier clock;
+    private final Executor sweeps;
+    private final Map<String, Long> lastSweep;
 
+    /**
+     * @param sweeps runs the sweeps, one at a time
+     * @param lastSweep when each job directory was last swept, shared by the janitors of a JVM
+     */
     public CheckpointJanitor(CheckpointStore store, StorageMetrics metrics, int retain, int maxConcurrent,
-            long graceMillis, long intervalMillis, LongSupplier clock) {
+            long graceMillis, long intervalMillis, LongSupplier clock, Executor sweeps,
+            Map<String, Long> lastSweep) {
+        this.sweeps = sweeps;
+        this.lastSweep = lastSweep;
         this.store = store;
         this.metrics = metrics;
         this.retain = retain;
@@ -56,12 +57,12 @@ public final class CheckpointJanitor {
     public void checkpointStarting(Path jobDirectory, long checkpointId) {
         String key = jobDirectory.toString();
         long now = clock.getAsLong();
-        Long last = LAST_SWEEP.get(key);
+        Long last = lastSweep.get(key);
         if (last != null && now - last < intervalMillis) {
             return;
         }
-        LAST_SWEEP.put(key, now);
-        SWEEPS.execute(() -> sweep(jobDirectory, checkpointId));
+        lastSweep.put(key, now);
+        sweeps.execute(() -> sweep(jobDirectory, checkpointId));
     }
 
     void sweep(Path jobDirectory, long checkpointId) {

@@ -14,7 +14,7 @@ import io.github.resilientcheckpoints.testing.MiniClusters;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.Ticker;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -214,7 +214,7 @@ class SmallDiskIT {
         conf.set(ResilientCheckpointOptions.SPILL_FLOOR, MemorySize.parse("8 mb"));
         conf.set(ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET, MemorySize.parse("160 mb"));
         conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(500));
-        StorageMetrics metrics = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue()).metrics();
+        StorageMetrics metrics = StorageRuntime.shared().metrics();
         long spilledBefore = metrics.spillBytes();
 
         CountingJob.resetCounters();
