@@ -35,6 +35,7 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -55,6 +56,12 @@ public final class StorageRuntime implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(StorageRuntime.class);
 
+    /** Stores unused this long are closed (their clients hold connections and threads). */
+    public static final Duration DEFAULT_STORE_IDLE_TIMEOUT = Duration.ofHours(1);
+
+    /** How often idle stores are looked for. */
+    private static final Duration MAINTENANCE_INTERVAL = Duration.ofMinutes(1);
+
     private static final Object SHARED_LOCK = new Object();
 
     @GuardedBy("SHARED_LOCK")
@@ -67,7 +74,7 @@ public final class StorageRuntime implements AutoCloseable {
     private final Runnable unregisterMBean;
 
     private final Map<Integer, ThreadPoolExecutor> uploadExecutors = new ConcurrentHashMap<>();
-    private final Map<String, CheckpointStore> stores = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<StoreKey, StoreEntry> stores = new ConcurrentHashMap<>();
     private final Map<UploadThrottle.Settings, UploadThrottle> throttles = new ConcurrentHashMap<>();
     private final Map<SpillKey, SpillSpace> spillSpaces = new ConcurrentHashMap<>();
     private final Map<String, Long> lastSweeps = new ConcurrentHashMap<>();
@@ -75,16 +82,32 @@ public final class StorageRuntime implements AutoCloseable {
     @GuardedBy("this")
     private ThreadPoolExecutor sweeps;
 
+    /** Closes idle stores; started with the first store. */
+    @GuardedBy("this")
+    private ScheduledThreadPoolExecutor maintenance;
+
+    private final Duration storeIdleTimeout;
+
     private volatile boolean closed;
 
     /** A runtime of its own (tests, tools): nothing registered in JMX. */
     public StorageRuntime(String name, Ticker ticker) {
-        this(name, ticker, false);
+        this(name, ticker, false, DEFAULT_STORE_IDLE_TIMEOUT);
     }
 
-    private StorageRuntime(String name, Ticker ticker, boolean registerMBean) {
+    /** A runtime of its own; with {@code registerMBean}, its counters are in JMX until it is closed. */
+    public StorageRuntime(String name, Ticker ticker, boolean registerMBean) {
+        this(name, ticker, registerMBean, DEFAULT_STORE_IDLE_TIMEOUT);
+    }
+
+    /**
+     * @param storeIdleTimeout a store no task or janitor asked for in this long is closed (at least
+     *     twice the checkpoint timeout of its settings, so that no upload still uses it)
+     */
+    public StorageRuntime(String name, Ticker ticker, boolean registerMBean, Duration storeIdleTimeout) {
         this.name = name;
         this.ticker = ticker;
+        this.storeIdleTimeout = storeIdleTimeout;
         // Entries only need to outlive the longest checkpoint timeout; the bound keeps memory flat
         // for TaskManagers that run many jobs for months.
         this.firstSeen = Caffeine.newBuilder()
@@ -132,21 +155,80 @@ public final class StorageRuntime implements AutoCloseable {
     /**
      * The store for checkpoints under {@code root} with these settings, created on first use: with
      * the fault-injection drill in front if the settings ask for it, and its throttle signals
-     * wired to the throttle of these settings.
+     * wired to the throttle of these settings. Keyed by the root and every store-relevant setting
+     * ({@link StoreKey}): jobs with other credentials or endpoints get their own store.
      */
     CheckpointStore store(URI root, ReadableConfig config, ResilientSettings settings) throws IOException {
         checkOpen();
-        String key = root + "|faults=" + settings.faultInjectionRatio + "/" + settings.faultInjectionThrottledRatio;
+        StoreKey key = StoreKey.of(root, config.toMap());
+        long idleNanos = Math.max(storeIdleTimeout.toNanos(), 2 * settings.checkpointTimeout.toNanos());
+        StoreEntry entry;
         try {
-            return stores.computeIfAbsent(key, k -> {
+            entry = stores.compute(key, (k, existing) -> {
+                checkOpen();
+                if (existing != null) {
+                    existing.lastUsedNanos = ticker.nanoTime();
+                    return existing;
+                }
                 try {
-                    return createStore(root, config, settings);
+                    LOG.info("Creating the checkpoint store for {} in runtime '{}'.", k, name);
+                    return new StoreEntry(createStore(root, config, settings), idleNanos, ticker.nanoTime());
                 } catch (IOException e) {
                     throw new UncheckedIOException(e);
                 }
             });
         } catch (UncheckedIOException e) {
             throw e.getCause();
+        }
+        startMaintenance();
+        return entry.store;
+    }
+
+    /** The keys of the stores open now (diagnostics; no secret in them). */
+    public List<String> storeKeys() {
+        List<String> keys = new ArrayList<>();
+        for (StoreKey key : stores.keySet()) {
+            keys.add(key.toString());
+        }
+        return keys;
+    }
+
+    /**
+     * Closes the stores nobody asked for in their idle time; runs every minute on the maintenance
+     * thread.
+     *
+     * @return how many were closed
+     */
+    public int closeIdleStores() {
+        long now = ticker.nanoTime();
+        List<Map.Entry<StoreKey, CheckpointStore>> idle = new ArrayList<>();
+        for (StoreKey key : stores.keySet()) {
+            stores.computeIfPresent(key, (k, e) -> {
+                if (now - e.lastUsedNanos >= e.idleNanos) {
+                    idle.add(Map.entry(k, e.store));
+                    return null;
+                }
+                return e;
+            });
+        }
+        for (Map.Entry<StoreKey, CheckpointStore> e : idle) {
+            LOG.info("Closing the checkpoint store for {}: unused for a while.", e.getKey());
+            closeQuietly(e.getValue(), null);
+        }
+        return idle.size();
+    }
+
+    private synchronized void startMaintenance() {
+        if (maintenance == null && !closed) {
+            maintenance = new ScheduledThreadPoolExecutor(1, daemonThreads("rcs-maintenance-" + name));
+            long period = MAINTENANCE_INTERVAL.toMillis();
+            maintenance.scheduleWithFixedDelay(() -> {
+                try {
+                    closeIdleStores();
+                } catch (RuntimeException e) {
+                    LOG.warn("Closing idle checkpoint stores failed: {}", e.toString());
+                }
+            }, period, period, TimeUnit.MILLISECONDS);
         }
     }
 
@@ -245,28 +327,79 @@ public final class StorageRuntime implements AutoCloseable {
         }
     }
 
-    /** Stops the upload threads and unregisters the JMX bean. */
+    /**
+     * Stops every thread (interrupting uploads and sweeps still running), closes every store and
+     * unregisters the JMX bean. Idempotent; later use of the runtime fails.
+     */
     @Override
     public void close() {
-        closed = true;
+        List<ExecutorService> executors;
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+            executors = new ArrayList<>(uploadExecutors.values());
+            if (sweeps != null) {
+                executors.add(sweeps);
+            }
+            if (maintenance != null) {
+                executors.add(maintenance);
+            }
+        }
         unregisterMBean.run();
-        List<ExecutorService> executors = new ArrayList<>(uploadExecutors.values());
         for (ExecutorService executor : executors) {
             executor.shutdownNow();
         }
-        try {
-            for (ExecutorService executor : executors) {
-                executor.awaitTermination(10, TimeUnit.SECONDS);
+        boolean interrupted = false;
+        for (ExecutorService executor : executors) {
+            try {
+                if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
+                    LOG.warn("Threads of storage runtime '{}' did not stop within 10 s.", name);
+                }
+            } catch (InterruptedException e) {
+                interrupted = true;
             }
-        } catch (InterruptedException e) {
+        }
+        IOException failure = null;
+        for (StoreKey key : new ArrayList<>(stores.keySet())) {
+            StoreEntry entry = stores.remove(key);
+            if (entry != null) {
+                failure = closeQuietly(entry.store, failure);
+            }
+        }
+        if (failure != null) {
+            LOG.warn("Closing the stores of storage runtime '{}' failed", name, failure);
+        }
+        if (interrupted) {
             Thread.currentThread().interrupt();
         }
     }
 
+    /** Closes a store; the first failure is returned, later ones are added to it as suppressed. */
+    private static IOException closeQuietly(CheckpointStore store, IOException failure) {
+        try {
+            store.close();
+        } catch (IOException | RuntimeException e) {
+            IOException io = e instanceof IOException ? (IOException) e
+                    : new IOException("closing store " + store.name() + " failed", e);
+            if (failure == null) {
+                return io;
+            }
+            failure.addSuppressed(io);
+        }
+        return failure;
+    }
+
     private static ThreadFactory daemonThreads(String prefix) {
         AtomicInteger count = new AtomicInteger();
+        // Threads are created on whatever thread first submits, often a task thread of some job:
+        // neither its context class loader nor its inheritable thread locals may live on in ours,
+        // or a finished job's class loader stays pinned for the life of the TaskManager.
+        ClassLoader own = StorageRuntime.class.getClassLoader();
         return r -> {
-            Thread t = new Thread(r, prefix + "-" + count.incrementAndGet());
+            Thread t = new Thread(null, r, prefix + "-" + count.incrementAndGet(), 0, false);
+            t.setContextClassLoader(own);
             t.setDaemon(true);
             return t;
         };
@@ -278,6 +411,19 @@ public final class StorageRuntime implements AutoCloseable {
     }
 
     private record CheckpointKey(JobID job, long checkpointId) { }
+
+    /** A store and when it was last asked for. */
+    private static final class StoreEntry {
+        final CheckpointStore store;
+        final long idleNanos;
+        volatile long lastUsedNanos;
+
+        StoreEntry(CheckpointStore store, long idleNanos, long nowNanos) {
+            this.store = store;
+            this.idleNanos = idleNanos;
+            this.lastUsedNanos = nowNanos;
+        }
+    }
 
     /** Spill directories and limits: one spill budget per distinct pair. */
     private record SpillKey(List<Path> directories, SpillLimits limits) { }

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.upload.Ticker;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -52,14 +53,16 @@ class ResilientCheckpointStorageTest {
         Path file = Files.writeString(tmp.resolve("plain-file"), "x");
         Configuration conf = config();
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(file.resolve("spill").toString()));
-        ResilientCheckpointStorage storage =
-                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+        try (StorageRuntime runtime = new StorageRuntime("spill-test", Ticker.SYSTEM)) {
+            ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
+                    .createFromConfig(conf, getClass().getClassLoader()).withRuntime(runtime);
 
-        CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
-        assertThatThrownBy(access::createTaskOwnedStateStream)
-                .isInstanceOf(IOException.class)
-                .hasMessageContaining("'execution.checkpointing.resilient.spill.directories'")
-                .hasMessageContaining(file.resolve("spill").toString())
-                .hasMessageContaining("cannot be created");
+            CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
+            assertThatThrownBy(access::createTaskOwnedStateStream)
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("'execution.checkpointing.resilient.spill.directories'")
+                    .hasMessageContaining(file.resolve("spill").toString())
+                    .hasMessageContaining("cannot be created");
+        }
     }
 }
