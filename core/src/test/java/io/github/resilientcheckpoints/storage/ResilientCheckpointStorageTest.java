@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.testing.FakeTicker;
 import io.github.resilientcheckpoints.upload.Ticker;
 
 import org.apache.flink.api.common.JobID;
@@ -46,6 +47,24 @@ class ResilientCheckpointStorageTest {
         assertThat(copy.toString()).isEqualTo(storage.toString());
         assertThat(copy.settings().maxAttempts).isEqualTo(7);
         assertThat(copy.delegate().getCheckpointPath()).isEqualTo(storage.delegate().getCheckpointPath());
+    }
+
+    @Test
+    void everyNewStreamKeepsItsStoreFromBeingClosedAsIdle() throws Exception {
+        FakeTicker ticker = new FakeTicker();
+        try (StorageRuntime runtime = new StorageRuntime("idle-test", ticker)) {
+            ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
+                    .createFromConfig(config(), getClass().getClassLoader()).withRuntime(runtime);
+            CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
+            long almostIdle = StorageRuntime.DEFAULT_STORE_IDLE_TIMEOUT.toMillis() - 1000;
+            for (int i = 0; i < 3; i++) {
+                access.createTaskOwnedStateStream().close();
+                ticker.advanceMillis(almostIdle);
+                assertThat(runtime.closeIdleStores()).as("a task still writes through its store").isZero();
+            }
+            ticker.advanceMillis(almostIdle);
+            assertThat(runtime.closeIdleStores()).isEqualTo(1);
+        }
     }
 
     @Test
