@@ -328,8 +328,9 @@ public final class StorageRuntime implements AutoCloseable {
     }
 
     /**
-     * Stops every thread (interrupting uploads and sweeps still running), closes every store and
-     * unregisters the JMX bean. Idempotent; later use of the runtime fails.
+     * Stops every thread (interrupting uploads and sweeps still running), closes every store,
+     * releases the spill directories (their locks, and files left in them) and unregisters the JMX
+     * bean. Idempotent; later use of the runtime fails.
      */
     @Override
     public void close() {
@@ -370,6 +371,13 @@ public final class StorageRuntime implements AutoCloseable {
         }
         if (failure != null) {
             LOG.warn("Closing the stores of storage runtime '{}' failed", name, failure);
+        }
+        // Upload threads are stopped: no stream of ours writes into these directories any more.
+        for (SpillKey key : new ArrayList<>(spillSpaces.keySet())) {
+            SpillSpace space = spillSpaces.remove(key);
+            if (space != null) {
+                space.close();
+            }
         }
         if (interrupted) {
             Thread.currentThread().interrupt();

@@ -184,8 +184,8 @@ class CheckpointRestoreIT {
         if (!Files.exists(dir)) {
             return List.of();
         }
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.toList();
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(f -> f.getFileName().toString().endsWith(".spill")).toList();
         }
     }
 }

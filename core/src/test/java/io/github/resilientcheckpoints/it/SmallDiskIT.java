@@ -244,8 +244,8 @@ class SmallDiskIT {
         if (!Files.exists(sub)) {
             return List.of();
         }
-        try (Stream<java.nio.file.Path> s = Files.list(sub)) {
-            return s.toList();
+        try (Stream<java.nio.file.Path> s = Files.walk(sub)) {
+            return s.filter(f -> f.getFileName().toString().endsWith(".spill")).toList();
         }
     }
 

@@ -214,7 +214,7 @@ class ResilientStateOutputStreamTest {
 
     private java.util.List<java.nio.file.Path> listSpill() throws IOException {
         try (Stream<java.nio.file.Path> s = Files.walk(spill)) {
-            return s.filter(Files::isRegularFile).toList();
+            return s.filter(f -> f.getFileName().toString().endsWith(".spill")).toList();
         }
     }
 

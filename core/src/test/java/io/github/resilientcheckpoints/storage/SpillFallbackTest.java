@@ -125,8 +125,8 @@ class SpillFallbackTest {
     }
 
     private List<java.nio.file.Path> spillFiles() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.list(FakeDisks.sub(spill))) {
-            return s.toList();
+        try (Stream<java.nio.file.Path> s = Files.walk(FakeDisks.sub(spill))) {
+            return s.filter(f -> f.getFileName().toString().endsWith(".spill")).toList();
         }
     }
 
