@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.it;
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 
@@ -67,9 +68,12 @@ class ProgrammaticStorageIT {
         StreamGraph graph = env.getStreamGraph();
         graph.setCheckpointStorage(storage);
 
+        long uploadsBefore = StorageRuntime.shared().metrics().uploadsSucceeded();
         JobID job = cluster.submitJob(graph.getJobGraph()).get(60, TimeUnit.SECONDS).getJobID();
         try {
             CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
+            assertThat(StorageRuntime.shared().metrics().uploadsSucceeded())
+                    .as("task state went through our upload path").isGreaterThan(uploadsBefore);
             try (Stream<Path> files = Files.walk(checkpoints.resolve(job.toString()))) {
                 assertThat(files.filter(p -> p.getFileName().toString().equals("_metadata")))
                         .as("checkpoints written where the programmatic storage points").isNotEmpty();
@@ -79,18 +83,24 @@ class ProgrammaticStorageIT {
         }
     }
 
+    /** Counts per key and keeps 1 KiB per key: snapshots are far above the inline threshold. */
     private static final class Count extends KeyedProcessFunction<Long, Long, Long> {
         private transient ValueState<Long> count;
+        private transient ValueState<byte[]> payload;
 
         @Override
         public void open(OpenContext openContext) {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
+            payload = getRuntimeContext().getState(new ValueStateDescriptor<>("payload", byte[].class));
         }
 
         @Override
         public void processElement(Long n, Context ctx, Collector<Long> out) throws Exception {
             Long c = count.value();
             count.update(c == null ? 1 : c + 1);
+            if (c == null) {
+                payload.update(new byte[1024]);
+            }
             if (n % 1000 == 0) {
                 Thread.sleep(1);
             }
