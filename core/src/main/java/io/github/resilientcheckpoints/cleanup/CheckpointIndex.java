@@ -92,14 +92,13 @@ public final class CheckpointIndex {
      */
     public static CheckpointIndex build(CheckpointStore store, List<Path> roots, ToIntFunction<String> keptCheckpoints,
             long graceMillis, long nowMillis, MetadataReader reader) throws IOException {
-        if (!(store instanceof SupportsListing)) {
-            throw new IllegalArgumentException("store " + store.name() + " cannot list files");
-        }
+        SupportsListing listing = store.capability(SupportsListing.class).orElseThrow(
+                () -> new IllegalArgumentException("store " + store.name() + " cannot list files"));
         CheckpointIndex index = new CheckpointIndex();
         for (Path root : roots) {
             SweepPlanner.checkNoDotDot(root);
             String rootKey = Locations.key(root);
-            for (StoredFile f : ((SupportsListing) store).listFiles(root)) {
+            for (StoredFile f : listing.listFiles(root)) {
                 String k = Locations.key(f.path());
                 if (!k.startsWith(rootKey + "/")) {
                     continue;

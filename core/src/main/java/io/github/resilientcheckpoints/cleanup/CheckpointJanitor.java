@@ -17,9 +17,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
 
 /**
@@ -29,19 +27,13 @@ import java.util.function.LongSupplier;
  * {@code _metadata} is kept (deleting completed checkpoints is Flink's job); what other jobs under the
  * same root (and the honoured roots) reference or were restored from is kept; everything else must
  * also be older than the grace period, which is never shorter than the checkpoint timeout.
+ *
+ * <p>The sweep thread and the time of each job's last sweep belong to the JVM's runtime, which
+ * passes them in (it creates and closes the thread).
  */
 public final class CheckpointJanitor {
 
     private static final Logger LOG = LoggerFactory.getLogger(CheckpointJanitor.class);
-
-    /** One daemon thread for all sweeps of this JVM: cleanup is never urgent. */
-    private static final ExecutorService SWEEPS = Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "rcs-checkpoint-janitor");
-        t.setDaemon(true);
-        return t;
-    });
-
-    private static final Map<String, Long> LAST_SWEEP = new ConcurrentHashMap<>();
 
     private final CheckpointStore store;
     private final StorageMetrics metrics;
@@ -53,13 +45,20 @@ public final class CheckpointJanitor {
     /** Parsed references of other jobs' checkpoints: re-read only when a {@code _metadata} changes. */
     private final Cache<MetadataVersion, Set<String>> references =
             Caffeine.newBuilder().maximumSize(10_000).expireAfterAccess(Duration.ofHours(6)).build();
+    private final Executor sweeps;
+    private final Map<String, Long> lastSweep;
 
     /**
      * @param honouredRoots further checkpoint roots whose jobs' references are honoured (the job's own
      *     root is always read)
+     * @param sweeps runs the sweeps, one at a time
+     * @param lastSweep when each job directory was last swept, shared by the janitors of a JVM
      */
     public CheckpointJanitor(CheckpointStore store, StorageMetrics metrics, int maxConcurrent,
-            long graceMillis, long intervalMillis, LongSupplier clock, List<Path> honouredRoots) {
+            long graceMillis, long intervalMillis, LongSupplier clock, List<Path> honouredRoots, Executor sweeps,
+            Map<String, Long> lastSweep) {
+        this.sweeps = sweeps;
+        this.lastSweep = lastSweep;
         this.store = store;
         this.metrics = metrics;
         this.maxConcurrent = maxConcurrent;
@@ -73,12 +72,12 @@ public final class CheckpointJanitor {
     public void checkpointStarting(Path jobDirectory, long checkpointId) {
         String key = jobDirectory.toString();
         long now = clock.getAsLong();
-        Long last = LAST_SWEEP.get(key);
+        Long last = lastSweep.get(key);
         if (last != null && now - last < intervalMillis) {
             return;
         }
-        LAST_SWEEP.put(key, now);
-        SWEEPS.execute(() -> sweep(jobDirectory, checkpointId));
+        lastSweep.put(key, now);
+        sweeps.execute(() -> sweep(jobDirectory, checkpointId));
     }
 
     /**

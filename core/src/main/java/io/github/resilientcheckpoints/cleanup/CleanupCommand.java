@@ -167,14 +167,15 @@ public final class CleanupCommand {
             }
             err.println("cleanup: WARNING: " + what + "; going ahead because of --allow-grace-below-timeout.");
         }
-        if (!(store instanceof SupportsListing)) {
+        SupportsListing listing = store.capability(SupportsListing.class).orElse(null);
+        if (listing == null) {
             err.println("cleanup: the store for " + root + " cannot list files");
             return 2;
         }
         String rootKey = Locations.key(root);
         boolean isJobDir = false;
         boolean hasJobs = false;
-        for (StoredFile f : ((SupportsListing) store).listFiles(root)) {
+        for (StoredFile f : listing.listFiles(root)) {
             String k = Locations.key(f.path());
             if (!k.startsWith(rootKey + "/")) {
                 continue;

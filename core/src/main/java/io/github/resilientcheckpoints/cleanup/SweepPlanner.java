@@ -43,9 +43,8 @@ public final class SweepPlanner {
     private final CheckpointStore store;
 
     public SweepPlanner(CheckpointStore store) {
-        if (!(store instanceof SupportsListing)) {
-            throw new IllegalArgumentException("store " + store.name() + " cannot list files");
-        }
+        store.capability(SupportsListing.class).orElseThrow(
+                () -> new IllegalArgumentException("store " + store.name() + " cannot list files"));
         this.store = store;
     }
 
@@ -167,8 +166,9 @@ public final class SweepPlanner {
             }
         }
         foreign.forEach((what, count) -> plan.notes.add("kept " + count + " " + what));
-        if (store instanceof SupportsPendingUploads) {
-            for (SupportsPendingUploads.PendingUpload u : ((SupportsPendingUploads) store).listPendingUploads(job.dir)) {
+        SupportsPendingUploads pending = store.capability(SupportsPendingUploads.class).orElse(null);
+        if (pending != null) {
+            for (SupportsPendingUploads.PendingUpload u : pending.listPendingUploads(job.dir)) {
                 if (rules.nowMillis() - u.initiatedMillis() >= rules.graceMillis()) {
                     plan.pendingUploads.add(u);
                 }
@@ -213,8 +213,9 @@ public final class SweepPlanner {
                 keep(plan, f, !allOld && ours);
             }
         }
-        if (allOld && store instanceof SupportsPendingUploads) {
-            plan.pendingUploads.addAll(((SupportsPendingUploads) store).listPendingUploads(job.dir));
+        SupportsPendingUploads pending = store.capability(SupportsPendingUploads.class).orElse(null);
+        if (allOld && pending != null) {
+            plan.pendingUploads.addAll(pending.listPendingUploads(job.dir));
         }
         return plan;
     }

@@ -16,6 +16,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.TreeSet;
 
 /** Carries out a {@link SweepPlan}: batched deletes through the store, aborts, one log line. */
@@ -46,8 +47,9 @@ public final class Sweeper {
         for (int from = 0; from < paths.size(); from += BATCH) {
             List<Path> batch = paths.subList(from, Math.min(paths.size(), from + BATCH));
             try {
-                failed.addAll(store instanceof SupportsBatchDelete
-                        ? ((SupportsBatchDelete) store).deleteAll(batch)
+                Optional<SupportsBatchDelete> bulk = store.capability(SupportsBatchDelete.class);
+                failed.addAll(bulk.isPresent()
+                        ? bulk.get().deleteAll(batch)
                         : SupportsBatchDelete.deleteEach(store, batch));
             } catch (IOException | RuntimeException e) {
                 LOG.warn("Deleting {} orphans of {} failed: {}", batch.size(), what, e.toString());
@@ -55,10 +57,11 @@ public final class Sweeper {
             }
         }
         int aborted = 0;
-        if (store instanceof SupportsPendingUploads) {
+        Optional<SupportsPendingUploads> pending = store.capability(SupportsPendingUploads.class);
+        if (pending.isPresent()) {
             for (SupportsPendingUploads.PendingUpload u : plan.pendingUploads()) {
                 try {
-                    ((SupportsPendingUploads) store).abortPendingUpload(u);
+                    pending.get().abortPendingUpload(u);
                     aborted++;
                 } catch (IOException | RuntimeException e) {
                     LOG.warn("Could not abort pending upload {} of {}: {}", u.uploadId(), u.path(), e.toString());

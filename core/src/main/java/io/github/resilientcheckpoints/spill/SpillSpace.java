@@ -5,18 +5,23 @@ import io.github.resilientcheckpoints.upload.Ticker;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import java.io.Closeable;
 import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.attribute.FileTime;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * The local disk budget of one TaskManager's spill files: which directory a new spill file goes to,
@@ -35,15 +40,40 @@ import java.util.regex.Pattern;
  * <p><b>Limits.</b> Our writes never take a file system below its floor, and live reservations of
  * this TaskManager never exceed the quota. When nothing fits, {@link #reserve} returns empty and the
  * stream applies the fallback policy, within the {@link #memoryBudget()}.
+ *
+ * <p><b>Ownership on disk.</b> Several TaskManagers (containers sharing a host directory, or
+ * processes on one machine) may use the same spill directory. Each spill space writes into its own
+ * sub-directory with a random name, and holds an exclusive lock on a marker file there for as long
+ * as it is open. The operating system drops the lock when the process dies, however it dies; a
+ * sub-directory whose marker lock can be taken therefore belongs to nobody alive, and {@link
+ * #deleteStaleFiles} deletes it. Process ids are never used: they collide across PID namespaces
+ * (a live neighbour's files would be deleted) and repeat across restarts (a restarted PID 1 would
+ * never clean up after its predecessor). Locks need a local file system (not NFS without lockd).
  */
-public final class SpillSpace {
+public final class SpillSpace implements Closeable {
 
     private static final Logger LOG = LoggerFactory.getLogger(SpillSpace.class);
 
     public static final String SUBDIR = "resilient-checkpoint-spill";
 
-    private static final long PID = ProcessHandle.current().pid();
-    private static final Pattern SPILL_NAME = Pattern.compile("rcs-(\\d+)-[0-9a-f-]{36}\\.spill");
+    /** Every owner sub-directory's name starts with this. */
+    static final String OWNER_PREFIX = "owner-";
+
+    /** The locked marker file in each owner sub-directory. */
+    static final String MARKER = "owner.lock";
+
+    /** An owner sub-directory is built under this suffix and renamed once its marker is locked. */
+    static final String STARTING_SUFFIX = ".starting";
+
+    /** A sub-directory still {@code .starting} after this long belongs to a process that died starting. */
+    static final Duration STARTING_GRACE = Duration.ofHours(1);
+
+    /**
+     * Random per process. Sub-directories of this process are never probed by the sweep: with
+     * POSIX locks, closing any channel of a file drops every lock this process holds on it, so
+     * probing our own marker would silently release it.
+     */
+    static final String PROCESS = UUID.randomUUID().toString();
 
     private final List<Directory> directories;
     private final FreeSpaceProbe probe;
@@ -51,15 +81,30 @@ public final class SpillSpace {
     private final SpillLimits limits;
     private final MemoryBudget memoryBudget;
     private long liveReservedBytes;
+    private boolean closed;
 
+    /**
+     * Creates the spill sub-directory of each configured directory if needed, and this space's own
+     * locked sub-directory inside it.
+     *
+     * @throws IOException naming the directory that cannot be used
+     */
     public SpillSpace(List<Path> configured, SpillLimits limits, FreeSpaceProbe probe, Ticker ticker)
             throws IOException {
         if (configured.isEmpty()) {
             throw new IOException("no spill directory configured");
         }
         List<Directory> dirs = new ArrayList<>();
-        for (Path dir : configured) {
-            dirs.add(new Directory(prepare(dir)));
+        try {
+            for (Path dir : configured) {
+                Path sub = prepare(dir);
+                dirs.add(new Directory(sub, Owner.claim(sub)));
+            }
+        } catch (IOException | RuntimeException e) {
+            for (Directory d : dirs) {
+                d.owner.release();
+            }
+            throw e;
         }
         this.directories = List.copyOf(dirs);
         this.probe = probe;
@@ -95,7 +140,10 @@ public final class SpillSpace {
         return memoryBudget;
     }
 
-    /** The spill sub-directories, in configuration order. */
+    /**
+     * The spill sub-directories, in configuration order (each holds this space's own locked
+     * directory, where its files go, and those of other processes).
+     */
     public List<Path> directories() {
         List<Path> paths = new ArrayList<>();
         for (Directory d : directories) {
@@ -133,10 +181,10 @@ public final class SpillSpace {
         }
         Reservation reservation = new Reservation(chosen, bytes);
         try {
-            reservation.file = Files.createFile(chosen.path.resolve("rcs-" + PID + "-" + UUID.randomUUID() + ".spill"));
+            reservation.file = Files.createFile(chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"));
         } catch (IOException e) {
             reservation.release(0);
-            throw new IOException("could not create a spill file in '" + chosen.path + "'", e);
+            throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);
         }
         return Optional.of(reservation);
     }
@@ -175,28 +223,24 @@ public final class SpillSpace {
     }
 
     /**
-     * Deletes spill files a crashed process left behind: files named for a process id that no longer
-     * runs, or that runs but started after the file was last written (the id was reused). Files of
-     * live processes sharing the directory are left alone.
+     * Deletes what dead processes left behind: every owner sub-directory (but ours) whose marker
+     * lock can be taken. Directories of live processes, whatever their process id, are left alone.
      *
-     * @return number of files deleted
+     * @return number of spill files deleted
      */
     public int deleteStaleFiles() {
         int deleted = 0;
         for (Directory d : directories) {
-            try (DirectoryStream<Path> files = Files.newDirectoryStream(d.path, "rcs-*.spill")) {
-                for (Path file : files) {
-                    if (isStale(file)) {
-                        try {
-                            long size = Files.size(file);
-                            if (Files.deleteIfExists(file)) {
-                                deleted++;
-                                LOG.info("Deleted stale spill file {} ({} bytes) of a process that is gone.", file, size);
-                            }
-                        } catch (IOException e) {
-                            LOG.warn("Could not delete stale spill file {}: {}", file, e.toString());
-                        }
+            try (DirectoryStream<Path> owners = Files.newDirectoryStream(d.path, OWNER_PREFIX + "*")) {
+                for (Path owned : owners) {
+                    String name = owned.getFileName().toString();
+                    if (name.startsWith(OWNER_PREFIX + PROCESS) || !Files.isDirectory(owned)) {
+                        continue;
                     }
+                    if (name.endsWith(STARTING_SUFFIX) && !olderThan(owned, STARTING_GRACE)) {
+                        continue; // another process is just starting
+                    }
+                    deleted += deleteIfOwnerGone(owned);
                 }
             } catch (IOException e) {
                 LOG.warn("Could not scan spill directory {} for stale files: {}", d.path, e.toString());
@@ -205,22 +249,84 @@ public final class SpillSpace {
         return deleted;
     }
 
-    static boolean isStale(Path file) throws IOException {
-        Matcher m = SPILL_NAME.matcher(file.getFileName().toString());
-        if (!m.matches()) {
-            return false;
+    private static boolean olderThan(Path path, Duration age) throws IOException {
+        return Files.getLastModifiedTime(path).toInstant().isBefore(Instant.now().minus(age));
+    }
+
+    /** Deletes {@code owned} if nobody holds its marker lock; returns the spill files deleted. */
+    private static int deleteIfOwnerGone(Path owned) {
+        Path marker = owned.resolve(MARKER);
+        try (FileChannel channel = FileChannel.open(marker, StandardOpenOption.WRITE)) {
+            FileLock lock;
+            try {
+                lock = channel.tryLock();
+            } catch (OverlappingFileLockException e) {
+                return 0; // held in this JVM
+            }
+            if (lock == null) {
+                return 0; // held by a live process
+            }
+            // Holding the lock: nobody else deletes or claims this directory meanwhile.
+            int deleted = deleteContents(owned);
+            Files.deleteIfExists(marker);
+            lock.release();
+            Files.deleteIfExists(owned);
+            return deleted;
+        } catch (NoSuchFileException e) {
+            // No marker: its owner died before locking one, or another sweep is deleting it.
+            int deleted = deleteContents(owned);
+            try {
+                Files.deleteIfExists(owned);
+            } catch (IOException ignored) {
+                // another sweep got there first, or it is not empty yet; the next sweep retries
+            }
+            return deleted;
+        } catch (IOException e) {
+            LOG.warn("Could not check or delete stale spill directory {}: {}", owned, e.toString());
+            return 0;
         }
-        long pid = Long.parseLong(m.group(1));
-        if (pid == PID) {
-            return false;
+    }
+
+    /** Deletes the files in {@code dir} except its marker; returns how many were spill files. */
+    private static int deleteContents(Path dir) {
+        int deleted = 0;
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
+            for (Path file : files) {
+                if (file.getFileName().toString().equals(MARKER)) {
+                    continue;
+                }
+                try {
+                    long size = Files.size(file);
+                    if (Files.deleteIfExists(file) && file.getFileName().toString().endsWith(".spill")) {
+                        deleted++;
+                        LOG.info("Deleted stale spill file {} ({} bytes) of a process that is gone.", file, size);
+                    }
+                } catch (IOException e) {
+                    LOG.warn("Could not delete stale spill file {}: {}", file, e.toString());
+                }
+            }
+        } catch (IOException e) {
+            LOG.warn("Could not list stale spill directory {}: {}", dir, e.toString());
         }
-        Optional<ProcessHandle> process = ProcessHandle.of(pid);
-        if (process.isEmpty() || !process.get().isAlive()) {
-            return true;
+        return deleted;
+    }
+
+    /**
+     * Releases this space's locks and deletes its own sub-directories with any spill file still in
+     * them (no stream of this space may write any more). Idempotent.
+     */
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
         }
-        Optional<Instant> started = process.get().info().startInstant();
-        FileTime modified = Files.getLastModifiedTime(file);
-        return started.isPresent() && modified.toInstant().isBefore(started.get());
+        for (Directory d : directories) {
+            deleteContents(d.owner.dir);
+            d.owner.release();
+        }
     }
 
     private static String bytes(long n) {
@@ -233,9 +339,67 @@ public final class SpillSpace {
         return n + " bytes";
     }
 
+    /** This space's locked sub-directory of one spill directory. */
+    private static final class Owner {
+        final Path dir;
+        private final FileChannel channel;
+        private final FileLock lock;
+
+        private Owner(Path dir, FileChannel channel, FileLock lock) {
+            this.dir = dir;
+            this.channel = channel;
+            this.lock = lock;
+        }
+
+        /**
+         * Creates and locks a new owner directory in {@code sub}. It is built under a {@code
+         * .starting} name and renamed once locked, so a sweep never sees it unlocked.
+         */
+        static Owner claim(Path sub) throws IOException {
+            String name = OWNER_PREFIX + PROCESS + "-" + UUID.randomUUID().toString().substring(0, 8);
+            Path starting = sub.resolve(name + STARTING_SUFFIX);
+            Path dir = sub.resolve(name);
+            FileChannel channel = null;
+            try {
+                Files.createDirectory(starting);
+                channel = FileChannel.open(starting.resolve(MARKER),
+                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                FileLock lock = channel.tryLock();
+                if (lock == null) {
+                    throw new IOException("lock of a new file taken by someone else");
+                }
+                Files.move(starting, dir, StandardCopyOption.ATOMIC_MOVE);
+                return new Owner(dir, channel, lock);
+            } catch (IOException | RuntimeException e) {
+                if (channel != null) {
+                    channel.close();
+                }
+                throw new IOException("could not create and lock a spill directory of this process in '"
+                        + sub + "' (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+            }
+        }
+
+        /** Deletes the marker and the (now empty) directory, then drops the lock. */
+        void release() {
+            try {
+                Files.deleteIfExists(dir.resolve(MARKER));
+                Files.deleteIfExists(dir);
+            } catch (IOException e) {
+                LOG.warn("Could not delete spill directory {}: {}", dir, e.toString());
+            }
+            try {
+                lock.release();
+                channel.close();
+            } catch (IOException e) {
+                LOG.debug("Could not release the lock of {}", dir, e);
+            }
+        }
+    }
+
     /** Bookkeeping of one directory; guarded by the SpillSpace lock. */
     private final class Directory {
         final Path path;
+        final Owner owner;
         long probedUsable;
         long probedTotal;
         long probedAt;
@@ -243,8 +407,9 @@ public final class SpillSpace {
         long unwritten;
         long writtenSinceProbe;
 
-        Directory(Path path) {
+        Directory(Path path, Owner owner) {
             this.path = path;
+            this.owner = owner;
         }
 
         void refresh() {

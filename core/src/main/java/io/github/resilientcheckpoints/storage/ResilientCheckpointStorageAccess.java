@@ -41,9 +41,8 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     private final int writeBufferSize;
     private final WorkerContext context;
     private final java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart;
-    private volatile WorkerServices services;
 
-    /** The per-JVM parts a worker needs, looked up lazily (the JobManager never needs them). */
+    /** The per-JVM parts a worker needs, looked up when used (the JobManager never needs them). */
     public interface WorkerContext {
         WorkerServices services() throws IOException;
 
@@ -184,18 +183,12 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     private static final java.util.concurrent.atomic.AtomicBoolean FILE_MERGING_NOTICE =
             new java.util.concurrent.atomic.AtomicBoolean();
 
+    /**
+     * Looked up for every checkpoint and stream, not once per task: the lookup is what tells the
+     * runtime a store is still in use, and it closes stores nobody asked for in a while.
+     */
     private WorkerServices services() throws IOException {
-        WorkerServices s = services;
-        if (s == null) {
-            synchronized (this) {
-                s = services;
-                if (s == null) {
-                    s = context.services();
-                    services = s;
-                }
-            }
-        }
-        return s;
+        return context.services();
     }
 
     public FsCheckpointStorageAccess delegate() {

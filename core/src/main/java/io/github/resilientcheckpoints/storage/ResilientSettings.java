@@ -2,7 +2,6 @@ package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.spill.SpillLimits;
-import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
@@ -161,14 +160,14 @@ public final class ResilientSettings implements Serializable {
     static final Duration THROTTLE_LOG_INTERVAL = Duration.ofSeconds(30);
 
     /**
-     * Reads and checks every setting, and prepares the spill directories (creating them if needed).
+     * Reads and checks every setting. No side effects: the JobManager builds the storage from the
+     * same configuration and need not have the TaskManagers' disks, so spill directories are
+     * created where they are used, when a TaskManager first needs them ({@link #spillSpaceError}).
      *
      * @throws IllegalConfigurationException naming the key, the value and what is accepted
      */
     public static ResilientSettings fromConfig(ReadableConfig config) {
-        ResilientSettings settings = new ResilientSettings(config);
-        settings.prepareSpillDirectories();
-        return settings;
+        return new ResilientSettings(config);
     }
 
     private void validate() {
@@ -201,17 +200,13 @@ public final class ResilientSettings implements Serializable {
         }
     }
 
-    private void prepareSpillDirectories() {
-        try {
-            for (Path dir : spillPaths()) {
-                SpillSpace.prepare(dir);
-            }
-        } catch (IOException e) {
-            throw new IllegalConfigurationException(String.format(
-                    "Invalid '%s' (or 'io.tmp.dirs' when it is not set): %s. Give existing or creatable"
-                            + " local directories the Flink process can write to, separated by ';'.",
-                    ResilientCheckpointOptions.SPILL_DIRECTORIES.key(), e.getMessage()), e);
-        }
+    /** The error for spill directories that cannot be used on this TaskManager, naming the key. */
+    static IOException spillSpaceError(IOException e) {
+        return new IOException(String.format(
+                "Cannot use the spill directories of '%s' (or 'io.tmp.dirs' when it is not set) on this"
+                        + " TaskManager: %s. Give existing or creatable local directories the Flink process can"
+                        + " write to, separated by ';'.",
+                ResilientCheckpointOptions.SPILL_DIRECTORIES.key(), e.getMessage()), e);
     }
 
     List<Path> spillPaths() {

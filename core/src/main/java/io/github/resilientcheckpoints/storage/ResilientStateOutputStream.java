@@ -147,7 +147,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.services = services;
         this.deadline = deadline;
         CheckpointStore store = services.uploader().store();
-        this.partStore = store instanceof SupportsPartUploads ? (SupportsPartUploads) store : null;
+        this.partStore = store.capability(SupportsPartUploads.class).orElse(null);
     }
 
     // ------------------------------------------------------------------ hot path

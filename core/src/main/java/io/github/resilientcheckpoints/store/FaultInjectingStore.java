@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.store;
 import org.apache.flink.core.fs.Path;
 
 import java.io.IOException;
+import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -11,6 +12,10 @@ import java.util.concurrent.atomic.AtomicLong;
  * before they reach the real store (keys {@code
  * execution.checkpointing.resilient.fault-injection.*}).
  * It lets an operator, and the demo, watch retries absorb store faults without breaking anything.
+ *
+ * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads
+ * go through the drill too (a failed start makes the stream fall back to a whole-file upload), the
+ * others (listing, deletes, pending uploads, throttle signals) are the wrapped store's own.
  */
 public final class FaultInjectingStore implements CheckpointStore {
 
@@ -31,6 +36,11 @@ public final class FaultInjectingStore implements CheckpointStore {
 
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
+        maybeFail(target);
+        return delegate.upload(source, target);
+    }
+
+    private void maybeFail(Path target) throws InjectedFaultException {
         double draw = ThreadLocalRandom.current().nextDouble();
         if (draw < transientRatio) {
             injected.incrementAndGet();
@@ -40,7 +50,40 @@ public final class FaultInjectingStore implements CheckpointStore {
             injected.incrementAndGet();
             throw new InjectedFaultException("injected 503 SlowDown (drill) for " + target, FailureClass.THROTTLED);
         }
-        return delegate.upload(source, target);
+    }
+
+    @Override
+    public <T> Optional<T> capability(Class<T> type) {
+        if (type == SupportsPartUploads.class) {
+            return delegate.capability(SupportsPartUploads.class)
+                    .map(parts -> type.cast(new FaultyPartUploads(parts)));
+        }
+        return delegate.capability(type);
+    }
+
+    /** The wrapped store's part uploads, with the drill in front of each start. */
+    private final class FaultyPartUploads implements SupportsPartUploads {
+        private final SupportsPartUploads parts;
+
+        FaultyPartUploads(SupportsPartUploads parts) {
+            this.parts = parts;
+        }
+
+        @Override
+        public long partSize() {
+            return parts.partSize();
+        }
+
+        @Override
+        public long pipelineThreshold() {
+            return parts.pipelineThreshold();
+        }
+
+        @Override
+        public PartUpload startPartUpload(Path target) throws IOException {
+            maybeFail(target);
+            return parts.startPartUpload(target);
+        }
     }
 
     @Override

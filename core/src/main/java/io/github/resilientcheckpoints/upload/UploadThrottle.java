@@ -41,7 +41,7 @@ public final class UploadThrottle {
             long chunkBytes,
             int maxConcurrency,
             double decreaseFactor,
-            long logIntervalNanos) {
+            long logIntervalNanos) implements java.io.Serializable {
 
         public Settings {
             if (minBytesPerSecond <= 0 || maxBytesPerSecond < minBytesPerSecond || burstBytes < 0

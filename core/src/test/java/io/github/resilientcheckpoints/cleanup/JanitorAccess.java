@@ -6,6 +6,7 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import org.apache.flink.core.fs.Path;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 
 /** Runs one janitor sweep of a job directory synchronously, as the JobManager's janitor does, for tests. */
@@ -17,7 +18,7 @@ public final class JanitorAccess {
     public static SweepPlan sweep(CheckpointStore store, Path jobDirectory, long checkpointId, Duration grace,
             List<Path> honouredRoots) {
         CheckpointJanitor janitor = new CheckpointJanitor(store, new StorageMetrics(), 1, grace.toMillis(), 0,
-                System::currentTimeMillis, honouredRoots);
+                System::currentTimeMillis, honouredRoots, Runnable::run, new HashMap<>());
         return janitor.sweep(jobDirectory, checkpointId);
     }
 }

@@ -3,9 +3,10 @@ package io.github.resilientcheckpoints.it;
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.api.common.JobID;
@@ -53,7 +54,7 @@ class CheckpointRestoreIT {
     }
 
     private static long uploads() {
-        return UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+        return StorageRuntime.shared()
                 .metrics().uploadsSucceeded();
     }
 
@@ -94,7 +95,7 @@ class CheckpointRestoreIT {
         conf.set(ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, 0.3);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
-        UploadRuntime runtime = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue());
+        StorageRuntime runtime = StorageRuntime.shared();
         long retriesBefore = runtime.metrics().retries();
 
         JobID job = CountingJob.start(cluster, conf);
@@ -180,12 +181,6 @@ class CheckpointRestoreIT {
     }
 
     private List<Path> spillFiles() throws Exception {
-        Path dir = spill.resolve(SpillSpace.SUBDIR);
-        if (!Files.exists(dir)) {
-            return List.of();
-        }
-        try (Stream<Path> s = Files.list(dir)) {
-            return s.toList();
-        }
+        return SpillFiles.under(spill.resolve(SpillSpace.SUBDIR));
     }
 }

@@ -5,7 +5,7 @@ import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -206,7 +206,7 @@ class CleanupIT {
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(5));
         conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofSeconds(5));
         conf.set(ResilientCheckpointOptions.JANITOR_INTERVAL, Duration.ofMillis(100));
-        long deletedBefore = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+        long deletedBefore = StorageRuntime.shared()
                 .metrics().cleanupFilesDeleted();
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
@@ -224,7 +224,7 @@ class CleanupIT {
         long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 3);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-        assertThat(UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+        assertThat(StorageRuntime.shared()
                 .metrics().cleanupFilesDeleted()).isGreaterThanOrEqualTo(deletedBefore + 2);
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);

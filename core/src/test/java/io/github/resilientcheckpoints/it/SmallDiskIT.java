@@ -9,12 +9,13 @@ import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.Ticker;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -214,7 +215,7 @@ class SmallDiskIT {
         conf.set(ResilientCheckpointOptions.SPILL_FLOOR, MemorySize.parse("8 mb"));
         conf.set(ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET, MemorySize.parse("160 mb"));
         conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(500));
-        StorageMetrics metrics = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue()).metrics();
+        StorageMetrics metrics = StorageRuntime.shared().metrics();
         long spilledBefore = metrics.spillBytes();
 
         CountingJob.resetCounters();
@@ -240,13 +241,7 @@ class SmallDiskIT {
     }
 
     private List<java.nio.file.Path> spillFiles() throws IOException {
-        java.nio.file.Path sub = disk.resolve(SpillSpace.SUBDIR);
-        if (!Files.exists(sub)) {
-            return List.of();
-        }
-        try (Stream<java.nio.file.Path> s = Files.list(sub)) {
-            return s.toList();
-        }
+        return SpillFiles.under(disk.resolve(SpillSpace.SUBDIR));
     }
 
     private static byte[] readAll(StreamStateHandle handle) throws IOException {

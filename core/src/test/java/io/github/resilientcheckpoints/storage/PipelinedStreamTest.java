@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -199,9 +200,7 @@ class PipelinedStreamTest {
     }
 
     private List<java.nio.file.Path> spillFiles() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.walk(spill)) {
-            return s.filter(Files::isRegularFile).toList();
-        }
+        return SpillFiles.under(spill);
     }
 
     private List<java.nio.file.Path> remoteFiles() throws IOException {

@@ -43,13 +43,14 @@ class ResilientSettingsTest {
     }
 
     @Test
-    void spillDirectoriesAreCreatedWhenMissing() {
+    void readingTheConfigurationCreatesNoSpillDirectory() {
         Path a = tmp.resolve("a/b");
         Configuration conf = base();
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(a.toString(), tmp.resolve("c").toString()));
         ResilientSettings s = ResilientSettings.fromConfig(conf);
         assertThat(s.spillDirectories).hasSize(2);
-        assertThat(a.resolve("resilient-checkpoint-spill")).isDirectory();
+        assertThat(tmp.resolve("a")).as("the JobManager reads this config too").doesNotExist();
+        assertThat(tmp.resolve("c")).doesNotExist();
     }
 
     @Test
@@ -108,15 +109,16 @@ class ResilientSettingsTest {
     }
 
     @Test
-    void spillDirectoryThatCannotBeCreatedFailsNamingKeyAndPath() throws Exception {
+    void spillDirectoryThatCannotBeCreatedDoesNotFailTheConfiguration() throws Exception {
+        // The JobManager builds the storage too, and need not have the TaskManagers' disks.
         Path file = Files.writeString(tmp.resolve("plain-file"), "x");
         Configuration conf = base();
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(file.resolve("spill").toString()));
-        assertThatThrownBy(() -> ResilientSettings.fromConfig(conf))
-                .isInstanceOf(IllegalConfigurationException.class)
-                .hasMessageContaining("'execution.checkpointing.resilient.spill.directories'")
-                .hasMessageContaining(file.resolve("spill").toString())
-                .hasMessageContaining("cannot be created");
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
+        ResilientCheckpointStorage storage =
+                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+        assertThat(storage.settings().spillDirectories).containsExactly(file.resolve("spill").toString());
+        assertThat(file).isRegularFile().hasContent("x");
     }
 
     @Test

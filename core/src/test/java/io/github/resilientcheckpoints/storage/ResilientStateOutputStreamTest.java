@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
@@ -248,9 +249,7 @@ class ResilientStateOutputStreamTest {
     }
 
     private java.util.List<java.nio.file.Path> listSpill() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.walk(spill)) {
-            return s.filter(Files::isRegularFile).toList();
-        }
+        return SpillFiles.under(spill);
     }
 
     private void awaitRemoteCount(int expected) throws Exception {

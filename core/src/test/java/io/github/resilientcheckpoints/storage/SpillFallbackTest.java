@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
@@ -125,9 +126,7 @@ class SpillFallbackTest {
     }
 
     private List<java.nio.file.Path> spillFiles() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.list(FakeDisks.sub(spill))) {
-            return s.toList();
-        }
+        return SpillFiles.under(FakeDisks.sub(spill));
     }
 
     private List<java.nio.file.Path> remoteFiles() throws IOException {

@@ -4,7 +4,7 @@ import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -87,7 +87,7 @@ public final class ResilienceDemo {
                 .setNumSlotsPerTaskManager(4)
                 .build();
         StorageMetrics metrics =
-                UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue()).metrics();
+                StorageRuntime.shared().metrics();
 
         out.printf("Resilient Checkpoint Storage demo%n  checkpoints: %s%n  spill:       %s%n"
                 + "  injected transient upload failures: %.0f %% of attempts; tolerable failed checkpoints: 0%n",

@@ -6,7 +6,7 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -59,7 +59,7 @@ class HdfsCheckpointIT {
         Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "rocksdb",
                 dfs.uri() + "/flink/checkpoints");
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
-        long uploadsBefore = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+        long uploadsBefore = StorageRuntime.shared()
                 .metrics().uploadsSucceeded();
 
         CountingJob.resetCounters();
@@ -73,7 +73,7 @@ class HdfsCheckpointIT {
         assertThat(checkpoint).startsWith(dfs.uri().toString());
         CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
-        assertThat(UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+        assertThat(StorageRuntime.shared()
                 .metrics().uploadsSucceeded()).isGreaterThan(uploadsBefore);
 
         CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);

@@ -4,7 +4,7 @@ import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -71,7 +71,7 @@ class S3CheckpointIT {
             throws Exception {
         int payload = 32 * 1024; // 400 keys x 32 KiB: each subtask's snapshot is a multipart upload
         Configuration conf = config(ResilientCheckpointStorageFactory.class.getName(), "job-a");
-        long uploadsBefore = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+        long uploadsBefore = StorageRuntime.shared()
                 .metrics().uploadsSucceeded();
         proxy.faultOnlyIf = "partNumber=";
         proxy.slowDownRatio = 0.15;
@@ -93,7 +93,7 @@ class S3CheckpointIT {
             assertThat(CountingJob.MISMATCHES.get()).isZero();
             assertThat(checkpoint).startsWith("s3://" + BUCKET + "/job-a/");
             assertThat(proxy.slowDowns.get() + proxy.resets.get()).as("faults were injected").isPositive();
-            assertThat(UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+            assertThat(StorageRuntime.shared()
                     .metrics().uploadsSucceeded()).isGreaterThan(uploadsBefore);
 
             proxy.slowDownRatio = 0;

@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.s3;
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
@@ -140,9 +141,7 @@ class S3StormRecoveryIT {
     }
 
     private List<java.nio.file.Path> spillFiles() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.walk(spill)) {
-            return s.filter(Files::isRegularFile).toList();
-        }
+        return SpillFiles.under(spill);
     }
 
     private interface Check {

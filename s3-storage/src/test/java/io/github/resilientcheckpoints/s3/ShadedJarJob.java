@@ -5,7 +5,7 @@ import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.testing.CountingJob;
-import io.github.resilientcheckpoints.upload.UploadRuntime;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -51,7 +51,7 @@ public final class ShadedJarJob {
             CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
             List<String> failures = CountingJob.failureMessages(cluster, job);
             CountingJob.cancel(cluster, job);
-            long uploads = UploadRuntime.shared(ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue())
+            long uploads = StorageRuntime.shared()
                     .metrics().uploadsSucceeded();
             System.out.println("uploads " + uploads + ", failed checkpoints " + failures
                     + ", mismatches " + CountingJob.MISMATCHES.get());

@@ -1,0 +1,87 @@
+package io.github.resilientcheckpoints.storage;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.testing.FakeTicker;
+import io.github.resilientcheckpoints.upload.Ticker;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.util.InstantiationUtil;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class ResilientCheckpointStorageTest {
+
+    @TempDir Path tmp;
+
+    private Configuration config() {
+        Configuration conf = new Configuration();
+        conf.set(CoreOptions.TMP_DIRS, tmp.resolve("spill").toString());
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
+        return conf;
+    }
+
+    @Test
+    void storageSurvivesJavaSerialization() throws Exception {
+        Configuration conf = config();
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 7);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
+        ResilientCheckpointStorage storage =
+                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+
+        byte[] bytes = InstantiationUtil.serializeObject(storage);
+        ResilientCheckpointStorage copy = InstantiationUtil.deserializeObject(bytes, getClass().getClassLoader());
+
+        assertThat(copy.toString()).isEqualTo(storage.toString());
+        assertThat(copy.settings().maxAttempts).isEqualTo(7);
+        assertThat(copy.delegate().getCheckpointPath()).isEqualTo(storage.delegate().getCheckpointPath());
+    }
+
+    @Test
+    void everyNewStreamKeepsItsStoreFromBeingClosedAsIdle() throws Exception {
+        FakeTicker ticker = new FakeTicker();
+        try (StorageRuntime runtime = new StorageRuntime("idle-test", ticker)) {
+            ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
+                    .createFromConfig(config(), getClass().getClassLoader()).withRuntime(runtime);
+            CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
+            long almostIdle = StorageRuntime.DEFAULT_STORE_IDLE_TIMEOUT.toMillis() - 1000;
+            for (int i = 0; i < 3; i++) {
+                access.createTaskOwnedStateStream().close();
+                ticker.advanceMillis(almostIdle);
+                assertThat(runtime.closeIdleStores()).as("a task still writes through its store").isZero();
+            }
+            ticker.advanceMillis(almostIdle);
+            assertThat(runtime.closeIdleStores()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void spillDirectoryThatCannotBeCreatedFailsOnFirstUseNamingKeyAndPath() throws Exception {
+        Path file = Files.writeString(tmp.resolve("plain-file"), "x");
+        Configuration conf = config();
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(file.resolve("spill").toString()));
+        try (StorageRuntime runtime = new StorageRuntime("spill-test", Ticker.SYSTEM)) {
+            ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
+                    .createFromConfig(conf, getClass().getClassLoader()).withRuntime(runtime);
+
+            CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
+            assertThatThrownBy(access::createTaskOwnedStateStream)
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining("'execution.checkpointing.resilient.spill.directories'")
+                    .hasMessageContaining(file.resolve("spill").toString())
+                    .hasMessageContaining("cannot be created");
+        }
+    }
+}
