@@ -224,5 +224,15 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         public long firstSeenNanos(JobID job, long checkpointId) {
             return runtime().firstSeenNanos(job, checkpointId);
         }
+
+        @Override
+        public org.apache.flink.runtime.state.CheckpointStorageLocation jobManagerLocation(
+                org.apache.flink.runtime.state.CheckpointStorageLocation flink) throws IOException {
+            UploadRuntime runtime = runtime();
+            return new io.github.resilientcheckpoints.storage.jm.JobManagerLocations(
+                    delegate.getCheckpointPath().toUri(), ResilientCheckpointStorage.this::store, storeConfig,
+                    settings.retryPolicy(), runtime.ticker(), runtime.metrics(), settings.redactor(),
+                    settings.uploadBudgetNanos()).wrap(flink);
+        }
     }
 }
