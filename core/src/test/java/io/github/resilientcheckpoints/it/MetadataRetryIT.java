@@ -128,7 +128,7 @@ class MetadataRetryIT {
                 .contains("Could not write checkpoint metadata to")
                 .containsPattern("chk-\\d+/_metadata")
                 .contains("access denied")
-                .contains("write access");
+                .contains("write access").contains("JobManager");
         assertThat(metrics().metadataWriteFailures()).isGreaterThan(failuresBefore);
         assertThat(metrics().metadataRetries()).as("a permanent error is not retried").isEqualTo(retriesBefore);
         assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);

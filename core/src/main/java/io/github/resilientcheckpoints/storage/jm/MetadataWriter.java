@@ -245,7 +245,8 @@ public final class MetadataWriter {
         switch (reason) {
             case PERMANENT:
                 why = "the store refused it permanently";
-                fix = GenericFailureClassifier.likelyFix(last);
+                // _metadata is written by the JobManager, not by a TaskManager.
+                fix = GenericFailureClassifier.likelyFix(last).replace("TaskManager's", "JobManager's");
                 break;
             case ATTEMPTS_EXHAUSTED:
                 why = "all " + attempts + " attempts failed";
