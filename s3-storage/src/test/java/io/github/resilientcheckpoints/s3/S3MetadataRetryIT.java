@@ -57,6 +57,11 @@ class S3MetadataRetryIT {
         }
     }
 
+    private static io.github.resilientcheckpoints.metrics.StorageMetrics metrics() {
+        return io.github.resilientcheckpoints.upload.UploadRuntime.shared(
+                ResilientCheckpointOptions.UPLOAD_THREADS.defaultValue()).metrics();
+    }
+
     @Test
     void jobKeepsRunningWhenHalfOfTheMetadataUploadsAreThrottled(@InjectMiniCluster MiniCluster cluster)
             throws Exception {
@@ -67,6 +72,9 @@ class S3MetadataRetryIT {
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
+        // One request per attempt: the JobManager's retry loop, not the store's request retries, rides it out.
+        conf.set(S3StoreOptions.PART_ATTEMPTS, 1);
+        long retriesBefore = metrics().metadataRetries();
         proxy.faultOnlyIf = "/_metadata";
         proxy.slowDownRatio = 0.5;
         try {
@@ -82,8 +90,10 @@ class S3MetadataRetryIT {
             assertThat(proxy.slowDowns.get()).as("503 SlowDown answered on _metadata").isGreaterThanOrEqualTo(2);
             assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
             assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
-            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+            assertThat(metrics().metadataRetries()).as("retried by the JobManager").isGreaterThan(retriesBefore);
             CountingJob.cancel(cluster, job);
+            // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
+            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
             assertThat(CountingJob.MISMATCHES.get()).isZero();
 
             proxy.slowDownRatio = 0;
