@@ -35,6 +35,9 @@ public final class StorageMetrics {
     private final LongAdder cleanupBytesDeleted = new LongAdder();
     private final LongAdder cleanupErrors = new LongAdder();
     private final LongAdder pipelineFallbacks = new LongAdder();
+    private final LongAdder metadataWrites = new LongAdder();
+    private final LongAdder metadataRetries = new LongAdder();
+    private final LongAdder metadataWriteFailures = new LongAdder();
     private final EnumMap<FailureClass, LongAdder> failuresByClass = new EnumMap<>(FailureClass.class);
     private final Map<String, java.util.function.LongSupplier> gauges = new java.util.concurrent.ConcurrentSkipListMap<>();
 
@@ -72,6 +75,35 @@ public final class StorageMetrics {
         if (deadline) {
             deadlineExceeded.increment();
         }
+    }
+
+    /** JobManager: an attempt to write a checkpoint's {@code _metadata} started (1-based). */
+    public void metadataAttemptStarted(int attemptNumber) {
+        if (attemptNumber > 1) {
+            metadataRetries.increment();
+        }
+    }
+
+    /** JobManager: a {@code _metadata} was written (durable). */
+    public void metadataWritten() {
+        metadataWrites.increment();
+    }
+
+    /** JobManager: writing a {@code _metadata} failed for good (the checkpoint fails). */
+    public void metadataWriteFailed() {
+        metadataWriteFailures.increment();
+    }
+
+    public long metadataWrites() {
+        return metadataWrites.sum();
+    }
+
+    public long metadataRetries() {
+        return metadataRetries.sum();
+    }
+
+    public long metadataWriteFailures() {
+        return metadataWriteFailures.sum();
     }
 
     public void uploadCancelled() {
@@ -211,6 +243,9 @@ public final class StorageMetrics {
         m.put("cleanupFilesDeleted", cleanupFilesDeleted.sum());
         m.put("cleanupBytesDeleted", cleanupBytesDeleted.sum());
         m.put("cleanupErrors", cleanupErrors.sum());
+        m.put("metadataWrites", metadataWrites.sum());
+        m.put("metadataRetries", metadataRetries.sum());
+        m.put("metadataWriteFailures", metadataWriteFailures.sum());
         gauges.forEach((name, gauge) -> m.put(name, gauge.getAsLong()));
         return m;
     }

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.cleanup.CheckpointJanitor;
+import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
@@ -12,6 +13,7 @@ import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStorage;
 import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
@@ -163,6 +165,15 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         @Override
         public long firstSeenNanos(JobID job, long checkpointId) {
             return runtime().firstSeenNanos(job, checkpointId);
+        }
+
+        @Override
+        public CheckpointStorageLocation jobManagerLocation(CheckpointStorageLocation flink) throws IOException {
+            StorageRuntime runtime = runtime();
+            return new JobManagerLocations(
+                    delegate.getCheckpointPath().toUri(), ResilientCheckpointStorage.this::store, storeConfig,
+                    settings.retryPolicy(), runtime.ticker(), runtime.metrics(), settings.redactor(),
+                    settings.uploadBudgetNanos()).wrap(flink);
         }
     }
 }

@@ -48,6 +48,11 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
 
         /** Ticker time when this JVM first saw the checkpoint. */
         long firstSeenNanos(JobID job, long checkpointId);
+
+        /** JobManager: the location whose {@code _metadata} stream is ours (retried, deadline-bounded). */
+        default CheckpointStorageLocation jobManagerLocation(CheckpointStorageLocation flink) throws IOException {
+            return flink;
+        }
     }
 
     public ResilientCheckpointStorageAccess(
@@ -109,13 +114,14 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         CheckpointStorageLocation location = delegate.initializeLocationForCheckpoint(checkpointId);
         // JobManager side, once per checkpoint: the janitor (if enabled) may sweep in the background.
         onCheckpointStart.accept(delegate.getCheckpointsDirectory(), checkpointId);
-        return location;
+        return context.jobManagerLocation(location);
     }
 
     @Override
     public CheckpointStorageLocation initializeLocationForSavepoint(
             long checkpointId, @Nullable String externalLocationPointer) throws IOException {
-        return delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer);
+        return context.jobManagerLocation(
+                delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
     }
 
     // ------------------------------------------------------------------ TaskManager side: ours

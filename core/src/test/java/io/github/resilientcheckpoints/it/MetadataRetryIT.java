@@ -1,0 +1,183 @@
+package io.github.resilientcheckpoints.it;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.FaultyFileSystem;
+import io.github.resilientcheckpoints.testing.MiniClusters;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.util.ExceptionUtils;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The JobManager's {@code _metadata} write under store faults (issue 13): the job checkpoints to
+ * {@code faulty://}, a test file system over the local disk that fails every other {@code
+ * _metadata} write (at create, mid-write or at close) or refuses it as "access denied".
+ */
+class MetadataRetryIT {
+
+    static final String OURS = ResilientCheckpointStorageFactory.class.getName();
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    @TempDir Path checkpoints;
+    @TempDir Path savepoints;
+    @TempDir Path spill;
+
+    @BeforeEach
+    void reset() {
+        CountingJob.resetCounters();
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
+    }
+
+    @AfterEach
+    void faultsOff() {
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
+    }
+
+    private Configuration config() {
+        Configuration conf = CountingJob.config(OURS, "hashmap", FaultyFileSystem.uri(checkpoints));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
+        return conf;
+    }
+
+    private static StorageMetrics metrics() {
+        return StorageRuntime.shared().metrics();
+    }
+
+    @Test
+    void jobKeepsRunningWhenHalfOfTheMetadataWritesFail(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = config();
+        long faultsBefore = FaultyFileSystem.FAULTS.get();
+        long retriesBefore = metrics().metadataRetries();
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.EVERY_OTHER;
+
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+        awaitCheckpointsUntil(cluster, job, () -> FaultyFileSystem.FAULTS.get() - faultsBefore >= 3);
+
+        assertThat(FaultyFileSystem.FAULTS.get() - faultsBefore).as("faults were injected on _metadata")
+                .isGreaterThanOrEqualTo(3);
+        assertThat(CountingJob.failureMessages(cluster, job)).as("failed checkpoints").isEmpty();
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+        assertThat(metrics().metadataRetries() - retriesBefore).as("metadata retries counted").isPositive();
+        CountingJob.cancel(cluster, job);
+        // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+        assertThat(checkpoint).startsWith(FaultyFileSystem.SCHEME + ":");
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+
+        assertOneCompleteMetadataFile(checkpoint);
+        CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void permanentErrorOnMetadataFailsTheCheckpointAtOnceNamingThePath(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config();
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(60));
+        // The periodic checkpoints fail too; the job must survive them for this test.
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
+        long retriesBefore = metrics().metadataRetries();
+        long failuresBefore = metrics().metadataWriteFailures();
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED;
+
+        long start = System.nanoTime();
+        Throwable failure = null;
+        try {
+            cluster.triggerCheckpoint(job).get(50, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            failure = e;
+        }
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
+
+        assertThat(failure).as("the checkpoint failed").isNotNull();
+        String text = ExceptionUtils.stringifyException(failure);
+        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        assertThat(text)
+                .contains("Could not write checkpoint metadata to")
+                .containsPattern("chk-\\d+/_metadata")
+                .contains("access denied")
+                .contains("write access").contains("JobManager");
+        assertThat(metrics().metadataWriteFailures()).isGreaterThan(failuresBefore);
+        assertThat(metrics().metadataRetries()).as("a permanent error is not retried").isEqualTo(retriesBefore);
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+        CountingJob.cancel(cluster, job);
+    }
+
+    @Test
+    void stopWithSavepointUnderMetadataFaultsSucceedsAndRestores(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config();
+        long faultsBefore = FaultyFileSystem.FAULTS.get();
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
+        CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.EVERY_OTHER;
+        // Let some checkpoints meet the faults first, so the savepoint's own write meets them too.
+        awaitCheckpointsUntil(cluster, job, () -> FaultyFileSystem.FAULTS.get() - faultsBefore >= 2);
+
+        String savepoint = cluster.stopWithSavepoint(job, FaultyFileSystem.uri(savepoints), false,
+                SavepointFormatType.CANONICAL).get(50, TimeUnit.SECONDS);
+        cluster.requestJobResult(job).get(30, TimeUnit.SECONDS);
+        assertThat(FaultyFileSystem.FAULTS.get() - faultsBefore).isGreaterThanOrEqualTo(2);
+        assertThat(savepoint).startsWith(FaultyFileSystem.SCHEME + ":");
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        assertOneCompleteMetadataFile(savepoint);
+
+        CountingJob.verifyRestore(cluster, conf, savepoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    /** Exactly one file named _metadata, nothing left over from failed attempts next to it. */
+    private static void assertOneCompleteMetadataFile(String pointer) throws Exception {
+        String path = java.net.URI.create(pointer).getPath();
+        Path dir = Paths.get(path.endsWith("_metadata") ? path.substring(0, path.length() - 10) : path);
+        Path metadata = dir.resolve("_metadata");
+        assertThat(metadata).exists();
+        assertThat(Files.size(metadata)).isPositive();
+        try (var files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.contains("_metadata")))
+                    .containsExactly("_metadata");
+        }
+    }
+
+    private static void awaitCheckpointsUntil(MiniCluster cluster, JobID job, BooleanSupplier condition)
+            throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+        while (!condition.getAsBoolean() && System.nanoTime() < end) {
+            long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+            CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
+        }
+    }
+}

@@ -1,0 +1,191 @@
+package io.github.resilientcheckpoints.storage.jm;
+
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.testing.FakeTicker;
+import io.github.resilientcheckpoints.testing.ScriptedStore;
+import io.github.resilientcheckpoints.upload.Redactor;
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+import io.github.resilientcheckpoints.upload.Sleeper;
+import io.github.resilientcheckpoints.upload.Ticker;
+
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.FsCompletedCheckpointStorageLocation;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.ConnectException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/** The _metadata retry loop on a fake clock (and, for hanging attempts, on real threads). */
+class MetadataWriterTest {
+
+    @TempDir java.nio.file.Path dir;
+
+    private final FakeTicker ticker = new FakeTicker();
+    private final Sleeper fakeSleep = nanos -> ticker.advanceNanos(nanos);
+    private final StorageMetrics metrics = new StorageMetrics();
+
+    private static RetryPolicy policy(int attempts) {
+        return new RetryPolicy(attempts, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMinutes(1));
+    }
+
+    private MetadataWriter writer(io.github.resilientcheckpoints.store.CheckpointStore store, RetryPolicy policy) {
+        return new MetadataWriter(store, policy, ticker, fakeSleep, () -> 0.5, metrics, Redactor.NONE, Runnable::run);
+    }
+
+    private Path target() throws IOException {
+        Files.createDirectories(dir.resolve("chk-7"));
+        return new Path(dir.resolve("chk-7").resolve("_metadata").toUri());
+    }
+
+    private static byte[] bytes(int n) {
+        byte[] b = new byte[n];
+        for (int i = 0; i < n; i++) {
+            b[i] = (byte) (i * 31);
+        }
+        return b;
+    }
+
+    @Test
+    void retriesTransientFailuresToTheSamePathAfterDeletingWhatTheyLeft() throws Exception {
+        ScriptedStore store = new ScriptedStore()
+                .thenFailMidBody(new IOException("connection reset"))
+                .thenFail(new IOException("503 Slow Down"));
+        Path target = target();
+        byte[] data = bytes(10_000);
+
+        writer(store, policy(5)).write(data, target, ticker.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+
+        assertThat(store.targets()).containsExactly(target, target, target);
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
+        assertThat(metrics.metadataWrites()).isEqualTo(1);
+        assertThat(metrics.metadataRetries()).isEqualTo(2);
+        assertThat(metrics.snapshot()).containsEntry("metadataRetries", 2L).containsEntry("metadataWrites", 1L);
+    }
+
+    @Test
+    void permanentFailureEndsAtOnceNamingPathAnswerAndFix() throws Exception {
+        ScriptedStore store = new ScriptedStore().failingForever(
+                new AccessDeniedException("/bucket/chk-7/_metadata", null, "Access Denied"));
+        Path target = target();
+
+        assertThatThrownBy(() -> writer(store, policy(10)).write(bytes(10), target, Long.MAX_VALUE))
+                .isInstanceOf(IOException.class)
+                .hasNoCause()
+                .hasMessageContaining(target.toString())
+                .hasMessageContaining("Access Denied")
+                .hasMessageContaining("JobManager's user")
+                .hasMessageContaining("permanently");
+        assertThat(store.attempts()).isEqualTo(1);
+        assertThat(metrics.metadataWriteFailures()).isEqualTo(1);
+    }
+
+    @Test
+    void attemptCapAndDeadlineBoundTheRetries() throws Exception {
+        Path target = target();
+        ScriptedStore capped = new ScriptedStore().failingForever(new ConnectException("refused"));
+        assertThatThrownBy(() -> writer(capped, policy(3)).write(bytes(10), target, Long.MAX_VALUE))
+                .hasMessageContaining("all 3 attempts failed").hasMessageContaining("refused");
+        assertThat(capped.attempts()).isEqualTo(3);
+
+        ScriptedStore slow = new ScriptedStore().failingForever(new ConnectException("refused"));
+        long deadline = ticker.nanoTime() + TimeUnit.SECONDS.toNanos(3);
+        assertThatThrownBy(() -> writer(slow, policy(1000)).write(bytes(10), target, deadline))
+                .hasMessageContaining("deadline");
+        assertThat(ticker.nanoTime()).isLessThanOrEqualTo(deadline);
+        assertThat(slow.attempts()).isBetween(2, 20);
+    }
+
+    @Test
+    void aHangingAttemptIsInterruptedAndAwaitedBeforeTheNextOne() throws Exception {
+        ScriptedStore store = new ScriptedStore().thenHang();
+        Path target = target();
+        byte[] data = bytes(5000);
+        RetryPolicy policy = new RetryPolicy(5, Duration.ofMillis(1), Duration.ofMillis(10), Duration.ofMillis(200));
+        MetadataWriter writer = new MetadataWriter(store, policy, Ticker.SYSTEM, Sleeper.SYSTEM, () -> 0.5,
+                metrics, Redactor.NONE);
+
+        long start = System.nanoTime();
+        writer.write(data, target, System.nanoTime() + TimeUnit.SECONDS.toNanos(20));
+
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(10_000);
+        assertThat(store.attempts()).isEqualTo(2);
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
+    }
+
+    @Test
+    void anInterruptBecomesInterruptedIOExceptionWithTheFlagKept() throws Exception {
+        ScriptedStore store = new ScriptedStore();
+        Path target = target();
+        Thread.currentThread().interrupt();
+        try {
+            assertThatThrownBy(() -> writer(store, policy(3)).write(bytes(10), target, Long.MAX_VALUE))
+                    .isInstanceOf(InterruptedIOException.class).hasMessageContaining("_metadata");
+            assertThat(Thread.currentThread().isInterrupted()).isTrue();
+        } finally {
+            Thread.interrupted();
+        }
+        assertThat(store.attempts()).isZero();
+    }
+
+    @Test
+    void anExistingMetadataFileIsNeverOverwritten() throws Exception {
+        Path target = target();
+        Files.write(dir.resolve("chk-7/_metadata"), new byte[] {1, 2, 3});
+
+        assertThatThrownBy(() -> writer(new FlinkFileSystemStore(), policy(5)).write(bytes(10), target, Long.MAX_VALUE))
+                .hasMessageContaining("permanently").hasMessageContaining("already exists");
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).containsExactly(1, 2, 3);
+    }
+
+    @Test
+    void theStreamBuffersAndReturnsFlinksOwnCompletedLocation() throws Exception {
+        Path target = target();
+        byte[] data = bytes(3000);
+        MetadataWriter writer = writer(new FlinkFileSystemStore(), policy(3));
+        ResilientMetadataOutputStream out =
+                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20);
+        out.write(data, 0, 1000);
+        out.write(Arrays.copyOfRange(data, 1000, 3000));
+        assertThat(Files.exists(dir.resolve("chk-7/_metadata"))).as("nothing written before finalize").isFalse();
+
+        CompletedCheckpointStorageLocation done = out.closeAndFinalizeCheckpoint();
+        out.close();
+
+        assertThat(done).isInstanceOf(FsCompletedCheckpointStorageLocation.class);
+        assertThat(done.getMetadataHandle().getStateSize()).isEqualTo(3000);
+        assertThat(done.getExternalPointer()).isEqualTo(target.getParent().toString());
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
+    }
+
+    @Test
+    void closingWithoutFinalizeWritesNothingAndPastTheBoundFlinksStreamTakesOver() throws Exception {
+        Path target = target();
+        MetadataWriter writer = writer(new FlinkFileSystemStore(), policy(3));
+        ResilientMetadataOutputStream abandoned =
+                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20);
+        abandoned.write(bytes(100));
+        abandoned.close();
+        assertThat(Files.exists(dir.resolve("chk-7/_metadata"))).isFalse();
+
+        byte[] data = bytes(5000);
+        ResilientMetadataOutputStream big =
+                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1024);
+        big.write(data);
+        CompletedCheckpointStorageLocation done = big.closeAndFinalizeCheckpoint();
+        assertThat(done.getMetadataHandle().getStateSize()).isEqualTo(5000);
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
+        assertThat(metrics.metadataWrites()).as("the big one went through Flink's stream").isZero();
+    }
+}

@@ -1,0 +1,267 @@
+package io.github.resilientcheckpoints.testing;
+
+import org.apache.flink.core.fs.BlockLocation;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FSDataOutputStream;
+import org.apache.flink.core.fs.FileStatus;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.FileSystemFactory;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.local.LocalFileSystem;
+
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.AccessDeniedException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * {@code faulty:///some/path}: the local file system, with faults injected into writes of files
+ * named {@code _metadata} (and nothing else). Registered for tests through {@code
+ * META-INF/services/org.apache.flink.core.fs.FileSystemFactory}. Like object stores, it has no
+ * recoverable writer, so Flink writes {@code _metadata} with a plain stream.
+ *
+ * <p>{@link Mode#EVERY_OTHER} fails every second {@code _metadata} write, in turn at create, in the
+ * middle of the bytes (a partial file is left) and at close (after all bytes were written):
+ * {@code 50%} of writes fail, and never two in a row. {@link Mode#ACCESS_DENIED} refuses every
+ * {@code _metadata} create as a permission error would.
+ */
+public final class FaultyFileSystem extends FileSystem {
+
+    public static final String SCHEME = "faulty";
+
+    public enum Mode { OFF, EVERY_OTHER, ACCESS_DENIED }
+
+    public static volatile Mode mode = Mode.OFF;
+
+    /** {@code _metadata} writes started (creates) and faults injected, since the JVM started. */
+    public static final AtomicLong METADATA_CREATES = new AtomicLong();
+    public static final AtomicLong FAULTS = new AtomicLong();
+
+    private static final AtomicInteger SEQUENCE = new AtomicInteger();
+
+    private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
+
+    public static String uri(java.nio.file.Path dir) {
+        return SCHEME + "://" + dir.toAbsolutePath().toUri().getPath();
+    }
+
+    private static Path toLocal(Path p) {
+        return new Path("file", null, p.toUri().getPath());
+    }
+
+    private static Path toFaulty(Path p) {
+        return new Path(SCHEME, null, p.toUri().getPath());
+    }
+
+    private static boolean isMetadata(Path p) {
+        return "_metadata".equals(p.getName());
+    }
+
+    @Override
+    public FSDataOutputStream create(Path f, WriteMode overwriteMode) throws IOException {
+        if (!isMetadata(f) || mode == Mode.OFF) {
+            return local.create(toLocal(f), overwriteMode);
+        }
+        METADATA_CREATES.incrementAndGet();
+        if (mode == Mode.ACCESS_DENIED) {
+            FAULTS.incrementAndGet();
+            throw new AccessDeniedException(f.toUri().getPath(), null, "injected: access denied");
+        }
+        int n = SEQUENCE.getAndIncrement();
+        if (n % 2 == 0) {
+            return local.create(toLocal(f), overwriteMode);
+        }
+        int where = (n / 2) % 3;
+        if (where == 0) {
+            FAULTS.incrementAndGet();
+            throw new IOException("injected: connection reset while creating " + f);
+        }
+        return new FaultyStream(local.create(toLocal(f), overwriteMode), where == 1, f);
+    }
+
+    /** Fails in the middle of the first write ({@code midWrite}) or at close after all bytes. */
+    private static final class FaultyStream extends FSDataOutputStream {
+        private final FSDataOutputStream out;
+        private final boolean midWrite;
+        private final Path path;
+        private boolean failed;
+
+        FaultyStream(FSDataOutputStream out, boolean midWrite, Path path) {
+            this.out = out;
+            this.midWrite = midWrite;
+            this.path = path;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            if (midWrite && !failed) {
+                failed = true;
+                out.write(b, off, len / 2);
+                out.flush();
+                FAULTS.incrementAndGet();
+                throw new IOException("injected: connection reset while writing " + path);
+            }
+            out.write(b, off, len);
+        }
+
+        @Override
+        public long getPos() throws IOException {
+            return out.getPos();
+        }
+
+        @Override
+        public void flush() throws IOException {
+            out.flush();
+        }
+
+        @Override
+        public void sync() throws IOException {
+            out.sync();
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
+            if (!midWrite && !failed) {
+                failed = true;
+                FAULTS.incrementAndGet();
+                throw new IOException("injected: connection reset while closing " + path);
+            }
+        }
+    }
+
+    @Override
+    public Path getWorkingDirectory() {
+        return toFaulty(local.getWorkingDirectory());
+    }
+
+    @Override
+    public Path getHomeDirectory() {
+        return toFaulty(local.getHomeDirectory());
+    }
+
+    @Override
+    public URI getUri() {
+        return URI.create(SCHEME + ":///");
+    }
+
+    @Override
+    public FileStatus getFileStatus(Path f) throws IOException {
+        return new Status(local.getFileStatus(toLocal(f)));
+    }
+
+    @Override
+    public BlockLocation[] getFileBlockLocations(FileStatus file, long start, long len) throws IOException {
+        return local.getFileBlockLocations(local.getFileStatus(toLocal(file.getPath())), start, len);
+    }
+
+    @Override
+    public FSDataInputStream open(Path f, int bufferSize) throws IOException {
+        return local.open(toLocal(f), bufferSize);
+    }
+
+    @Override
+    public FSDataInputStream open(Path f) throws IOException {
+        return local.open(toLocal(f));
+    }
+
+    @Override
+    public FileStatus[] listStatus(Path f) throws IOException {
+        FileStatus[] statuses = local.listStatus(toLocal(f));
+        if (statuses == null) {
+            return null;
+        }
+        FileStatus[] out = new FileStatus[statuses.length];
+        for (int i = 0; i < statuses.length; i++) {
+            out[i] = new Status(statuses[i]);
+        }
+        return out;
+    }
+
+    @Override
+    public boolean exists(Path f) throws IOException {
+        return local.exists(toLocal(f));
+    }
+
+    @Override
+    public boolean delete(Path f, boolean recursive) throws IOException {
+        return local.delete(toLocal(f), recursive);
+    }
+
+    @Override
+    public boolean mkdirs(Path f) throws IOException {
+        return local.mkdirs(toLocal(f));
+    }
+
+    @Override
+    public boolean rename(Path src, Path dst) throws IOException {
+        return local.rename(toLocal(src), toLocal(dst));
+    }
+
+    @Override
+    public boolean isDistributedFS() {
+        return false;
+    }
+
+    private static final class Status implements FileStatus {
+        private final FileStatus local;
+
+        Status(FileStatus local) {
+            this.local = local;
+        }
+
+        @Override
+        public long getLen() {
+            return local.getLen();
+        }
+
+        @Override
+        public long getBlockSize() {
+            return local.getBlockSize();
+        }
+
+        @Override
+        public short getReplication() {
+            return local.getReplication();
+        }
+
+        @Override
+        public long getModificationTime() {
+            return local.getModificationTime();
+        }
+
+        @Override
+        public long getAccessTime() {
+            return local.getAccessTime();
+        }
+
+        @Override
+        public boolean isDir() {
+            return local.isDir();
+        }
+
+        @Override
+        public Path getPath() {
+            return toFaulty(local.getPath());
+        }
+    }
+
+    /** The factory Flink finds with ServiceLoader. */
+    public static final class Factory implements FileSystemFactory {
+        @Override
+        public String getScheme() {
+            return SCHEME;
+        }
+
+        @Override
+        public FileSystem create(URI fsUri) {
+            return new FaultyFileSystem();
+        }
+    }
+}

@@ -1,0 +1,107 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.MiniClusters;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * Issue 13 on S3: the fault proxy answers 503 SlowDown to half of the requests on {@code _metadata}
+ * (the JobManager's PUTs and the deletes before a retry); the job keeps running and restores.
+ */
+class S3MetadataRetryIT {
+
+    static final String BUCKET = "metadata";
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    @TempDir java.nio.file.Path spill;
+
+    private static S3Server server;
+    private static FaultProxy proxy;
+
+    @BeforeAll
+    static void start() throws Exception {
+        server = new S3Server();
+        server.createBucket(BUCKET);
+        proxy = new FaultProxy(server.endpoint());
+        FlinkS3.initialize(FlinkS3.config(proxy.endpoint()));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        if (proxy != null) {
+            proxy.close();
+        }
+        if (server != null) {
+            server.close();
+        }
+    }
+
+    private static StorageMetrics metrics() {
+        return StorageRuntime.shared().metrics();
+    }
+
+    @Test
+    void jobKeepsRunningWhenHalfOfTheMetadataUploadsAreThrottled(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = CountingJob.config(
+                ResilientCheckpointStorageFactory.class.getName(), "hashmap", "s3://" + BUCKET + "/job-m");
+        conf.addAll(FlinkS3.config(proxy.endpoint()));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
+        // One request per attempt: the JobManager's retry loop, not the store's request retries, rides it out.
+        conf.set(S3StoreOptions.PART_ATTEMPTS, 1);
+        long retriesBefore = metrics().metadataRetries();
+        proxy.faultOnlyIf = "/_metadata";
+        proxy.slowDownRatio = 0.5;
+        try {
+            CountingJob.resetCounters();
+            JobID job = CountingJob.start(cluster, conf);
+            CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+            // Faults are random: checkpoint on until some hit _metadata.
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            while (proxy.slowDowns.get() < 2 && System.nanoTime() < end) {
+                long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+                CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
+            }
+            assertThat(proxy.slowDowns.get()).as("503 SlowDown answered on _metadata").isGreaterThanOrEqualTo(2);
+            assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+            assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+            assertThat(metrics().metadataRetries()).as("retried by the JobManager").isGreaterThan(retriesBefore);
+            CountingJob.cancel(cluster, job);
+            // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
+            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+            assertThat(CountingJob.MISMATCHES.get()).isZero();
+
+            proxy.slowDownRatio = 0;
+            CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
+        } finally {
+            proxy.slowDownRatio = 0;
+            proxy.faultOnlyIf = null;
+        }
+    }
+}
