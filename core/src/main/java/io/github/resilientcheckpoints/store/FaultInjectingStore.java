@@ -34,6 +34,12 @@ public final class FaultInjectingStore implements CheckpointStore {
         this.throttledRatio = throttledRatio;
     }
 
+    /** The wrapped store's path rewriting (entropy) stays in force under the drill. */
+    @Override
+    public Path resolveTarget(Path target) throws IOException {
+        return delegate.resolveTarget(target);
+    }
+
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
         maybeFail(target);

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.store;
 
 import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
+import io.github.resilientcheckpoints.testing.EntropyTestFileSystem;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.cleanup.SweepPlanner;
 
@@ -80,6 +81,18 @@ class FaultInjectingStoreTest {
                 CheckpointIndex.MetadataReader.uncached(getClass().getClassLoader()));
         SweepPlan plan = planner.planJob(index, index.job(new Path(job.toString())), rules);
         assertThat(plan.orphans()).hasSize(1);
+    }
+
+    @Test
+    void wrapperKeepsTheWrappedStoresPathRewriting() throws Exception {
+        // Entropy injection: under the drill, an abandoned attempt must still learn the path really written.
+        Path target = new Path(EntropyTestFileSystem.SCHEME, null,
+                tmp.resolve(EntropyTestFileSystem.MARKER).resolve("chk-1/state").toString());
+        CheckpointStore plain = new FlinkFileSystemStore();
+        CheckpointStore wrapped = new FaultInjectingStore(plain, 0.3, 0.3);
+        Path resolved = wrapped.resolveTarget(target);
+        assertThat(resolved.toString()).doesNotContain(EntropyTestFileSystem.MARKER);
+        assertThat(plain.resolveTarget(target).toString()).doesNotContain(EntropyTestFileSystem.MARKER);
     }
 
     @Test
