@@ -138,13 +138,38 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                         + " or correct the bucket in 'execution.checkpointing.dir'", e);
             }
             if (e.statusCode() == 403) {
-                throw new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
-                        + " may not use it: check the bucket policy and 's3.access-key' (or the credential chain)", e);
+                throw refused(bucket, e);
             }
             // anything else: let the upload itself find out
         } catch (RuntimeException e) {
+            if (S3Failures.isCredentialLoadingFailure(e)) {
+                throw S3Failures.wrap("HeadBucket", bucket, "", e);
+            }
             // connection trouble: the upload's own retries deal with it
         }
+    }
+
+    /**
+     * A HEAD answer has no body, so a 403 does not say whether the credentials are wrong or merely
+     * not allowed: one listing request (same permission, s3:ListBucket) brings the error code.
+     */
+    private BucketUnusableException refused(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head) {
+        software.amazon.awssdk.services.s3.model.S3Exception detail = head;
+        try {
+            client.listObjectsV2(b -> b.bucket(bucket).maxKeys(1));
+        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+            detail = e;
+        } catch (RuntimeException e) {
+            // keep the HEAD answer
+        }
+        String code = detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
+        if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
+            return new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
+                    + "': check " + S3Failures.CREDENTIAL_KEYS, detail);
+        }
+        return new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
+                + " may not use it: check the bucket policy and which credentials are used: "
+                + S3Failures.CREDENTIAL_KEYS, detail);
     }
 
     /** The bucket is missing or forbidden: permanent. */
