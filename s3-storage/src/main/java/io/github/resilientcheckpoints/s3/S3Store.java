@@ -34,6 +34,7 @@ import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.URI;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
@@ -54,8 +55,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>Files below the multipart threshold: one {@code PutObject}. Larger ones: a multipart upload
  *       whose parts go out in parallel, each read straight from the staged source (no copy in
  *       memory beyond the part in flight), each retried alone on failure; a failed or interrupted
- *       upload is aborted so no incomplete upload is left behind (an abort failure is attached as
- *       suppressed).
+ *       upload is aborted so no incomplete upload is left behind (an abort failure is logged; the
+ *       cleanup sweep finds what is left).
+ *   <li>Cleanup on cancelled threads: aborts and deletes of abandoned data go through a
+ *       {@link CleanupExecutor}, so an interrupted (cancelled) thread cannot make the SDK refuse them.
  *   <li>Integrity: every request carries a CRC32C checksum that S3 verifies; a mismatch fails that
  *       request, which is resent.
  *   <li>Retries: the SDK's own retries are off. Parts are retried here ({@code s3.part-attempts});
@@ -96,6 +99,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     private final AtomicLong partRequests = new AtomicLong();
     private final AtomicLong partRetries = new AtomicLong();
     private final AtomicLong deleteRequests = new AtomicLong();
+    /** Aborts and deletes of abandoned data: they must work on interrupted (cancelled) threads too. */
+    private final CleanupExecutor cleanup =
+            new CleanupExecutor("rcs-s3-cleanup", S3Store.class.getClassLoader(), 4, Duration.ofSeconds(30));
 
     /** The store owns {@code client} and {@code partExecutor} and closes both. */
     public S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
@@ -201,8 +207,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     private void deleteQuietly(String bucket, String key) {
         try {
-            client.deleteObject(b -> b.bucket(bucket).key(key));
-        } catch (RuntimeException e) {
+            cleanup.call("DeleteObject of s3://" + bucket + "/" + key, () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
+        } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
         }
     }
@@ -462,11 +468,24 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     private void abort(String bucket, String key, String uploadId) {
         try {
-            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
-        } catch (RuntimeException e) {
+            abortUpload(bucket, key, uploadId);
+        } catch (IOException | RuntimeException e) {
             // The cleanup sweep finds and aborts it later; the original failure is what matters.
             LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
         }
+    }
+
+    /** Aborts a multipart upload, also from an interrupted thread; one already gone is fine. */
+    private void abortUpload(String bucket, String key, String uploadId) throws IOException {
+        cleanup.call("AbortMultipartUpload of s3://" + bucket + "/" + key, () -> {
+            try {
+                return client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
+            } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException gone) {
+                return null; // already completed or aborted
+            } catch (RuntimeException e) {
+                throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
+            }
+        });
     }
 
     /** Bytes [offset, offset+size) of the source; its read failures are marked as {@link SourceFailure}. */
@@ -534,12 +553,15 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     public void delete(Path path) throws IOException {
         String bucket = bucket(path);
         String key = key(path);
-        try {
-            deleteRequests.incrementAndGet();
-            client.deleteObject(b -> b.bucket(bucket).key(key));
-        } catch (RuntimeException e) {
-            throw S3Failures.wrap("DeleteObject", bucket, key, e);
-        }
+        // Abandoned attempts are deleted from their own, interrupted thread.
+        cleanup.call("DeleteObject of " + path, () -> {
+            try {
+                deleteRequests.incrementAndGet();
+                return client.deleteObject(b -> b.bucket(bucket).key(key));
+            } catch (RuntimeException e) {
+                throw S3Failures.wrap("DeleteObject", bucket, key, e);
+            }
+        });
     }
 
     /** DeleteObjects in batches of up to 1000 keys; keys S3 reports as failed are retried twice. */
@@ -639,14 +661,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     @Override
     public void abortPendingUpload(PendingUpload upload) throws IOException {
         String bucket = bucket(upload.path());
-        String key = key(upload.path());
-        try {
-            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(upload.uploadId()));
-        } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException gone) {
-            // already completed or aborted
-        } catch (RuntimeException e) {
-            throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
-        }
+        abortUpload(bucket, key(upload.path()), upload.uploadId());
     }
 
     // ------------------------------------------------------------------ the rest
@@ -689,6 +704,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        cleanup.close();
         client.close();
     }
 
