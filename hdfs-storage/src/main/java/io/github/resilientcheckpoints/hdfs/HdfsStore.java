@@ -33,7 +33,8 @@ import java.util.concurrent.ConcurrentHashMap;
 /**
  * The HDFS store: every upload writes a hidden temporary file next to its target, {@code hsync}s
  * it (the bytes are on every DataNode of the pipeline), then renames it into place, so a reader
- * never sees a partial file; a failed upload deletes its temporary file. Before writing, the quota
+ * never sees a partial file; a failed upload deletes its temporary file, also when its thread was
+ * interrupted (cancelled): deletes go through a {@link CleanupExecutor}. Before writing, the quota
  * headroom of the target directory and its ancestors is checked (cached), so a checkpoint that
  * cannot fit fails at once with the numbers instead of after gigabytes.
  *
@@ -56,6 +57,9 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
     private final Ticker ticker;
     private final Set<Path> policyApplied = ConcurrentHashMap.newKeySet();
     private final Map<Path, QuotaView> quotas = new ConcurrentHashMap<>();
+    /** Deletes of temporary and abandoned files: they must work on interrupted (cancelled) threads too. */
+    private final CleanupExecutor cleanup =
+            new CleanupExecutor("rcs-hdfs-cleanup", HdfsStore.class.getClassLoader(), 2, Duration.ofSeconds(30));
 
     public HdfsStore(FileSystem fs, int replication, String storagePolicy, Duration quotaCheckInterval, Ticker ticker) {
         this.fs = fs;
@@ -200,7 +204,9 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
 
     @Override
     public void delete(org.apache.flink.core.fs.Path path) throws IOException {
-        fs.delete(toHadoop(path), false);
+        // Abandoned attempts are deleted from their own, interrupted thread.
+        Path p = toHadoop(path);
+        cleanup.call("delete of " + p, () -> fs.delete(p, false));
     }
 
     @Override
@@ -237,12 +243,13 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
 
     @Override
     public void close() throws IOException {
+        cleanup.close();
         fs.close();
     }
 
     private void deleteQuietly(Path path) {
         try {
-            fs.delete(path, false);
+            cleanup.call("delete of " + path, () -> fs.delete(path, false));
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete temporary file {}", path, e);
         }
