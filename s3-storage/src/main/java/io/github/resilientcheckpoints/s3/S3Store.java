@@ -18,8 +18,6 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
-import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
-import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
 import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
@@ -27,12 +25,10 @@ import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Error;
 import software.amazon.awssdk.services.s3.model.S3Object;
-import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.net.URI;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,11 +36,7 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -114,16 +106,15 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
-        String bucket = bucket(target);
-        ensureBucket(bucket);
-        String key = injectEntropy(key(target));
-        Path written = new Path("s3://" + bucket + "/" + key);
+        S3Location location = S3Location.of(target);
+        ensureBucket(location.bucket());
+        S3Location written = location.withKey(injectEntropy(location.key()));
         if (source.length() < settings.multipartThreshold()) {
-            put(source, bucket, key);
+            put(source, written.bucket(), written.key());
         } else {
-            multipart(source, bucket, key);
+            multipart(source, written);
         }
-        return written;
+        return written.toPath();
     }
 
     /**
@@ -227,7 +218,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
      *     credentials already created: a signature rejection (403) then means the signed body
      *     changed in transit, not bad credentials, and the part is resent
      */
-    private <T> T withRequestRetries(String operation, String bucket, String key,
+    <T> T withRequestRetries(String operation, String bucket, String key,
             boolean bodyOfAuthenticatedUpload, java.util.function.Supplier<T> request) throws IOException {
         IOException last = null;
         for (int attempt = 1; attempt <= settings.partAttempts(); attempt++) {
@@ -296,10 +287,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         return null;
     }
 
-    private void multipart(UploadSource source, String bucket, String key) throws IOException {
+    private void multipart(UploadSource source, S3Location location) throws IOException {
         long length = source.length();
         int parts = (int) Math.max(1, (length + settings.partSize() - 1) / settings.partSize());
-        S3PartUpload upload = start(bucket, key);
+        S3MultipartUpload upload = S3MultipartUpload.start(this, location);
         for (int i = 1; i < parts; i++) {
             upload.submitPart(i, slice(source, (i - 1) * settings.partSize(), settings.partSize()));
         }
@@ -319,107 +310,26 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public PartUpload startPartUpload(Path target) throws IOException {
-        String bucket = bucket(target);
-        ensureBucket(bucket);
-        return start(bucket, injectEntropy(key(target)));
+        S3Location location = S3Location.of(target);
+        ensureBucket(location.bucket());
+        return S3MultipartUpload.start(this, location.withKey(injectEntropy(location.key())));
     }
 
-    private S3PartUpload start(String bucket, String key) throws IOException {
-        String uploadId = withRequestRetries("CreateMultipartUpload", bucket, key, () -> client.createMultipartUpload(
-                b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId());
-        return new S3PartUpload(bucket, key, uploadId);
+    S3Client client() {
+        return client;
     }
 
-    /**
-     * One multipart upload: parts go out on the part threads, at most {@code s3.parallel-parts} at a
-     * time, each retried alone; any failure aborts the upload so nothing incomplete stays behind.
-     */
-    private final class S3PartUpload implements PartUpload {
-        private final String bucket;
-        private final String key;
-        private final String uploadId;
-        private final Semaphore parallel = new Semaphore(settings.parallelParts());
-        private final List<Future<CompletedPart>> parts = new ArrayList<>();
-        private boolean finished;
-
-        S3PartUpload(String bucket, String key, String uploadId) {
-            this.bucket = bucket;
-            this.key = key;
-            this.uploadId = uploadId;
-        }
-
-        @Override
-        public synchronized void submitPart(int partNumber, UploadSource bytes) {
-            parts.add(partExecutor.submit(() -> {
-                acquire(parallel);
-                try {
-                    return uploadPart(bytes, bucket, key, uploadId, partNumber);
-                } finally {
-                    parallel.release();
-                }
-            }));
-        }
-
-        @Override
-        public Path complete(int lastPartNumber, UploadSource lastPart) throws IOException {
-            boolean completed = false;
-            try {
-                if (lastPart.length() > 0 || lastPartNumber == 1) {
-                    submitPart(lastPartNumber, lastPart);
-                }
-                List<Future<CompletedPart>> all;
-                synchronized (this) {
-                    all = new ArrayList<>(parts);
-                }
-                List<CompletedPart> done = new ArrayList<>(all.size());
-                for (Future<CompletedPart> f : all) {
-                    done.add(await(f));
-                }
-                withRequestRetries("CompleteMultipartUpload", bucket, key, () -> client.completeMultipartUpload(
-                        b -> b.bucket(bucket).key(key).uploadId(uploadId)
-                                .multipartUpload(CompletedMultipartUpload.builder().parts(done).build())));
-                completed = true;
-                synchronized (this) {
-                    finished = true;
-                }
-                return new Path("s3://" + bucket + "/" + key);
-            } finally {
-                if (!completed) {
-                    abort();
-                }
-            }
-        }
-
-        @Override
-        public void abort() {
-            List<Future<CompletedPart>> all;
-            synchronized (this) {
-                if (finished) {
-                    return;
-                }
-                finished = true;
-                all = new ArrayList<>(parts);
-            }
-            for (Future<CompletedPart> f : all) {
-                f.cancel(true);
-            }
-            S3Store.this.abort(bucket, key, uploadId);
-        }
+    ExecutorService partExecutor() {
+        return partExecutor;
     }
 
-    /** One part, retried alone: a failed part never makes the others resend. */
-    private CompletedPart uploadPart(UploadSource bytes, String bucket, String key, String uploadId,
-            int partNumber) throws IOException {
-        long size = bytes.length();
-        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key, true, () -> {
-            partRequests.incrementAndGet();
-            return client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId)
-                            .partNumber(partNumber).contentLength(size)
-                            .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
-                    RequestBody.fromContentProvider(() -> range(bytes, 0, size), size, "application/octet-stream"));
-        });
-        return CompletedPart.builder().partNumber(partNumber).eTag(r.eTag())
-                .checksumCRC32C(r.checksumCRC32C()).build();
+    Settings settings() {
+        return settings;
+    }
+
+    /** Counts one request that carried object bytes. */
+    void dataRequestSent() {
+        partRequests.incrementAndGet();
     }
 
     /** The bytes [offset, offset+size) of a source, as a source. */
@@ -437,36 +347,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         };
     }
 
-    private static void acquire(Semaphore s) throws InterruptedIOException {
-        try {
-            s.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting to send a part");
-        }
-    }
-
-    private static CompletedPart await(Future<CompletedPart> f) throws IOException {
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting for parts");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException) {
-                throw (IOException) c;
-            }
-            if (c instanceof RuntimeException) {
-                throw (RuntimeException) c;
-            }
-            throw new IOException(c);
-        } catch (CancellationException e) {
-            throw new InterruptedIOException("part upload cancelled");
-        }
-    }
-
-    private void abort(String bucket, String key, String uploadId) {
+    /** Aborts a multipart upload; a failure is logged (the cleanup sweep finds what is left). */
+    void abortQuietly(String bucket, String key, String uploadId) {
         try {
             abortUpload(bucket, key, uploadId);
         } catch (IOException | RuntimeException e) {
@@ -489,7 +371,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /** Bytes [offset, offset+size) of the source; its read failures are marked as {@link SourceFailure}. */
-    private static InputStream range(UploadSource source, long offset, long size) {
+    static InputStream range(UploadSource source, long offset, long size) {
         InputStream in;
         try {
             in = source.open();
@@ -551,8 +433,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public void delete(Path path) throws IOException {
-        String bucket = bucket(path);
-        String key = key(path);
+        S3Location location = S3Location.of(path);
+        String bucket = location.bucket();
+        String key = location.key();
         // Abandoned attempts are deleted from their own, interrupted thread.
         cleanup.call("DeleteObject of " + path, () -> {
             try {
@@ -567,17 +450,19 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     /** DeleteObjects in batches of up to 1000 keys; keys S3 reports as failed are retried twice. */
     @Override
     public List<Path> deleteAll(Collection<Path> paths) throws IOException {
-        Map<String, List<String>> byBucket = new LinkedHashMap<>();
+        // bucket -> key -> the path as given (failures are reported as given, scheme included)
+        Map<String, Map<String, Path>> byBucket = new LinkedHashMap<>();
         for (Path p : paths) {
-            byBucket.computeIfAbsent(bucket(p), b -> new ArrayList<>()).add(key(p));
+            S3Location l = S3Location.of(p);
+            byBucket.computeIfAbsent(l.bucket(), b -> new LinkedHashMap<>()).putIfAbsent(l.key(), p);
         }
         List<Path> failed = new ArrayList<>();
-        for (Map.Entry<String, List<String>> e : byBucket.entrySet()) {
-            List<String> keys = e.getValue();
+        for (Map.Entry<String, Map<String, Path>> e : byBucket.entrySet()) {
+            List<String> keys = new ArrayList<>(e.getValue().keySet());
             for (int from = 0; from < keys.size(); from += MAX_DELETE_BATCH) {
                 List<String> batch = keys.subList(from, Math.min(keys.size(), from + MAX_DELETE_BATCH));
                 for (String key : deleteBatch(e.getKey(), batch, 3)) {
-                    failed.add(new Path("s3://" + e.getKey() + "/" + key));
+                    failed.add(e.getValue().get(key));
                 }
             }
         }
@@ -616,12 +501,13 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public List<StoredFile> listFiles(Path directory) throws IOException {
-        String bucket = bucket(directory);
-        String prefix = prefix(directory);
+        S3Location dir = S3Location.of(directory);
+        String bucket = dir.bucket();
+        String prefix = dir.prefix();
         List<StoredFile> files = new ArrayList<>();
         try {
             for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix)).contents()) {
-                files.add(new StoredFile(new Path("s3://" + bucket + "/" + o.key()), o.size(),
+                files.add(new StoredFile(dir.withKey(o.key()).toPath(), o.size(),
                         o.lastModified().toEpochMilli()));
             }
         } catch (RuntimeException e) {
@@ -632,8 +518,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public List<PendingUpload> listPendingUploads(Path directory) throws IOException {
-        String bucket = bucket(directory);
-        String prefix = prefix(directory);
+        S3Location dir = S3Location.of(directory);
+        String bucket = dir.bucket();
+        String prefix = dir.prefix();
         List<PendingUpload> uploads = new ArrayList<>();
         try {
             String keyMarker = null;
@@ -644,7 +531,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 ListMultipartUploadsResponse r = client.listMultipartUploads(b -> b.bucket(bucket).prefix(prefix)
                         .keyMarker(km).uploadIdMarker(im));
                 for (MultipartUpload u : r.uploads()) {
-                    uploads.add(new PendingUpload(new Path("s3://" + bucket + "/" + u.key()), u.uploadId(),
+                    uploads.add(new PendingUpload(dir.withKey(u.key()).toPath(), u.uploadId(),
                             u.initiated().toEpochMilli()));
                 }
                 if (!Boolean.TRUE.equals(r.isTruncated())) {
@@ -660,8 +547,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public void abortPendingUpload(PendingUpload upload) throws IOException {
-        String bucket = bucket(upload.path());
-        abortUpload(bucket, key(upload.path()), upload.uploadId());
+        S3Location location = S3Location.of(upload.path());
+        abortUpload(location.bucket(), location.key(), upload.uploadId());
     }
 
     // ------------------------------------------------------------------ the rest
@@ -708,21 +595,13 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         client.close();
     }
 
+    /** The bucket of an s3://, s3a:// or s3p:// path. */
     static String bucket(Path path) {
-        URI uri = path.toUri();
-        if (uri.getHost() == null) {
-            throw new IllegalArgumentException("not an s3://bucket/key path: " + path);
-        }
-        return uri.getHost();
+        return S3Location.of(path).bucket();
     }
 
+    /** The key of an s3://, s3a:// or s3p:// path (no leading slash). */
     static String key(Path path) {
-        String p = path.toUri().getPath();
-        return p.startsWith("/") ? p.substring(1) : p;
-    }
-
-    private static String prefix(Path directory) {
-        String k = key(directory);
-        return k.isEmpty() || k.endsWith("/") ? k : k + "/";
+        return S3Location.of(path).key();
     }
 }
