@@ -247,6 +247,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                     throttleListener.run();
                 }
                 if (attempt < settings.partAttempts()) {
+                    LOG.debug("{} of s3://{}/{} failed on attempt {} ({}): {}; resending", operation, bucket, key,
+                            attempt, c, e.toString());
                     partRetries.incrementAndGet();
                     sleepBackoff(attempt);
                 }
