@@ -8,6 +8,9 @@ import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.Ticker;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
+
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
@@ -26,14 +29,13 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 
 /**
  * The HDFS store: every upload writes a hidden temporary file next to its target, {@code hsync}s
  * it (the bytes are on every DataNode of the pipeline), then renames it into place, so a reader
- * never sees a partial file; a failed upload deletes its temporary file. Before writing, the quota
+ * never sees a partial file; a failed upload deletes its temporary file, also when its thread was
+ * interrupted (cancelled): deletes go through a {@link CleanupExecutor}. Before writing, the quota
  * headroom of the target directory and its ancestors is checked (cached), so a checkpoint that
  * cannot fit fails at once with the numbers instead of after gigabytes.
  *
@@ -49,13 +51,31 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
 
     static final String TEMP_SUFFIX = ".inprogress";
 
+    /** Most directories whose quota view or applied storage policy the store remembers. */
+    static final int MAX_CACHED_DIRECTORIES = 256;
+
     private final FileSystem fs;
     private final short replication;
     private final String storagePolicy;
     private final long quotaCheckIntervalNanos;
     private final Ticker ticker;
-    private final Set<Path> policyApplied = ConcurrentHashMap.newKeySet();
-    private final Map<Path, QuotaView> quotas = new ConcurrentHashMap<>();
+    /**
+     * Directories whose storage policy this store has set (the policy is per directory, and Flink
+     * makes a new chk-N directory per checkpoint): bounded, a forgotten one costs one more call.
+     */
+    private final Cache<Path, Boolean> policyApplied = Caffeine.newBuilder()
+            .maximumSize(MAX_CACHED_DIRECTORIES)
+            .executor(Runnable::run)
+            .build();
+    /** Quota views by {@link #quotaRoot job directory}; bounded, and dropped when no job uses them. */
+    private final Cache<Path, QuotaView> quotas = Caffeine.newBuilder()
+            .maximumSize(MAX_CACHED_DIRECTORIES)
+            .expireAfterAccess(Duration.ofHours(1))
+            .executor(Runnable::run)
+            .build();
+    /** Deletes of temporary and abandoned files: they must work on interrupted (cancelled) threads too. */
+    private final CleanupExecutor cleanup =
+            new CleanupExecutor("rcs-hdfs-cleanup", HdfsStore.class.getClassLoader(), 2, Duration.ofSeconds(30));
 
     public HdfsStore(FileSystem fs, int replication, String storagePolicy, Duration quotaCheckInterval, Ticker ticker) {
         this.fs = fs;
@@ -116,7 +136,8 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
     }
 
     private void applyStoragePolicy(Path directory) {
-        if (storagePolicy == null || storagePolicy.isBlank() || !policyApplied.add(directory)) {
+        if (storagePolicy == null || storagePolicy.isBlank()
+                || policyApplied.asMap().putIfAbsent(directory, Boolean.TRUE) != null) {
             return;
         }
         try {
@@ -128,16 +149,34 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
 
     // ------------------------------------------------------------------ quota
 
-    /** Checks the directory's (and its ancestors') quotas, refreshed at most every interval. */
+    /**
+     * Checks the quotas of the directory's {@link #quotaRoot} and its ancestors, refreshed at most
+     * every interval.
+     */
     private QuotaView checkQuota(Path directory, long bytesWithReplicas) throws IOException {
-        QuotaView view = quotas.compute(directory, (dir, old) ->
-                old != null && ticker.nanoTime() - old.checkedAt < quotaCheckIntervalNanos ? old : null);
-        if (view == null) {
-            view = readQuotas(directory);
-            quotas.put(directory, view);
+        Path root = quotaRoot(directory);
+        QuotaView view = quotas.getIfPresent(root);
+        if (view == null || ticker.nanoTime() - view.checkedAt >= quotaCheckIntervalNanos) {
+            view = readQuotas(root);
+            quotas.put(root, view);
         }
         view.check(bytesWithReplicas);
         return view;
+    }
+
+    private static final Pattern CHECKPOINT_DIRECTORY = Pattern.compile("chk-\\d+");
+
+    /**
+     * Where quotas are read from for files of {@code directory}: a {@code chk-N} directory is new
+     * for every checkpoint and made by Flink just before it is written, so nobody has set a quota
+     * on it; its job directory (and that one's ancestors) is what bounds it. Keying by the job
+     * directory keeps one view per job instead of one per checkpoint, and charges every
+     * checkpoint's uploads to the same view. Other directories ({@code shared}, {@code taskowned},
+     * savepoint directories) are their own root.
+     */
+    static Path quotaRoot(Path directory) {
+        Path parent = directory.getParent();
+        return parent != null && CHECKPOINT_DIRECTORY.matcher(directory.getName()).matches() ? parent : directory;
     }
 
     private QuotaView readQuotas(Path directory) throws IOException {
@@ -196,11 +235,25 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
         }
     }
 
+    /** For tests: entries in the quota cache. */
+    long quotaCacheSize() {
+        quotas.cleanUp();
+        return quotas.estimatedSize();
+    }
+
+    /** For tests: entries in the storage-policy cache. */
+    long policyCacheSize() {
+        policyApplied.cleanUp();
+        return policyApplied.estimatedSize();
+    }
+
     // ------------------------------------------------------------------ delete, list
 
     @Override
     public void delete(org.apache.flink.core.fs.Path path) throws IOException {
-        fs.delete(toHadoop(path), false);
+        // Abandoned attempts are deleted from their own, interrupted thread.
+        Path p = toHadoop(path);
+        cleanup.call("delete of " + p, () -> fs.delete(p, false));
     }
 
     @Override
@@ -237,12 +290,13 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
 
     @Override
     public void close() throws IOException {
+        cleanup.close();
         fs.close();
     }
 
     private void deleteQuietly(Path path) {
         try {
-            fs.delete(path, false);
+            cleanup.call("delete of " + path, () -> fs.delete(path, false));
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete temporary file {}", path, e);
         }

@@ -20,7 +20,14 @@ final class S3Failures {
             "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
             "ExpiredToken", "InvalidToken", "InvalidBucketName", "AllAccessDisabled",
             "AccountProblem", "InvalidObjectState", "NotImplemented", "KeyTooLongError",
-            "MethodNotAllowed", "PermanentRedirect", "AuthorizationHeaderMalformed");
+            "MethodNotAllowed", "PermanentRedirect", "AuthorizationHeaderMalformed",
+            // 400s that say the request itself is wrong: the same request fails the same way again.
+            "InvalidArgument", "EntityTooLarge");
+
+    /** What the operator sets when S3 rejects or the SDK cannot find credentials; names keys only. */
+    static final String CREDENTIAL_KEYS = "'s3.access-key' and 's3.secret-key' (also spelled 's3.access.key'"
+            + " and 's3.secret.key'), or, with both unset, the AWS default credential chain (environment"
+            + " variables, system properties, profile file, web identity, container or instance role)";
 
     private S3Failures() {}
 
@@ -45,10 +52,27 @@ final class S3Failures {
                 return FailureClass.TRANSIENT;
             }
             if (t instanceof SdkClientException) {
-                return FailureClass.TRANSIENT;
+                // No credentials on this host: every attempt would fail the same way.
+                return isCredentialLoadingFailure(t) ? FailureClass.PERMANENT : FailureClass.TRANSIENT;
             }
         }
         return GenericFailureClassifier.classify(failure);
+    }
+
+    /**
+     * The SDK could not obtain credentials at all (the default chain found none, or a provider
+     * failed): the SDK reports it only as an {@link SdkClientException} with this message.
+     */
+    static boolean isCredentialLoadingFailure(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof SdkClientException && !(t instanceof S3Exception) && t.getMessage() != null) {
+                String m = t.getMessage().toLowerCase(java.util.Locale.ROOT);
+                if (m.contains("unable to load credentials") || m.contains("contained no credentials")) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**
@@ -63,10 +87,12 @@ final class S3Failures {
             hint = " Bucket '" + bucket + "' does not exist: create it or correct 'execution.checkpointing.dir'.";
         } else if ("AccessDenied".equals(code) || (e instanceof S3Exception && ((S3Exception) e).statusCode() == 403)) {
             hint = " Access to bucket '" + bucket + "' was denied: check the bucket policy and the credentials'"
-                    + " permissions (s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:AbortMultipartUpload).";
+                    + " permissions (s3:PutObject, s3:DeleteObject, s3:ListBucket, s3:AbortMultipartUpload),"
+                    + " and which credentials are used: " + CREDENTIAL_KEYS + ".";
         } else if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
-            hint = " The credentials were rejected for bucket '" + bucket + "': check 's3.access-key' and"
-                    + " 's3.secret-key' (or the default credential chain).";
+            hint = " The credentials were rejected for bucket '" + bucket + "': check " + CREDENTIAL_KEYS + ".";
+        } else if (isCredentialLoadingFailure(e)) {
+            hint = " No S3 credentials could be loaded: set " + CREDENTIAL_KEYS + ".";
         }
         return new IOException(operation + " of s3://" + bucket + "/" + key + " failed: "
                 + e.getMessage() + "." + hint, e);

@@ -18,8 +18,6 @@ import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
-import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
-import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.Delete;
 import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
 import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
@@ -27,23 +25,18 @@ import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
 import software.amazon.awssdk.services.s3.model.S3Error;
 import software.amazon.awssdk.services.s3.model.S3Object;
-import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.net.URI;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CancellationException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -54,8 +47,10 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>Files below the multipart threshold: one {@code PutObject}. Larger ones: a multipart upload
  *       whose parts go out in parallel, each read straight from the staged source (no copy in
  *       memory beyond the part in flight), each retried alone on failure; a failed or interrupted
- *       upload is aborted so no incomplete upload is left behind (an abort failure is attached as
- *       suppressed).
+ *       upload is aborted so no incomplete upload is left behind (an abort failure is logged; the
+ *       cleanup sweep finds what is left).
+ *   <li>Cleanup on cancelled threads: aborts and deletes of abandoned data go through a
+ *       {@link CleanupExecutor}, so an interrupted (cancelled) thread cannot make the SDK refuse them.
  *   <li>Integrity: every request carries a CRC32C checksum that S3 verifies; a mismatch fails that
  *       request, which is resent.
  *   <li>Retries: the SDK's own retries are off. Parts are retried here ({@code s3.part-attempts});
@@ -96,6 +91,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     private final AtomicLong partRequests = new AtomicLong();
     private final AtomicLong partRetries = new AtomicLong();
     private final AtomicLong deleteRequests = new AtomicLong();
+    /** Aborts and deletes of abandoned data: they must work on interrupted (cancelled) threads too. */
+    private final CleanupExecutor cleanup =
+            new CleanupExecutor("rcs-s3-cleanup", S3Store.class.getClassLoader(), 4, Duration.ofSeconds(30));
 
     /** The store owns {@code client} and {@code partExecutor} and closes both. */
     public S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
@@ -108,24 +106,23 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
-        String bucket = bucket(target);
-        ensureBucket(bucket);
-        String key = injectEntropy(key(target));
-        Path written = new Path("s3://" + bucket + "/" + key);
+        S3Location location = S3Location.of(target);
+        ensureBucket(location.bucket());
+        S3Location written = location.withKey(injectEntropy(location.key()));
         if (source.length() < settings.multipartThreshold()) {
-            put(source, bucket, key);
+            put(source, written.bucket(), written.key());
         } else {
-            multipart(source, bucket, key);
+            multipart(source, written);
         }
-        return written;
+        return written.toPath();
     }
 
     /** The target with entropy injected ({@code s3.entropy.key}); {@link #upload} then keeps it. */
     @Override
     public Path resolveTarget(Path target) {
-        String key = key(target);
-        String injected = injectEntropy(key);
-        return injected.equals(key) ? target : new Path("s3://" + bucket(target) + "/" + injected);
+        S3Location location = S3Location.of(target);
+        String injected = injectEntropy(location.key());
+        return injected.equals(location.key()) ? target : location.withKey(injected).toPath();
     }
 
     /**
@@ -146,13 +143,38 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                         + " or correct the bucket in 'execution.checkpointing.dir'", e);
             }
             if (e.statusCode() == 403) {
-                throw new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
-                        + " may not use it: check the bucket policy and 's3.access-key' (or the credential chain)", e);
+                throw refused(bucket, e);
             }
             // anything else: let the upload itself find out
         } catch (RuntimeException e) {
+            if (S3Failures.isCredentialLoadingFailure(e)) {
+                throw S3Failures.wrap("HeadBucket", bucket, "", e);
+            }
             // connection trouble: the upload's own retries deal with it
         }
+    }
+
+    /**
+     * A HEAD answer has no body, so a 403 does not say whether the credentials are wrong or merely
+     * not allowed: one listing request (same permission, s3:ListBucket) brings the error code.
+     */
+    private BucketUnusableException refused(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head) {
+        software.amazon.awssdk.services.s3.model.S3Exception detail = head;
+        try {
+            client.listObjectsV2(b -> b.bucket(bucket).maxKeys(1));
+        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+            detail = e;
+        } catch (RuntimeException e) {
+            // keep the HEAD answer
+        }
+        String code = detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
+        if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
+            return new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
+                    + "': check " + S3Failures.CREDENTIAL_KEYS, detail);
+        }
+        return new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
+                + " may not use it: check the bucket policy and which credentials are used: "
+                + S3Failures.CREDENTIAL_KEYS, detail);
     }
 
     /** The bucket is missing or forbidden: permanent. */
@@ -184,8 +206,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     private void deleteQuietly(String bucket, String key) {
         try {
-            client.deleteObject(b -> b.bucket(bucket).key(key));
-        } catch (RuntimeException e) {
+            cleanup.call("DeleteObject of s3://" + bucket + "/" + key, () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
+        } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
         }
     }
@@ -204,7 +226,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
      *     credentials already created: a signature rejection (403) then means the signed body
      *     changed in transit, not bad credentials, and the part is resent
      */
-    private <T> T withRequestRetries(String operation, String bucket, String key,
+    <T> T withRequestRetries(String operation, String bucket, String key,
             boolean bodyOfAuthenticatedUpload, java.util.function.Supplier<T> request) throws IOException {
         IOException last = null;
         for (int attempt = 1; attempt <= settings.partAttempts(); attempt++) {
@@ -233,6 +255,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                     throttleListener.run();
                 }
                 if (attempt < settings.partAttempts()) {
+                    LOG.debug("{} of s3://{}/{} failed on attempt {} ({}): {}; resending", operation, bucket, key,
+                            attempt, c, e.toString());
                     partRetries.incrementAndGet();
                     sleepBackoff(attempt);
                 }
@@ -273,10 +297,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         return null;
     }
 
-    private void multipart(UploadSource source, String bucket, String key) throws IOException {
+    private void multipart(UploadSource source, S3Location location) throws IOException {
         long length = source.length();
         int parts = (int) Math.max(1, (length + settings.partSize() - 1) / settings.partSize());
-        S3PartUpload upload = start(bucket, key);
+        S3MultipartUpload upload = S3MultipartUpload.start(this, location);
         for (int i = 1; i < parts; i++) {
             upload.submitPart(i, slice(source, (i - 1) * settings.partSize(), settings.partSize()));
         }
@@ -296,118 +320,26 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public PartUpload startPartUpload(Path target) throws IOException {
-        String bucket = bucket(target);
-        ensureBucket(bucket);
-        return start(bucket, injectEntropy(key(target)));
+        S3Location location = S3Location.of(target);
+        ensureBucket(location.bucket());
+        return S3MultipartUpload.start(this, location.withKey(injectEntropy(location.key())));
     }
 
-    private S3PartUpload start(String bucket, String key) throws IOException {
-        String uploadId = withRequestRetries("CreateMultipartUpload", bucket, key, () -> client.createMultipartUpload(
-                b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId());
-        return new S3PartUpload(bucket, key, uploadId);
+    S3Client client() {
+        return client;
     }
 
-    /**
-     * One multipart upload: parts go out on the part threads, at most {@code s3.parallel-parts} at a
-     * time, each retried alone; any failure aborts the upload so nothing incomplete stays behind.
-     */
-    private final class S3PartUpload implements PartUpload {
-        private final String bucket;
-        private final String key;
-        private final String uploadId;
-        private final Semaphore parallel = new Semaphore(settings.parallelParts());
-        private final List<Future<CompletedPart>> parts = new ArrayList<>();
-        private boolean finished;
-
-        S3PartUpload(String bucket, String key, String uploadId) {
-            this.bucket = bucket;
-            this.key = key;
-            this.uploadId = uploadId;
-        }
-
-        @Override
-        public synchronized void submitPart(int partNumber, UploadSource bytes) {
-            parts.add(partExecutor.submit(() -> {
-                acquire(parallel);
-                try {
-                    return uploadPart(bytes, bucket, key, uploadId, partNumber);
-                } finally {
-                    parallel.release();
-                }
-            }));
-        }
-
-        @Override
-        public Path complete(int lastPartNumber, UploadSource lastPart) throws IOException {
-            boolean completed = false;
-            try {
-                if (lastPart.length() > 0 || lastPartNumber == 1) {
-                    submitPart(lastPartNumber, lastPart);
-                }
-                List<Future<CompletedPart>> all;
-                synchronized (this) {
-                    all = new ArrayList<>(parts);
-                }
-                List<CompletedPart> done = new ArrayList<>(all.size());
-                for (Future<CompletedPart> f : all) {
-                    done.add(await(f));
-                }
-                withRequestRetries("CompleteMultipartUpload", bucket, key, () -> client.completeMultipartUpload(
-                        b -> b.bucket(bucket).key(key).uploadId(uploadId)
-                                .multipartUpload(CompletedMultipartUpload.builder().parts(done).build())));
-                completed = true;
-                synchronized (this) {
-                    finished = true;
-                }
-                return new Path("s3://" + bucket + "/" + key);
-            } finally {
-                if (!completed) {
-                    abort();
-                }
-            }
-        }
-
-        @Override
-        public void abort() {
-            List<Future<CompletedPart>> all;
-            synchronized (this) {
-                if (finished) {
-                    return;
-                }
-                finished = true;
-                all = new ArrayList<>(parts);
-            }
-            for (Future<CompletedPart> f : all) {
-                f.cancel(true);
-            }
-            Runnable request = () -> S3Store.this.abort(bucket, key, uploadId);
-            if (!Thread.currentThread().isInterrupted()) {
-                request.run();
-                return;
-            }
-            // An interrupted thread (an abandoned attempt) cannot send it: the SDK throws
-            // AbortedException. A part thread can.
-            try {
-                partExecutor.execute(request);
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                request.run();
-            }
-        }
+    ExecutorService partExecutor() {
+        return partExecutor;
     }
 
-    /** One part, retried alone: a failed part never makes the others resend. */
-    private CompletedPart uploadPart(UploadSource bytes, String bucket, String key, String uploadId,
-            int partNumber) throws IOException {
-        long size = bytes.length();
-        UploadPartResponse r = withRequestRetries("UploadPart " + partNumber, bucket, key, true, () -> {
-            partRequests.incrementAndGet();
-            return client.uploadPart(b -> b.bucket(bucket).key(key).uploadId(uploadId)
-                            .partNumber(partNumber).contentLength(size)
-                            .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
-                    RequestBody.fromContentProvider(() -> range(bytes, 0, size), size, "application/octet-stream"));
-        });
-        return CompletedPart.builder().partNumber(partNumber).eTag(r.eTag())
-                .checksumCRC32C(r.checksumCRC32C()).build();
+    Settings settings() {
+        return settings;
+    }
+
+    /** Counts one request that carried object bytes. */
+    void dataRequestSent() {
+        partRequests.incrementAndGet();
     }
 
     /** The bytes [offset, offset+size) of a source, as a source. */
@@ -425,46 +357,31 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         };
     }
 
-    private static void acquire(Semaphore s) throws InterruptedIOException {
+    /** Aborts a multipart upload; a failure is logged (the cleanup sweep finds what is left). */
+    void abortQuietly(String bucket, String key, String uploadId) {
         try {
-            s.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting to send a part");
-        }
-    }
-
-    private static CompletedPart await(Future<CompletedPart> f) throws IOException {
-        try {
-            return f.get();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting for parts");
-        } catch (ExecutionException e) {
-            Throwable c = e.getCause();
-            if (c instanceof IOException) {
-                throw (IOException) c;
-            }
-            if (c instanceof RuntimeException) {
-                throw (RuntimeException) c;
-            }
-            throw new IOException(c);
-        } catch (CancellationException e) {
-            throw new InterruptedIOException("part upload cancelled");
-        }
-    }
-
-    private void abort(String bucket, String key, String uploadId) {
-        try {
-            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
-        } catch (RuntimeException e) {
+            abortUpload(bucket, key, uploadId);
+        } catch (IOException | RuntimeException e) {
             // The cleanup sweep finds and aborts it later; the original failure is what matters.
             LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
         }
     }
 
+    /** Aborts a multipart upload, also from an interrupted thread; one already gone is fine. */
+    private void abortUpload(String bucket, String key, String uploadId) throws IOException {
+        cleanup.call("AbortMultipartUpload of s3://" + bucket + "/" + key, () -> {
+            try {
+                return client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
+            } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException gone) {
+                return null; // already completed or aborted
+            } catch (RuntimeException e) {
+                throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
+            }
+        });
+    }
+
     /** Bytes [offset, offset+size) of the source; its read failures are marked as {@link SourceFailure}. */
-    private static InputStream range(UploadSource source, long offset, long size) {
+    static InputStream range(UploadSource source, long offset, long size) {
         InputStream in;
         try {
             in = source.open();
@@ -526,30 +443,36 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public void delete(Path path) throws IOException {
-        String bucket = bucket(path);
-        String key = key(path);
-        try {
-            deleteRequests.incrementAndGet();
-            client.deleteObject(b -> b.bucket(bucket).key(key));
-        } catch (RuntimeException e) {
-            throw S3Failures.wrap("DeleteObject", bucket, key, e);
-        }
+        S3Location location = S3Location.of(path);
+        String bucket = location.bucket();
+        String key = location.key();
+        // Abandoned attempts are deleted from their own, interrupted thread.
+        cleanup.call("DeleteObject of " + path, () -> {
+            try {
+                deleteRequests.incrementAndGet();
+                return client.deleteObject(b -> b.bucket(bucket).key(key));
+            } catch (RuntimeException e) {
+                throw S3Failures.wrap("DeleteObject", bucket, key, e);
+            }
+        });
     }
 
     /** DeleteObjects in batches of up to 1000 keys; keys S3 reports as failed are retried twice. */
     @Override
     public List<Path> deleteAll(Collection<Path> paths) throws IOException {
-        Map<String, List<String>> byBucket = new LinkedHashMap<>();
+        // bucket -> key -> the path as given (failures are reported as given, scheme included)
+        Map<String, Map<String, Path>> byBucket = new LinkedHashMap<>();
         for (Path p : paths) {
-            byBucket.computeIfAbsent(bucket(p), b -> new ArrayList<>()).add(key(p));
+            S3Location l = S3Location.of(p);
+            byBucket.computeIfAbsent(l.bucket(), b -> new LinkedHashMap<>()).putIfAbsent(l.key(), p);
         }
         List<Path> failed = new ArrayList<>();
-        for (Map.Entry<String, List<String>> e : byBucket.entrySet()) {
-            List<String> keys = e.getValue();
+        for (Map.Entry<String, Map<String, Path>> e : byBucket.entrySet()) {
+            List<String> keys = new ArrayList<>(e.getValue().keySet());
             for (int from = 0; from < keys.size(); from += MAX_DELETE_BATCH) {
                 List<String> batch = keys.subList(from, Math.min(keys.size(), from + MAX_DELETE_BATCH));
                 for (String key : deleteBatch(e.getKey(), batch, 3)) {
-                    failed.add(new Path("s3://" + e.getKey() + "/" + key));
+                    failed.add(e.getValue().get(key));
                 }
             }
         }
@@ -588,12 +511,13 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public List<StoredFile> listFiles(Path directory) throws IOException {
-        String bucket = bucket(directory);
-        String prefix = prefix(directory);
+        S3Location dir = S3Location.of(directory);
+        String bucket = dir.bucket();
+        String prefix = dir.prefix();
         List<StoredFile> files = new ArrayList<>();
         try {
             for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix)).contents()) {
-                files.add(new StoredFile(new Path("s3://" + bucket + "/" + o.key()), o.size(),
+                files.add(new StoredFile(dir.withKey(o.key()).toPath(), o.size(),
                         o.lastModified().toEpochMilli()));
             }
         } catch (RuntimeException e) {
@@ -604,8 +528,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public List<PendingUpload> listPendingUploads(Path directory) throws IOException {
-        String bucket = bucket(directory);
-        String prefix = prefix(directory);
+        S3Location dir = S3Location.of(directory);
+        String bucket = dir.bucket();
+        String prefix = dir.prefix();
         List<PendingUpload> uploads = new ArrayList<>();
         try {
             String keyMarker = null;
@@ -616,7 +541,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 ListMultipartUploadsResponse r = client.listMultipartUploads(b -> b.bucket(bucket).prefix(prefix)
                         .keyMarker(km).uploadIdMarker(im));
                 for (MultipartUpload u : r.uploads()) {
-                    uploads.add(new PendingUpload(new Path("s3://" + bucket + "/" + u.key()), u.uploadId(),
+                    uploads.add(new PendingUpload(dir.withKey(u.key()).toPath(), u.uploadId(),
                             u.initiated().toEpochMilli()));
                 }
                 if (!Boolean.TRUE.equals(r.isTruncated())) {
@@ -632,15 +557,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     @Override
     public void abortPendingUpload(PendingUpload upload) throws IOException {
-        String bucket = bucket(upload.path());
-        String key = key(upload.path());
-        try {
-            client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(upload.uploadId()));
-        } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException gone) {
-            // already completed or aborted
-        } catch (RuntimeException e) {
-            throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
-        }
+        S3Location location = S3Location.of(upload.path());
+        abortUpload(location.bucket(), location.key(), upload.uploadId());
     }
 
     // ------------------------------------------------------------------ the rest
@@ -683,24 +601,17 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
+        cleanup.close();
         client.close();
     }
 
+    /** The bucket of an s3://, s3a:// or s3p:// path. */
     static String bucket(Path path) {
-        URI uri = path.toUri();
-        if (uri.getHost() == null) {
-            throw new IllegalArgumentException("not an s3://bucket/key path: " + path);
-        }
-        return uri.getHost();
+        return S3Location.of(path).bucket();
     }
 
+    /** The key of an s3://, s3a:// or s3p:// path (no leading slash). */
     static String key(Path path) {
-        String p = path.toUri().getPath();
-        return p.startsWith("/") ? p.substring(1) : p;
-    }
-
-    private static String prefix(Path directory) {
-        String k = key(directory);
-        return k.isEmpty() || k.endsWith("/") ? k : k + "/";
+        return S3Location.of(path).key();
     }
 }

@@ -12,6 +12,12 @@ import java.time.Duration;
  * Keys of the S3 adapter. Connection keys are Flink's own S3 keys (shared with Flink's S3 file
  * systems, so one configuration serves writing through us and restoring through Flink); tuning keys
  * live under the storage's namespace.
+ *
+ * <p>Flink's S3 file systems accept both spellings of the connection keys ({@code s3.access-key}
+ * and {@code s3.access.key}, {@code s3.secret-key} and {@code s3.secret.key},
+ * {@code s3.path-style-access} and {@code s3.path.style.access}); so does this adapter, with the
+ * hyphenated spelling winning when both are set. The other spelling is a fallback key, not a
+ * deprecated one: Flink itself does not deprecate it.
  */
 public final class S3StoreOptions {
 
@@ -22,13 +28,13 @@ public final class S3StoreOptions {
             .noDefaultValue().withDescription("S3 region (Flink's key); unset uses the SDK's region chain.");
 
     public static final ConfigOption<String> ACCESS_KEY = ConfigOptions.key("s3.access-key").stringType()
-            .noDefaultValue().withDescription("Access key (Flink's key); unset uses the default credential chain.");
+            .noDefaultValue().withFallbackKeys("s3.access.key").withDescription("Access key (Flink's key); unset uses the default credential chain.");
 
     public static final ConfigOption<String> SECRET_KEY = ConfigOptions.key("s3.secret-key").stringType()
-            .noDefaultValue().withDescription("Secret key (Flink's key); never logged.");
+            .noDefaultValue().withFallbackKeys("s3.secret.key").withDescription("Secret key (Flink's key); never logged.");
 
     public static final ConfigOption<Boolean> PATH_STYLE_ACCESS = ConfigOptions.key("s3.path-style-access")
-            .booleanType().defaultValue(false).withDescription("Path-style requests (Flink's key), e.g. for MinIO.");
+            .booleanType().defaultValue(false).withFallbackKeys("s3.path.style.access").withDescription("Path-style requests (Flink's key), e.g. for MinIO.");
 
     public static final ConfigOption<String> ENTROPY_KEY = ConfigOptions.key("s3.entropy.key").stringType()
             .noDefaultValue().withDescription("Flink's entropy marker: replaced by random characters in data file keys.");

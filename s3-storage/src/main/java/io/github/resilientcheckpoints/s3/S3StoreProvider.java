@@ -39,6 +39,14 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
 
     @Override
     public CheckpointStore create(URI checkpointRoot, ReadableConfig config) throws IOException {
+        boolean hasAccess = config.get(S3StoreOptions.ACCESS_KEY) != null;
+        boolean hasSecret = config.get(S3StoreOptions.SECRET_KEY) != null;
+        if (hasAccess != hasSecret) {
+            // Names the keys only, never a value.
+            throw new IOException("Only one of '" + S3StoreOptions.ACCESS_KEY.key() + "' (or 's3.access.key') and '"
+                    + S3StoreOptions.SECRET_KEY.key() + "' (or 's3.secret.key') is set: set both, or neither to use"
+                    + " the AWS default credential chain");
+        }
         long partSize = config.get(S3StoreOptions.PART_SIZE).getBytes();
         int parallel = config.get(S3StoreOptions.PARALLEL_PARTS);
         int attempts = config.get(S3StoreOptions.PART_ATTEMPTS);

@@ -47,6 +47,11 @@ final class FaultProxy implements AutoCloseable {
     final AtomicLong slowDowns = new AtomicLong();
     final AtomicLong resets = new AtomicLong();
     final AtomicLong corruptions = new AtomicLong();
+    /**
+     * Fault candidates that the proxy failed to relay without injecting a fault (the upstream server
+     * or the loopback connection failed): the client sees them as faults too.
+     */
+    final AtomicLong relayFailures = new AtomicLong();
 
     FaultProxy(URI upstream) throws IOException {
         this.upstream = upstream;
@@ -71,6 +76,7 @@ final class FaultProxy implements AutoCloseable {
     }
 
     private void handle(Socket client) {
+        boolean candidateRelay = false;
         try (client) {
             InputStream in = client.getInputStream();
             String head = readHead(in);
@@ -112,6 +118,7 @@ final class FaultProxy implements AutoCloseable {
             if (latencyMillis > 0) {
                 Thread.sleep(latencyMillis);
             }
+            candidateRelay = candidate;
             try (Socket up = new Socket(upstream.getHost(), upstream.getPort())) {
                 OutputStream upOut = up.getOutputStream();
                 write(upOut, forceClose(head));
@@ -126,7 +133,12 @@ final class FaultProxy implements AutoCloseable {
                 }
                 out.flush();
             }
+            candidateRelay = false;
         } catch (IOException | InterruptedException e) {
+            if (candidateRelay && !server.isClosed()) {
+                relayFailures.incrementAndGet();
+                System.err.println("FaultProxy: relaying a request failed without an injected fault: " + e);
+            }
             // the client or the server went away; nothing to relay
         }
     }

@@ -1,0 +1,121 @@
+package io.github.resilientcheckpoints.hdfs;
+
+import java.io.IOException;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Future;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Runs cleanup calls (deleting the temporary file of a failed upload, deleting an abandoned
+ * attempt's file) so that an interrupt of the calling thread cannot refuse them. Cleanup runs where
+ * an upload is cancelled, that is on interrupted threads, and the Hadoop client fails RPCs there
+ * ({@code InterruptedIOException: Call interrupted}, or "Interrupted waiting to send RPC request"):
+ * whether the NameNode still got the request is a race, and the caller is told it failed.
+ *
+ * <p>On a thread that is not interrupted the call runs right there. On an interrupted one (or when
+ * an interrupt arrives during the call) it runs on a few daemon threads of this store that nobody
+ * interrupts; the caller waits for it up to a bound, not ending the wait on further interrupts, and
+ * returns with its interrupt flag set again. A call still running at the bound goes on in the
+ * background. The store creates one and shuts it down in its {@code close()}. (The S3 adapter has
+ * the same class; the store SPI in core has no place for it yet.)
+ */
+final class CleanupExecutor implements AutoCloseable {
+
+    /** One cleanup call. */
+    interface Call<T> {
+        T call() throws IOException;
+    }
+
+    private final ThreadPoolExecutor pool;
+    private final long waitNanos;
+
+    CleanupExecutor(String threadName, ClassLoader contextClassLoader, int threads, Duration maxWait) {
+        AtomicInteger n = new AtomicInteger();
+        this.pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+            Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
+            t.setDaemon(true);
+            t.setContextClassLoader(contextClassLoader);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        this.waitNanos = maxWait.toNanos();
+    }
+
+    /** Runs {@code cleanup} where no interrupt can refuse it; see the class comment. */
+    <T> T call(String what, Call<T> cleanup) throws IOException {
+        if (!Thread.currentThread().isInterrupted()) {
+            try {
+                return cleanup.call();
+            } catch (IOException | RuntimeException e) {
+                if (!Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                // An interrupt arrived during the call and may be why it failed: once more, safely.
+            }
+        }
+        return callUninterruptible(what, cleanup);
+    }
+
+    private <T> T callUninterruptible(String what, Call<T> cleanup) throws IOException {
+        Future<T> result;
+        try {
+            result = pool.submit(cleanup::call);
+        } catch (RejectedExecutionException closed) {
+            throw new IOException(what + " was not run: the store is closed", closed);
+        }
+        boolean interrupted = Thread.interrupted();
+        long end = System.nanoTime() + waitNanos;
+        try {
+            while (true) {
+                try {
+                    return result.get(Math.max(0, end - System.nanoTime()), TimeUnit.NANOSECONDS);
+                } catch (InterruptedException again) {
+                    interrupted = true; // the bound, not another interrupt, ends this wait
+                } catch (TimeoutException e) {
+                    throw new IOException(what + " did not finish within " + TimeUnit.NANOSECONDS.toMillis(waitNanos)
+                            + " ms; it goes on in the background");
+                } catch (ExecutionException e) {
+                    Throwable c = e.getCause();
+                    if (c instanceof IOException) {
+                        throw (IOException) c;
+                    }
+                    if (c instanceof RuntimeException) {
+                        throw (RuntimeException) c;
+                    }
+                    if (c instanceof Error) {
+                        throw (Error) c;
+                    }
+                    throw new IOException(what + " failed", c);
+                }
+            }
+        } finally {
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
+        }
+    }
+
+    /** Lets queued cleanups finish (bounded), then stops the threads. */
+    @Override
+    public void close() {
+        pool.shutdown();
+        boolean interrupted = false;
+        try {
+            if (!pool.awaitTermination(10, TimeUnit.SECONDS)) {
+                pool.shutdownNow();
+            }
+        } catch (InterruptedException e) {
+            interrupted = true;
+            pool.shutdownNow();
+        }
+        if (interrupted) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

@@ -1,0 +1,61 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.store.FailureClass;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
+import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+import java.io.IOException;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Classification of S3 answers and SDK failures. */
+class S3FailuresTest {
+
+    private static S3Exception s3(int status, String code) {
+        return (S3Exception) S3Exception.builder().statusCode(status).message(code)
+                .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).build()).build();
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"InvalidArgument", "EntityTooLarge"})
+    void requestsS3CallsInvalidArePermanent(String code) {
+        assertThat(S3Failures.classify(s3(400, code))).isEqualTo(FailureClass.PERMANENT);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"BadDigest", "RequestTimeout", "XAmzContentSHA256Mismatch"})
+    void otherBadRequestsAreStillResent(String code) {
+        assertThat(S3Failures.classify(s3(400, code))).isEqualTo(FailureClass.TRANSIENT);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "AccessDenied"})
+    void rejectedCredentialsArePermanentAndNameTheKeys(String code) {
+        S3Exception e = s3(403, code);
+        assertThat(S3Failures.classify(e)).isEqualTo(FailureClass.PERMANENT);
+        assertThat(S3Failures.wrap("PutObject", "b", "k", e).getMessage())
+                .contains("'s3.access-key'").contains("'s3.secret-key'");
+    }
+
+    @Test
+    void credentialsThatCannotBeLoadedArePermanentEvenWrapped() {
+        SdkClientException e = SdkClientException.create(
+                "Unable to load credentials from any of the providers in the chain AwsCredentialsProviderChain(...)");
+        assertThat(S3Failures.classify(e)).isEqualTo(FailureClass.PERMANENT);
+        assertThat(S3Failures.classify(new IOException("PutObject failed", e))).isEqualTo(FailureClass.PERMANENT);
+        assertThat(S3Failures.wrap("PutObject", "b", "k", e).getMessage())
+                .contains("No S3 credentials could be loaded").contains("'s3.access-key'");
+    }
+
+    @Test
+    void otherClientFailuresStayTransient() {
+        assertThat(S3Failures.classify(SdkClientException.create("Unable to execute HTTP request: Connection reset")))
+                .isEqualTo(FailureClass.TRANSIENT);
+    }
+}

@@ -1,0 +1,35 @@
+package io.github.resilientcheckpoints.s3;
+
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.Test;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+class S3LocationTest {
+
+    @Test
+    void parsesSchemeBucketAndKey() {
+        S3Location l = S3Location.of(new Path("s3a://my-bucket/flink/job/chk-1/f"));
+        assertThat(l.scheme()).isEqualTo("s3a");
+        assertThat(l.bucket()).isEqualTo("my-bucket");
+        assertThat(l.key()).isEqualTo("flink/job/chk-1/f");
+        assertThat(l.toPath()).isEqualTo(new Path("s3a://my-bucket/flink/job/chk-1/f"));
+        assertThat(l.withKey("other").toString()).isEqualTo("s3a://my-bucket/other");
+    }
+
+    @Test
+    void prefixesNameDirectories() {
+        assertThat(S3Location.of(new Path("s3p://b/dir")).prefix()).isEqualTo("dir/");
+        assertThat(S3Location.of(new Path("s3://b/dir/")).prefix()).isEqualTo("dir/");
+        assertThat(S3Location.of(new Path("s3://b/")).prefix()).isEmpty();
+        assertThat(S3Location.of(new Path("s3://b")).key()).isEmpty();
+    }
+
+    @Test
+    void refusesWhatIsNotAnS3Location() {
+        assertThatThrownBy(() -> S3Location.of(new Path("hdfs://nn/dir"))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Location.of(new Path("/local/dir"))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Location.of(new Path("s3:///no-bucket"))).isInstanceOf(IllegalArgumentException.class);
+    }
+}
