@@ -219,10 +219,11 @@ public final class ResilientCheckpointOptions {
                     .defaultValue(false)
                     .withDescription(
                             "Sweep the job's checkpoint directory from the JobManager as checkpoints start:"
-                                    + " aborted chk-N leftovers, completed checkpoints beyond"
-                                    + " 'execution.checkpointing.num-retained', and files in shared/ and"
-                                    + " taskowned/ that no retained checkpoint references, all older than"
-                                    + " 'cleanup.grace'. Off by default: deleting is irreversible, so it is"
+                                    + " aborted chk-N leftovers, and files in shared/ and taskowned/ that no"
+                                    + " checkpoint with a _metadata references (of this job, or of any job"
+                                    + " under the same root or 'cleanup.honoured-roots'), all older than"
+                                    + " 'cleanup.grace'. Completed checkpoints are left to Flink. Off by"
+                                    + " default: deleting is irreversible, so it is"
                                     + " switched on deliberately, after the offline command's dry run"
                                     + " showed what it would do.");
 

@@ -99,6 +99,15 @@ final class CleanupExecutor implements AutoCloseable {
         }
     }
 
+    /** Runs {@code cleanup} later on a cleanup thread; dropped if the store is closing. */
+    void runLater(Runnable cleanup) {
+        try {
+            pool.execute(cleanup);
+        } catch (RejectedExecutionException closed) {
+            // The store is closing; the cleanup sweep finds what is left.
+        }
+    }
+
     /** Lets queued cleanups finish (bounded), then stops the threads. */
     @Override
     public void close() {

@@ -47,9 +47,18 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     static S3MultipartUpload start(S3Store store, S3Location location) throws IOException {
         String bucket = location.bucket();
         String key = location.key();
-        String uploadId = store.withRequestRetries("CreateMultipartUpload", bucket, key, false,
-                () -> store.client().createMultipartUpload(
-                        b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId());
+        String uploadId;
+        try {
+            uploadId = store.withRequestRetries("CreateMultipartUpload", bucket, key, false,
+                    () -> store.client().createMultipartUpload(
+                            b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId());
+        } catch (IOException | RuntimeException e) {
+            // S3 may have created the upload although its answer never reached us (the thread was
+            // interrupted by a cancel, the connection reset): nobody would know its id, and it would
+            // stay pending, billed. The key is fresh, so whatever is pending under it is ours.
+            store.abortUploadsOfKeyLater(location);
+            throw e;
+        }
         return new S3MultipartUpload(store, location, uploadId);
     }
 

@@ -358,6 +358,37 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /** Aborts a multipart upload; a failure is logged (the cleanup sweep finds what is left). */
+    /** How long after a failed CreateMultipartUpload its key is looked at once more. */
+    static final long ORPHAN_RECHECK_MILLIS = 2000;
+
+    /**
+     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key: now,
+     * and once more a little later for a request that was still on its way.
+     */
+    void abortUploadsOfKeyLater(S3Location location) {
+        cleanup.runLater(() -> {
+            for (int pass = 0; pass < 2; pass++) {
+                try {
+                    if (pass > 0) {
+                        Thread.sleep(ORPHAN_RECHECK_MILLIS);
+                    }
+                    for (MultipartUpload u : client.listMultipartUploads(
+                            b -> b.bucket(location.bucket()).prefix(location.key())).uploads()) {
+                        if (u.key().equals(location.key())) {
+                            abortQuietly(location.bucket(), location.key(), u.uploadId());
+                        }
+                    }
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    return;
+                } catch (RuntimeException e) {
+                    LOG.debug("Could not look for multipart uploads left under s3://{}/{}", location.bucket(),
+                            location.key(), e);
+                }
+            }
+        });
+    }
+
     void abortQuietly(String bucket, String key, String uploadId) {
         try {
             abortUpload(bucket, key, uploadId);
