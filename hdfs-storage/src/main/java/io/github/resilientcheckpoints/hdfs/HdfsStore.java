@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.hdfs;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;

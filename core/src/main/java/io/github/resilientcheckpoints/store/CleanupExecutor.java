@@ -1,4 +1,4 @@
-package io.github.resilientcheckpoints.s3;
+package io.github.resilientcheckpoints.store;
 
 import java.io.IOException;
 import java.time.Duration;
@@ -12,28 +12,29 @@ import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Runs cleanup calls (aborting a multipart upload, deleting an abandoned or partial object) so that
- * an interrupt of the calling thread cannot refuse them. Cleanup runs where an upload is cancelled,
- * that is on interrupted threads, and the AWS SDK fails every request there ({@code AbortedException:
- * Thread was interrupted}): the incomplete upload would stay, billed, and the partial object too.
+ * Runs a store's cleanup calls (aborting a multipart upload, deleting an abandoned, partial or
+ * temporary object) so that an interrupt of the calling thread cannot refuse them. Cleanup runs where
+ * an upload is cancelled, that is on interrupted threads, and store clients fail requests there: the
+ * AWS SDK with {@code AbortedException: Thread was interrupted} (the incomplete upload would stay,
+ * billed), the Hadoop client with {@code InterruptedIOException: Call interrupted} (whether the
+ * NameNode still got the request is a race, and the caller is told it failed).
  *
- * <p>On a thread that is not interrupted the call runs right there. On an interrupted one (or when
- * an interrupt arrives during the call) it runs on a few daemon threads of this store that nobody
- * interrupts; the caller waits for it up to a bound, not ending the wait on further interrupts, and
- * returns with its interrupt flag set again. A call still running at the bound goes on in the
- * background. The store creates one and shuts it down in its {@code close()}.
+ * <p>On a thread that is not interrupted the call runs inline. Otherwise it runs on one of this
+ * executor's own daemon threads (context class loader: the store's), the caller waits for it within
+ * a bound, and the interrupt flag is restored; past the bound it goes on in the background. The
+ * store creates one and shuts it down in its {@code close()}, before its client.
  */
-final class CleanupExecutor implements AutoCloseable {
+public final class CleanupExecutor implements AutoCloseable {
 
     /** One cleanup call. */
-    interface Call<T> {
+    public interface Call<T> {
         T call() throws IOException;
     }
 
     private final ThreadPoolExecutor pool;
     private final long waitNanos;
 
-    CleanupExecutor(String threadName, ClassLoader contextClassLoader, int threads, Duration maxWait) {
+    public CleanupExecutor(String threadName, ClassLoader contextClassLoader, int threads, Duration maxWait) {
         AtomicInteger n = new AtomicInteger();
         this.pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
             Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
@@ -46,7 +47,7 @@ final class CleanupExecutor implements AutoCloseable {
     }
 
     /** Runs {@code cleanup} where no interrupt can refuse it; see the class comment. */
-    <T> T call(String what, Call<T> cleanup) throws IOException {
+    public <T> T call(String what, Call<T> cleanup) throws IOException {
         if (!Thread.currentThread().isInterrupted()) {
             try {
                 return cleanup.call();
@@ -100,7 +101,7 @@ final class CleanupExecutor implements AutoCloseable {
     }
 
     /** Runs {@code cleanup} later on a cleanup thread; dropped if the store is closing. */
-    void runLater(Runnable cleanup) {
+    public void runLater(Runnable cleanup) {
         try {
             pool.execute(cleanup);
         } catch (RejectedExecutionException closed) {
