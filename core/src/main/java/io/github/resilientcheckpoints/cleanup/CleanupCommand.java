@@ -296,7 +296,7 @@ public final class CleanupCommand {
         try {
             n = Integer.parseInt(value);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(option + " needs a whole number of 1 or more, got '" + value + "'");
+            throw new IllegalArgumentException(option + " needs a number of 1 or more, got '" + value + "'");
         }
         if (n < 1) {
             throw new IllegalArgumentException(option + " needs a number of 1 or more, got '" + value + "': " + why);
