@@ -171,8 +171,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         public CheckpointStorageLocation jobManagerLocation(CheckpointStorageLocation flink) throws IOException {
             StorageRuntime runtime = runtime();
             return new JobManagerLocations(
-                    delegate.getCheckpointPath().toUri(), ResilientCheckpointStorage.this::store, storeConfig,
-                    settings.retryPolicy(), runtime.ticker(), runtime.metrics(), settings.redactor(),
+                    delegate.getCheckpointPath().toUri(), root -> runtime.store(root, storeConfig, settings),
+                    runtime.metadataAttemptExecutor(), settings.retryPolicy(), runtime.ticker(), runtime.metrics(), settings.redactor(),
                     settings.uploadBudgetNanos()).wrap(flink);
         }
     }

@@ -36,6 +36,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -82,6 +83,7 @@ public final class StorageRuntime implements AutoCloseable {
     @GuardedBy("this")
     private ThreadPoolExecutor sweeps;
     private ThreadPoolExecutor cleanup;
+    private ThreadPoolExecutor metadataAttempts;
 
     /** Closes idle stores; started with the first store. */
     @GuardedBy("this")
@@ -312,6 +314,19 @@ public final class StorageRuntime implements AutoCloseable {
         return cleanup;
     }
 
+    /**
+     * Threads for the JobManager's {@code _metadata} write attempts: each attempt runs on one, so that
+     * a hanging store cannot hold the checkpoint coordinator past the deadline.
+     */
+    public synchronized ExecutorService metadataAttemptExecutor() {
+        checkOpen();
+        if (metadataAttempts == null) {
+            metadataAttempts = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
+                    new SynchronousQueue<>(), daemonThreads("rcs-metadata-" + name));
+        }
+        return metadataAttempts;
+    }
+
     /** The one thread all cleanup sweeps of this JVM share: cleanup is never urgent. */
     public synchronized ExecutorService sweepExecutor() {
         checkOpen();
@@ -363,6 +378,9 @@ public final class StorageRuntime implements AutoCloseable {
             }
             if (maintenance != null) {
                 executors.add(maintenance);
+            }
+            if (metadataAttempts != null) {
+                executors.add(metadataAttempts);
             }
             cleanupWork = cleanup;
         }

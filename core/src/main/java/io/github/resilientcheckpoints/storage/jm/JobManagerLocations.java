@@ -2,21 +2,18 @@ package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
-import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.Sleeper;
 import io.github.resilientcheckpoints.upload.Ticker;
 
-import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
 
 import java.io.IOException;
 import java.net.URI;
-import java.util.Map;
 import java.util.Objects;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
@@ -32,28 +29,29 @@ public final class JobManagerLocations {
     /** Metadata beyond this many bytes is written through Flink's own stream, not buffered. */
     public static final int DEFAULT_MAX_BUFFERED_BYTES = 64 << 20;
 
-    /** Stores for savepoint targets outside the checkpoint root, per scheme and authority. */
-    private static final Map<String, CheckpointStore> OTHER_ROOTS = new ConcurrentHashMap<>();
-
-    /** Where the storage's own store lives, and how to get it. */
+    /**
+     * The store for a root, from the runtime that owns and keys them (by every store setting, so a
+     * savepoint target outside the checkpoint root never gets another job's client).
+     */
     public interface StoreSource {
-        CheckpointStore store() throws IOException;
+        CheckpointStore store(URI root) throws IOException;
     }
 
     private final URI checkpointRoot;
-    private final StoreSource rootStore;
-    private final ReadableConfig config;
+    private final StoreSource stores;
+    private final Executor attempts;
     private final RetryPolicy policy;
     private final Ticker ticker;
     private final StorageMetrics metrics;
     private final Redactor redactor;
     private final long budgetNanos;
 
-    public JobManagerLocations(URI checkpointRoot, StoreSource rootStore, ReadableConfig config,
+    /** @param attempts runs metadata write attempts (threads owned by the runtime) */
+    public JobManagerLocations(URI checkpointRoot, StoreSource stores, Executor attempts,
             RetryPolicy policy, Ticker ticker, StorageMetrics metrics, Redactor redactor, long budgetNanos) {
         this.checkpointRoot = checkpointRoot;
-        this.rootStore = rootStore;
-        this.config = config;
+        this.stores = stores;
+        this.attempts = attempts;
         this.policy = policy;
         this.ticker = ticker;
         this.metrics = metrics;
@@ -74,27 +72,15 @@ public final class JobManagerLocations {
         }
         CheckpointStore store = storeFor(flink.getMetadataFilePath().toUri());
         MetadataWriter writer = new MetadataWriter(store, policy, ticker, Sleeper.SYSTEM,
-                () -> ThreadLocalRandom.current().nextDouble(), metrics, redactor);
+                () -> ThreadLocalRandom.current().nextDouble(), metrics, redactor, attempts);
         return new JobManagerLocation(flink, writer, deadline, DEFAULT_MAX_BUFFERED_BYTES);
     }
 
     private CheckpointStore storeFor(URI target) throws IOException {
         if (sameRoot(target, checkpointRoot)) {
-            return rootStore.store();
+            return stores.store(checkpointRoot);
         }
-        String key = scheme(target) + "://" + Objects.toString(target.getAuthority(), "");
-        CheckpointStore store = OTHER_ROOTS.get(key);
-        if (store == null) {
-            CheckpointStore created = CheckpointStores.forRoot(URI.create(key + "/"), config);
-            CheckpointStore raced = OTHER_ROOTS.putIfAbsent(key, created);
-            if (raced != null) {
-                created.close();
-                store = raced;
-            } else {
-                store = created;
-            }
-        }
-        return store;
+        return stores.store(URI.create(scheme(target) + "://" + Objects.toString(target.getAuthority(), "") + "/"));
     }
 
     private static boolean sameRoot(URI a, URI b) {

@@ -55,13 +55,6 @@ public final class MetadataWriter {
 
     private static final Logger LOG = LoggerFactory.getLogger(MetadataWriter.class);
 
-    /** Daemon threads that run attempts, so that a hanging store cannot hold the caller past the deadline. */
-    private static final ExecutorService ATTEMPTS = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "resilient-checkpoint-metadata-writer");
-        t.setDaemon(true);
-        return t;
-    });
-
     /** One attempt: write all bytes to the target, durable and visible only when complete. */
     @FunctionalInterface
     interface Commit {
@@ -79,13 +72,11 @@ public final class MetadataWriter {
     private final Commit commit;
     private final boolean generic;
 
+    /**
+     * @param attemptRunner runs each attempt on a thread of its own (the runtime's daemon threads), so
+     *     that a hanging store cannot hold the caller past the deadline; tests may run them inline
+     */
     public MetadataWriter(CheckpointStore store, RetryPolicy policy, Ticker ticker, Sleeper sleeper,
-            DoubleSupplier jitter, StorageMetrics metrics, Redactor redactor) {
-        this(store, policy, ticker, sleeper, jitter, metrics, redactor, ATTEMPTS);
-    }
-
-    /** With an explicit runner for attempts (tests run them on the calling thread). */
-    MetadataWriter(CheckpointStore store, RetryPolicy policy, Ticker ticker, Sleeper sleeper,
             DoubleSupplier jitter, StorageMetrics metrics, Redactor redactor, Executor attemptRunner) {
         this.store = store;
         this.policy = policy;
