@@ -40,7 +40,7 @@ public final class MetadataReferences {
 
     /**
      * @param checkpointDirectory the {@code chk-N} directory holding {@code _metadata}
-     * @return normalized paths (see {@link #key(Path)}) of every referenced file
+     * @return normalized paths (see {@link Locations#key(Path)}) of every referenced file
      * @throws UnreadableMetadataException when the metadata cannot be read or holds an unknown handle
      */
     public static Set<String> read(Path checkpointDirectory, ClassLoader classLoader)
@@ -82,9 +82,9 @@ public final class MetadataReferences {
             return; // inline bytes, no file
         }
         if (handle instanceof FileStateHandle) {
-            files.add(key(((FileStateHandle) handle).getFilePath()));
+            files.add(Locations.key(((FileStateHandle) handle).getFilePath()));
         } else if (handle instanceof SegmentFileStateHandle) {
-            files.add(key(((SegmentFileStateHandle) handle).getFilePath()));
+            files.add(Locations.key(((SegmentFileStateHandle) handle).getFilePath()));
         } else if (handle instanceof KeyGroupsStateHandle) {
             add(files, ((KeyGroupsStateHandle) handle).getDelegateStateHandle(), metadata);
         } else if (handle instanceof IncrementalRemoteKeyedStateHandle) {
@@ -104,7 +104,7 @@ public final class MetadataReferences {
             add(files, ((AbstractMergedChannelStateHandle<?, ?>) handle).getDelegate(), metadata);
         } else if (handle instanceof StreamStateHandle && !(handle instanceof KeyedStateHandle)
                 && ((StreamStateHandle) handle).maybeGetPath().isPresent()) {
-            files.add(key(((StreamStateHandle) handle).maybeGetPath().get()));
+            files.add(Locations.key(((StreamStateHandle) handle).maybeGetPath().get()));
         } else {
             throw new UnreadableMetadataException("Unknown state handle type " + handle.getClass().getName()
                     + " in " + metadata + ": its files cannot be told apart from orphans, so this job is not"
@@ -115,10 +115,5 @@ public final class MetadataReferences {
     private static FSDataInputStream open(Path file) throws IOException {
         FileSystem fs = Locations.fileSystem(file);
         return fs.open(Locations.onFileSystem(file, fs));
-    }
-
-    /** The comparable form of a path: see {@link Locations#key(Path)}. */
-    public static String key(Path path) {
-        return Locations.key(path);
     }
 }
