@@ -3,20 +3,14 @@ package io.github.resilientcheckpoints.cleanup;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 
-import io.github.resilientcheckpoints.store.StoredFile;
-
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import org.apache.flink.core.fs.Path;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
 
@@ -42,9 +36,7 @@ public final class CheckpointJanitor {
     private final long intervalMillis;
     private final LongSupplier clock;
     private final List<Path> honouredRoots;
-    /** Parsed references of other jobs' checkpoints: re-read only when a {@code _metadata} changes. */
-    private final Cache<MetadataVersion, Set<String>> references =
-            Caffeine.newBuilder().maximumSize(10_000).expireAfterAccess(Duration.ofHours(6)).build();
+    private final CheckpointIndex.MetadataReader references;
     private final Executor sweeps;
     private final Map<String, Long> lastSweep;
 
@@ -53,10 +45,12 @@ public final class CheckpointJanitor {
      *     root is always read)
      * @param sweeps runs the sweeps, one at a time
      * @param lastSweep when each job directory was last swept, shared by the janitors of a JVM
+     * @param references reads the references of a {@code _metadata} (the runtime's cached reader)
      */
     public CheckpointJanitor(CheckpointStore store, StorageMetrics metrics, int maxConcurrent,
             long graceMillis, long intervalMillis, LongSupplier clock, List<Path> honouredRoots, Executor sweeps,
-            Map<String, Long> lastSweep) {
+            Map<String, Long> lastSweep, CheckpointIndex.MetadataReader references) {
+        this.references = references;
         this.sweeps = sweeps;
         this.lastSweep = lastSweep;
         this.store = store;
@@ -99,7 +93,7 @@ public final class CheckpointJanitor {
             roots.addAll(honouredRoots);
             SweepPlanner planner = new SweepPlanner(store);
             // Every job's every checkpoint with a _metadata counts, this job's and the others'.
-            CheckpointIndex index = planner.index(roots, job -> Integer.MAX_VALUE, rules, this::read);
+            CheckpointIndex index = planner.index(roots, job -> Integer.MAX_VALUE, rules, references);
             CheckpointIndex.Job job = index.job(jobDirectory);
             if (job == null) {
                 return new SweepPlan();
@@ -114,19 +108,4 @@ public final class CheckpointJanitor {
         }
     }
 
-    private Set<String> read(Path checkpointDir, StoredFile metadata) throws UnreadableMetadataException {
-        if (metadata == null) {
-            return MetadataReferences.read(checkpointDir, CheckpointJanitor.class.getClassLoader());
-        }
-        MetadataVersion version = new MetadataVersion(Locations.key(metadata.path()), metadata.size(),
-                metadata.modificationTimeMillis());
-        Set<String> cached = references.getIfPresent(version);
-        if (cached == null) {
-            cached = MetadataReferences.read(checkpointDir, CheckpointJanitor.class.getClassLoader());
-            references.put(version, cached);
-        }
-        return cached;
-    }
-
-    private record MetadataVersion(String key, long size, long modifiedMillis) {}
 }

@@ -115,7 +115,7 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                     settings.maxConcurrentCheckpoints, settings.cleanupGrace.toMillis(),
                     settings.janitorInterval.toMillis(), System::currentTimeMillis,
                     settings.honouredRoots.stream().map(Path::new).toList(),
-                    rt.sweepExecutor(), rt.lastSweeps())
+                    rt.sweepExecutor(), rt.lastSweeps(), rt.metadataReferences())
                     .checkpointStarting(jobDirectory, checkpointId);
         } catch (IOException | RuntimeException e) {
             // Cleanup must never get in the way of a checkpoint.

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.cleanup.CachedMetadataReader;
+import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.metrics.StorageMetricsMBeanRegistrar;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
@@ -79,6 +81,8 @@ public final class StorageRuntime implements AutoCloseable {
     private final Map<UploadThrottle.Settings, UploadThrottle> throttles = new ConcurrentHashMap<>();
     private final Map<SpillKey, SpillSpace> spillSpaces = new ConcurrentHashMap<>();
     private final Map<String, Long> lastSweeps = new ConcurrentHashMap<>();
+    private final CheckpointIndex.MetadataReader metadataReferences =
+            new CachedMetadataReader(StorageRuntime.class.getClassLoader());
 
     @GuardedBy("this")
     private ThreadPoolExecutor sweeps;
@@ -336,6 +340,11 @@ public final class StorageRuntime implements AutoCloseable {
             sweeps.allowCoreThreadTimeOut(true);
         }
         return sweeps;
+    }
+
+    /** Parsed {@code _metadata} references, shared by every janitor sweep of this JVM. */
+    public CheckpointIndex.MetadataReader metadataReferences() {
+        return metadataReferences;
     }
 
     /** When each job directory was last swept in this JVM (janitor bookkeeping). */

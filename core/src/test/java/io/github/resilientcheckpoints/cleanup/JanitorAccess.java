@@ -18,7 +18,8 @@ public final class JanitorAccess {
     public static SweepPlan sweep(CheckpointStore store, Path jobDirectory, long checkpointId, Duration grace,
             List<Path> honouredRoots) {
         CheckpointJanitor janitor = new CheckpointJanitor(store, new StorageMetrics(), 1, grace.toMillis(), 0,
-                System::currentTimeMillis, honouredRoots, Runnable::run, new HashMap<>());
+                System::currentTimeMillis, honouredRoots, Runnable::run, new HashMap<>(),
+                new CachedMetadataReader(JanitorAccess.class.getClassLoader()));
         return janitor.sweep(jobDirectory, checkpointId);
     }
 }
