@@ -7,7 +7,10 @@ import org.junit.jupiter.api.Test;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
-/** Lines the code must not cross; see ../shared/STYLE.md. */
+/**
+ * Lines the code must not cross: core knows no store SDK, the mechanisms (upload, store, spill,
+ * metrics, config) know nothing of the Flink-facing storage, and shipped code never uses test code.
+ */
 class ArchitectureTest {
 
     private final JavaClasses core = new ClassFileImporter()
@@ -25,6 +28,21 @@ class ArchitectureTest {
     void mechanismsDoNotDependOnTheFlinkFacingStorage() {
         noClasses().that().resideInAnyPackage("..upload..", "..store..", "..spill..", "..metrics..")
                 .should().dependOnClassesThat().resideInAPackage("io.github.resilientcheckpoints.storage..")
+                .check(core);
+    }
+
+    @Test
+    void shippedCodeUsesNoTestCode() {
+        noClasses().should().dependOnClassesThat()
+                .resideInAnyPackage("..testing..", "org.junit..", "org.assertj..", "org.mockito..")
+                .check(core);
+    }
+
+    @Test
+    void configurationReadingDependsOnNoComponent() {
+        noClasses().that().resideInAPackage("..config..")
+                .should().dependOnClassesThat().resideInAnyPackage(
+                        "..upload..", "..store..", "..spill..", "..cleanup..", "..storage..", "..metrics..")
                 .check(core);
     }
 }

@@ -145,9 +145,7 @@ public final class CleanupCommand {
     }
 
     static Duration defaultGrace(Configuration conf) {
-        Duration timeout = conf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
-        Duration three = timeout.multipliedBy(3);
-        return three.compareTo(Duration.ofHours(1)) > 0 ? three : Duration.ofHours(1);
+        return CleanupSettings.defaultGrace(conf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT));
     }
 
     static int run(Options options, CheckpointStore store, long now, PrintStream out, PrintStream err)

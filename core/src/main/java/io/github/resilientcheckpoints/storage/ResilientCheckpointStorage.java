@@ -87,7 +87,7 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                 delegate.getMinFileSizeThreshold(),
                 delegate.getWriteBufferSize(),
                 new SharedWorkerContext(),
-                settings.janitorEnabled ? this::checkpointStarting : (dir, id) -> { });
+                settings.cleanup.janitorEnabled() ? this::checkpointStarting : (dir, id) -> { });
     }
 
     public FileSystemCheckpointStorage delegate() {
@@ -112,9 +112,9 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         try {
             StorageRuntime rt = runtime();
             new CheckpointJanitor(store(), rt.metrics(),
-                    settings.maxConcurrentCheckpoints, settings.cleanupGrace.toMillis(),
-                    settings.janitorInterval.toMillis(), System::currentTimeMillis,
-                    settings.honouredRoots.stream().map(Path::new).toList(),
+                    settings.maxConcurrentCheckpoints, settings.cleanup.grace().toMillis(),
+                    settings.cleanup.janitorInterval().toMillis(), System::currentTimeMillis,
+                    settings.cleanup.honouredRoots().stream().map(Path::new).toList(),
                     rt.sweepExecutor(), rt.lastSweeps(), rt.metadataReferences())
                     .checkpointStarting(jobDirectory, checkpointId);
         } catch (IOException | RuntimeException e) {

@@ -9,7 +9,6 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
-import io.github.resilientcheckpoints.store.FaultInjectingStore;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.upload.Sleeper;
 import io.github.resilientcheckpoints.upload.Ticker;
@@ -247,11 +246,7 @@ public final class StorageRuntime implements AutoCloseable {
             UploadThrottle throttle = throttle(settings.throttle);
             signals.onThrottleSignal(throttle::onThrottled);
         });
-        if (settings.faultInjectionRatio > 0 || settings.faultInjectionThrottledRatio > 0) {
-            created = new FaultInjectingStore(
-                    created, settings.faultInjectionRatio, settings.faultInjectionThrottledRatio);
-        }
-        return created;
+        return settings.faultInjection.wrap(created);
     }
 
     /** The throttle of this JVM for these settings, shared by every upload that uses it. */

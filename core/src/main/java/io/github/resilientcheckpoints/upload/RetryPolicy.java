@@ -1,7 +1,12 @@
 package io.github.resilientcheckpoints.upload;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.config.ConfigReading;
 import io.github.resilientcheckpoints.store.FailureClass;
 
+import org.apache.flink.configuration.ReadableConfig;
+
+import java.io.Serializable;
 import java.time.Duration;
 import java.util.function.DoubleSupplier;
 
@@ -10,7 +15,9 @@ import java.util.function.DoubleSupplier;
  * and a deadline no attempt or wait may cross. Holds no clock and no randomness of its own, so it is
  * tested with exact numbers.
  */
-public final class RetryPolicy {
+public final class RetryPolicy implements Serializable {
+
+    private static final long serialVersionUID = 1L;
 
     private final int maxAttempts;
     private final long initialBackoffNanos;
@@ -33,6 +40,47 @@ public final class RetryPolicy {
         this.initialBackoffNanos = initialBackoff.toNanos();
         this.maxBackoffNanos = maxBackoff.toNanos();
         this.attemptTimeoutNanos = attemptTimeout.toNanos();
+    }
+
+    /**
+     * Reads and checks the {@code retry.*} keys ({@link ResilientCheckpointOptions#RETRY_MAX_ATTEMPTS},
+     * the backoffs and the attempt timeout).
+     */
+    public static RetryPolicy fromConfig(ReadableConfig config) {
+        int maxAttempts =
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, ConfigReading.INTEGER);
+        Duration initial =
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, ConfigReading.DURATION);
+        Duration max =
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.RETRY_MAX_BACKOFF, ConfigReading.DURATION);
+        Duration attemptTimeout =
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, ConfigReading.DURATION);
+        ConfigReading.range(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, maxAttempts, 1, 1000);
+        if (initial.isNegative()) {
+            ConfigReading.fail(
+                    ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, initial, "a duration of 0 or more");
+        }
+        if (max.compareTo(initial) < 0) {
+            ConfigReading.notSmaller(
+                    ResilientCheckpointOptions.RETRY_MAX_BACKOFF, max,
+                    ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, initial);
+        }
+        if (attemptTimeout.isNegative() || attemptTimeout.isZero()) {
+            ConfigReading.fail(
+                    ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, attemptTimeout, "a positive duration");
+        }
+        return new RetryPolicy(maxAttempts, initial, max, attemptTimeout);
+    }
+
+    @Override
+    public String toString() {
+        return "RetryPolicy{maxAttempts=" + maxAttempts + ", initialBackoff="
+                + Duration.ofNanos(initialBackoffNanos) + ", maxBackoff=" + Duration.ofNanos(maxBackoffNanos)
+                + ", attemptTimeout=" + Duration.ofNanos(attemptTimeoutNanos) + '}';
     }
 
     public int maxAttempts() {

@@ -1,5 +1,11 @@
 package io.github.resilientcheckpoints.upload;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.config.ConfigReading;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
+import java.time.Duration;
+
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +54,57 @@ public final class UploadThrottle {
                     || chunkBytes <= 0 || maxConcurrency < 1 || !(decreaseFactor > 0 && decreaseFactor < 1)) {
                 throw new IllegalArgumentException("invalid throttle settings: " + this);
             }
+        }
+
+        /** Bandwidth is taken in chunks of this size: small enough to interleave uploads fairly. */
+        static final long CHUNK_BYTES = 256 * 1024;
+
+        /** Rate changes are logged at most this often. */
+        static final Duration LOG_INTERVAL = Duration.ofSeconds(30);
+
+        /** Reads and checks the {@code throttle.*} keys. */
+        public static Settings fromConfig(ReadableConfig config) {
+            MemorySize maxRate =
+                    ConfigReading.read(
+                            config, ResilientCheckpointOptions.THROTTLE_MAX_RATE, ConfigReading.SIZE);
+            MemorySize minRate =
+                    ConfigReading.read(
+                            config, ResilientCheckpointOptions.THROTTLE_MIN_RATE, ConfigReading.SIZE);
+            MemorySize burst =
+                    ConfigReading.read(
+                            config, ResilientCheckpointOptions.THROTTLE_BURST, ConfigReading.SIZE);
+            int concurrent =
+                    ConfigReading.read(
+                            config,
+                            ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS,
+                            ConfigReading.INTEGER);
+            double decrease =
+                    ConfigReading.read(
+                            config,
+                            ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR,
+                            ConfigReading.NUMBER);
+            ConfigReading.range(
+                    ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS, concurrent, 1, 4096);
+            if (minRate.getBytes() <= 0) {
+                ConfigReading.fail(
+                        ResilientCheckpointOptions.THROTTLE_MIN_RATE,
+                        minRate,
+                        "a positive size per second");
+            }
+            if (maxRate.getBytes() < minRate.getBytes()) {
+                ConfigReading.notSmaller(
+                        ResilientCheckpointOptions.THROTTLE_MAX_RATE, maxRate,
+                        ResilientCheckpointOptions.THROTTLE_MIN_RATE, minRate);
+            }
+            ConfigReading.range(ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR, decrease, 0.1, 0.95);
+            return new Settings(
+                    maxRate.getBytes(),
+                    minRate.getBytes(),
+                    burst.getBytes(),
+                    CHUNK_BYTES,
+                    concurrent,
+                    decrease,
+                    LOG_INTERVAL.toNanos());
         }
 
         public boolean rateLimited() {

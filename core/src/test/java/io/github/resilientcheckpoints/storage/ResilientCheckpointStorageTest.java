@@ -45,7 +45,7 @@ class ResilientCheckpointStorageTest {
         ResilientCheckpointStorage copy = InstantiationUtil.deserializeObject(bytes, getClass().getClassLoader());
 
         assertThat(copy.toString()).isEqualTo(storage.toString());
-        assertThat(copy.settings().maxAttempts).isEqualTo(7);
+        assertThat(copy.settings().retryPolicy.maxAttempts()).isEqualTo(7);
         assertThat(copy.delegate().getCheckpointPath()).isEqualTo(storage.delegate().getCheckpointPath());
     }
 

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -30,14 +32,13 @@ class ResilientSettingsTest {
     @Test
     void defaultsArePinned() {
         ResilientSettings s = ResilientSettings.fromConfig(base());
-        assertThat(s.maxAttempts).isEqualTo(10);
-        assertThat(s.initialBackoff).isEqualTo(Duration.ofMillis(100));
-        assertThat(s.maxBackoff).isEqualTo(Duration.ofSeconds(10));
-        assertThat(s.attemptTimeout).isEqualTo(Duration.ofMinutes(3));
+        assertThat(s.retryPolicy)
+                .hasToString(new RetryPolicy(10, Duration.ofMillis(100), Duration.ofSeconds(10),
+                        Duration.ofMinutes(3)).toString());
         assertThat(s.deadlineFraction).isEqualTo(0.9);
         assertThat(s.checkpointTimeout).isEqualTo(Duration.ofMinutes(10));
         assertThat(s.uploadThreads).isEqualTo(16);
-        assertThat(s.faultInjectionRatio).isZero();
+        assertThat(s.faultInjection.enabled()).isFalse();
         assertThat(s.spillDirectories).containsExactly(tmp.toString());
         assertThat(s.uploadBudgetNanos()).isEqualTo(Duration.ofMinutes(9).toNanos());
     }
@@ -63,7 +64,7 @@ class ResilientSettingsTest {
                 .hasMessageContaining("'execution.checkpointing.resilient.cleanup.grace' (5 min) must not be shorter"
                         + " than 'execution.checkpointing.timeout' (10 min)");
         conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofMinutes(10));
-        assertThat(ResilientSettings.fromConfig(conf).cleanupGrace).isEqualTo(Duration.ofMinutes(10));
+        assertThat(ResilientSettings.fromConfig(conf).cleanup.grace()).isEqualTo(Duration.ofMinutes(10));
     }
 
     @Test

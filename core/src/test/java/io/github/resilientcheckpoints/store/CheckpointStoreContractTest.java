@@ -17,6 +17,7 @@ import java.util.Random;
 import java.util.UUID;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
@@ -101,9 +102,7 @@ public abstract class CheckpointStoreContractTest {
 
     @Test
     void listingReportsSizesAndAges() throws Exception {
-        if (!(store() instanceof SupportsListing)) {
-            return;
-        }
+        assumeTrue(store() instanceof SupportsListing, "the store does not implement SupportsListing");
         long before = System.currentTimeMillis() - 60_000;
         Path dir = new Path(root(), "listed");
         List<Path> written = new ArrayList<>();
@@ -121,9 +120,7 @@ public abstract class CheckpointStoreContractTest {
 
     @Test
     void batchDeleteRemovesEveryFile() throws Exception {
-        if (!(store() instanceof SupportsBatchDelete)) {
-            return;
-        }
+        assumeTrue(store() instanceof SupportsBatchDelete, "the store does not implement SupportsBatchDelete");
         List<Path> written = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             written.add(store().upload(new ByteSource(bytes(10, i)), fresh("batch")));
