@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.cleanup;
 
+import io.github.resilientcheckpoints.compat.FlinkCompat;
+
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -8,7 +10,6 @@ import org.apache.flink.runtime.checkpoint.OperatorState;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
 import org.apache.flink.runtime.checkpoint.metadata.CheckpointMetadata;
 import org.apache.flink.runtime.state.AbstractChannelStateHandle;
-import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
 import org.apache.flink.runtime.state.IncrementalKeyedStateHandle;
 import org.apache.flink.runtime.state.IncrementalRemoteKeyedStateHandle;
 import org.apache.flink.runtime.state.KeyGroupsStateHandle;
@@ -61,9 +62,9 @@ public final class MetadataReferences {
                 addAll(files, subtask.getRawOperatorState(), metadata);
                 addAll(files, subtask.getManagedKeyedState(), metadata);
                 addAll(files, subtask.getRawKeyedState(), metadata);
-                addAll(files, subtask.getInputChannelState(), metadata);
-                addAll(files, subtask.getUpstreamOutputBufferState(), metadata);
-                addAll(files, subtask.getResultSubpartitionState(), metadata);
+                for (Iterable<? extends StateObject> channels : FlinkCompat.channelStates(subtask)) {
+                    addAll(files, channels, metadata);
+                }
             }
         }
         return files;
@@ -100,11 +101,11 @@ public final class MetadataReferences {
             add(files, ((OperatorStreamStateHandle) handle).getDelegateStateHandle(), metadata);
         } else if (handle instanceof AbstractChannelStateHandle) {
             add(files, ((AbstractChannelStateHandle<?>) handle).getDelegate(), metadata);
-        } else if (handle instanceof AbstractMergedChannelStateHandle) {
-            add(files, ((AbstractMergedChannelStateHandle<?, ?>) handle).getDelegate(), metadata);
+        } else if (FlinkCompat.mergedChannelDelegate(handle).isPresent()) {
+            add(files, FlinkCompat.mergedChannelDelegate(handle).get(), metadata);
         } else if (handle instanceof StreamStateHandle && !(handle instanceof KeyedStateHandle)
-                && ((StreamStateHandle) handle).maybeGetPath().isPresent()) {
-            files.add(Locations.key(((StreamStateHandle) handle).maybeGetPath().get()));
+                && FlinkCompat.pathOf((StreamStateHandle) handle).isPresent()) {
+            files.add(Locations.key(FlinkCompat.pathOf((StreamStateHandle) handle).get()));
         } else {
             throw new UnreadableMetadataException("Unknown state handle type " + handle.getClass().getName()
                     + " in " + metadata + ": its files cannot be told apart from orphans, so this job is not"

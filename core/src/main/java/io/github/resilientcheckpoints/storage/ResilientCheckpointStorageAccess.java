@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.compat.FlinkCompat;
+
 import io.github.resilientcheckpoints.cleanup.RestoreMarker;
 import io.github.resilientcheckpoints.metrics.FlinkMetricsBridge;
 
@@ -37,6 +39,8 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
 
     private final FsCheckpointStorageAccess delegate;
     private final JobID jobId;
+    /** {@code <root>/<job-id>}. */
+    private final org.apache.flink.core.fs.Path checkpointsDirectory;
     private final int inlineThreshold;
     private final int writeBufferSize;
     private final WorkerContext context;
@@ -64,6 +68,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart) {
         this.onCheckpointStart = onCheckpointStart;
         this.delegate = delegate;
+        this.checkpointsDirectory = FlinkCompat.checkpointsDirectory(delegate);
         this.jobId = jobId;
         this.inlineThreshold = inlineThreshold;
         this.writeBufferSize = writeBufferSize;
@@ -93,12 +98,12 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             throws IOException {
         CompletedCheckpointStorageLocation location = delegate.resolveCheckpoint(externalPointer);
         try {
-            RestoreMarker.write(delegate.getCheckpointsDirectory(), location.getExternalPointer());
+            RestoreMarker.write(checkpointsDirectory, location.getExternalPointer());
         } catch (IOException | RuntimeException e) {
             // The restore must not fail for cleanup's sake; cleanup then cannot see this dependency.
             LOG.warn("Could not record in {} that job {} was restored from {} ({}); cleanup will not know that"
                             + " this job needs it until its first checkpoint completes",
-                    delegate.getCheckpointsDirectory(), jobId, location.getExternalPointer(), e.toString());
+                    checkpointsDirectory, jobId, location.getExternalPointer(), e.toString());
         }
         return location;
     }
@@ -113,7 +118,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             throws IOException {
         CheckpointStorageLocation location = delegate.initializeLocationForCheckpoint(checkpointId);
         // JobManager side, once per checkpoint: the janitor (if enabled) may sweep in the background.
-        onCheckpointStart.accept(delegate.getCheckpointsDirectory(), checkpointId);
+        onCheckpointStart.accept(checkpointsDirectory, checkpointId);
         return context.jobManagerLocation(location);
     }
 
@@ -152,7 +157,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         WorkerServices s = services();
         // Task-owned state belongs to no checkpoint: its budget starts when its upload does.
         return new ResilientStateOutputStream(
-                new org.apache.flink.core.fs.Path(delegate.getCheckpointsDirectory(),
+                new org.apache.flink.core.fs.Path(checkpointsDirectory,
                         org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess
                                 .CHECKPOINT_TASK_OWNED_STATE_DIR),
                 false,

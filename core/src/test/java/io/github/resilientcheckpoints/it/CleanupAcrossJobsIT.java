@@ -13,7 +13,6 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.StateRecoveryOptions;
-import org.apache.flink.core.execution.RecoveryClaimMode;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.InjectMiniCluster;
@@ -36,6 +35,7 @@ import java.time.Duration;
 import java.time.Instant;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
@@ -280,7 +280,8 @@ class CleanupAcrossJobsIT {
         CountingJob.resetCounters();
         Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
         claim.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, bRoot.toUri().toString());
-        claim.set(StateRecoveryOptions.RESTORE_MODE, RecoveryClaimMode.CLAIM);
+        // By name: the enum is RecoveryClaimMode on Flink 2.x and RestoreMode on 1.20.
+        claim.addAll(Configuration.fromMap(Map.of(StateRecoveryOptions.RESTORE_MODE.key(), "CLAIM")));
         JobID b = CountingJob.start(cluster, claim);
         CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, b, 2);

@@ -6,6 +6,7 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.FileSystemKind;
 import org.apache.flink.core.fs.FileSystemFactory;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.fs.local.LocalFileSystem;
@@ -173,5 +174,10 @@ public final class EntropyTestFileSystem extends FileSystem implements EntropyIn
         public FileSystem create(URI fsUri) {
             return new EntropyTestFileSystem();
         }
+    }
+
+    /** Abstract in Flink 1.20's FileSystem (no @Override: Flink 2.x no longer declares it). */
+    public FileSystemKind getKind() {
+        return FileSystemKind.FILE_SYSTEM;
     }
 }

@@ -5,6 +5,7 @@ import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.FileSystemKind;
 import org.apache.flink.core.fs.FileSystemFactory;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.fs.local.LocalFileSystem;
@@ -263,5 +264,10 @@ public final class FaultyFileSystem extends FileSystem {
         public FileSystem create(URI fsUri) {
             return new FaultyFileSystem();
         }
+    }
+
+    /** Abstract in Flink 1.20's FileSystem (no @Override: Flink 2.x no longer declares it). */
+    public FileSystemKind getKind() {
+        return FileSystemKind.FILE_SYSTEM;
     }
 }
