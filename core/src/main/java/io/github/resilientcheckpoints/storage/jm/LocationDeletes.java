@@ -1,0 +1,80 @@
+package io.github.resilientcheckpoints.storage.jm;
+
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.upload.Redactor;
+
+import org.apache.flink.core.fs.Path;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+
+/**
+ * Retries the JobManager's deletes of checkpoint locations: what is deleted, and when, stays
+ * exactly Flink's — each attempt is Flink's own call ({@code FsCheckpointStorageLocation
+ * .disposeOnFailure}, {@code FsCompletedCheckpointStorageLocation.disposeStorageLocation}); only a
+ * failed attempt is repeated, with the storage's retry policy and the store's classification,
+ * within the storage's time budget counted from the start of the delete.
+ */
+final class LocationDeletes {
+
+    private static final Logger LOG = LoggerFactory.getLogger(LocationDeletes.class);
+
+    /** One attempt at Flink's own delete. */
+    @FunctionalInterface
+    interface FlinkDelete {
+        void run() throws IOException;
+    }
+
+    private final StoreRetries retries;
+    private final StorageMetrics metrics;
+    private final Redactor redactor;
+    private final long budgetNanos;
+    private final Executor background;
+
+    /** @param background runs {@link #deleteLater} (the runtime's location-delete threads) */
+    LocationDeletes(StoreRetries retries, StorageMetrics metrics, Redactor redactor, long budgetNanos,
+            Executor background) {
+        this.retries = retries;
+        this.metrics = metrics;
+        this.redactor = redactor;
+        this.budgetNanos = budgetNanos;
+        this.background = background;
+    }
+
+    /** Runs Flink's delete of {@code directory} with retries on the calling thread. */
+    void delete(String what, Path directory, FlinkDelete flink) throws IOException {
+        long start = retries.ticker().nanoTime();
+        long deadline = start + budgetNanos < start ? Long.MAX_VALUE : start + budgetNanos;
+        StoreRetries.Operation op = new StoreRetries.Operation(what, directory.toString(),
+                metrics::locationDeleteAttemptStarted, metrics::locationDeleted, metrics::locationDeleteFailed);
+        retries.call(op, attempt -> {
+            flink.run();
+            return null;
+        }, deadline);
+    }
+
+    /**
+     * Runs Flink's delete of {@code directory} with retries on a background thread and returns at
+     * once; a delete that fails for good is logged once, with the path.
+     */
+    void deleteLater(String what, Path directory, FlinkDelete flink) {
+        Runnable task = () -> {
+            try {
+                delete(what, directory, flink);
+            } catch (IOException | RuntimeException e) {
+                LOG.warn("{}; it stays until it is deleted by hand or by the janitor"
+                        + " ('execution.checkpointing.resilient.cleanup.janitor.enabled')", redactor.describe(e));
+            }
+        };
+        try {
+            background.execute(task);
+        } catch (RejectedExecutionException closed) {
+            LOG.warn("Could not {} {}: the storage runtime is closed; it stays until it is deleted by hand or by"
+                    + " the janitor", what, redactor.redact(directory.toString()));
+        }
+    }
+}
