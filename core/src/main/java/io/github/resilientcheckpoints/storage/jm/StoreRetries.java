@@ -121,7 +121,7 @@ final class StoreRetries {
                 op.failed().run();
                 throw failure(op, attempt, decision.giveUpReason(), failed);
             }
-            LOG.info("Could not {} {} on attempt {} ({}): {}; retrying in {} ms", op.what(),
+            LOG.warn("Could not {} {} on attempt {} ({}): {}; retrying in {} ms", op.what(),
                     redactor.redact(op.path()), attempt, failureClass, redactor.describe(failed),
                     TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
             try {

@@ -1,0 +1,146 @@
+package io.github.resilientcheckpoints.hdfs;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.MiniClusters;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.hadoop.fs.SafeModeAction;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The JobManager's side on a real HDFS under faults (issue 13): {@code _metadata} written through the
+ * HDFS store (temp file + hsync + rename) while half of all store writes fail (the fault drill in
+ * front of the HDFS store), and the whole JobManager side — {@code chk-N} creation, {@code
+ * _metadata}, location deletes — while the NameNode is in safe mode and refuses every change.
+ */
+class HdfsJobManagerIT {
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    @TempDir static java.nio.file.Path base;
+    @TempDir java.nio.file.Path spill;
+
+    private static MiniDfs dfs;
+
+    @BeforeAll
+    static void startHdfs() throws Exception {
+        dfs = new MiniDfs(base, 3);
+    }
+
+    @AfterAll
+    static void stopHdfs() {
+        if (dfs != null) {
+            dfs.close();
+        }
+    }
+
+    @BeforeEach
+    void reset() {
+        CountingJob.resetCounters();
+    }
+
+    private Configuration config(String dir) {
+        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap",
+                dfs.uri() + dir);
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 60);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(300));
+        return conf;
+    }
+
+    private static StorageMetrics metrics() {
+        return StorageRuntime.shared().metrics();
+    }
+
+    @Test
+    void halfOfTheMetadataWritesFailingNeitherFailsACheckpointNorTheRestore(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config("/flink/drill");
+        conf.set(ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, 0.5);
+        long retriesBefore = metrics().metadataRetries();
+        long writesBefore = metrics().metadataWrites();
+
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
+        // Each _metadata write fails with probability 1/2: wait until some did.
+        awaitCheckpointsUntil(cluster, job, () -> metrics().metadataRetries() - retriesBefore >= 2);
+
+        assertThat(metrics().metadataRetries() - retriesBefore).as("_metadata writes retried").isGreaterThanOrEqualTo(2);
+        assertThat(metrics().metadataWrites() - writesBefore).as("_metadata written through the store").isPositive();
+        assertThat(CountingJob.failureMessages(cluster, job)).as("failed checkpoints").isEmpty();
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+
+        // A stop-with-savepoint under the same faults.
+        String savepoint = cluster.stopWithSavepoint(job, dfs.uri() + "/flink/drill-savepoints", false,
+                SavepointFormatType.CANONICAL).get(60, TimeUnit.SECONDS);
+        cluster.requestJobResult(job).get(30, TimeUnit.SECONDS);
+        assertThat(savepoint).startsWith(dfs.uri().toString());
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+        assertThat(dfs.fs().getFileStatus(new org.apache.hadoop.fs.Path(savepoint, "_metadata")).getLen())
+                .isPositive();
+
+        CountingJob.verifyRestore(cluster, config("/flink/drill"), savepoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void aNameNodeInSafeModeIsRiddenOutByTheJobManagerAndTheTaskManagers(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config("/flink/safemode");
+        StorageMetrics m = metrics();
+        long retriesBefore = m.metadataRetries() + m.directoryCreateRetries() + m.locationDeleteRetries() + m.retries();
+
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        dfs.fs().setSafeMode(SafeModeAction.ENTER);
+        try {
+            Thread.sleep(3000);
+        } finally {
+            dfs.fs().setSafeMode(SafeModeAction.LEAVE);
+        }
+        CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 3);
+
+        long retries = m.metadataRetries() + m.directoryCreateRetries() + m.locationDeleteRetries() + m.retries();
+        assertThat(retries - retriesBefore).as("store calls refused in safe mode were retried").isPositive();
+        assertThat(CountingJob.failureMessages(cluster, job)).as("failed checkpoints").isEmpty();
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+        CountingJob.cancel(cluster, job);
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+
+        CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    private static void awaitCheckpointsUntil(MiniCluster cluster, JobID job, BooleanSupplier condition)
+            throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.getAsBoolean() && System.nanoTime() < end) {
+            long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+            CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
+        }
+    }
+}
