@@ -50,11 +50,30 @@ final class LocationDeletes {
         long start = retries.ticker().nanoTime();
         long deadline = start + budgetNanos < start ? Long.MAX_VALUE : start + budgetNanos;
         StoreRetries.Operation op = new StoreRetries.Operation(what, directory.toString(),
-                metrics::locationDeleteAttemptStarted, metrics::locationDeleted, metrics::locationDeleteFailed);
+                metrics::locationDeleteAttemptStarted, metrics::locationDeleted, metrics::locationDeleteFailed,
+                LocationDeletes::notEmpty);
         retries.call(op, attempt -> {
             flink.run();
             return null;
         }, deadline);
+    }
+
+    /**
+     * Flink deletes a completed checkpoint's directory non-recursively, after the state files in it:
+     * if one of those deletes failed (Flink's own, not retried), the directory is not empty, and
+     * repeating the delete cannot change that.
+     */
+    static boolean notEmpty(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            String type = t.getClass().getName();
+            String message = String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT);
+            if (t instanceof java.nio.file.DirectoryNotEmptyException
+                    || type.endsWith("PathIsNotEmptyDirectoryException")
+                    || message.contains("is not empty") || message.contains("is non empty")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     /**

@@ -21,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.IntConsumer;
+import java.util.function.Predicate;
 
 /**
  * The JobManager's retry loop for one store operation on one path ({@code _metadata} writes, the
@@ -45,9 +46,16 @@ final class StoreRetries {
 
     /**
      * What is done and to which path, for logs and errors ("write checkpoint metadata to",
-     * "create checkpoint directory"), and the counters it moves.
+     * "create checkpoint directory"), the counters it moves, and failures that retrying this
+     * operation cannot help whatever the store says (none by default).
      */
-    record Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed) { }
+    record Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed,
+            Predicate<Throwable> hopeless) {
+
+        Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed) {
+            this(what, path, attemptStarted, succeeded, failed, t -> false);
+        }
+    }
 
     private final CheckpointStore store;
     private final RetryPolicy policy;
@@ -113,7 +121,7 @@ final class StoreRetries {
                 failureClass = FailureClass.TRANSIENT;
             } catch (IOException | RuntimeException e) {
                 failed = e;
-                failureClass = store.classify(e);
+                failureClass = op.hopeless().test(e) ? FailureClass.PERMANENT : store.classify(e);
             }
             RetryPolicy.Decision decision =
                     policy.onFailure(attempt, failureClass, ticker.nanoTime(), deadlineNanos, jitter);

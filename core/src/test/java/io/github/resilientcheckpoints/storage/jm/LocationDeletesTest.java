@@ -65,6 +65,7 @@ class LocationDeletesTest {
 
         assertThat(chk.resolve("state-someone-still-needs")).exists();
         assertThat(metrics.locationDeleteFailures()).isEqualTo(1);
+        assertThat(metrics.locationDeleteRetries()).as("retrying cannot empty it").isZero();
     }
 
     @Test
