@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.testing;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+
 import org.apache.flink.core.fs.BlockLocation;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
@@ -56,6 +58,26 @@ public final class FaultyFileSystem extends FileSystem {
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
+
+    /** Every fault off. */
+    public static void reset() {
+        mode = Mode.OFF;
+        directoryMode = DirectoryMode.OFF;
+    }
+
+    /**
+     * The counting job with {@code storage}, checkpointing to {@code faulty://checkpoints} with short
+     * retry backoffs (30 attempts), spilling to {@code spill}: what the JobManager fault tests run.
+     */
+    public static org.apache.flink.configuration.Configuration jobConfig(String storage,
+            java.nio.file.Path checkpoints, java.nio.file.Path spill) {
+        org.apache.flink.configuration.Configuration conf = CountingJob.config(storage, "hashmap", uri(checkpoints));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, java.util.List.of(spill.toString()));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
+        return conf;
+    }
 
     public static String uri(java.nio.file.Path dir) {
         return SCHEME + "://" + dir.toAbsolutePath().toUri().getPath();
