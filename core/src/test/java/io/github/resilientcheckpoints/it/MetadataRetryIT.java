@@ -113,21 +113,7 @@ class MetadataRetryIT {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
         long retriesBefore = metrics().metadataRetries();
         long failuresBefore = metrics().metadataWriteFailures();
-        FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED;
-
-        long start = System.nanoTime();
-        Throwable failure = null;
-        try {
-            cluster.triggerCheckpoint(job).get(50, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            failure = e;
-        }
-        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
-
-        assertThat(failure).as("the checkpoint failed").isNotNull();
-        String text = ExceptionUtils.stringifyException(failure);
-        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        String text = failingCheckpoint(cluster, job, () -> FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED);
         assertThat(text)
                 .contains("Could not write checkpoint metadata to")
                 .containsPattern("chk-\\d+/_metadata")
@@ -225,21 +211,8 @@ class MetadataRetryIT {
     private static void accessDeniedFailsTheCheckpointQuickly(MiniCluster cluster, JobID job) throws Exception {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
         long failuresBefore = attribute("directoryCreateFailures");
-        FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.ACCESS_DENIED;
-
-        long start = System.nanoTime();
-        Throwable failure = null;
-        try {
-            cluster.triggerCheckpoint(job).get(50, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            failure = e;
-        }
-        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.OFF;
-
-        assertThat(failure).as("the checkpoint failed").isNotNull();
-        String text = ExceptionUtils.stringifyException(failure);
-        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        String text = failingCheckpoint(cluster, job,
+                () -> FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.ACCESS_DENIED);
         assertThat(text)
                 .contains("Could not create checkpoint directory")
                 .containsPattern("chk-\\d+")
@@ -247,6 +220,27 @@ class MetadataRetryIT {
                 .contains("JobManager");
         assertThat(attribute("directoryCreateFailures")).isGreaterThan(failuresBefore);
         assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+    }
+
+    /**
+     * Triggers a checkpoint with the faults {@code on} switches on (all off again afterwards) and
+     * returns its failure as text, having checked that it failed well before its deadline (54 s).
+     */
+    private static String failingCheckpoint(MiniCluster cluster, JobID job, Runnable on) throws Exception {
+        on.run();
+        long start = System.nanoTime();
+        Throwable failure = null;
+        try {
+            cluster.triggerCheckpoint(job).get(50, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            failure = e;
+        } finally {
+            FaultyFileSystem.reset();
+        }
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(failure).as("the checkpoint failed").isNotNull();
+        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        return ExceptionUtils.stringifyException(failure);
     }
 
     private static void cancelIfRunning(MiniCluster cluster, JobID job) throws Exception {
