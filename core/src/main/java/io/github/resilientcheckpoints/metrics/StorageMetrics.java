@@ -38,6 +38,12 @@ public final class StorageMetrics {
     private final LongAdder metadataWrites = new LongAdder();
     private final LongAdder metadataRetries = new LongAdder();
     private final LongAdder metadataWriteFailures = new LongAdder();
+    private final LongAdder directoryCreates = new LongAdder();
+    private final LongAdder directoryCreateRetries = new LongAdder();
+    private final LongAdder directoryCreateFailures = new LongAdder();
+    private final LongAdder locationDeletes = new LongAdder();
+    private final LongAdder locationDeleteRetries = new LongAdder();
+    private final LongAdder locationDeleteFailures = new LongAdder();
     private final EnumMap<FailureClass, LongAdder> failuresByClass = new EnumMap<>(FailureClass.class);
     private final Map<String, java.util.function.LongSupplier> gauges = new java.util.concurrent.ConcurrentSkipListMap<>();
 
@@ -92,6 +98,64 @@ public final class StorageMetrics {
     /** JobManager: writing a {@code _metadata} failed for good (the checkpoint fails). */
     public void metadataWriteFailed() {
         metadataWriteFailures.increment();
+    }
+
+    /** JobManager: an attempt to create a checkpoint or savepoint directory started (1-based). */
+    public void directoryCreateAttemptStarted(int attemptNumber) {
+        if (attemptNumber > 1) {
+            directoryCreateRetries.increment();
+        }
+    }
+
+    /** JobManager: a checkpoint or savepoint directory was created. */
+    public void directoryCreated() {
+        directoryCreates.increment();
+    }
+
+    /** JobManager: creating a checkpoint or savepoint directory failed for good (the checkpoint fails). */
+    public void directoryCreateFailed() {
+        directoryCreateFailures.increment();
+    }
+
+    /** JobManager: an attempt to delete an aborted or discarded checkpoint location started (1-based). */
+    public void locationDeleteAttemptStarted(int attemptNumber) {
+        if (attemptNumber > 1) {
+            locationDeleteRetries.increment();
+        }
+    }
+
+    /** JobManager: an aborted or discarded checkpoint location was deleted. */
+    public void locationDeleted() {
+        locationDeletes.increment();
+    }
+
+    /** JobManager: deleting a checkpoint location failed for good (left for cleanup). */
+    public void locationDeleteFailed() {
+        locationDeleteFailures.increment();
+    }
+
+    public long directoryCreates() {
+        return directoryCreates.sum();
+    }
+
+    public long directoryCreateRetries() {
+        return directoryCreateRetries.sum();
+    }
+
+    public long directoryCreateFailures() {
+        return directoryCreateFailures.sum();
+    }
+
+    public long locationDeletes() {
+        return locationDeletes.sum();
+    }
+
+    public long locationDeleteRetries() {
+        return locationDeleteRetries.sum();
+    }
+
+    public long locationDeleteFailures() {
+        return locationDeleteFailures.sum();
     }
 
     public long metadataWrites() {
@@ -246,6 +310,12 @@ public final class StorageMetrics {
         m.put("metadataWrites", metadataWrites.sum());
         m.put("metadataRetries", metadataRetries.sum());
         m.put("metadataWriteFailures", metadataWriteFailures.sum());
+        m.put("directoryCreates", directoryCreates.sum());
+        m.put("directoryCreateRetries", directoryCreateRetries.sum());
+        m.put("directoryCreateFailures", directoryCreateFailures.sum());
+        m.put("locationDeletes", locationDeletes.sum());
+        m.put("locationDeleteRetries", locationDeleteRetries.sum());
+        m.put("locationDeleteFailures", locationDeleteFailures.sum());
         gauges.forEach((name, gauge) -> m.put(name, gauge.getAsLong()));
         return m;
     }

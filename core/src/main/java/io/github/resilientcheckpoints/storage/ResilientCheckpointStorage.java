@@ -13,7 +13,6 @@ import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStorage;
 import org.apache.flink.runtime.state.CheckpointStorageAccess;
-import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
@@ -168,12 +167,12 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
-        public CheckpointStorageLocation jobManagerLocation(CheckpointStorageLocation flink) throws IOException {
+        public JobManagerLocations jobManagerLocations() throws IOException {
             StorageRuntime runtime = runtime();
             return new JobManagerLocations(
                     delegate.getCheckpointPath().toUri(), root -> runtime.store(root, storeConfig, settings),
-                    runtime.metadataAttemptExecutor(), settings.retryPolicy(), runtime.ticker(), runtime.metrics(), settings.redactor(),
-                    settings.uploadBudgetNanos()).wrap(flink);
+                    runtime.metadataAttemptExecutor(), runtime.locationDeleteExecutor(), settings.retryPolicy(),
+                    runtime.ticker(), runtime.metrics(), settings.redactor(), settings.uploadBudgetNanos());
         }
     }
 }

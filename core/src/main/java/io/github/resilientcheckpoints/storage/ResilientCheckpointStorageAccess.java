@@ -4,6 +4,7 @@ import io.github.resilientcheckpoints.compat.FlinkCompat;
 
 import io.github.resilientcheckpoints.cleanup.RestoreMarker;
 import io.github.resilientcheckpoints.metrics.FlinkMetricsBridge;
+import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
 
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
@@ -17,6 +18,7 @@ import org.apache.flink.runtime.state.CheckpointStorageWorkerView;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.NotDuplicatingCheckpointStateToolset;
+import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
 
@@ -29,9 +31,9 @@ import java.io.IOException;
 
 /**
  * Composition around Flink's {@link FsCheckpointStorageAccess}: the JobManager side (locations,
- * {@code _metadata}, savepoints, pointers) is Flink's own, unchanged, so the directory layout is
- * exactly Flink's; the TaskManager side hands out our retrying, spilling streams for the same
- * directories.
+ * {@code _metadata}, savepoints, pointers) is Flink's own, with every store call of it retried
+ * ({@link JobManagerLocations}), so the directory layout is exactly Flink's; the TaskManager side
+ * hands out our retrying, spilling streams for the same directories.
  */
 public final class ResilientCheckpointStorageAccess implements CheckpointStorageAccess {
 
@@ -53,9 +55,13 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         /** Ticker time when this JVM first saw the checkpoint. */
         long firstSeenNanos(JobID job, long checkpointId);
 
-        /** JobManager: the location whose {@code _metadata} stream is ours (retried, deadline-bounded). */
-        default CheckpointStorageLocation jobManagerLocation(CheckpointStorageLocation flink) throws IOException {
-            return flink;
+        /**
+         * JobManager: creates locations with retries and makes their {@code _metadata} stream and
+         * deletes ours (retried, deadline-bounded); null leaves the JobManager side to Flink alone.
+         */
+        @Nullable
+        default JobManagerLocations jobManagerLocations() throws IOException {
+            return null;
         }
     }
 
@@ -113,20 +119,47 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         delegate.initializeBaseLocationsForCheckpoint();
     }
 
+    /**
+     * Flink's own location and {@code chk-N} directory, created with retries when the store fails
+     * (bounded by the checkpoint's deadline).
+     */
     @Override
     public CheckpointStorageLocation initializeLocationForCheckpoint(long checkpointId)
             throws IOException {
-        CheckpointStorageLocation location = delegate.initializeLocationForCheckpoint(checkpointId);
+        JobManagerLocations locations = context.jobManagerLocations();
+        CheckpointStorageLocation location;
+        if (locations == null) {
+            location = delegate.initializeLocationForCheckpoint(checkpointId);
+        } else {
+            // The directory Flink creates (AbstractFsCheckpointStorageAccess.createCheckpointDirectory).
+            org.apache.flink.core.fs.Path dir = new org.apache.flink.core.fs.Path(
+                    checkpointsDirectory,
+                    AbstractFsCheckpointStorageAccess.CHECKPOINT_DIR_PREFIX + checkpointId);
+            location = locations.initialize("create checkpoint directory", dir,
+                    () -> delegate.initializeLocationForCheckpoint(checkpointId));
+        }
         // JobManager side, once per checkpoint: the janitor (if enabled) may sweep in the background.
         onCheckpointStart.accept(checkpointsDirectory, checkpointId);
-        return context.jobManagerLocation(location);
+        return location;
     }
 
+    /**
+     * Flink's own savepoint location and directory (a new random name on every attempt, as Flink
+     * does), created with retries when the store fails.
+     */
     @Override
     public CheckpointStorageLocation initializeLocationForSavepoint(
             long checkpointId, @Nullable String externalLocationPointer) throws IOException {
-        return context.jobManagerLocation(
-                delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
+        JobManagerLocations locations = context.jobManagerLocations();
+        org.apache.flink.core.fs.Path base = externalLocationPointer != null
+                ? new org.apache.flink.core.fs.Path(externalLocationPointer)
+                : delegate.getDefaultSavepointDirectory();
+        if (locations == null || base == null) {
+            // No target: Flink's own error ("No savepoint location given ...").
+            return delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer);
+        }
+        return locations.initialize("create a savepoint directory under", base,
+                () -> delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
     }
 
     // ------------------------------------------------------------------ TaskManager side: ours

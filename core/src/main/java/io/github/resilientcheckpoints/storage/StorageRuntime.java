@@ -87,6 +87,7 @@ public final class StorageRuntime implements AutoCloseable {
     private ThreadPoolExecutor sweeps;
     private ThreadPoolExecutor cleanup;
     private ThreadPoolExecutor metadataAttempts;
+    private ThreadPoolExecutor locationDeletes;
 
     /** Closes idle stores; started with the first store. */
     @GuardedBy("this")
@@ -326,6 +327,20 @@ public final class StorageRuntime implements AutoCloseable {
         return metadataAttempts;
     }
 
+    /**
+     * Threads that delete the locations of aborted checkpoints on the JobManager, with retries:
+     * Flink may ask for that on the checkpoint coordinator's thread, which must not wait for a store.
+     */
+    public synchronized ExecutorService locationDeleteExecutor() {
+        checkOpen();
+        if (locationDeletes == null) {
+            locationDeletes = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
+                    new LinkedBlockingQueue<>(), daemonThreads("rcs-location-delete-" + name));
+            locationDeletes.allowCoreThreadTimeOut(true);
+        }
+        return locationDeletes;
+    }
+
     /** The one thread all cleanup sweeps of this JVM share: cleanup is never urgent. */
     public synchronized ExecutorService sweepExecutor() {
         checkOpen();
@@ -385,6 +400,10 @@ public final class StorageRuntime implements AutoCloseable {
             }
             if (metadataAttempts != null) {
                 executors.add(metadataAttempts);
+            }
+            if (locationDeletes != null) {
+                // Deletes still queued are dropped: the janitor (or the operator) finds what is left.
+                executors.add(locationDeletes);
             }
             cleanupWork = cleanup;
         }

@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.it;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.metrics.StorageMetricsMBeanRegistrar;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
@@ -23,20 +24,26 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
+
+import java.lang.management.ManagementFactory;
+
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
-import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
 /**
- * The JobManager's {@code _metadata} write under store faults (issue 13): the job checkpoints to
- * {@code faulty://}, a test file system over the local disk that fails every other {@code
- * _metadata} write (at create, mid-write or at close) or refuses it as "access denied".
+ * The JobManager's side under store faults (issue 13): the job checkpoints to {@code faulty://}, a
+ * test file system over the local disk that fails every other {@code _metadata} write (at create,
+ * mid-write or at close) or refuses it as "access denied"; or fails two of three creations of a
+ * checkpoint directory and every other delete of one, or refuses the creation as "access denied".
  */
 class MetadataRetryIT {
 
@@ -52,20 +59,16 @@ class MetadataRetryIT {
     @BeforeEach
     void reset() {
         CountingJob.resetCounters();
-        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
+        FaultyFileSystem.reset();
     }
 
     @AfterEach
     void faultsOff() {
-        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
+        FaultyFileSystem.reset();
     }
 
     private Configuration config() {
-        Configuration conf = CountingJob.config(OURS, "hashmap", FaultyFileSystem.uri(checkpoints));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
-        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
-        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
-        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
+        Configuration conf = FaultyFileSystem.jobConfig(OURS, checkpoints, spill);
         return conf;
     }
 
@@ -110,21 +113,7 @@ class MetadataRetryIT {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
         long retriesBefore = metrics().metadataRetries();
         long failuresBefore = metrics().metadataWriteFailures();
-        FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED;
-
-        long start = System.nanoTime();
-        Throwable failure = null;
-        try {
-            cluster.triggerCheckpoint(job).get(50, TimeUnit.SECONDS);
-        } catch (java.util.concurrent.ExecutionException e) {
-            failure = e;
-        }
-        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
-
-        assertThat(failure).as("the checkpoint failed").isNotNull();
-        String text = ExceptionUtils.stringifyException(failure);
-        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        String text = failingCheckpoint(cluster, job, () -> FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED);
         assertThat(text)
                 .contains("Could not write checkpoint metadata to")
                 .containsPattern("chk-\\d+/_metadata")
@@ -179,5 +168,131 @@ class MetadataRetryIT {
             long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
             CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
         }
+    }
+
+    @Test
+    void checkpointsCompleteWhenCreatingTheirDirectoriesFailsTransiently(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config();
+        long faultsBefore = FaultyFileSystem.DIRECTORY_FAULTS.get();
+        long retriesBefore = attribute("directoryCreateRetries");
+        FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.FLAKY;
+
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+
+        assertThat(FaultyFileSystem.DIRECTORY_FAULTS.get() - faultsBefore).as("faults were injected").isGreaterThanOrEqualTo(6);
+        assertThat(CountingJob.failureMessages(cluster, job)).as("failed checkpoints").isEmpty();
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+        assertThat(attribute("directoryCreateRetries") - retriesBefore).as("directory retries counted").isPositive();
+        CountingJob.cancel(cluster, job);
+        FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.OFF;
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+
+        CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void permanentErrorCreatingTheDirectoryFailsTheCheckpointAtOnceNamingThePath(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = config();
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(60));
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
+        JobID job = CountingJob.start(cluster, conf);
+        try {
+            accessDeniedFailsTheCheckpointQuickly(cluster, job);
+        } finally {
+            FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.OFF;
+            cancelIfRunning(cluster, job);
+        }
+    }
+
+    private static void accessDeniedFailsTheCheckpointQuickly(MiniCluster cluster, JobID job) throws Exception {
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
+        long failuresBefore = attribute("directoryCreateFailures");
+        String text = failingCheckpoint(cluster, job,
+                () -> FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.ACCESS_DENIED);
+        assertThat(text)
+                .contains("Could not create checkpoint directory")
+                .containsPattern("chk-\\d+")
+                .contains("access denied")
+                .contains("JobManager");
+        assertThat(attribute("directoryCreateFailures")).isGreaterThan(failuresBefore);
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+    }
+
+    /**
+     * Triggers a checkpoint with the faults {@code on} switches on (all off again afterwards) and
+     * returns its failure as text, having checked that it failed well before its deadline (54 s).
+     */
+    private static String failingCheckpoint(MiniCluster cluster, JobID job, Runnable on) throws Exception {
+        on.run();
+        long start = System.nanoTime();
+        Throwable failure = null;
+        try {
+            cluster.triggerCheckpoint(job).get(50, TimeUnit.SECONDS);
+        } catch (ExecutionException e) {
+            failure = e;
+        } finally {
+            FaultyFileSystem.reset();
+        }
+        long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        assertThat(failure).as("the checkpoint failed").isNotNull();
+        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        return ExceptionUtils.stringifyException(failure);
+    }
+
+    private static void cancelIfRunning(MiniCluster cluster, JobID job) throws Exception {
+        if (!cluster.getJobStatus(job).get(30, TimeUnit.SECONDS).isGloballyTerminalState()) {
+            CountingJob.cancel(cluster, job);
+        }
+    }
+
+    /**
+     * Subsumed checkpoints are deleted although every other delete of their directory fails; the
+     * counters of those deletes are in the JMX bean with the janitor off.
+     */
+    @Test
+    void subsumedCheckpointsAreDeletedDespiteFaultsAndCountedInJmx(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf = config();
+        conf.set(ResilientCheckpointOptions.JANITOR_ENABLED, false);
+        long deletesBefore = attribute("locationDeletes");
+        long faultsBefore = FaultyFileSystem.DIRECTORY_FAULTS.get();
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
+        FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.FLAKY;
+        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 10);
+        CountingJob.cancel(cluster, job);
+        FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.OFF;
+
+        Path jobDir = checkpoints.resolve(job.toHexString());
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        while (checkpointDirectories(jobDir) > 3 && System.nanoTime() < end) {
+            Thread.sleep(50);
+        }
+        assertThat(FaultyFileSystem.DIRECTORY_FAULTS.get() - faultsBefore).as("faults were injected").isPositive();
+        assertThat(checkpointDirectories(jobDir)).as("chk-N left besides the 3 retained").isLessThanOrEqualTo(3);
+        assertThat(attribute("locationDeletes") - deletesBefore).as("deletes counted in JMX").isGreaterThanOrEqualTo(8);
+        assertThat(attribute("locationDeleteRetries")).isPositive();
+        assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+    }
+
+    private static long checkpointDirectories(Path jobDir) throws Exception {
+        try (var files = Files.list(jobDir)) {
+            return files.filter(p -> p.getFileName().toString().startsWith("chk-")).count();
+        }
+    }
+
+    /** An attribute of the JMX bean of this JVM's runtime, read as any JMX client would. */
+    private static long attribute(String name) throws Exception {
+        MBeanServer server = ManagementFactory.getPlatformMBeanServer();
+        ObjectName bean = StorageMetricsMBeanRegistrar.objectName("shared");
+        if (!server.isRegistered(bean)) {
+            return 0;
+        }
+        return (Long) server.getAttribute(bean, name);
     }
 }

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.testing;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+
 import org.apache.flink.core.fs.BlockLocation;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
@@ -26,6 +28,11 @@ import java.util.concurrent.atomic.AtomicLong;
  * middle of the bytes (a partial file is left) and at close (after all bytes were written):
  * {@code 50%} of writes fail, and never two in a row. {@link Mode#ACCESS_DENIED} refuses every
  * {@code _metadata} create as a permission error would.
+ *
+ * <p>Checkpoint and savepoint directories ({@code chk-N}, {@code savepoint-*}) have faults of their
+ * own: {@link DirectoryMode#FLAKY} fails two of every three {@code mkdirs} of such a directory and
+ * every other delete of one (transient errors, never two deletes in a row), {@link
+ * DirectoryMode#ACCESS_DENIED} refuses every {@code mkdirs} of one as a permission error would.
  */
 public final class FaultyFileSystem extends FileSystem {
 
@@ -35,6 +42,16 @@ public final class FaultyFileSystem extends FileSystem {
 
     public static volatile Mode mode = Mode.OFF;
 
+    public enum DirectoryMode { OFF, FLAKY, ACCESS_DENIED }
+
+    public static volatile DirectoryMode directoryMode = DirectoryMode.OFF;
+
+    /** Faults injected into creates and deletes of checkpoint and savepoint directories. */
+    public static final AtomicLong DIRECTORY_FAULTS = new AtomicLong();
+
+    private static final AtomicInteger MKDIRS_SEQUENCE = new AtomicInteger();
+    private static final AtomicInteger DELETE_SEQUENCE = new AtomicInteger();
+
     /** {@code _metadata} writes started (creates) and faults injected, since the JVM started. */
     public static final AtomicLong METADATA_CREATES = new AtomicLong();
     public static final AtomicLong FAULTS = new AtomicLong();
@@ -42,6 +59,26 @@ public final class FaultyFileSystem extends FileSystem {
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
+
+    /** Every fault off. */
+    public static void reset() {
+        mode = Mode.OFF;
+        directoryMode = DirectoryMode.OFF;
+    }
+
+    /**
+     * The counting job with {@code storage}, checkpointing to {@code faulty://checkpoints} with short
+     * retry backoffs (30 attempts), spilling to {@code spill}: what the JobManager fault tests run.
+     */
+    public static org.apache.flink.configuration.Configuration jobConfig(String storage,
+            java.nio.file.Path checkpoints, java.nio.file.Path spill) {
+        org.apache.flink.configuration.Configuration conf = CountingJob.config(storage, "hashmap", uri(checkpoints));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, java.util.List.of(spill.toString()));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
+        return conf;
+    }
 
     public static String uri(java.nio.file.Path dir) {
         return SCHEME + "://" + dir.toAbsolutePath().toUri().getPath();
@@ -57,6 +94,10 @@ public final class FaultyFileSystem extends FileSystem {
 
     private static boolean isMetadata(Path p) {
         return "_metadata".equals(p.getName());
+    }
+
+    private static boolean isLocationDirectory(Path p) {
+        return p.getName().startsWith("chk-") || p.getName().startsWith("savepoint-");
     }
 
     @Override
@@ -192,11 +233,26 @@ public final class FaultyFileSystem extends FileSystem {
 
     @Override
     public boolean delete(Path f, boolean recursive) throws IOException {
+        if (directoryMode == DirectoryMode.FLAKY && isLocationDirectory(f)
+                && DELETE_SEQUENCE.getAndIncrement() % 2 == 1) {
+            DIRECTORY_FAULTS.incrementAndGet();
+            throw new IOException("injected: connection reset while deleting " + f);
+        }
         return local.delete(toLocal(f), recursive);
     }
 
     @Override
     public boolean mkdirs(Path f) throws IOException {
+        if (directoryMode != DirectoryMode.OFF && isLocationDirectory(f)) {
+            if (directoryMode == DirectoryMode.ACCESS_DENIED) {
+                DIRECTORY_FAULTS.incrementAndGet();
+                throw new AccessDeniedException(f.toUri().getPath(), null, "injected: access denied");
+            }
+            if (MKDIRS_SEQUENCE.getAndIncrement() % 3 != 2) {
+                DIRECTORY_FAULTS.incrementAndGet();
+                throw new IOException("injected: connection reset while creating directory " + f);
+            }
+        }
         return local.mkdirs(toLocal(f));
     }
 

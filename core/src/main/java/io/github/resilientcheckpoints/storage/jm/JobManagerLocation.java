@@ -14,7 +14,8 @@ import java.util.List;
 
 /**
  * A checkpoint or savepoint location on the JobManager: Flink's {@link FsCheckpointStorageLocation}
- * (same directories, reference and master-state streams) whose {@code _metadata} stream is ours.
+ * (same directories, reference and master-state streams) whose {@code _metadata} stream is ours,
+ * and whose deletes are Flink's own, retried.
  */
 public final class JobManagerLocation implements CheckpointStorageLocation {
 
@@ -22,10 +23,12 @@ public final class JobManagerLocation implements CheckpointStorageLocation {
     private final MetadataWriter writer;
     private final long deadlineNanos;
     private final int maxBufferedBytes;
+    private final LocationDeletes deletes;
 
     JobManagerLocation(FsCheckpointStorageLocation flink, MetadataWriter writer, long deadlineNanos,
-            int maxBufferedBytes) {
+            int maxBufferedBytes, LocationDeletes deletes) {
         this.flink = flink;
+        this.deletes = deletes;
         this.writer = writer;
         this.deadlineNanos = deadlineNanos;
         this.maxBufferedBytes = maxBufferedBytes;
@@ -34,12 +37,18 @@ public final class JobManagerLocation implements CheckpointStorageLocation {
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() {
         return new ResilientMetadataOutputStream(writer, flink.getMetadataFilePath(),
-                flink.getCheckpointDirectory(), deadlineNanos, maxBufferedBytes);
+                flink.getCheckpointDirectory(), deadlineNanos, maxBufferedBytes, deletes);
     }
 
+    /**
+     * Flink's own delete of the aborted checkpoint's directory (recursive: nothing in an aborted
+     * {@code chk-N} is referenced by any checkpoint), retried on a background thread: Flink may call
+     * this on the checkpoint coordinator's thread, which must not wait for the store.
+     */
     @Override
-    public void disposeOnFailure() throws IOException {
-        flink.disposeOnFailure();
+    public void disposeOnFailure() {
+        deletes.deleteLater("delete aborted checkpoint directory", flink.getCheckpointDirectory(),
+                flink::disposeOnFailure);
     }
 
     @Override

@@ -7,6 +7,7 @@ import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.Sleeper;
 import io.github.resilientcheckpoints.upload.Ticker;
 
+import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
 
@@ -18,7 +19,8 @@ import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * Turns Flink's JobManager-side locations into ones whose {@code _metadata} is written by {@link
- * MetadataWriter}. The deadline of a location is fixed when it is created (the checkpoint's
+ * MetadataWriter} and whose deletes are retried ({@link LocationDeletes}); creates them with
+ * retries. The deadline of a location is fixed when it is created (the checkpoint's
  * trigger): the checkpoint timeout times the deadline fraction from then.
  *
  * <p>{@code _metadata} under the checkpoint root goes through the same store as the TaskManagers'
@@ -40,18 +42,24 @@ public final class JobManagerLocations {
     private final URI checkpointRoot;
     private final StoreSource stores;
     private final Executor attempts;
+    private final Executor deletes;
     private final RetryPolicy policy;
     private final Ticker ticker;
     private final StorageMetrics metrics;
     private final Redactor redactor;
     private final long budgetNanos;
 
-    /** @param attempts runs metadata write attempts (threads owned by the runtime) */
-    public JobManagerLocations(URI checkpointRoot, StoreSource stores, Executor attempts,
+    /**
+     * @param attempts runs the attempts of metadata writes, directory creations and deletes (threads
+     *     owned by the runtime)
+     * @param deletes runs the deletes of aborted locations (threads owned by the runtime)
+     */
+    public JobManagerLocations(URI checkpointRoot, StoreSource stores, Executor attempts, Executor deletes,
             RetryPolicy policy, Ticker ticker, StorageMetrics metrics, Redactor redactor, long budgetNanos) {
         this.checkpointRoot = checkpointRoot;
         this.stores = stores;
         this.attempts = attempts;
+        this.deletes = deletes;
         this.policy = policy;
         this.ticker = ticker;
         this.metrics = metrics;
@@ -59,21 +67,54 @@ public final class JobManagerLocations {
         this.budgetNanos = budgetNanos;
     }
 
+    /** Flink's call that creates a location (and its directory). */
+    @FunctionalInterface
+    public interface LocationFactory {
+        CheckpointStorageLocation create() throws IOException;
+    }
+
+    /**
+     * Creates a checkpoint or savepoint location with Flink's own call, retried when the store fails
+     * (each attempt is Flink's {@code mkdirs}, which is idempotent), and wraps it. The deadline of
+     * the location starts now (the checkpoint's trigger) and bounds both the directory and the
+     * {@code _metadata}: a store that keeps failing fails this checkpoint, never the coordinator.
+     *
+     * @param what for logs and errors, e.g. "create checkpoint directory"
+     * @param directory the directory created, or the one it is created under (savepoints)
+     */
+    public CheckpointStorageLocation initialize(String what, Path directory, LocationFactory flink)
+            throws IOException {
+        long start = ticker.nanoTime();
+        StoreRetries retries = retries(storeFor(directory.toUri()));
+        StoreRetries.Operation op = new StoreRetries.Operation(what, directory.toString(),
+                metrics::directoryCreateAttemptStarted, metrics::directoryCreated, metrics::directoryCreateFailed);
+        CheckpointStorageLocation location = retries.call(op, attempt -> flink.create(), deadline(start));
+        return wrap(location, start);
+    }
+
     /** Wraps a location Flink just created; anything but Flink's file system location is returned as is. */
     public CheckpointStorageLocation wrap(CheckpointStorageLocation location) throws IOException {
-        long start = ticker.nanoTime();
+        return wrap(location, ticker.nanoTime());
+    }
+
+    private CheckpointStorageLocation wrap(CheckpointStorageLocation location, long start) throws IOException {
         if (!(location instanceof FsCheckpointStorageLocation)) {
             return location;
         }
         FsCheckpointStorageLocation flink = (FsCheckpointStorageLocation) location;
+        StoreRetries retries = retries(storeFor(flink.getMetadataFilePath().toUri()));
+        return new JobManagerLocation(flink, new MetadataWriter(retries, metrics), deadline(start),
+                DEFAULT_MAX_BUFFERED_BYTES, new LocationDeletes(retries, metrics, redactor, budgetNanos, deletes));
+    }
+
+    private long deadline(long start) {
         long deadline = start + budgetNanos;
-        if (deadline < start) {
-            deadline = Long.MAX_VALUE;
-        }
-        CheckpointStore store = storeFor(flink.getMetadataFilePath().toUri());
-        MetadataWriter writer = new MetadataWriter(store, policy, ticker, Sleeper.SYSTEM,
-                () -> ThreadLocalRandom.current().nextDouble(), metrics, redactor, attempts);
-        return new JobManagerLocation(flink, writer, deadline, DEFAULT_MAX_BUFFERED_BYTES);
+        return deadline < start ? Long.MAX_VALUE : deadline;
+    }
+
+    private StoreRetries retries(CheckpointStore store) {
+        return new StoreRetries(store, policy, ticker, Sleeper.SYSTEM, () -> ThreadLocalRandom.current().nextDouble(),
+                redactor, attempts);
     }
 
     private CheckpointStore storeFor(URI target) throws IOException {

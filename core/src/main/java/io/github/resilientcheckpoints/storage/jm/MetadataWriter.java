@@ -2,9 +2,7 @@ package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
-import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
-import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
@@ -15,21 +13,11 @@ import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointMetadataOutputStream;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 
 /**
@@ -53,22 +41,15 @@ import java.util.function.DoubleSupplier;
  */
 public final class MetadataWriter {
 
-    private static final Logger LOG = LoggerFactory.getLogger(MetadataWriter.class);
-
     /** One attempt: write all bytes to the target, durable and visible only when complete. */
     @FunctionalInterface
     interface Commit {
         void write(byte[] bytes, Path target) throws IOException;
     }
 
+    private final StoreRetries retries;
     private final CheckpointStore store;
-    private final RetryPolicy policy;
-    private final Ticker ticker;
-    private final Sleeper sleeper;
-    private final DoubleSupplier jitter;
     private final StorageMetrics metrics;
-    private final Redactor redactor;
-    private final Executor attemptRunner;
     private final Commit commit;
     private final boolean generic;
 
@@ -78,14 +59,13 @@ public final class MetadataWriter {
      */
     public MetadataWriter(CheckpointStore store, RetryPolicy policy, Ticker ticker, Sleeper sleeper,
             DoubleSupplier jitter, StorageMetrics metrics, Redactor redactor, Executor attemptRunner) {
-        this.store = store;
-        this.policy = policy;
-        this.ticker = ticker;
-        this.sleeper = sleeper;
-        this.jitter = jitter;
+        this(new StoreRetries(store, policy, ticker, sleeper, jitter, redactor, attemptRunner), metrics);
+    }
+
+    MetadataWriter(StoreRetries retries, StorageMetrics metrics) {
+        this.retries = retries;
+        this.store = retries.store();
         this.metrics = metrics;
-        this.redactor = redactor;
-        this.attemptRunner = attemptRunner;
         this.generic = store instanceof FlinkFileSystemStore;
         this.commit = generic ? MetadataWriter::flinkCommit : this::storeCommit;
     }
@@ -98,165 +78,18 @@ public final class MetadataWriter {
      *     permanent failure, the attempt cap or the deadline ends the retries
      */
     public void write(byte[] bytes, Path target, long deadlineNanos) throws IOException {
-        int attempt = 0;
-        while (true) {
-            if (Thread.currentThread().isInterrupted()) {
-                throw interrupted(target);
+        StoreRetries.Operation op = new StoreRetries.Operation("write checkpoint metadata to", target.toString(),
+                metrics::metadataAttemptStarted, metrics::metadataWritten, metrics::metadataWriteFailed);
+        retries.call(op, attempt -> {
+            if (attempt > 1) {
+                // Same name every time: clear what the failed attempt may have left.
+                store.delete(target);
+            } else if (generic) {
+                refuseExisting(target);
             }
-            attempt++;
-            long now = ticker.nanoTime();
-            long attemptBudget = policy.attemptTimeoutNanos(now, deadlineNanos);
-            if (attemptBudget <= 0) {
-                throw failure(target, attempt - 1, RetryPolicy.GiveUpReason.DEADLINE, null, deadlineNanos);
-            }
-            metrics.metadataAttemptStarted(attempt);
-            final boolean retry = attempt > 1;
-            Throwable failed;
-            FailureClass failureClass;
-            try {
-                runAttempt(() -> {
-                    if (retry) {
-                        // Same name every time: clear what the failed attempt may have left.
-                        store.delete(target);
-                    } else if (generic) {
-                        refuseExisting(target);
-                    }
-                    commit.write(bytes, target);
-                }, attemptBudget, deadlineNanos, target);
-                metrics.metadataWritten();
-                if (retry) {
-                    LOG.info("Checkpoint metadata {} written on attempt {}", target, attempt);
-                }
-                return;
-            } catch (InterruptedIOException e) {
-                throw e;
-            } catch (AttemptTimedOut e) {
-                failed = e;
-                failureClass = FailureClass.TRANSIENT;
-            } catch (IOException | RuntimeException e) {
-                failed = e;
-                failureClass = store.classify(e);
-            }
-            RetryPolicy.Decision decision =
-                    policy.onFailure(attempt, failureClass, ticker.nanoTime(), deadlineNanos, jitter);
-            if (!decision.retry()) {
-                metrics.metadataWriteFailed();
-                throw failure(target, attempt, decision.giveUpReason(), failed, deadlineNanos);
-            }
-            LOG.warn("Writing checkpoint metadata {} failed on attempt {} ({}): {}; retrying in {} ms",
-                    redactor.redact(target.toString()), attempt, failureClass, redactor.describe(failed),
-                    TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
-            try {
-                sleeper.sleepNanos(decision.delayNanos());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw interrupted(target);
-            }
-        }
-    }
-
-    private interface Body {
-        void run() throws IOException;
-    }
-
-    /** Runs one attempt on an attempt thread, waiting at most {@code budgetNanos} for it. */
-    private void runAttempt(Body body, long budgetNanos, long deadlineNanos, Path target) throws IOException {
-        CompletableFuture<Void> done = new CompletableFuture<>();
-        Thread[] runner = new Thread[1];
-        Object lock = new Object();
-        attemptRunner.execute(() -> {
-            synchronized (lock) {
-                runner[0] = Thread.currentThread();
-            }
-            try {
-                body.run();
-                done.complete(null);
-            } catch (Throwable t) {
-                done.completeExceptionally(t);
-            } finally {
-                synchronized (lock) {
-                    runner[0] = null;
-                    // Never leave an interrupt behind on a pooled thread.
-                    Thread.interrupted();
-                }
-            }
-        });
-        try {
-            done.get(budgetNanos, TimeUnit.NANOSECONDS);
-        } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
-            if (cause instanceof IOException) {
-                throw (IOException) cause;
-            }
-            if (cause instanceof RuntimeException) {
-                throw (RuntimeException) cause;
-            }
-            throw new IOException(cause);
-        } catch (TimeoutException e) {
-            interrupt(lock, runner);
-            // The next attempt writes the same path: it may only start once this one has ended.
-            long left = deadlineNanos - ticker.nanoTime();
-            try {
-                done.handle((v, t) -> null).get(Math.max(0, left), TimeUnit.NANOSECONDS);
-            } catch (TimeoutException stillRunning) {
-                throw new IOException("an attempt to write " + target + " did not end within its time"
-                        + " and did not stop when interrupted before the checkpoint deadline");
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw interrupted(target);
-            } catch (ExecutionException ignored) {
-                // handle() never completes exceptionally
-            }
-            throw new AttemptTimedOut("the attempt took longer than "
-                    + Duration.ofNanos(budgetNanos).toMillis() + " ms and was interrupted");
-        } catch (InterruptedException e) {
-            interrupt(lock, runner);
-            Thread.currentThread().interrupt();
-            throw interrupted(target);
-        }
-    }
-
-    private static void interrupt(Object lock, Thread[] runner) {
-        synchronized (lock) {
-            if (runner[0] != null) {
-                runner[0].interrupt();
-            }
-        }
-    }
-
-    private InterruptedIOException interrupted(Path target) {
-        return new InterruptedIOException("writing checkpoint metadata " + redactor.redact(target.toString())
-                + " was interrupted (the checkpoint was cancelled or the JobManager is shutting down)");
-    }
-
-    private IOException failure(Path target, int attempts, RetryPolicy.GiveUpReason reason, Throwable last,
-            long deadlineNanos) {
-        String why;
-        String fix;
-        switch (reason) {
-            case PERMANENT:
-                why = "the store refused it permanently";
-                // _metadata is written by the JobManager, not by a TaskManager.
-                fix = GenericFailureClassifier.likelyFix(last).replace("TaskManager's", "JobManager's");
-                break;
-            case ATTEMPTS_EXHAUSTED:
-                why = "all " + attempts + " attempts failed";
-                fix = "the store is failing persistently; check its health, or raise"
-                        + " 'resilient-checkpoints.retry.max-attempts'";
-                break;
-            default:
-                why = "the checkpoint deadline (checkpoint timeout x deadline fraction) passed after "
-                        + attempts + " attempt(s)";
-                fix = "the store is too slow or failing; check its health, or raise"
-                        + " 'execution.checkpointing.timeout'";
-                break;
-        }
-        String answer = last == null ? "no answer before the deadline" : redactor.describe(last);
-        IOException e = new IOException("Could not write checkpoint metadata to "
-                + redactor.redact(target.toString()) + ": " + why + " (store '" + store.name() + "'). Last answer: "
-                + answer + ". Fix: " + fix + ".");
-        // No cause: its message would bypass the redaction above.
-        return e;
+            commit.write(bytes, target);
+            return null;
+        }, deadlineNanos);
     }
 
     /**
@@ -294,15 +127,6 @@ public final class MetadataWriter {
             }
             throw new IllegalStateException("store '" + store.name() + "' wrote checkpoint metadata to "
                     + written + " instead of " + target + "; _metadata must be at the exact path");
-        }
-    }
-
-    /** An attempt overran the per-attempt timeout (and was interrupted and has ended). */
-    static final class AttemptTimedOut extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        AttemptTimedOut(String message) {
-            super(message);
         }
     }
 

@@ -17,8 +17,8 @@ import java.io.IOException;
  * The JobManager's {@code _metadata} stream: the bytes are buffered in memory (metadata is small)
  * and written by {@link MetadataWriter} on {@link #closeAndFinalizeCheckpoint()} — retried, to the
  * exact path, bounded by the checkpoint's deadline. The result is Flink's own {@link
- * FsCompletedCheckpointStorageLocation} over a plain {@code _metadata} file, so the checkpoint stays
- * restorable by vanilla Flink.
+ * FsCompletedCheckpointStorageLocation} (as {@link JobManagerCompletedLocation}, whose disposal is
+ * retried) over a plain {@code _metadata} file, so the checkpoint stays restorable by vanilla Flink.
  *
  * <p>Past {@code maxBufferedBytes} (metadata with very many inline state handles) the stream hands
  * over to Flink's own {@link FsCheckpointMetadataOutputStream}: what Flink does today, without
@@ -33,14 +33,16 @@ public final class ResilientMetadataOutputStream extends CheckpointMetadataOutpu
     private final Path exclusiveCheckpointDir;
     private final long deadlineNanos;
     private final int maxBufferedBytes;
+    private final LocationDeletes deletes;
 
     private ByteArrayOutputStream buffer = new ByteArrayOutputStream(4096);
     private FsCheckpointMetadataOutputStream overflow;
     private boolean closed;
 
-    public ResilientMetadataOutputStream(MetadataWriter writer, Path metadataPath, Path exclusiveCheckpointDir,
-            long deadlineNanos, int maxBufferedBytes) {
+    ResilientMetadataOutputStream(MetadataWriter writer, Path metadataPath, Path exclusiveCheckpointDir,
+            long deadlineNanos, int maxBufferedBytes, LocationDeletes deletes) {
         this.writer = writer;
+        this.deletes = deletes;
         this.metadataPath = metadataPath;
         this.exclusiveCheckpointDir = exclusiveCheckpointDir;
         this.deadlineNanos = deadlineNanos;
@@ -114,11 +116,12 @@ public final class ResilientMetadataOutputStream extends CheckpointMetadataOutpu
             buffer = null;
             writer.write(bytes, metadataPath, deadlineNanos);
             FileStateHandle handle = new FileStateHandle(metadataPath, bytes.length);
-            return new FsCompletedCheckpointStorageLocation(
+            return new JobManagerCompletedLocation(
                     FileSystem.getUnguardedFileSystem(metadataPath.toUri()),
                     exclusiveCheckpointDir,
                     handle,
-                    metadataPath.getParent().toString());
+                    metadataPath.getParent().toString(),
+                    deletes);
         }
     }
 

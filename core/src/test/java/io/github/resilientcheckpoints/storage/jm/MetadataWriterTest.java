@@ -46,6 +46,11 @@ class MetadataWriterTest {
         return new MetadataWriter(store, policy, ticker, fakeSleep, () -> 0.5, metrics, Redactor.NONE, Runnable::run);
     }
 
+    private LocationDeletes deletes() {
+        return new LocationDeletes(new StoreRetries(new FlinkFileSystemStore(), policy(3), ticker, fakeSleep,
+                () -> 0.5, Redactor.NONE, Runnable::run), metrics, Redactor.NONE, Long.MAX_VALUE, Runnable::run);
+    }
+
     private Path target() throws IOException {
         Files.createDirectories(dir.resolve("chk-7"));
         return new Path(dir.resolve("chk-7").resolve("_metadata").toUri());
@@ -161,7 +166,7 @@ class MetadataWriterTest {
         byte[] data = bytes(3000);
         MetadataWriter writer = writer(new FlinkFileSystemStore(), policy(3));
         ResilientMetadataOutputStream out =
-                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20);
+                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20, deletes());
         out.write(data, 0, 1000);
         out.write(Arrays.copyOfRange(data, 1000, 3000));
         assertThat(Files.exists(dir.resolve("chk-7/_metadata"))).as("nothing written before finalize").isFalse();
@@ -180,14 +185,14 @@ class MetadataWriterTest {
         Path target = target();
         MetadataWriter writer = writer(new FlinkFileSystemStore(), policy(3));
         ResilientMetadataOutputStream abandoned =
-                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20);
+                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20, deletes());
         abandoned.write(bytes(100));
         abandoned.close();
         assertThat(Files.exists(dir.resolve("chk-7/_metadata"))).isFalse();
 
         byte[] data = bytes(5000);
         ResilientMetadataOutputStream big =
-                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1024);
+                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1024, deletes());
         big.write(data);
         CompletedCheckpointStorageLocation done = big.closeAndFinalizeCheckpoint();
         assertThat(done.getMetadataHandle().getStateSize()).isEqualTo(5000);

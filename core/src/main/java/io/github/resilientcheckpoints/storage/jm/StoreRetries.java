@@ -1,0 +1,256 @@
+package io.github.resilientcheckpoints.storage.jm;
+
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.GenericFailureClassifier;
+import io.github.resilientcheckpoints.upload.Redactor;
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+import io.github.resilientcheckpoints.upload.Sleeper;
+import io.github.resilientcheckpoints.upload.Ticker;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.DoubleSupplier;
+import java.util.function.IntConsumer;
+import java.util.function.Predicate;
+
+/**
+ * The JobManager's retry loop for one store operation on one path ({@code _metadata} writes, the
+ * creation of checkpoint and savepoint directories, the deletes of checkpoint locations): the
+ * storage's {@link RetryPolicy}, the store's {@link CheckpointStore#classify classification}, and a
+ * deadline no attempt or wait crosses.
+ *
+ * <p>Each attempt runs on a thread of the attempt executor, and the caller waits for it at most
+ * the per-attempt timeout (never past the deadline): a hanging store cannot hold the checkpoint
+ * coordinator. An attempt that overran is interrupted and awaited before the next one starts, so
+ * attempts on the same path never overlap.
+ */
+final class StoreRetries {
+
+    private static final Logger LOG = LoggerFactory.getLogger(StoreRetries.class);
+
+    /** One attempt (1-based number), on an attempt thread. */
+    @FunctionalInterface
+    interface Attempt<T> {
+        T run(int attempt) throws IOException;
+    }
+
+    /**
+     * What is done and to which path, for logs and errors ("write checkpoint metadata to",
+     * "create checkpoint directory"), the counters it moves, and failures that retrying this
+     * operation cannot help whatever the store says (none by default).
+     */
+    record Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed,
+            Predicate<Throwable> hopeless) {
+
+        Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed) {
+            this(what, path, attemptStarted, succeeded, failed, t -> false);
+        }
+    }
+
+    private final CheckpointStore store;
+    private final RetryPolicy policy;
+    private final Ticker ticker;
+    private final Sleeper sleeper;
+    private final DoubleSupplier jitter;
+    private final Redactor redactor;
+    private final Executor attemptRunner;
+
+    StoreRetries(CheckpointStore store, RetryPolicy policy, Ticker ticker, Sleeper sleeper, DoubleSupplier jitter,
+            Redactor redactor, Executor attemptRunner) {
+        this.store = store;
+        this.policy = policy;
+        this.ticker = ticker;
+        this.sleeper = sleeper;
+        this.jitter = jitter;
+        this.redactor = redactor;
+        this.attemptRunner = attemptRunner;
+    }
+
+    CheckpointStore store() {
+        return store;
+    }
+
+    Ticker ticker() {
+        return ticker;
+    }
+
+    /**
+     * Runs {@code body} until it succeeds, a failure is permanent, the attempts run out or the
+     * deadline passes.
+     *
+     * @throws InterruptedIOException when the calling thread is interrupted (flag restored)
+     * @throws IOException naming the operation, the path, the store's last answer and the likely fix
+     */
+    <T> T call(Operation op, Attempt<T> body, long deadlineNanos) throws IOException {
+        int attempt = 0;
+        while (true) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw interrupted(op);
+            }
+            attempt++;
+            long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
+            if (attemptBudget <= 0) {
+                op.failed().run();
+                throw failure(op, attempt - 1, RetryPolicy.GiveUpReason.DEADLINE, null);
+            }
+            op.attemptStarted().accept(attempt);
+            Throwable failed;
+            FailureClass failureClass;
+            try {
+                final int number = attempt;
+                T result = runAttempt(() -> body.run(number), attemptBudget, deadlineNanos, op);
+                op.succeeded().run();
+                if (attempt > 1) {
+                    LOG.info("{} {}: done on attempt {}", capitalized(op.what()), redactor.redact(op.path()), attempt);
+                }
+                return result;
+            } catch (InterruptedIOException e) {
+                throw e;
+            } catch (AttemptTimedOut e) {
+                failed = e;
+                failureClass = FailureClass.TRANSIENT;
+            } catch (IOException | RuntimeException e) {
+                failed = e;
+                failureClass = op.hopeless().test(e) ? FailureClass.PERMANENT : store.classify(e);
+            }
+            RetryPolicy.Decision decision =
+                    policy.onFailure(attempt, failureClass, ticker.nanoTime(), deadlineNanos, jitter);
+            if (!decision.retry()) {
+                op.failed().run();
+                throw failure(op, attempt, decision.giveUpReason(), failed);
+            }
+            LOG.warn("Could not {} {} on attempt {} ({}): {}; retrying in {} ms", op.what(),
+                    redactor.redact(op.path()), attempt, failureClass, redactor.describe(failed),
+                    TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
+            try {
+                sleeper.sleepNanos(decision.delayNanos());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw interrupted(op);
+            }
+        }
+    }
+
+    private interface Body<T> {
+        T run() throws IOException;
+    }
+
+    /** Runs one attempt on an attempt thread, waiting at most {@code budgetNanos} for it. */
+    private <T> T runAttempt(Body<T> body, long budgetNanos, long deadlineNanos, Operation op) throws IOException {
+        CompletableFuture<T> done = new CompletableFuture<>();
+        Thread[] runner = new Thread[1];
+        Object lock = new Object();
+        attemptRunner.execute(() -> {
+            synchronized (lock) {
+                runner[0] = Thread.currentThread();
+            }
+            try {
+                done.complete(body.run());
+            } catch (Throwable t) {
+                done.completeExceptionally(t);
+            } finally {
+                synchronized (lock) {
+                    runner[0] = null;
+                    // Never leave an interrupt behind on a pooled thread.
+                    Thread.interrupted();
+                }
+            }
+        });
+        try {
+            return done.get(budgetNanos, TimeUnit.NANOSECONDS);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof IOException) {
+                throw (IOException) cause;
+            }
+            if (cause instanceof RuntimeException) {
+                throw (RuntimeException) cause;
+            }
+            throw new IOException(cause);
+        } catch (TimeoutException e) {
+            interrupt(lock, runner);
+            // The next attempt works on the same path: it may only start once this one has ended.
+            long left = deadlineNanos - ticker.nanoTime();
+            try {
+                done.handle((v, t) -> null).get(Math.max(0, left), TimeUnit.NANOSECONDS);
+            } catch (TimeoutException stillRunning) {
+                throw new IOException("an attempt to " + op.what() + " " + redactor.redact(op.path())
+                        + " did not end within its time and did not stop when interrupted before the deadline");
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw interrupted(op);
+            } catch (ExecutionException ignored) {
+                // handle() never completes exceptionally
+            }
+            throw new AttemptTimedOut("the attempt took longer than "
+                    + Duration.ofNanos(budgetNanos).toMillis() + " ms and was interrupted");
+        } catch (InterruptedException e) {
+            interrupt(lock, runner);
+            Thread.currentThread().interrupt();
+            throw interrupted(op);
+        }
+    }
+
+    private static void interrupt(Object lock, Thread[] runner) {
+        synchronized (lock) {
+            if (runner[0] != null) {
+                runner[0].interrupt();
+            }
+        }
+    }
+
+    private InterruptedIOException interrupted(Operation op) {
+        return new InterruptedIOException("Could not " + op.what() + " " + redactor.redact(op.path())
+                + ": interrupted (the checkpoint was cancelled or the JobManager is shutting down)");
+    }
+
+    private IOException failure(Operation op, int attempts, RetryPolicy.GiveUpReason reason, Throwable last) {
+        String why;
+        String fix;
+        switch (reason) {
+            case PERMANENT:
+                why = "the store refused it permanently";
+                // The JobManager does this, not a TaskManager.
+                fix = GenericFailureClassifier.likelyFix(last).replace("TaskManager's", "JobManager's");
+                break;
+            case ATTEMPTS_EXHAUSTED:
+                why = "all " + attempts + " attempts failed";
+                fix = "the store is failing persistently; check its health, or raise"
+                        + " 'resilient-checkpoints.retry.max-attempts'";
+                break;
+            default:
+                why = "the deadline (checkpoint timeout x deadline fraction) passed after "
+                        + attempts + " attempt(s)";
+                fix = "the store is too slow or failing; check its health, or raise"
+                        + " 'execution.checkpointing.timeout'";
+                break;
+        }
+        String answer = last == null ? "no answer before the deadline" : redactor.describe(last);
+        // No cause: its message would bypass the redaction.
+        return new IOException("Could not " + op.what() + " " + redactor.redact(op.path()) + ": " + why
+                + " (store '" + store.name() + "'). Last answer: " + answer + ". Fix: " + fix + ".");
+    }
+
+    private static String capitalized(String s) {
+        return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1);
+    }
+
+    /** An attempt overran the per-attempt timeout (and was interrupted and has ended). */
+    static final class AttemptTimedOut extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        AttemptTimedOut(String message) {
+            super(message);
+        }
+    }
+}
