@@ -13,6 +13,12 @@ import java.util.TreeMap;
 /** The output of {@code doctor diagnose}: text for people, JSON for machines. */
 final class DiagnoseReport {
 
+    /** The counters the text names: what the cause rules cite. */
+    static final List<String> SHOWN = List.of("uploadsSucceeded", "uploadsFailed", "uploadRetries",
+            "failuresThrottled", "failuresTransient", "failuresPermanent", "throttleSignals", "throttleWaitMillis",
+            "throttleConcurrencyLimit", "attemptTimeouts", "deadlineExceeded", "spillFallbacksNoSpace",
+            "spillFallbacksWriteFailed", "spillFailures", "metadataRetries", "metadataWriteFailures");
+
     private final JobStats job;
     private final List<Cause> causes;
     private final long slowMs;
@@ -41,12 +47,13 @@ final class DiagnoseReport {
                     .append(CheckpointingOptions.FILE_MERGING_ENABLED.key()).append(": true; JMX has them always)")
                     .append(System.lineSeparator());
         } else {
-            sb.append("our counters (all TaskManagers, since start):");
-            new TreeMap<>(job.counters()).forEach((k, v) -> {
+            sb.append("our counters (all TaskManagers, since start; all of them with --json):");
+            for (String name : SHOWN) {
+                long v = job.counter(name);
                 if (v != 0 && v != Long.MAX_VALUE) {
-                    sb.append(' ').append(k).append('=').append(v);
+                    sb.append(' ').append(name).append('=').append(v);
                 }
-            });
+            }
             sb.append(System.lineSeparator());
         }
         for (Cause c : causes) {

@@ -55,7 +55,9 @@ final class RecordedRest implements FlinkRest.Source {
         if (live == null) {
             JsonNode answer = answers.get(path);
             if (answer == null) {
-                throw new IOException("not recorded: GET " + path);
+                // Recording keeps every answer that came; any error but a 404 (a checkpoint that left
+                // Flink's history while it was read) failed the recorded run instead.
+                throw new FlinkRest.NotFound("not recorded (HTTP 404 when recorded): GET " + path);
             }
             return answer;
         }
