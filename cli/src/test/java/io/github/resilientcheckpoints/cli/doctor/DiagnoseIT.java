@@ -112,6 +112,18 @@ class DiagnoseIT {
         }
     }
 
+    private static void awaitCompletedCheckpointSlowerThan(MiniCluster cluster, JobID job, Duration slow)
+            throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (CountingJob.stats(cluster, job).getHistory().getCheckpoints().stream()
+                .noneMatch(c -> c.getStatus().isCompleted() && c.getEndToEndDuration() >= slow.toMillis())) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("no completed checkpoint took " + slow + " or more in 60 s");
+            }
+            Thread.sleep(50);
+        }
+    }
+
     @Test
     void healthyJobHasNoCause(@InjectMiniCluster MiniCluster cluster) throws Exception {
         JobID job = CountingJob.start(cluster, job());
@@ -134,6 +146,8 @@ class DiagnoseIT {
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(2));
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+        // the retry waits are jittered: wait for the drill to have made one checkpoint slow
+        awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
         List<Cause> causes = diagnose(cluster, job, "store-throttled", Duration.ofSeconds(1));
         CountingJob.cancel(cluster, job);
         assertThat(kinds(causes)).containsExactly(Kind.STORE_SLOW);
@@ -146,6 +160,7 @@ class DiagnoseIT {
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
         JobID job = EngineeredJobs.skewed(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+        awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
         List<Cause> causes = diagnose(cluster, job, "skew-backpressure", Duration.ofSeconds(1));
         CountingJob.cancel(cluster, job);
         assertThat(kinds(causes)).containsExactly(Kind.BARRIER_DELAY);
