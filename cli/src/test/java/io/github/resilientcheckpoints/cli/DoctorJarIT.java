@@ -25,6 +25,9 @@ class DoctorJarIT {
         Run bad = java("doctor", "examine");
         assertThat(bad.exit()).isEqualTo(2);
         assertThat(bad.output()).contains("unknown doctor command 'examine'");
+        Run unreachable = java("doctor", "diagnose", "http://127.0.0.1:1");
+        assertThat(unreachable.exit()).isEqualTo(2);
+        assertThat(unreachable.output()).contains("cannot reach Flink's REST API at http://127.0.0.1:1/jobs/overview");
     }
 
     @Test

@@ -138,7 +138,7 @@ public final class Preflight {
                             + " (" + self + ")",
                     "copy core/target/resilient-checkpoint-storage-core-<version>.jar and caffeine into " + lib
                             + ", unless every job jar bundles them"));
-        } else if (hasCaffeine(lib) || inLib.stream().anyMatch(p -> p.getFileName().toString().contains("cli"))) {
+        } else if (hasCaffeine(lib)) {
             findings.add(Finding.ok("jar-location", "found " + names(inLib) + " in " + lib));
         } else {
             findings.add(Finding.fail("jar-location", "found " + names(inLib) + " in " + lib + " but no caffeine jar",
@@ -161,7 +161,7 @@ public final class Preflight {
             return List.of();
         }
         try (Stream<Path> files = recursive ? Files.walk(dir) : Files.list(dir)) {
-            return files.filter(p -> p.getFileName().toString().startsWith("resilient-checkpoint")
+            return files.filter(p -> p.getFileName().toString().startsWith("resilient-checkpoint-storage")
                     && p.getFileName().toString().endsWith(".jar")).sorted().toList();
         } catch (IOException e) {
             return List.of();
@@ -380,6 +380,12 @@ public final class Preflight {
             }
             return Finding.fail("checkpoint-root", "cannot " + step + " " + redactor.redact(target.toString()) + ": "
                     + redactor.describe(e), fixFor(uri));
+        } catch (LinkageError e) {
+            // an adapter whose client library is not on the classpath (the HDFS one needs Hadoop)
+            return Finding.fail("checkpoint-root", "cannot " + step + " " + redactor.redact(target.toString())
+                            + ": a class the store needs is missing: " + e,
+                    "put the store's client on the classpath (for hdfs://: java -cp \"<this jar>:$(hadoop classpath)\""
+                            + " io.github.resilientcheckpoints.cli.Main doctor check ...)");
         }
     }
 

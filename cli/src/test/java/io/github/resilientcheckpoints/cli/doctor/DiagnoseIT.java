@@ -102,11 +102,15 @@ class DiagnoseIT {
         return causes.stream().map(Cause::kind).collect(Collectors.toSet());
     }
 
-    private static void awaitFailedCheckpoints(MiniCluster cluster, JobID job, long count) throws Exception {
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    private static void await(String what, Condition condition) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (CountingJob.stats(cluster, job).getCounts().getNumberOfFailedCheckpoints() < count) {
+        while (!condition.holds()) {
             if (System.nanoTime() > end) {
-                throw new AssertionError("fewer than " + count + " checkpoints failed in 60 s");
+                throw new AssertionError("not within 60 s: " + what);
             }
             Thread.sleep(50);
         }
@@ -114,14 +118,14 @@ class DiagnoseIT {
 
     private static void awaitCompletedCheckpointSlowerThan(MiniCluster cluster, JobID job, Duration slow)
             throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (CountingJob.stats(cluster, job).getHistory().getCheckpoints().stream()
-                .noneMatch(c -> c.getStatus().isCompleted() && c.getEndToEndDuration() >= slow.toMillis())) {
-            if (System.nanoTime() > end) {
-                throw new AssertionError("no completed checkpoint took " + slow + " or more in 60 s");
-            }
-            Thread.sleep(50);
-        }
+        await("a completed checkpoint of " + slow + " or more", () -> CountingJob.stats(cluster, job).getHistory()
+                .getCheckpoints().stream()
+                .anyMatch(c -> c.getStatus().isCompleted() && c.getEndToEndDuration() >= slow.toMillis()));
+    }
+
+    private static void awaitFailedCheckpoints(MiniCluster cluster, JobID job, long count) throws Exception {
+        await(count + " failed checkpoints",
+                () -> CountingJob.stats(cluster, job).getCounts().getNumberOfFailedCheckpoints() >= count);
     }
 
     @Test
