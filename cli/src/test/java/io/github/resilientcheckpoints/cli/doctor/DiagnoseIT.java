@@ -116,6 +116,17 @@ class DiagnoseIT {
         }
     }
 
+    /** Diagnoses with a 1 s threshold once a checkpoint took that long, then cancels the job. */
+    private static List<Cause> diagnoseOnceSlow(MiniCluster cluster, JobID job, String name) throws Exception {
+        try {
+            CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+            awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
+            return diagnose(cluster, job, name, Duration.ofSeconds(1));
+        } finally {
+            CountingJob.cancel(cluster, job);
+        }
+    }
+
     private static void awaitCompletedCheckpointSlowerThan(MiniCluster cluster, JobID job, Duration slow)
             throws Exception {
         await("a completed checkpoint of " + slow + " or more", () -> CountingJob.stats(cluster, job).getHistory()
@@ -148,12 +159,8 @@ class DiagnoseIT {
         conf.set(CheckpointingOptions.FILE_MERGING_ENABLED, true); // publishes our counters
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(2));
-        JobID job = CountingJob.start(cluster, conf);
-        CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
-        // the retry waits are jittered: wait for the drill to have made one checkpoint slow
-        awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
-        List<Cause> causes = diagnose(cluster, job, "store-throttled", Duration.ofSeconds(1));
-        CountingJob.cancel(cluster, job);
+        // the retry waits are jittered: diagnosed once the drill has made a checkpoint slow
+        List<Cause> causes = diagnoseOnceSlow(cluster, CountingJob.start(cluster, conf), "store-throttled");
         assertThat(kinds(causes)).containsExactly(Kind.STORE_SLOW);
         assertThat(causes).anySatisfy(c -> assertThat(c.evidence()).contains("failuresThrottled"));
     }
@@ -162,11 +169,7 @@ class DiagnoseIT {
     void skewedKeyWithSlowOperatorIsBarrierDelay(@InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = job();
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
-        JobID job = EngineeredJobs.skewed(cluster, conf);
-        CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
-        awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
-        List<Cause> causes = diagnose(cluster, job, "skew-backpressure", Duration.ofSeconds(1));
-        CountingJob.cancel(cluster, job);
+        List<Cause> causes = diagnoseOnceSlow(cluster, EngineeredJobs.skewed(cluster, conf), "skew-backpressure");
         assertThat(kinds(causes)).containsExactly(Kind.BARRIER_DELAY);
         assertThat(causes).allSatisfy(c -> assertThat(c.fix()).contains("unaligned"));
     }
