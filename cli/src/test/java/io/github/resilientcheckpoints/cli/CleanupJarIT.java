@@ -20,9 +20,9 @@ class CleanupJarIT {
 
     @TempDir Path root;
 
-    private record Run(int exit, String output) {}
+    record Run(int exit, String output) {}
 
-    private static Run java(String... args) throws Exception {
+    static Run java(String... args) throws Exception {
         Path jar = Paths.get("target", "resilient-checkpoints-cleanup.jar").toAbsolutePath();
         assertThat(jar).exists();
         List<String> command = new java.util.ArrayList<>(List.of(
@@ -59,6 +59,23 @@ class CleanupJarIT {
         assertThat(aborted).doesNotExist();
         assertThat(shared).doesNotExist();
         assertThat(young).exists();
+    }
+
+    @Test
+    void theCleanupSubcommandIsTheSameCommand() throws Exception {
+        Path job = root.resolve("0123456789abcdef0123456789abcdef");
+        Path aborted = write(job.resolve("chk-3/state"));
+        Files.setLastModifiedTime(aborted, FileTime.from(Instant.now().minus(Duration.ofDays(1))));
+        Run dry = java("cleanup", root.toString(), "--older-than", "2 h");
+        assertThat(dry.exit()).as(dry.output()).isZero();
+        assertThat(dry.output()).contains("would delete file:" + aborted).contains("Dry run: nothing was deleted");
+        Run help = java("cleanup", "--help");
+        assertThat(help.exit()).isZero();
+        assertThat(help.output()).contains("usage: cleanup").contains("--keep-jobs");
+        Run top = java("--help");
+        assertThat(top.exit()).isZero();
+        assertThat(top.output()).contains("cleanup <checkpoint-root-or-job-dir>").contains("doctor check")
+                .contains("doctor diagnose");
     }
 
     @Test

@@ -37,7 +37,8 @@ import java.util.List;
  */
 public final class CleanupCommand {
 
-    static final String USAGE = "usage: cleanup <checkpoint-root-or-job-dir> [--execute] [--older-than <duration>]"
+    /** One line per option; the process entry point is {@code io.github.resilientcheckpoints.cli.Main}. */
+    public static final String USAGE = "usage: cleanup <checkpoint-root-or-job-dir> [--execute] [--older-than <duration>]"
             + " [--retain <n>] [--keep-jobs <n>] [--honour-root <dir> ...] [--allow-grace-below-timeout]"
             + " [-D<key>=<value> ...]\n"
             + "  --older-than  grace: nothing younger is touched (default: max(1 h, 3 x execution.checkpointing.timeout));\n"
@@ -51,10 +52,6 @@ public final class CleanupCommand {
             + "  --execute     delete; without it, only print the plan";
 
     private CleanupCommand() {}
-
-    public static void main(String[] args) throws Exception {
-        System.exit(run(args, System.out, System.err));
-    }
 
     /** Parsed command line. */
     record Options(String dir, boolean execute, Duration olderThan, int retain, int keepJobs,

@@ -1,0 +1,55 @@
+package io.github.resilientcheckpoints.cli;
+
+import io.github.resilientcheckpoints.cleanup.CleanupCommand;
+import io.github.resilientcheckpoints.cli.doctor.DoctorCommand;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+
+/**
+ * The process entry point of the operator jar: {@code cleanup} and {@code doctor}, each with
+ * {@code --help}. The commands' logic lives with what it works on (cleanup in core, doctor here);
+ * only this class turns a result into an exit code.
+ */
+public final class Main {
+
+    static final String USAGE = "usage: java -jar resilient-checkpoints-cleanup.jar <command> [args]\n"
+            + "commands:\n"
+            + "  cleanup <checkpoint-root-or-job-dir> ...  plan (and with --execute, delete) orphaned checkpoint files\n"
+            + "  doctor check [-Dkey=value ...] [conf dir] preflight: configuration, store, spill disks, jar placement\n"
+            + "  doctor diagnose <rest-url> [job-id]       why checkpoints of a running job fail or are slow\n"
+            + "<command> --help prints the command's options. A first argument that is not a command is\n"
+            + "taken as cleanup's directory (the jar's usage before doctor existed).";
+
+    private Main() {}
+
+    public static void main(String[] args) throws Exception {
+        System.exit(run(args, System.out, System.err));
+    }
+
+    /** Runs one command; returns its exit code (2 for bad usage). */
+    public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
+        if (args.length == 0) {
+            err.println(USAGE);
+            return 2;
+        }
+        String[] rest = Arrays.copyOfRange(args, 1, args.length);
+        switch (args[0]) {
+            case "--help":
+            case "-h":
+            case "help":
+                out.println(USAGE);
+                return 0;
+            case "cleanup":
+                if (Arrays.asList(rest).contains("--help")) {
+                    out.println(CleanupCommand.USAGE);
+                    return 0;
+                }
+                return CleanupCommand.run(rest, out, err);
+            case "doctor":
+                return DoctorCommand.run(rest, out, err);
+            default:
+                return CleanupCommand.run(args, out, err);
+        }
+    }
+}

@@ -1,0 +1,223 @@
+package io.github.resilientcheckpoints.cli.doctor;
+
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.cli.doctor.Cause.Kind;
+import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.FaultyFileSystem;
+
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MetricOptions;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.configuration.WebOptions;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * {@code doctor diagnose} against a real MiniCluster's REST endpoint, one engineered job per cause on
+ * one shared cluster. Asserts on cause kinds, never on numbers. With {@code -Ddoctor.record=DIR} the
+ * REST answers of each case are saved for {@link DiagnosisTest}.
+ */
+class DiagnoseIT {
+
+    @RegisterExtension
+    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
+            new MiniClusterResourceConfiguration.Builder()
+                    .setNumberTaskManagers(1)
+                    .setNumberSlotsPerTaskManager(4)
+                    .setConfiguration(clusterConfig())
+                    .build());
+
+    @TempDir Path checkpoints;
+    @TempDir Path spill;
+
+    private static Configuration clusterConfig() {
+        Configuration conf = new Configuration();
+        conf.set(RestOptions.BIND_ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.ADDRESS, "127.0.0.1");
+        conf.set(RestOptions.BIND_PORT, "0");
+        // fresh statistics and metrics for the REST API at once, not every few seconds
+        conf.set(WebOptions.REFRESH_INTERVAL, Duration.ofMillis(100));
+        conf.set(RestOptions.CACHE_CHECKPOINT_STATISTICS_TIMEOUT, Duration.ofMillis(100));
+        conf.set(RestOptions.CACHE_EXECUTION_GRAPH_TIMEOUT, Duration.ofMillis(100));
+        conf.set(MetricOptions.METRIC_FETCHER_UPDATE_INTERVAL, Duration.ofMillis(100));
+        return conf;
+    }
+
+    @AfterEach
+    void faultsOff() {
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.OFF;
+    }
+
+    private Configuration job(String root) {
+        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        return conf;
+    }
+
+    private Configuration job() {
+        return job(checkpoints.toUri().toString());
+    }
+
+    /** Reads the job through the REST API (recording the answers when asked) and prints the report. */
+    private static List<Cause> diagnose(MiniCluster cluster, JobID job, String name, Duration slow) throws Exception {
+        String url = cluster.getRestAddress().get(30, TimeUnit.SECONDS).toString();
+        Thread.sleep(300); // the REST caches (100 ms) see the last checkpoints
+        RecordedRest recorder = RecordedRest.recording(new FlinkRest.Http(url, Duration.ofSeconds(30)));
+        JobStats stats = new FlinkRest(recorder, url).read(job.toString());
+        String dir = System.getProperty("doctor.record");
+        if (dir != null) {
+            recorder.save(Paths.get(dir, name + ".json"));
+        }
+        Diagnosis diagnosis = new Diagnosis(slow);
+        List<Cause> causes = diagnosis.causes(stats);
+        System.out.println("=== " + name + "\n" + new DiagnoseReport(stats, causes, diagnosis.slowThresholdMs(stats)).text());
+        return causes;
+    }
+
+    private static Set<Kind> kinds(List<Cause> causes) {
+        return causes.stream().map(Cause::kind).collect(Collectors.toSet());
+    }
+
+    private interface Condition {
+        boolean holds() throws Exception;
+    }
+
+    private static void await(String what, Condition condition) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (!condition.holds()) {
+            if (System.nanoTime() > end) {
+                throw new AssertionError("not within 60 s: " + what);
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /** Diagnoses with a 1 s threshold once a checkpoint took that long, then cancels the job. */
+    private static List<Cause> diagnoseOnceSlow(MiniCluster cluster, JobID job, String name) throws Exception {
+        try {
+            CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+            awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
+            return diagnose(cluster, job, name, Duration.ofSeconds(1));
+        } finally {
+            CountingJob.cancel(cluster, job);
+        }
+    }
+
+    private static void awaitCompletedCheckpointSlowerThan(MiniCluster cluster, JobID job, Duration slow)
+            throws Exception {
+        await("a completed checkpoint of " + slow + " or more", () -> CountingJob.stats(cluster, job).getHistory()
+                .getCheckpoints().stream()
+                .anyMatch(c -> c.getStatus().isCompleted() && c.getEndToEndDuration() >= slow.toMillis()));
+    }
+
+    private static void awaitFailedCheckpoints(MiniCluster cluster, JobID job, long count) throws Exception {
+        await(count + " failed checkpoints",
+                () -> CountingJob.stats(cluster, job).getCounts().getNumberOfFailedCheckpoints() >= count);
+    }
+
+    @Test
+    void healthyJobHasNoCause(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        JobID job = CountingJob.start(cluster, job());
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
+        List<Cause> causes = diagnose(cluster, job, "healthy", Duration.ofSeconds(5));
+        CountingJob.cancel(cluster, job);
+        assertThat(causes).isEmpty();
+    }
+
+    @Test
+    void slowThrottlingStoreIsNamed(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = job();
+        // the drill: 80 % of upload attempts answered with a throttle signal, backing off 200 ms to 1 s
+        conf.set(ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, 0.8);
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(200));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofSeconds(1));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 200);
+        conf.set(CheckpointingOptions.FILE_MERGING_ENABLED, true); // publishes our counters
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(2));
+        // the retry waits are jittered: diagnosed once the drill has made a checkpoint slow
+        List<Cause> causes = diagnoseOnceSlow(cluster, CountingJob.start(cluster, conf), "store-throttled");
+        assertThat(kinds(causes)).containsExactly(Kind.STORE_SLOW);
+        assertThat(causes).anySatisfy(c -> assertThat(c.evidence()).contains("failuresThrottled"));
+    }
+
+    @Test
+    void skewedKeyWithSlowOperatorIsBarrierDelay(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = job();
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
+        List<Cause> causes = diagnoseOnceSlow(cluster, EngineeredJobs.skewed(cluster, conf), "skew-backpressure");
+        assertThat(kinds(causes)).containsExactly(Kind.BARRIER_DELAY);
+        assertThat(causes).allSatisfy(c -> assertThat(c.fix()).contains("unaligned"));
+    }
+
+    @Test
+    void growingStateIsNamed(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        JobID job = EngineeredJobs.growing(cluster, job());
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 7);
+        List<Cause> causes = diagnose(cluster, job, "state-growth", null);
+        CountingJob.cancel(cluster, job);
+        assertThat(kinds(causes)).containsExactly(Kind.STATE_GROWTH);
+    }
+
+    @Test
+    void timeoutTooShortIsNamed(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = job();
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMillis(40));
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
+        JobID job = CountingJob.start(cluster, conf);
+        awaitFailedCheckpoints(cluster, job, 4);
+        List<Cause> causes = diagnose(cluster, job, "timeout-too-short", null);
+        CountingJob.cancel(cluster, job);
+        assertThat(kinds(causes)).containsExactly(Kind.TIMEOUT_TOO_SHORT);
+        assertThat(causes).anySatisfy(c -> assertThat(c.fix()).startsWith("execution.checkpointing.timeout: "));
+    }
+
+    @Test
+    void refusingRootIsNamedAndFailsTheCommand(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf = job(FaultyFileSystem.uri(checkpoints));
+        conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
+        JobID job = CountingJob.start(cluster, conf);
+        CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
+        // from now on the store refuses every checkpoint's _metadata, as a bucket policy would
+        FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED;
+        awaitFailedCheckpoints(cluster, job, 2);
+        List<Cause> causes = diagnose(cluster, job, "store-refusing", null);
+
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        String url = cluster.getRestAddress().get(30, TimeUnit.SECONDS).toString();
+        int exit = DoctorCommand.run(new String[] {"diagnose", url, job.toString(), "--json"},
+                new PrintStream(out, true, StandardCharsets.UTF_8), System.err, Map.of());
+        CountingJob.cancel(cluster, job);
+
+        assertThat(kinds(causes)).containsExactly(Kind.STORE_REFUSING);
+        assertThat(causes).allSatisfy(c -> assertThat(c.evidence()).contains("_metadata"));
+        assertThat(exit).isEqualTo(1);
+        JsonNode json = FlinkRest.JSON.readTree(out.toString(StandardCharsets.UTF_8));
+        assertThat(json.path("failing").asBoolean()).isTrue();
+        assertThat(json.path("causes").get(0).path("kind").asText()).isEqualTo("store-refusing");
+    }
+}
