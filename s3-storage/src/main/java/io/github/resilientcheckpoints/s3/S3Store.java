@@ -69,9 +69,19 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     static final int MAX_DELETE_BATCH = 1000;
     private static final char[] ENTROPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789".toCharArray();
 
-    /** Settings of the store (sizes in bytes). */
+    /**
+     * Settings of the store (sizes in bytes). {@code maxParts} is S3's limit of parts per upload
+     * (10 000); tests lower it to reach the limit with small files.
+     */
     public record Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
-                           String entropyKey, int entropyLength) {
+                           String entropyKey, int entropyLength, int maxParts) {
+
+        public Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
+                String entropyKey, int entropyLength) {
+            this(multipartThreshold, partSize, parallelParts, partAttempts, entropyKey, entropyLength,
+                    S3PartSchedule.S3_MAX_PARTS);
+        }
+
         public Settings {
             if (partSize < 5L << 20 && partSize != multipartThreshold) {
                 // S3 refuses parts under 5 MiB (except the last); tests may lower both together.
@@ -127,9 +137,15 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /**
-     * Checks once per bucket that it exists and is ours to use. S3 may answer a PutObject to a
-     * missing bucket before reading its body and close the connection, which the client then reports
-     * as a broken connection: without this check a missing bucket would look transient.
+     * Checks once per bucket that it exists. S3 may answer a PutObject to a missing bucket before
+     * reading its body and close the connection, which the client then reports as a broken
+     * connection: without this check a missing bucket would look transient.
+     *
+     * <p>Only a 404 (NoSuchBucket) is conclusive. A 403 is not: least-privilege policies grant
+     * s3:PutObject and the multipart actions but withhold s3:ListBucket (or grant it for a prefix
+     * only), and HeadBucket then answers 403 to credentials that can write every checkpoint file.
+     * A 403 is looked into once with a listing request, whose answer has a body: when it says the
+     * credentials themselves are wrong, that is conclusive; otherwise the uploads find out.
      */
     private void ensureBucket(String bucket) throws IOException {
         if (verifiedBuckets.contains(bucket)) {
@@ -144,7 +160,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                         + " or correct the bucket in 'execution.checkpointing.dir'", e);
             }
             if (e.statusCode() == 403) {
-                throw refused(bucket, e);
+                rejectWrongCredentials(bucket, e);
+                LOG.debug("HeadBucket of '{}' was refused (403); a policy may withhold s3:ListBucket while"
+                        + " allowing writes, so the uploads go ahead", bucket);
+                verifiedBuckets.add(bucket);
             }
             // anything else: let the upload itself find out
         } catch (RuntimeException e) {
@@ -157,25 +176,25 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     /**
      * A HEAD answer has no body, so a 403 does not say whether the credentials are wrong or merely
-     * not allowed: one listing request (same permission, s3:ListBucket) brings the error code.
+     * not allowed to list: one listing request (same permission, s3:ListBucket) brings the error code.
      */
-    private BucketUnusableException refused(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head) {
-        software.amazon.awssdk.services.s3.model.S3Exception detail = head;
+    private void rejectWrongCredentials(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head)
+            throws BucketUnusableException {
+        software.amazon.awssdk.services.s3.model.S3Exception detail;
         try {
             client.listObjectsV2(b -> b.bucket(bucket).maxKeys(1));
+            return;
         } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
             detail = e;
         } catch (RuntimeException e) {
-            // keep the HEAD answer
+            return;
         }
         String code = detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
         if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
-            return new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
+            detail.addSuppressed(head);
+            throw new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
                     + "': check " + S3Failures.CREDENTIAL_KEYS, detail);
         }
-        return new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
-                + " may not use it: check the bucket policy and which credentials are used: "
-                + S3Failures.CREDENTIAL_KEYS, detail);
     }
 
     /** The bucket is missing or forbidden: permanent. */
@@ -205,7 +224,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         }
     }
 
-    private void deleteQuietly(String bucket, String key) {
+    void deleteQuietly(String bucket, String key) {
         try {
             cleanup.call("DeleteObject of s3://" + bucket + "/" + key, () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
         } catch (IOException | RuntimeException e) {
@@ -254,6 +273,12 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 }
                 if (c == FailureClass.THROTTLED) {
                     throttleListener.run();
+                }
+                if (S3Failures.isExpiredCredentials(e)) {
+                    // The SDK resolves the credentials again for the resend: a provider of temporary
+                    // credentials refreshes them then.
+                    last = attempt < settings.partAttempts() ? last : new S3Failures.ExpiredCredentials(
+                            operation, bucket, key, attempt, (software.amazon.awssdk.services.s3.model.S3Exception) e);
                 }
                 if (attempt < settings.partAttempts()) {
                     LOG.debug("{} of s3://{}/{} failed on attempt {} ({}): {}; resending", operation, bucket, key,
@@ -344,7 +369,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /** The bytes [offset, offset+size) of a source, as a source. */
-    private static UploadSource slice(UploadSource source, long offset, long size) {
+    static UploadSource slice(UploadSource source, long offset, long size) {
         return new UploadSource() {
             @Override
             public long length() {
@@ -363,10 +388,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     static final long ORPHAN_RECHECK_MILLIS = 2000;
 
     /**
-     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key: now,
-     * and once more a little later for a request that was still on its way.
+     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key but
+     * {@code keep}: now, and once more a little later for a request that was still on its way.
      */
-    void abortUploadsOfKeyLater(S3Location location) {
+    void abortUploadsOfKeyLater(S3Location location, @javax.annotation.Nullable String keep) {
         cleanup.runLater(() -> {
             for (int pass = 0; pass < 2; pass++) {
                 try {
@@ -375,7 +400,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                     }
                     for (MultipartUpload u : client.listMultipartUploads(
                             b -> b.bucket(location.bucket()).prefix(location.key())).uploads()) {
-                        if (u.key().equals(location.key())) {
+                        if (u.key().equals(location.key()) && !u.uploadId().equals(keep)) {
                             abortQuietly(location.bucket(), location.key(), u.uploadId());
                         }
                     }

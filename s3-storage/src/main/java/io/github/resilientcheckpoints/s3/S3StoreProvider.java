@@ -69,11 +69,16 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
     }
 
     static S3Client client(ReadableConfig config) {
+        return client(config, credentials(config));
+    }
+
+    /** The client of {@code config} with these credentials (tests: providers that expire). */
+    static S3Client client(ReadableConfig config, AwsCredentialsProvider credentials) {
         S3ClientBuilder builder = S3Client.builder()
                 .httpClientBuilder(UrlConnectionHttpClient.builder()
                         .connectionTimeout(Duration.ofSeconds(10))
                         .socketTimeout(Duration.ofSeconds(60)))
-                .credentialsProvider(credentials(config))
+                .credentialsProvider(credentials)
                 .forcePathStyle(config.get(S3StoreOptions.PATH_STYLE_ACCESS))
                 // Our part and file retries are the only ones: the SDK's would multiply them.
                 .overrideConfiguration(o -> o
@@ -102,7 +107,7 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
         return DefaultCredentialsProvider.builder().build();
     }
 
-    private static ExecutorService partThreads(int parallel) {
+    static ExecutorService partThreads(int parallel) {
         AtomicInteger n = new AtomicInteger();
         ThreadPoolExecutor pool = new ThreadPoolExecutor(parallel * 4, parallel * 4, 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {
