@@ -182,6 +182,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     @Override
     public Path complete(int lastUnitNumber, UploadSource lastUnit) throws IOException {
         boolean completed = false;
+        Throwable failure = null;
         AtomicInteger completionsSent = new AtomicInteger();
         try {
             List<CompletableFuture<CompletedPart>> all;
@@ -221,12 +222,15 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                 finished = true;
             }
             return location.toPath();
+        } catch (IOException | RuntimeException | Error e) {
+            failure = e;
+            throw e;
         } finally {
             if (!completed) {
-                abort();
+                S3Store.suppress(failure, abortReporting());
                 if (completionsSent.get() > 0) {
                     // A completion may have gone through unseen: the key is fresh, whatever is there is ours.
-                    store.deleteQuietly(location.bucket(), location.key());
+                    S3Store.suppress(failure, store.deleteQuietly(location.bucket(), location.key()));
                 }
             }
         }
@@ -255,11 +259,16 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
     @Override
     public void abort() {
+        abortReporting();
+    }
+
+    /** {@link #abort}, returning the abort's failure (already logged) or null. */
+    private Exception abortReporting() {
         List<Future<?>> running;
         List<PartTask> notStarted;
         synchronized (this) {
             if (finished) {
-                return;
+                return null;
             }
             finished = true;
             running = new ArrayList<>(started);
@@ -272,7 +281,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         for (Future<?> f : running) {
             f.cancel(true);
         }
-        store.abortQuietly(location.bucket(), location.key(), uploadId);
+        return store.abortQuietly(location.bucket(), location.key(), uploadId);
     }
 
     /** One part, retried alone. */

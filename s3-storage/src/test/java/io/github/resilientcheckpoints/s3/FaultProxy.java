@@ -209,6 +209,7 @@ final class FaultProxy implements AutoCloseable {
             throws IOException, InterruptedException {
         byte[] buf = new byte[16 * 1024];
         long left = length;
+        long started = System.nanoTime();
         while (left > 0) {
             long pos = length - left;
             int n = in.read(buf, 0, (int) Math.min(buf.length, left));
@@ -222,7 +223,12 @@ final class FaultProxy implements AutoCloseable {
             left -= n;
             long rate = bytesPerSecond;
             if (rate > 0) {
-                Thread.sleep(Math.max(1, n * 1000L / rate));
+                // Paced against the start of the body, so many small sleeps do not add up to less.
+                long due = started + (long) ((length - left) * 1e9 / rate);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                }
             }
         }
     }

@@ -42,17 +42,16 @@ class S3LimitsTest {
     static final String BUCKET = "limits";
     static final long MB = 1 << 20;
 
-    private S3Server server;
+    private ProxiedS3 s3;
     private FaultProxy proxy;
     private S3Client direct;
     private final List<AutoCloseable> closeAfter = new ArrayList<>();
 
     @BeforeEach
     void start() throws Exception {
-        server = new S3Server();
-        server.createBucket(BUCKET);
-        proxy = new FaultProxy(server.endpoint());
-        direct = server.client();
+        s3 = new ProxiedS3(BUCKET);
+        proxy = s3.proxy;
+        direct = s3.server.client();
     }
 
     @AfterEach
@@ -61,8 +60,7 @@ class S3LimitsTest {
             c.close();
         }
         direct.close();
-        proxy.close();
-        server.close();
+        s3.close();
     }
 
     private S3Store store(int parallelParts) throws IOException {
@@ -188,11 +186,16 @@ class S3LimitsTest {
 
     // ------------------------------------------------------------------ item 2: part-count limit
 
+    /** A store and a server that both allow 4 parts per upload. */
+    private S3Store fourPartStore() {
+        proxy.maxPartNumber = 4;
+        return store(StaticCredentialsProvider.create(
+                AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY)), 4);
+    }
+
     @Test
     void aFileOfMoreUnitsThanTheServerAllowsPartsGoesUpInGrowingParts() throws Exception {
-        proxy.maxPartNumber = 4;
-        S3Store store = store(StaticCredentialsProvider.create(
-                AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY)), 4);
+        S3Store store = fourPartStore();
         SyntheticSource source = new SyntheticSource(12 * 5 * MB + 123);
         assertStored(store.upload(source, target()), source);
         assertThat(sizesByPart()).containsExactly(5 * MB, 10 * MB, 20 * MB, 25 * MB + 123);
@@ -200,9 +203,7 @@ class S3LimitsTest {
 
     @Test
     void pipelinedPartsOfOneUnitAreJoinedIntoGrowingParts() throws Exception {
-        proxy.maxPartNumber = 4;
-        S3Store store = store(StaticCredentialsProvider.create(
-                AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY)), 4);
+        S3Store store = fourPartStore();
         SyntheticSource source = new SyntheticSource(12 * 5 * MB + 123);
         SupportsPartUploads.PartUpload upload = store.startPartUpload(target());
         for (int i = 0; i < 12; i++) {
