@@ -31,6 +31,7 @@ class S3SubmissionValidationIT {
         conf.setString("s3.endpoint", "http://127.0.0.1:9");
         conf.setString("s3.region", "us-east-1");
         conf.setString(S3StoreOptions.PART_SIZE.key(), "1 mb");
+        CountingJob.resetCounters(); // static: other ITs of this JVM counted before
         JobID job = CountingJob.start(cluster, conf);
         JobResult result = cluster.requestJobResult(job).get(60, TimeUnit.SECONDS);
         assertThat(result.getSerializedThrowable()).isPresent();
