@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.storage;
 import io.github.resilientcheckpoints.cleanup.CheckpointJanitor;
 import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
 import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
 
@@ -59,6 +60,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
             throws IllegalConfigurationException {
         ResilientSettings settings = ResilientSettings.fromConfig(config);
         FileSystemCheckpointStorage delegate = FileSystemCheckpointStorage.createFromConfig(config, classLoader);
+        // The store's own keys fail here, at job submission, not at the first checkpoint.
+        CheckpointStores.validate(delegate.getCheckpointPath().toUri(), config);
         Configuration copy = config instanceof Configuration
                 ? new Configuration((Configuration) config) : Configuration.fromMap(config.toMap());
         return new ResilientCheckpointStorage(delegate, settings, copy, null);

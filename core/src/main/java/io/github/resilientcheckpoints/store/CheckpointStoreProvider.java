@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.store;
 
+import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 
 import java.io.IOException;
@@ -22,6 +23,14 @@ public interface CheckpointStoreProvider {
     default int priority() {
         return 0;
     }
+
+    /**
+     * Checks this provider's keys in {@code config} without creating anything; called where the
+     * storage is built from the configuration (on the JobManager, at job submission), so a bad value
+     * fails the submission instead of every checkpoint later. Messages name the key and the fix,
+     * never a secret value.
+     */
+    default void validate(ReadableConfig config) throws IllegalConfigurationException {}
 
     /** Creates a store for checkpoint directories under {@code checkpointRoot}. */
     CheckpointStore create(URI checkpointRoot, ReadableConfig config) throws IOException;

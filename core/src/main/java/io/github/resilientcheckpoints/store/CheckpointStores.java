@@ -20,6 +20,19 @@ public final class CheckpointStores {
      * serves the scheme, else {@link FlinkFileSystemStore}.
      */
     public static CheckpointStore forRoot(URI checkpointRoot, ReadableConfig config) throws IOException {
+        CheckpointStoreProvider best = providerFor(checkpointRoot);
+        return best == null ? new FlinkFileSystemStore() : best.create(checkpointRoot, config);
+    }
+
+    /** Lets the provider that would serve {@code checkpointRoot} check its keys ({@link CheckpointStoreProvider#validate}). */
+    public static void validate(URI checkpointRoot, ReadableConfig config) {
+        CheckpointStoreProvider provider = providerFor(checkpointRoot);
+        if (provider != null) {
+            provider.validate(config);
+        }
+    }
+
+    private static CheckpointStoreProvider providerFor(URI checkpointRoot) {
         String scheme = checkpointRoot.getScheme() == null
                 ? "file" : checkpointRoot.getScheme().toLowerCase(Locale.ROOT);
         CheckpointStoreProvider best = null;
@@ -29,7 +42,7 @@ public final class CheckpointStores {
                 best = provider;
             }
         }
-        return best == null ? new FlinkFileSystemStore() : best.create(checkpointRoot, config);
+        return best;
     }
 
     static List<CheckpointStoreProvider> providers() {

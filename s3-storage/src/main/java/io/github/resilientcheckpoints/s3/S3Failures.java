@@ -18,11 +18,18 @@ final class S3Failures {
 
     private static final Set<String> PERMANENT = Set.of(
             "NoSuchBucket", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch",
-            "ExpiredToken", "InvalidToken", "InvalidBucketName", "AllAccessDisabled",
+            "InvalidBucketName", "AllAccessDisabled",
             "AccountProblem", "InvalidObjectState", "NotImplemented", "KeyTooLongError",
             "MethodNotAllowed", "PermanentRedirect", "AuthorizationHeaderMalformed",
             // 400s that say the request itself is wrong: the same request fails the same way again.
             "InvalidArgument", "EntityTooLarge");
+
+    /**
+     * Temporary credentials (STS, web identity, instance or container role) that S3 no longer
+     * accepts: the provider hands out fresh ones when asked again, and the SDK asks on every request,
+     * so the request is resent. Only when they stay refused is it permanent ({@link ExpiredCredentials}).
+     */
+    private static final Set<String> EXPIRED_CREDENTIALS = Set.of("ExpiredToken", "InvalidToken", "TokenRefreshRequired");
 
     /** What the operator sets when S3 rejects or the SDK cannot find credentials; names keys only. */
     static final String CREDENTIAL_KEYS = "'s3.access-key' and 's3.secret-key' (also spelled 's3.access.key'"
@@ -33,7 +40,7 @@ final class S3Failures {
 
     static FailureClass classify(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof S3Store.BucketUnusableException) {
+            if (t instanceof S3Store.BucketUnusableException || t instanceof ExpiredCredentials) {
                 return FailureClass.PERMANENT;
             }
             if (t instanceof S3Exception) {
@@ -41,6 +48,9 @@ final class S3Failures {
                 String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
                 if (e.statusCode() == 503 || e.statusCode() == 429 || (code != null && THROTTLED.contains(code))) {
                     return FailureClass.THROTTLED;
+                }
+                if (code != null && EXPIRED_CREDENTIALS.contains(code)) {
+                    return FailureClass.TRANSIENT;
                 }
                 if (code != null && PERMANENT.contains(code)) {
                     return FailureClass.PERMANENT;
@@ -57,6 +67,25 @@ final class S3Failures {
             }
         }
         return GenericFailureClassifier.classify(failure);
+    }
+
+    /** S3 refused the credentials as expired (a refreshed set may be accepted). */
+    static boolean isExpiredCredentials(Throwable failure) {
+        return failure instanceof S3Exception && ((S3Exception) failure).awsErrorDetails() != null
+                && EXPIRED_CREDENTIALS.contains(((S3Exception) failure).awsErrorDetails().errorCode());
+    }
+
+    /** Temporary credentials that stayed expired through every attempt of a request: permanent. */
+    static final class ExpiredCredentials extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        ExpiredCredentials(String operation, String bucket, String key, int attempts, S3Exception cause) {
+            super(operation + " of s3://" + bucket + "/" + key + " failed: " + cause.getMessage() + ". S3 refused"
+                    + " the temporary credentials as expired (" + cause.awsErrorDetails().errorCode() + ") on all "
+                    + attempts + " attempts, asking the credentials provider again each time: it did not refresh"
+                    + " them. Check the provider (web identity token file, instance or container role, STS"
+                    + " session) and which credentials are used: " + CREDENTIAL_KEYS + ".", cause);
+        }
     }
 
     /**

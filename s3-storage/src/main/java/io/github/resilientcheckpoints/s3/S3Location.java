@@ -24,14 +24,20 @@ record S3Location(String scheme, String bucket, String key) {
         key = key == null ? "" : key;
     }
 
-    /** Parses {@code s3://bucket/key} (or s3a, s3p); the key has no leading slash. */
+    /**
+     * Parses {@code s3://bucket/key} (or s3a, s3p); the key has no leading slash. The bucket is the
+     * URI's authority, not its host: {@link URI#getHost()} is null for names with an underscore
+     * (legacy buckets), and a bucket is no host name anyway.
+     */
     static S3Location of(Path path) {
         URI uri = path.toUri();
-        if (uri.getScheme() == null || uri.getHost() == null) {
+        String bucket = uri.getRawAuthority();
+        if (uri.getScheme() == null || bucket == null || bucket.isEmpty() || bucket.contains("@")
+                || bucket.contains(":")) {
             throw new IllegalArgumentException("not an s3://bucket/key path: " + path);
         }
         String p = uri.getPath() == null ? "" : uri.getPath();
-        return new S3Location(uri.getScheme(), uri.getHost(), p.startsWith("/") ? p.substring(1) : p);
+        return new S3Location(uri.getScheme(), bucket, p.startsWith("/") ? p.substring(1) : p);
     }
 
     /** The same scheme and bucket, another key. */

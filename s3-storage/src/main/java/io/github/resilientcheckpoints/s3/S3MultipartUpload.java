@@ -9,116 +9,279 @@ import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.io.SequenceInputStream;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * One multipart upload: parts go out on the store's part threads, at most {@code s3.parallel-parts}
- * at a time, each retried alone (a failed part never makes the others resend); any failure aborts
- * the upload so nothing incomplete stays behind. Requests, their retries and the abort are the
- * store's ({@link S3Store#withRequestRetries}, {@link S3Store#abortQuietly}, which also works from
- * an interrupted thread).
+ * One multipart upload.
+ *
+ * <ul>
+ *   <li>Parts are built from units of {@code s3.part-size} (what the pipelined writer hands over,
+ *       or slices of a whole file) along {@link S3PartSchedule}: later parts join more units, so
+ *       S3's 10 000 parts hold files up to 5 TiB although the writer does not know the final size.
+ *   <li>At most {@code s3.parallel-parts} parts of this upload are on the store's part threads at
+ *       a time; the others wait here, not in the shared queue, so one huge upload never occupies
+ *       every part thread while the parts of small files wait behind it.
+ *   <li>Each part is retried alone (a failed part never makes the others resend); any failure
+ *       aborts the upload so nothing incomplete stays behind.
+ *   <li>Non-idempotent requests: a CreateMultipartUpload that needed a resend may have created an
+ *       upload whose answer was lost, so every other upload under the (fresh) key is aborted; a
+ *       CompleteMultipartUpload whose answer was lost is answered NoSuchUpload on resend, so the
+ *       object is looked at (size, part count in the ETag) before that counts as a failure; and an
+ *       upload that fails after a completion was sent deletes the key, which may hold the object.
+ * </ul>
+ *
+ * Requests, their retries and the abort are the store's ({@link S3Store#withRequestRetries},
+ * {@link S3Store#abortQuietly}, which also works from an interrupted thread).
  */
 final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
     private final S3Store store;
     private final S3Location location;
     private final String uploadId;
-    private final Semaphore parallel;
-    private final List<Future<CompletedPart>> parts = new ArrayList<>();
+    private final S3PartSchedule schedule;
+    private final int parallel;
+
+    // guarded by this
+    private final List<CompletableFuture<CompletedPart>> parts = new ArrayList<>();
+    private final ArrayDeque<PartTask> waiting = new ArrayDeque<>();
+    private final List<Future<?>> started = new ArrayList<>();
+    private int inFlight;
+    private List<UploadSource> unitsOfNextPart = new ArrayList<>();
+    private int nextPartNumber = 1;
+    private long bytes;
     private boolean finished;
 
     private S3MultipartUpload(S3Store store, S3Location location, String uploadId) {
         this.store = store;
         this.location = location;
         this.uploadId = uploadId;
-        this.parallel = new Semaphore(store.settings().parallelParts());
+        this.schedule = new S3PartSchedule(store.settings().partSize(), store.settings().maxParts());
+        this.parallel = store.settings().parallelParts();
     }
 
     /** Creates the multipart upload of {@code location} (whose key is final: entropy injected). */
     static S3MultipartUpload start(S3Store store, S3Location location) throws IOException {
         String bucket = location.bucket();
         String key = location.key();
+        AtomicInteger sent = new AtomicInteger();
         String uploadId;
         try {
-            uploadId = store.withRequestRetries("CreateMultipartUpload", bucket, key, false,
-                    () -> store.client().createMultipartUpload(
-                            b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId());
+            uploadId = store.withRequestRetries("CreateMultipartUpload", bucket, key, false, () -> {
+                sent.incrementAndGet();
+                return store.client().createMultipartUpload(
+                        b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId();
+            });
         } catch (IOException | RuntimeException e) {
             // S3 may have created the upload although its answer never reached us (the thread was
             // interrupted by a cancel, the connection reset): nobody would know its id, and it would
             // stay pending, billed. The key is fresh, so whatever is pending under it is ours.
-            store.abortUploadsOfKeyLater(location);
+            store.abortUploadsOfKeyLater(location, null);
             throw e;
+        }
+        if (sent.get() > 1) {
+            // An earlier attempt may have created an upload whose answer was lost.
+            store.abortUploadsOfKeyLater(location, uploadId);
         }
         return new S3MultipartUpload(store, location, uploadId);
     }
 
+    /** Adds one unit of {@code s3.part-size} bytes; a part goes out once it has its units. */
     @Override
-    public synchronized void submitPart(int partNumber, UploadSource bytes) {
-        parts.add(store.partExecutor().submit(() -> {
-            acquire(parallel);
+    public synchronized void submitPart(int unitNumber, UploadSource unit) {
+        unitsOfNextPart.add(unit);
+        if (unitsOfNextPart.size() >= schedule.unitsInPart(nextPartNumber)) {
+            sendNextPart();
+        }
+    }
+
+    private void sendNextPart() {
+        UploadSource part = joined(unitsOfNextPart);
+        unitsOfNextPart = new ArrayList<>();
+        int partNumber = nextPartNumber++;
+        CompletableFuture<CompletedPart> result = new CompletableFuture<>();
+        parts.add(result);
+        bytes += part.length();
+        if (finished) {
+            result.cancel(false); // aborted: nothing more goes out
+            return;
+        }
+        if (partNumber > schedule.maxParts()) {
+            result.completeExceptionally(new IOException("Upload of s3://" + location.bucket() + "/" + location.key()
+                    + " needs more than S3's " + schedule.maxParts() + " parts: the file is larger than "
+                    + schedule.capacityBytes() + " bytes, the most that parts growing from '"
+                    + S3StoreOptions.PART_SIZE.key() + "' (" + schedule.unitBytes() + " bytes) hold: raise '"
+                    + S3StoreOptions.PART_SIZE.key() + "'"));
+            return;
+        }
+        waiting.add(new PartTask(partNumber, part, result));
+        dispatch();
+    }
+
+    /** Hands waiting parts to the part threads while fewer than {@code s3.parallel-parts} are there. */
+    private void dispatch() {
+        while (inFlight < parallel && !waiting.isEmpty()) {
+            PartTask task = waiting.poll();
+            inFlight++;
             try {
-                return uploadPart(bytes, partNumber);
-            } finally {
-                parallel.release();
+                started.add(store.partExecutor().submit(task));
+            } catch (RejectedExecutionException e) {
+                inFlight--;
+                task.result.completeExceptionally(new IOException("the S3 part threads refused part "
+                        + task.partNumber + " of s3://" + location.bucket() + "/" + location.key()
+                        + " (the store is closing)", e));
             }
-        }));
+        }
+    }
+
+    private synchronized void partEnded() {
+        inFlight--;
+        dispatch();
+    }
+
+    /** One part on a part thread. */
+    private final class PartTask implements Runnable {
+        final int partNumber;
+        final UploadSource bytes;
+        final CompletableFuture<CompletedPart> result;
+
+        PartTask(int partNumber, UploadSource bytes, CompletableFuture<CompletedPart> result) {
+            this.partNumber = partNumber;
+            this.bytes = bytes;
+            this.result = result;
+        }
+
+        @Override
+        public void run() {
+            try {
+                result.complete(uploadPart(bytes, partNumber));
+            } catch (Throwable t) {
+                result.completeExceptionally(t);
+            } finally {
+                partEnded();
+            }
+        }
     }
 
     @Override
-    public Path complete(int lastPartNumber, UploadSource lastPart) throws IOException {
+    public Path complete(int lastUnitNumber, UploadSource lastUnit) throws IOException {
         boolean completed = false;
+        Throwable failure = null;
+        AtomicInteger completionsSent = new AtomicInteger();
         try {
-            if (lastPart.length() > 0 || lastPartNumber == 1) {
-                submitPart(lastPartNumber, lastPart);
-            }
-            List<Future<CompletedPart>> all;
+            List<CompletableFuture<CompletedPart>> all;
+            long total;
             synchronized (this) {
+                if (lastUnit.length() > 0) {
+                    unitsOfNextPart.add(lastUnit);
+                }
+                if (!unitsOfNextPart.isEmpty() || parts.isEmpty()) {
+                    if (unitsOfNextPart.isEmpty()) {
+                        unitsOfNextPart.add(lastUnit); // an empty file: one empty part
+                    }
+                    sendNextPart();
+                }
                 all = new ArrayList<>(parts);
+                total = bytes;
             }
             List<CompletedPart> done = new ArrayList<>(all.size());
-            for (Future<CompletedPart> f : all) {
+            for (CompletableFuture<CompletedPart> f : all) {
                 done.add(await(f));
             }
-            store.withRequestRetries("CompleteMultipartUpload", location.bucket(), location.key(), false,
-                    () -> store.client().completeMultipartUpload(
+            store.withRequestRetries("CompleteMultipartUpload", location.bucket(), location.key(), false, () -> {
+                boolean resend = completionsSent.incrementAndGet() > 1;
+                try {
+                    return store.client().completeMultipartUpload(
                             b -> b.bucket(location.bucket()).key(location.key()).uploadId(uploadId)
-                                    .multipartUpload(CompletedMultipartUpload.builder().parts(done).build())));
+                                    .multipartUpload(CompletedMultipartUpload.builder().parts(done).build()));
+                } catch (S3Exception e) {
+                    if (resend && isNoSuchUpload(e) && completedEarlier(total, done.size())) {
+                        return null; // the earlier request completed it; its answer was lost
+                    }
+                    throw e;
+                }
+            });
             completed = true;
             synchronized (this) {
                 finished = true;
             }
             return location.toPath();
+        } catch (IOException | RuntimeException | Error e) {
+            failure = e;
+            throw e;
         } finally {
             if (!completed) {
-                abort();
+                S3Store.suppress(failure, abortReporting());
+                if (completionsSent.get() > 0) {
+                    // A completion may have gone through unseen: the key is fresh, whatever is there is ours.
+                    S3Store.suppress(failure, store.deleteQuietly(location.bucket(), location.key()));
+                }
             }
         }
     }
 
+    private static boolean isNoSuchUpload(S3Exception e) {
+        return e.awsErrorDetails() != null && "NoSuchUpload".equals(e.awsErrorDetails().errorCode());
+    }
+
+    /**
+     * Whether the object under this (fresh) key is the one this upload's parts make: its size, and
+     * the part count S3 puts in a multipart object's ETag ({@code "…-N"}) where there is one.
+     */
+    private boolean completedEarlier(long total, int partCount) {
+        HeadObjectResponse head;
+        try {
+            head = store.client().headObject(b -> b.bucket(location.bucket()).key(location.key()));
+        } catch (RuntimeException e) {
+            return false;
+        }
+        String eTag = head.eTag() == null ? "" : head.eTag().replace("\"", "");
+        int dash = eTag.lastIndexOf('-');
+        boolean partsMatch = dash < 0 || eTag.substring(dash + 1).equals(String.valueOf(partCount));
+        return head.contentLength() != null && head.contentLength() == total && partsMatch;
+    }
+
     @Override
     public void abort() {
-        List<Future<CompletedPart>> all;
+        abortReporting();
+    }
+
+    /** {@link #abort}, returning the abort's failure (already logged) or null. */
+    private Exception abortReporting() {
+        List<Future<?>> running;
+        List<PartTask> notStarted;
         synchronized (this) {
             if (finished) {
-                return;
+                return null;
             }
             finished = true;
-            all = new ArrayList<>(parts);
+            running = new ArrayList<>(started);
+            notStarted = new ArrayList<>(waiting);
+            waiting.clear();
         }
-        for (Future<CompletedPart> f : all) {
+        for (PartTask t : notStarted) {
+            t.result.cancel(false);
+        }
+        for (Future<?> f : running) {
             f.cancel(true);
         }
-        store.abortQuietly(location.bucket(), location.key(), uploadId);
+        return store.abortQuietly(location.bucket(), location.key(), uploadId);
     }
 
     /** One part, retried alone. */
@@ -137,16 +300,43 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                 .checksumCRC32C(r.checksumCRC32C()).build();
     }
 
-    private static void acquire(Semaphore s) throws InterruptedIOException {
-        try {
-            s.acquire();
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted while waiting to send a part");
+    /** Consecutive units as one source; each unit is opened only when the previous one is read. */
+    private static UploadSource joined(List<UploadSource> units) {
+        if (units.size() == 1) {
+            return units.get(0);
         }
+        List<UploadSource> copy = List.copyOf(units);
+        long length = 0;
+        for (UploadSource u : copy) {
+            length += u.length();
+        }
+        long total = length;
+        return new UploadSource() {
+            @Override
+            public long length() {
+                return total;
+            }
+
+            @Override
+            public InputStream open() {
+                Iterator<UploadSource> next = copy.iterator();
+                return new SequenceInputStream(new java.util.Enumeration<InputStream>() {
+                    @Override
+                    public boolean hasMoreElements() {
+                        return next.hasNext();
+                    }
+
+                    @Override
+                    public InputStream nextElement() {
+                        UploadSource u = next.next();
+                        return S3Store.range(u, 0, u.length());
+                    }
+                });
+            }
+        };
     }
 
-    private static CompletedPart await(Future<CompletedPart> f) throws IOException {
+    private static CompletedPart await(CompletableFuture<CompletedPart> f) throws IOException {
         try {
             return f.get();
         } catch (InterruptedException e) {

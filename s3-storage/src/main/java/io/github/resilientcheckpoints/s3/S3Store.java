@@ -10,6 +10,9 @@ import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+import io.github.resilientcheckpoints.upload.Sleeper;
+import io.github.resilientcheckpoints.upload.Ticker;
 
 import org.apache.flink.core.fs.Path;
 
@@ -69,9 +72,19 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     static final int MAX_DELETE_BATCH = 1000;
     private static final char[] ENTROPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789".toCharArray();
 
-    /** Settings of the store (sizes in bytes). */
+    /**
+     * Settings of the store (sizes in bytes). {@code maxParts} is S3's limit of parts per upload
+     * (10 000); tests lower it to reach the limit with small files.
+     */
     public record Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
-                           String entropyKey, int entropyLength) {
+                           String entropyKey, int entropyLength, int maxParts) {
+
+        public Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
+                String entropyKey, int entropyLength) {
+            this(multipartThreshold, partSize, parallelParts, partAttempts, entropyKey, entropyLength,
+                    S3PartSchedule.S3_MAX_PARTS);
+        }
+
         public Settings {
             if (partSize < 5L << 20 && partSize != multipartThreshold) {
                 // S3 refuses parts under 5 MiB (except the last); tests may lower both together.
@@ -96,11 +109,26 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     private final CleanupExecutor cleanup =
             new CleanupExecutor("rcs-s3-cleanup", S3Store.class.getClassLoader(), 4, Duration.ofSeconds(30));
 
+    /** Resends of one request: {@code s3.part-attempts}, backoff with full jitter from 100 ms to 2 s. */
+    private final RetryPolicy requestPolicy;
+    private final Ticker ticker;
+    private final Sleeper sleeper;
+
     /** The store owns {@code client} and {@code partExecutor} and closes both. */
     public S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
+        this(client, settings, partExecutor, Ticker.SYSTEM, Sleeper.SYSTEM);
+    }
+
+    /** With the clock and the waits of the request retries injected (tests). */
+    S3Store(S3Client client, Settings settings, ExecutorService partExecutor, Ticker ticker, Sleeper sleeper) {
         this.client = client;
         this.settings = settings;
         this.partExecutor = partExecutor;
+        this.ticker = ticker;
+        this.sleeper = sleeper;
+        // The attempt timeout is the SDK's (s3.request-timeout); the deadline is the storage's.
+        this.requestPolicy = new RetryPolicy(settings.partAttempts(), Duration.ofMillis(100), Duration.ofSeconds(2),
+                Duration.ofDays(1));
     }
 
     // ------------------------------------------------------------------ upload
@@ -127,9 +155,15 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /**
-     * Checks once per bucket that it exists and is ours to use. S3 may answer a PutObject to a
-     * missing bucket before reading its body and close the connection, which the client then reports
-     * as a broken connection: without this check a missing bucket would look transient.
+     * Checks once per bucket that it exists. S3 may answer a PutObject to a missing bucket before
+     * reading its body and close the connection, which the client then reports as a broken
+     * connection: without this check a missing bucket would look transient.
+     *
+     * <p>Only a 404 (NoSuchBucket) is conclusive. A 403 is not: least-privilege policies grant
+     * s3:PutObject and the multipart actions but withhold s3:ListBucket (or grant it for a prefix
+     * only), and HeadBucket then answers 403 to credentials that can write every checkpoint file.
+     * A 403 is looked into once with a listing request, whose answer has a body: when it says the
+     * credentials themselves are wrong, that is conclusive; otherwise the uploads find out.
      */
     private void ensureBucket(String bucket) throws IOException {
         if (verifiedBuckets.contains(bucket)) {
@@ -144,7 +178,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                         + " or correct the bucket in 'execution.checkpointing.dir'", e);
             }
             if (e.statusCode() == 403) {
-                throw refused(bucket, e);
+                rejectWrongCredentials(bucket, e);
+                LOG.debug("HeadBucket of '{}' was refused (403); a policy may withhold s3:ListBucket while"
+                        + " allowing writes, so the uploads go ahead", bucket);
+                verifiedBuckets.add(bucket);
             }
             // anything else: let the upload itself find out
         } catch (RuntimeException e) {
@@ -157,25 +194,25 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     /**
      * A HEAD answer has no body, so a 403 does not say whether the credentials are wrong or merely
-     * not allowed: one listing request (same permission, s3:ListBucket) brings the error code.
+     * not allowed to list: one listing request (same permission, s3:ListBucket) brings the error code.
      */
-    private BucketUnusableException refused(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head) {
-        software.amazon.awssdk.services.s3.model.S3Exception detail = head;
+    private void rejectWrongCredentials(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head)
+            throws BucketUnusableException {
+        software.amazon.awssdk.services.s3.model.S3Exception detail;
         try {
             client.listObjectsV2(b -> b.bucket(bucket).maxKeys(1));
+            return;
         } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
             detail = e;
         } catch (RuntimeException e) {
-            // keep the HEAD answer
+            return;
         }
         String code = detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
         if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
-            return new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
+            detail.addSuppressed(head);
+            throw new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
                     + "': check " + S3Failures.CREDENTIAL_KEYS, detail);
         }
-        return new BucketUnusableException("AccessDenied: bucket '" + bucket + "' exists but these credentials"
-                + " may not use it: check the bucket policy and which credentials are used: "
-                + S3Failures.CREDENTIAL_KEYS, detail);
     }
 
     /** The bucket is missing or forbidden: permanent. */
@@ -189,6 +226,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     private void put(UploadSource source, String bucket, String key) throws IOException {
         boolean done = false;
+        Throwable failure = null;
         try {
             withRequestRetries("PutObject", bucket, key, () -> {
                 partRequests.incrementAndGet();
@@ -197,19 +235,26 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                         RequestBody.fromContentProvider(() -> open(source), source.length(), "application/octet-stream"));
             });
             done = true;
+        } catch (IOException | RuntimeException | Error e) {
+            failure = e;
+            throw e;
         } finally {
             if (!done) {
                 // A server may keep what arrived before a broken body; nothing partial may stay.
-                deleteQuietly(bucket, key);
+                suppress(failure, deleteQuietly(bucket, key));
             }
         }
     }
 
-    private void deleteQuietly(String bucket, String key) {
+    /** Deletes what a failed upload may have left; returns the failure (logged) or null. */
+    @javax.annotation.Nullable
+    Exception deleteQuietly(String bucket, String key) {
         try {
             cleanup.call("DeleteObject of s3://" + bucket + "/" + key, () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
+            return null;
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
+            return e;
         }
     }
 
@@ -229,8 +274,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
      */
     <T> T withRequestRetries(String operation, String bucket, String key,
             boolean bodyOfAuthenticatedUpload, java.util.function.Supplier<T> request) throws IOException {
-        IOException last = null;
-        for (int attempt = 1; attempt <= settings.partAttempts(); attempt++) {
+        long noDeadline = ticker.nanoTime() + Duration.ofDays(1).toNanos();
+        for (int attempt = 1; ; attempt++) {
             if (Thread.currentThread().isInterrupted()) {
                 throw new InterruptedIOException(operation + " of s3://" + bucket + "/" + key + " was cancelled");
             }
@@ -243,27 +288,34 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                     throw new IOException(operation + " of s3://" + bucket + "/" + key
                             + " failed reading the staged bytes: " + sourceFailure.getMessage(), sourceFailure);
                 }
-                last = S3Failures.wrap(operation, bucket, key, e);
+                IOException failure = S3Failures.wrap(operation, bucket, key, e);
                 FailureClass c = S3Failures.classify(e);
                 if (bodyOfAuthenticatedUpload && e instanceof software.amazon.awssdk.services.s3.model.S3Exception
                         && ((software.amazon.awssdk.services.s3.model.S3Exception) e).statusCode() == 403) {
                     c = FailureClass.TRANSIENT;
                 }
-                if (c == FailureClass.PERMANENT || isInterrupt(e)) {
-                    throw last;
+                if (isInterrupt(e)) {
+                    throw failure;
                 }
                 if (c == FailureClass.THROTTLED) {
                     throttleListener.run();
                 }
-                if (attempt < settings.partAttempts()) {
-                    LOG.debug("{} of s3://{}/{} failed on attempt {} ({}): {}; resending", operation, bucket, key,
-                            attempt, c, e.toString());
-                    partRetries.incrementAndGet();
-                    sleepBackoff(attempt);
+                RetryPolicy.Decision next = requestPolicy.onFailure(attempt, c, ticker.nanoTime(), noDeadline,
+                        java.util.concurrent.ThreadLocalRandom.current()::nextDouble);
+                if (!next.retry()) {
+                    if (S3Failures.isExpiredCredentials(e)) {
+                        // The SDK resolved the credentials again for every resend: the provider did not refresh.
+                        throw new S3Failures.ExpiredCredentials(operation, bucket, key, attempt,
+                                (software.amazon.awssdk.services.s3.model.S3Exception) e);
+                    }
+                    throw failure;
                 }
+                LOG.debug("{} of s3://{}/{} failed on attempt {} ({}): {}; resending", operation, bucket, key,
+                        attempt, c, e.toString());
+                partRetries.incrementAndGet();
+                pause(next.delayNanos());
             }
         }
-        throw last;
     }
 
     private static boolean isInterrupt(Throwable e) {
@@ -344,7 +396,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /** The bytes [offset, offset+size) of a source, as a source. */
-    private static UploadSource slice(UploadSource source, long offset, long size) {
+    static UploadSource slice(UploadSource source, long offset, long size) {
         return new UploadSource() {
             @Override
             public long length() {
@@ -358,15 +410,14 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         };
     }
 
-    /** Aborts a multipart upload; a failure is logged (the cleanup sweep finds what is left). */
     /** How long after a failed CreateMultipartUpload its key is looked at once more. */
     static final long ORPHAN_RECHECK_MILLIS = 2000;
 
     /**
-     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key: now,
-     * and once more a little later for a request that was still on its way.
+     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key but
+     * {@code keep}: now, and once more a little later for a request that was still on its way.
      */
-    void abortUploadsOfKeyLater(S3Location location) {
+    void abortUploadsOfKeyLater(S3Location location, @javax.annotation.Nullable String keep) {
         cleanup.runLater(() -> {
             for (int pass = 0; pass < 2; pass++) {
                 try {
@@ -375,7 +426,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                     }
                     for (MultipartUpload u : client.listMultipartUploads(
                             b -> b.bucket(location.bucket()).prefix(location.key())).uploads()) {
-                        if (u.key().equals(location.key())) {
+                        if (u.key().equals(location.key()) && !u.uploadId().equals(keep)) {
                             abortQuietly(location.bucket(), location.key(), u.uploadId());
                         }
                     }
@@ -390,12 +441,25 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         });
     }
 
-    void abortQuietly(String bucket, String key, String uploadId) {
+    /**
+     * Aborts a multipart upload; a failure is logged and returned (the cleanup sweep finds what is
+     * left; callers attach it to their own failure as suppressed).
+     */
+    @javax.annotation.Nullable
+    Exception abortQuietly(String bucket, String key, String uploadId) {
         try {
             abortUpload(bucket, key, uploadId);
+            return null;
         } catch (IOException | RuntimeException e) {
-            // The cleanup sweep finds and aborts it later; the original failure is what matters.
             LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
+            return e;
+        }
+    }
+
+    /** Attaches a cleanup failure to the failure it cleaned up after. */
+    static void suppress(@javax.annotation.Nullable Throwable failure, @javax.annotation.Nullable Exception cleanupFailure) {
+        if (failure != null && cleanupFailure != null && failure != cleanupFailure) {
+            failure.addSuppressed(cleanupFailure);
         }
     }
 
@@ -449,13 +513,12 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         };
     }
 
-    private static void sleepBackoff(int attempt) throws InterruptedIOException {
-        long capMillis = Math.min(2_000, 50L << Math.min(attempt, 10));
+    private void pause(long nanos) throws InterruptedIOException {
         try {
-            Thread.sleep(java.util.concurrent.ThreadLocalRandom.current().nextLong(capMillis + 1));
+            sleeper.sleepNanos(nanos);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            throw new InterruptedIOException("interrupted between part attempts");
+            throw new InterruptedIOException("interrupted between S3 request attempts");
         }
     }
 
@@ -489,7 +552,10 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         });
     }
 
-    /** DeleteObjects in batches of up to 1000 keys; keys S3 reports as failed are retried twice. */
+    /**
+     * DeleteObjects in batches of up to 1000 keys; keys S3 reports as failed, and failed requests,
+     * are resent as the request policy says ({@code s3.part-attempts}, with backoff).
+     */
     @Override
     public List<Path> deleteAll(Collection<Path> paths) throws IOException {
         // bucket -> key -> the path as given (failures are reported as given, scheme included)
@@ -503,7 +569,7 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             List<String> keys = new ArrayList<>(e.getValue().keySet());
             for (int from = 0; from < keys.size(); from += MAX_DELETE_BATCH) {
                 List<String> batch = keys.subList(from, Math.min(keys.size(), from + MAX_DELETE_BATCH));
-                for (String key : deleteBatch(e.getKey(), batch, 3)) {
+                for (String key : deleteBatch(e.getKey(), batch)) {
                     failed.add(e.getValue().get(key));
                 }
             }
@@ -511,32 +577,44 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         return failed;
     }
 
-    private List<String> deleteBatch(String bucket, List<String> keys, int attempts) throws IOException {
+    private List<String> deleteBatch(String bucket, List<String> keys) throws IOException {
         List<String> pending = keys;
-        for (int attempt = 1; attempt <= attempts && !pending.isEmpty(); attempt++) {
+        long noDeadline = ticker.nanoTime() + Duration.ofDays(1).toNanos();
+        for (int attempt = 1; !pending.isEmpty(); attempt++) {
             List<ObjectIdentifier> ids = new ArrayList<>(pending.size());
             for (String k : pending) {
                 ids.add(ObjectIdentifier.builder().key(k).build());
             }
-            DeleteObjectsResponse r;
+            FailureClass failureClass;
             try {
                 deleteRequests.incrementAndGet();
-                r = client.deleteObjects(b -> b.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true).build()));
+                DeleteObjectsResponse r = client.deleteObjects(
+                        b -> b.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true).build()));
+                List<String> again = new ArrayList<>();
+                for (S3Error err : r.errors()) {
+                    again.add(err.key());
+                }
+                pending = again;
+                failureClass = FailureClass.TRANSIENT;
             } catch (RuntimeException ex) {
-                if (S3Failures.classify(ex) == FailureClass.PERMANENT || attempt == attempts) {
+                failureClass = S3Failures.classify(ex);
+                RetryPolicy.Decision next = requestPolicy.onFailure(attempt, failureClass, ticker.nanoTime(),
+                        noDeadline, java.util.concurrent.ThreadLocalRandom.current()::nextDouble);
+                if (!next.retry()) {
                     throw S3Failures.wrap("DeleteObjects (" + pending.size() + " keys)", bucket, pending.get(0), ex);
                 }
-                sleepBackoff(attempt);
+                pause(next.delayNanos());
                 continue;
             }
-            List<String> again = new ArrayList<>();
-            for (S3Error err : r.errors()) {
-                again.add(err.key());
+            if (pending.isEmpty()) {
+                break;
             }
-            pending = again;
-            if (!pending.isEmpty() && attempt < attempts) {
-                sleepBackoff(attempt);
+            RetryPolicy.Decision next = requestPolicy.onFailure(attempt, failureClass, ticker.nanoTime(), noDeadline,
+                    java.util.concurrent.ThreadLocalRandom.current()::nextDouble);
+            if (!next.retry()) {
+                break; // reported to the caller as not deleted
             }
+            pause(next.delayNanos());
         }
         return pending;
     }

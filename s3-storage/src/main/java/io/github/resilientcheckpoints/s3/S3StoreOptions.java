@@ -54,20 +54,27 @@ public final class S3StoreOptions {
             ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.part-size")
                     .memoryType()
                     .defaultValue(MemorySize.ofMebiBytes(8))
-                    .withDescription("Size of multipart parts (S3 minimum 5 mb, maximum 10000 parts per file).");
+                    .withDescription("Size of multipart parts, 5 mb to 5 gb (S3's limits). Parts grow with the"
+                            + " file so that S3's 10000 parts hold up to 5 TiB: the first 909 parts have this size,"
+                            + " the next 909 twice it, and so on, doubling (never above 5 gb).");
 
     public static final ConfigOption<Integer> PARALLEL_PARTS =
             ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.parallel-parts")
                     .intType()
-                    .defaultValue(4)
-                    .withDescription("Parts of one file uploaded at the same time.");
+                    .defaultValue(16)
+                    .withDescription("Parts of one file uploaded at the same time (each on its own"
+                            + " connection). 16: one connection to S3 carries roughly 10-40 MB/s, so fewer parts"
+                            + " leave a large file bound by per-connection bandwidth (see the README's S3"
+                            + " benchmark); the shared part threads (4 x this) serve at most this many parts of"
+                            + " one file at a time.");
 
     public static final ConfigOption<Integer> PART_ATTEMPTS =
             ConfigOptions.key(ResilientCheckpointOptions.PREFIX + "s3.part-attempts")
                     .intType()
                     .defaultValue(4)
-                    .withDescription("Attempts per part inside one upload attempt: a failed part is resent"
-                            + " alone. The SDK's own retries are off; these and the storage's retries are"
+                    .withDescription("Attempts per S3 request (each part, PutObject, the multipart"
+                            + " create/complete, each DeleteObjects batch) inside one upload attempt: a failed part"
+                            + " is resent alone. The SDK's own retries are off; these and the storage's retries are"
                             + " the only ones, bounded by 'retry.attempt-timeout'.");
 
     public static final ConfigOption<Duration> REQUEST_TIMEOUT =

@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.s3;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreProvider;
 
+import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
@@ -12,12 +13,14 @@ import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.retry.RetryMode;
 import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
 import software.amazon.awssdk.regions.Region;
+import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 
 import java.io.IOException;
 import java.net.URI;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.ThreadPoolExecutor;
@@ -37,54 +40,144 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
         return 10;
     }
 
+    /**
+     * Checks every S3 key (either spelling of Flink's keys): credentials set in pairs, part size
+     * within S3's limits, thresholds, counts, timeouts, the entropy length, and a region to use.
+     */
+    @Override
+    public void validate(ReadableConfig config) throws IllegalConfigurationException {
+        try {
+            settings(config);
+            if (config.get(S3StoreOptions.REQUEST_TIMEOUT).isNegative()
+                    || config.get(S3StoreOptions.REQUEST_TIMEOUT).isZero()) {
+                throw invalid(S3StoreOptions.REQUEST_TIMEOUT, config.get(S3StoreOptions.REQUEST_TIMEOUT),
+                        "expected a positive duration, e.g. '2 min'");
+            }
+            config.get(S3StoreOptions.PATH_STYLE_ACCESS);
+            region(config);
+        } catch (IllegalConfigurationException e) {
+            throw e;
+        } catch (IllegalArgumentException e) {
+            // Flink's parse failures name the key as it was spelled ("Could not parse value ... for key ...").
+            throw new IllegalConfigurationException("Invalid S3 configuration: " + e.getMessage()
+                    + spelling(config, e.getMessage()), e);
+        }
+    }
+
+    /** Flink's parse failure names an option's main key; say which spelling was actually set. */
+    private static String spelling(ReadableConfig config, String message) {
+        java.util.Map<String, String> set = config.toMap();
+        for (org.apache.flink.configuration.ConfigOption<?> option : List.of(S3StoreOptions.ACCESS_KEY,
+                S3StoreOptions.SECRET_KEY, S3StoreOptions.PATH_STYLE_ACCESS)) {
+            if (message != null && message.contains(option.key()) && !set.containsKey(option.key())) {
+                for (org.apache.flink.configuration.FallbackKey fallback : option.fallbackKeys()) {
+                    if (set.containsKey(fallback.getKey())) {
+                        return " (set as '" + fallback.getKey() + "')";
+                    }
+                }
+            }
+        }
+        return "";
+    }
+
     @Override
     public CheckpointStore create(URI checkpointRoot, ReadableConfig config) throws IOException {
+        S3Store.Settings settings;
+        try {
+            validate(config);
+            settings = settings(config);
+        } catch (IllegalConfigurationException e) {
+            throw new IOException(e.getMessage(), e);
+        }
+        return new S3Store(client(config), settings, partThreads(settings.parallelParts()));
+    }
+
+    private static S3Store.Settings settings(ReadableConfig config) {
         boolean hasAccess = config.get(S3StoreOptions.ACCESS_KEY) != null;
         boolean hasSecret = config.get(S3StoreOptions.SECRET_KEY) != null;
         if (hasAccess != hasSecret) {
             // Names the keys only, never a value.
-            throw new IOException("Only one of '" + S3StoreOptions.ACCESS_KEY.key() + "' (or 's3.access.key') and '"
-                    + S3StoreOptions.SECRET_KEY.key() + "' (or 's3.secret.key') is set: set both, or neither to use"
-                    + " the AWS default credential chain");
+            throw new IllegalConfigurationException("Only one of '" + S3StoreOptions.ACCESS_KEY.key()
+                    + "' (or 's3.access.key') and '" + S3StoreOptions.SECRET_KEY.key() + "' (or 's3.secret.key')"
+                    + " is set: set both, or neither to use the AWS default credential chain");
         }
         long partSize = config.get(S3StoreOptions.PART_SIZE).getBytes();
+        long threshold = config.get(S3StoreOptions.MULTIPART_THRESHOLD).getBytes();
         int parallel = config.get(S3StoreOptions.PARALLEL_PARTS);
         int attempts = config.get(S3StoreOptions.PART_ATTEMPTS);
+        int entropyLength = config.get(S3StoreOptions.ENTROPY_LENGTH);
         if (parallel < 1 || parallel > 256) {
-            throw new IOException("Invalid value " + parallel + " for '" + S3StoreOptions.PARALLEL_PARTS.key()
-                    + "': expected 1 to 256");
+            throw invalid(S3StoreOptions.PARALLEL_PARTS, parallel, "expected 1 to 256");
         }
         if (attempts < 1 || attempts > 100) {
-            throw new IOException("Invalid value " + attempts + " for '" + S3StoreOptions.PART_ATTEMPTS.key()
-                    + "': expected 1 to 100");
+            throw invalid(S3StoreOptions.PART_ATTEMPTS, attempts, "expected 1 to 100");
         }
-        if (partSize < (5L << 20) || partSize > (5L << 30)) {
-            throw new IOException("Invalid value " + config.get(S3StoreOptions.PART_SIZE) + " for '"
-                    + S3StoreOptions.PART_SIZE.key() + "': expected 5 mb to 5 gb (S3's part limits)");
+        if (partSize < (5L << 20) || partSize > S3PartSchedule.S3_MAX_PART_BYTES) {
+            throw invalid(S3StoreOptions.PART_SIZE, config.get(S3StoreOptions.PART_SIZE),
+                    "expected 5 mb to 5 gb (S3's part limits)");
         }
-        S3Store.Settings settings = new S3Store.Settings(
-                config.get(S3StoreOptions.MULTIPART_THRESHOLD).getBytes(), partSize, parallel, attempts,
-                config.get(S3StoreOptions.ENTROPY_KEY), config.get(S3StoreOptions.ENTROPY_LENGTH));
-        return new S3Store(client(config), settings, partThreads(parallel));
+        if (threshold < 1 || threshold > S3PartSchedule.S3_MAX_PART_BYTES) {
+            throw invalid(S3StoreOptions.MULTIPART_THRESHOLD, config.get(S3StoreOptions.MULTIPART_THRESHOLD),
+                    "expected 1 b to 5 gb (a single PutObject holds at most 5 gb)");
+        }
+        String entropyKey = config.get(S3StoreOptions.ENTROPY_KEY);
+        if (entropyKey != null && !entropyKey.isEmpty() && (entropyLength < 1 || entropyLength > 64)) {
+            throw invalid(S3StoreOptions.ENTROPY_LENGTH, entropyLength,
+                    "expected 1 to 64 characters replacing '" + S3StoreOptions.ENTROPY_KEY.key() + "'");
+        }
+        return new S3Store.Settings(threshold, partSize, parallel, attempts, entropyKey, entropyLength);
+    }
+
+    private static IllegalConfigurationException invalid(
+            org.apache.flink.configuration.ConfigOption<?> option, Object value, String expected) {
+        return new IllegalConfigurationException(
+                "Invalid value " + value + " for '" + option.key() + "': " + expected);
+    }
+
+    /**
+     * The region to sign with: {@code s3.region}; with an endpoint but no region, us-east-1 (what
+     * S3-compatible servers accept); else the SDK's region chain, which must find one.
+     */
+    @javax.annotation.Nullable
+    private static Region region(ReadableConfig config) {
+        String region = config.get(S3StoreOptions.REGION);
+        if (region != null && !region.isBlank()) {
+            return Region.of(region);
+        }
+        String endpoint = config.get(S3StoreOptions.ENDPOINT);
+        if (endpoint != null && !endpoint.isBlank()) {
+            return Region.US_EAST_1;
+        }
+        try {
+            new DefaultAwsRegionProviderChain().getRegion();
+            return null; // the SDK finds it again when the client is built
+        } catch (RuntimeException e) {
+            throw new IllegalConfigurationException("No S3 region: set '" + S3StoreOptions.REGION.key()
+                    + "' (e.g. 'eu-west-1'), or 's3.endpoint' for an S3-compatible server; the AWS region chain"
+                    + " (AWS_REGION, aws.region, profile, instance metadata) found none", e);
+        }
     }
 
     static S3Client client(ReadableConfig config) {
+        return client(config, credentials(config));
+    }
+
+    /** The client of {@code config} with these credentials (tests: providers that expire). */
+    static S3Client client(ReadableConfig config, AwsCredentialsProvider credentials) {
         S3ClientBuilder builder = S3Client.builder()
                 .httpClientBuilder(UrlConnectionHttpClient.builder()
                         .connectionTimeout(Duration.ofSeconds(10))
                         .socketTimeout(Duration.ofSeconds(60)))
-                .credentialsProvider(credentials(config))
+                .credentialsProvider(credentials)
                 .forcePathStyle(config.get(S3StoreOptions.PATH_STYLE_ACCESS))
                 // Our part and file retries are the only ones: the SDK's would multiply them.
                 .overrideConfiguration(o -> o
                         .retryStrategy(RetryMode.STANDARD)
                         .retryStrategy(b -> b.maxAttempts(1))
                         .apiCallAttemptTimeout(config.get(S3StoreOptions.REQUEST_TIMEOUT)));
-        String region = config.get(S3StoreOptions.REGION);
-        if (region != null && !region.isBlank()) {
-            builder.region(Region.of(region));
-        } else if (config.get(S3StoreOptions.ENDPOINT) != null) {
-            builder.region(Region.US_EAST_1);
+        Region region = region(config);
+        if (region != null) {
+            builder.region(region);
         }
         String endpoint = config.get(S3StoreOptions.ENDPOINT);
         if (endpoint != null && !endpoint.isBlank()) {
@@ -102,7 +195,7 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
         return DefaultCredentialsProvider.builder().build();
     }
 
-    private static ExecutorService partThreads(int parallel) {
+    static ExecutorService partThreads(int parallel) {
         AtomicInteger n = new AtomicInteger();
         ThreadPoolExecutor pool = new ThreadPoolExecutor(parallel * 4, parallel * 4, 60, TimeUnit.SECONDS,
                 new LinkedBlockingQueue<>(), r -> {

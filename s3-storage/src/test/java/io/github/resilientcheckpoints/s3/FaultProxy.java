@@ -43,7 +43,27 @@ final class FaultProxy implements AutoCloseable {
     /** Only requests whose request line contains this are candidates for faults (null: all). */
     volatile String faultOnlyIf;
 
+    /** Requests whose request line matches are answered 403 AccessDenied (least-privilege policies). */
+    volatile java.util.function.Predicate<String> denyIf = line -> false;
+    /** Requests whose head (request line and headers) matches are answered 400 ExpiredToken. */
+    volatile java.util.function.Predicate<String> expiredTokenIf = head -> false;
+    /**
+     * The next this-many requests whose request line matches {@link #dropResponseIf} reach the
+     * server, but their answer is lost (the client's connection is reset instead).
+     */
+    final java.util.concurrent.atomic.AtomicInteger responsesToDrop = new java.util.concurrent.atomic.AtomicInteger();
+    volatile java.util.function.Predicate<String> dropResponseIf = line -> false;
+    /** UploadPart requests with a higher part number are refused as S3 does above 10 000 (0: no limit). */
+    volatile int maxPartNumber;
+    /** Every UploadPart seen: "partNumber:contentLength". */
+    final java.util.Queue<String> partsSeen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+
     final AtomicLong requests = new AtomicLong();
+    final AtomicLong expiredTokens = new AtomicLong();
+    final AtomicLong droppedResponses = new AtomicLong();
+    final AtomicLong noSuchUploads = new AtomicLong();
+    /** Uploads completed by a request whose answer was dropped: S3 answers a resend NoSuchUpload. */
+    private final java.util.Set<String> completedUploads = java.util.concurrent.ConcurrentHashMap.newKeySet();
     final AtomicLong slowDowns = new AtomicLong();
     final AtomicLong resets = new AtomicLong();
     final AtomicLong corruptions = new AtomicLong();
@@ -91,6 +111,38 @@ final class FaultProxy implements AutoCloseable {
             String requestLine = head.substring(0, head.indexOf("\r\n"));
             long length = contentLength(head);
             boolean candidate = faultOnlyIf == null || requestLine.contains(faultOnlyIf);
+            int partNumber = partNumber(requestLine);
+            if (partNumber > 0) {
+                partsSeen.add(partNumber + ":" + decodedLength(head, length));
+            }
+            if (denyIf.test(requestLine)) {
+                in.skipNBytes(length);
+                answer(client, requestLine, 403, "Forbidden", "AccessDenied", "Access Denied");
+                return;
+            }
+            if (expiredTokenIf.test(head)) {
+                expiredTokens.incrementAndGet();
+                in.skipNBytes(length);
+                answer(client, requestLine, 400, "Bad Request", "ExpiredToken",
+                        "The provided token has expired.");
+                return;
+            }
+            if (maxPartNumber > 0 && partNumber > maxPartNumber) {
+                in.skipNBytes(length);
+                answer(client, requestLine, 400, "Bad Request", "InvalidArgument",
+                        "Part number must be an integer between 1 and " + maxPartNumber);
+                return;
+            }
+            String uploadId = uploadId(requestLine);
+            if (requestLine.startsWith("POST ") && uploadId != null && completedUploads.contains(uploadId)) {
+                noSuchUploads.incrementAndGet();
+                in.skipNBytes(length);
+                answer(client, requestLine, 404, "Not Found", "NoSuchUpload",
+                        "The specified multipart upload does not exist.");
+                return;
+            }
+            boolean dropResponse = dropResponseIf.test(requestLine)
+                    && responsesToDrop.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
             double draw;
             synchronized (random) {
                 draw = random.nextDouble();
@@ -128,6 +180,16 @@ final class FaultProxy implements AutoCloseable {
                 OutputStream out = client.getOutputStream();
                 byte[] buf = new byte[64 * 1024];
                 int n;
+                if (dropResponse) {
+                    // The server did it; the client never hears so.
+                    upIn.readAllBytes();
+                    droppedResponses.incrementAndGet();
+                    if (requestLine.startsWith("POST ") && uploadId != null) {
+                        completedUploads.add(uploadId);
+                    }
+                    client.setSoLinger(true, 0);
+                    return;
+                }
                 while ((n = upIn.read(buf)) > 0) {
                     out.write(buf, 0, n);
                 }
@@ -147,6 +209,7 @@ final class FaultProxy implements AutoCloseable {
             throws IOException, InterruptedException {
         byte[] buf = new byte[16 * 1024];
         long left = length;
+        long started = System.nanoTime();
         while (left > 0) {
             long pos = length - left;
             int n = in.read(buf, 0, (int) Math.min(buf.length, left));
@@ -160,9 +223,59 @@ final class FaultProxy implements AutoCloseable {
             left -= n;
             long rate = bytesPerSecond;
             if (rate > 0) {
-                Thread.sleep(Math.max(1, n * 1000L / rate));
+                // Paced against the start of the body, so many small sleeps do not add up to less.
+                long due = started + (long) ((length - left) * 1e9 / rate);
+                long wait = due - System.nanoTime();
+                if (wait > 0) {
+                    Thread.sleep(wait / 1_000_000, (int) (wait % 1_000_000));
+                }
             }
         }
+    }
+
+    /** The object bytes of a request: an aws-chunked body (with a checksum trailer) says them apart. */
+    private static long decodedLength(String head, long length) {
+        for (String line : head.split("\r\n")) {
+            if (line.toLowerCase(Locale.ROOT).startsWith("x-amz-decoded-content-length:")) {
+                return Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+            }
+        }
+        return length;
+    }
+
+    private static String uploadId(String requestLine) {
+        int at = requestLine.indexOf("uploadId=");
+        if (at < 0) {
+            return null;
+        }
+        int from = at + "uploadId=".length();
+        int to = from;
+        while (to < requestLine.length() && requestLine.charAt(to) != '&' && requestLine.charAt(to) != ' ') {
+            to++;
+        }
+        return requestLine.substring(from, to);
+    }
+
+    private static int partNumber(String requestLine) {
+        int at = requestLine.indexOf("partNumber=");
+        if (at < 0) {
+            return 0;
+        }
+        int from = at + "partNumber=".length();
+        int to = from;
+        while (to < requestLine.length() && Character.isDigit(requestLine.charAt(to))) {
+            to++;
+        }
+        return to > from ? Integer.parseInt(requestLine.substring(from, to)) : 0;
+    }
+
+    /** An S3 error answer; a HEAD answer carries no body, as S3's does not. */
+    private static void answer(Socket client, String requestLine, int status, String reason, String code,
+            String message) throws IOException {
+        String body = requestLine.startsWith("HEAD ") ? "" : "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>"
+                + code + "</Code><Message>" + message + "</Message></Error>";
+        write(client.getOutputStream(), "HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: application/xml\r\n"
+                + "Content-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body);
     }
 
     private static String readHead(InputStream in) throws IOException {

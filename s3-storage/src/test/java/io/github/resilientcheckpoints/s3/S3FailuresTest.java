@@ -43,6 +43,15 @@ class S3FailuresTest {
                 .contains("'s3.access-key'").contains("'s3.secret-key'");
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"ExpiredToken", "InvalidToken"})
+    void expiredTemporaryCredentialsAreResentWithRefreshedOnes(String code) {
+        assertThat(S3Failures.classify(s3(400, code))).isEqualTo(FailureClass.TRANSIENT);
+        assertThat(S3Failures.classify(s3(403, code))).isEqualTo(FailureClass.TRANSIENT);
+        assertThat(S3Failures.classify(new S3Failures.ExpiredCredentials("PutObject", "b", "k", 4, s3(400, code))))
+                .isEqualTo(FailureClass.PERMANENT);
+    }
+
     @Test
     void credentialsThatCannotBeLoadedArePermanentEvenWrapped() {
         SdkClientException e = SdkClientException.create(

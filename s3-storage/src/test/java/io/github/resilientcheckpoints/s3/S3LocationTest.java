@@ -32,4 +32,17 @@ class S3LocationTest {
         assertThatThrownBy(() -> S3Location.of(new Path("/local/dir"))).isInstanceOf(IllegalArgumentException.class);
         assertThatThrownBy(() -> S3Location.of(new Path("s3:///no-bucket"))).isInstanceOf(IllegalArgumentException.class);
     }
+
+    @Test
+    void bucketsWithDotsAndUnderscoresAreParsed() {
+        // java.net.URI finds no host in an authority with '_': the bucket comes from the authority.
+        S3Location underscore = S3Location.of(new Path("s3://my_bucket/flink/chk-1/f"));
+        assertThat(underscore.bucket()).isEqualTo("my_bucket");
+        assertThat(underscore.key()).isEqualTo("flink/chk-1/f");
+        assertThat(underscore.toPath()).isEqualTo(new Path("s3://my_bucket/flink/chk-1/f"));
+        S3Location dotted = S3Location.of(new Path("s3a://my.bucket.example/k"));
+        assertThat(dotted.bucket()).isEqualTo("my.bucket.example");
+        assertThat(dotted.key()).isEqualTo("k");
+        assertThat(S3Location.of(new Path("s3://legacy_Bucket.v1")).bucket()).isEqualTo("legacy_Bucket.v1");
+    }
 }

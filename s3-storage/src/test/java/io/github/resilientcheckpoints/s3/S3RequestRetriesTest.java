@@ -1,0 +1,70 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.store.FailureClass;
+
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+/**
+ * Request resends follow core's {@code RetryPolicy} with the injected clock and waits: as many
+ * attempts as {@code s3.part-attempts}, waits within the policy's doubling caps, and a failed
+ * upload's cleanup failure attached to the upload's failure.
+ */
+class S3RequestRetriesTest {
+
+    static final String BUCKET = "retries";
+
+    private ProxiedS3 s3;
+    private FaultProxy proxy;
+    private S3Store store;
+    private final List<Long> waits = new CopyOnWriteArrayList<>();
+
+    @BeforeEach
+    void start() throws Exception {
+        s3 = new ProxiedS3(BUCKET);
+        proxy = s3.proxy;
+        Configuration conf = FlinkS3.config(proxy.endpoint());
+        store = new S3Store(S3StoreProvider.client(conf),
+                new S3Store.Settings(5 << 20, 5 << 20, 2, 3, null, 4), S3StoreProvider.partThreads(2),
+                System::nanoTime, waits::add);
+    }
+
+    @AfterEach
+    void stop() throws Exception {
+        store.close();
+        s3.close();
+    }
+
+    @Test
+    void aRequestIsSentAsOftenAsThePolicyAllowsWaitingWithinItsCaps() {
+        proxy.faultOnlyIf = "PUT ";
+        proxy.slowDownRatio = 1.0;
+        assertThatThrownBy(() -> store.upload(new SyntheticSource(1000), new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
+                .hasMessageContaining("PutObject")
+                .satisfies(e -> assertThat(store.classify(e)).isEqualTo(FailureClass.THROTTLED));
+        assertThat(store.dataRequests()).isEqualTo(3);
+        assertThat(waits).hasSize(2);
+        assertThat(waits.get(0)).isBetween(0L, TimeUnit.MILLISECONDS.toNanos(100));
+        assertThat(waits.get(1)).isBetween(0L, TimeUnit.MILLISECONDS.toNanos(200));
+    }
+
+    @Test
+    void aCleanupFailureIsAttachedToTheUploadFailure() {
+        // Every PUT is refused and so is the DELETE that cleans up after it.
+        proxy.faultOnlyIf = "";
+        proxy.denyIf = line -> line.startsWith("PUT ") || line.startsWith("DELETE ");
+        assertThatThrownBy(() -> store.upload(new SyntheticSource(1000), new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
+                .satisfies(e -> assertThat(e.getSuppressed()).as("the failed delete").isNotEmpty());
+    }
+}
