@@ -368,9 +368,11 @@ public final class PipelinedUpload {
      * HDFS and Flink file systems: one upload thread appends the file to one remote write as the
      * writer publishes its length, and commits once the writer says where the file ends.
      *
-     * <p>The writer publishes with one volatile write and, only if the follower is parked, an
-     * unpark: no lock, no allocation. The follower parks only after announcing itself and checking
-     * the length once more, so a publication is never missed (and parking is bounded anyway).
+     * <p>The writer publishes with one volatile write and, only if the follower is parked and a
+     * whole chunk is waiting for it, an unpark: no lock, no allocation, and on a busy machine no
+     * wake-up per small spill write. The follower parks only after announcing itself and checking
+     * the length once more, so a publication is never missed; parking is bounded, after which it
+     * sends whatever is there.
      */
     private static final class FollowFeed implements Feed {
         /** Large reads keep the remote write's calls few; one buffer per upload, on the upload thread. */
@@ -441,7 +443,7 @@ public final class PipelinedUpload {
         public void advance(java.nio.file.Path file, long fileBytes) {
             published = fileBytes;
             Thread t = parked;
-            if (t != null) {
+            if (t != null && fileBytes - sent >= CHUNK) {
                 LockSupport.unpark(t);
             }
         }
@@ -465,11 +467,12 @@ public final class PipelinedUpload {
             ByteBuffer buffer = ByteBuffer.wrap(bytes);
             try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
                 long position = 0;
+                boolean waited = false;
                 while (true) {
                     checkRunning();
                     boolean complete = last; // read before the length: a final length is then seen
                     long available = published;
-                    if (position < available) {
+                    if (position < available && (complete || waited || available - position >= CHUNK)) {
                         buffer.clear().limit((int) Math.min(CHUNK, available - position));
                         int n = in.read(buffer, position);
                         if (n <= 0) {
@@ -482,14 +485,16 @@ public final class PipelinedUpload {
                         out.write(bytes, 0, n);
                         position += n;
                         sent = position;
+                        waited = false;
                     } else if (complete) {
                         return out.commit();
                     } else {
                         parked = Thread.currentThread();
-                        if (published == position && !last && !stopped) {
+                        if (published - position < CHUNK && !last && !stopped) {
                             LockSupport.parkNanos(this, PARK_NANOS);
                         }
                         parked = null;
+                        waited = true;
                     }
                 }
             }
