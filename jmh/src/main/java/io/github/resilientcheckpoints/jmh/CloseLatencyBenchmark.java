@@ -55,7 +55,8 @@ public class CloseLatencyBenchmark {
 
     @Setup(Level.Iteration)
     public void writeState(BenchmarkParams params) throws IOException {
-        open = writeAll(params.getBenchmark().endsWith(".ours") ? target.ours() : target.flink());
+        open = Targets.writeAll(params.getBenchmark().endsWith(".ours") ? target.ours() : target.flink(), piece,
+                STATE_BYTES);
     }
 
     @TearDown(Level.Iteration)
@@ -77,12 +78,5 @@ public class CloseLatencyBenchmark {
     public StreamStateHandle flink() throws IOException {
         written = open.closeAndGetHandle();
         return written;
-    }
-
-    private CheckpointStateOutputStream writeAll(CheckpointStateOutputStream out) throws IOException {
-        for (long n = 0; n < STATE_BYTES; n += piece.length) {
-            out.write(piece);
-        }
-        return out;
     }
 }

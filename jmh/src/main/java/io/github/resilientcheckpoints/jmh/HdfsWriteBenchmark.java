@@ -1,6 +1,5 @@
 package io.github.resilientcheckpoints.jmh;
 
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -57,19 +56,11 @@ public class HdfsWriteBenchmark {
 
     @Benchmark
     public long ours() throws Exception {
-        return target.discard(writeAll(target.ours()).closeAndGetHandle());
+        return target.writeCloseAndDiscard(target.ours(), piece, (long) stateMiB << 20);
     }
 
     @Benchmark
     public long flink() throws Exception {
-        return target.discard(writeAll(target.flink()).closeAndGetHandle());
-    }
-
-    private <T extends CheckpointStateOutputStream> T writeAll(T out) throws IOException {
-        long stateBytes = (long) stateMiB << 20;
-        for (long written = 0; written < stateBytes; written += piece.length) {
-            out.write(piece);
-        }
-        return out;
+        return target.writeCloseAndDiscard(target.flink(), piece, (long) stateMiB << 20);
     }
 }

@@ -124,6 +124,19 @@ final class Targets implements AutoCloseable {
         return new FsCheckpointStreamFactory.FsCheckpointStateOutputStream(directory, flinkFs, BUFFER, BUFFER, true);
     }
 
+    /** Writes {@code bytes} in {@code piece}s, closes for a handle, deletes it; returns the state size. */
+    long writeCloseAndDiscard(CheckpointStateOutputStream out, byte[] piece, long bytes) throws Exception {
+        return discard(writeAll(out, piece, bytes).closeAndGetHandle());
+    }
+
+    static CheckpointStateOutputStream writeAll(CheckpointStateOutputStream out, byte[] piece, long bytes)
+            throws IOException {
+        for (long written = 0; written < bytes; written += piece.length) {
+            out.write(piece);
+        }
+        return out;
+    }
+
     /** Deletes the handle's file through the target's own client; returns the state size. */
     long discard(StreamStateHandle handle) throws Exception {
         long size = handle.getStateSize();
