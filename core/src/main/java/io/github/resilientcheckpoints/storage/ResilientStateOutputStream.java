@@ -4,6 +4,7 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
+import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.FileSlice;
 import io.github.resilientcheckpoints.upload.PipelinedUpload;
@@ -48,9 +49,12 @@ import java.util.concurrent.atomic.AtomicLong;
  *       under us, the rest of the stream is kept in memory within the TaskManager's budget (policy
  *       {@code memory}) or the stream fails with a message naming every directory (policy {@code
  *       fail}). Bytes already in the spill file stay there and are uploaded with the rest.
- *   <li>When the store takes parts, full parts of the spill file are handed to a {@link
- *       PipelinedUpload} while the stream is still written; it owns that upload (permit, parts,
- *       completion, deadline, abort).
+ *   <li>While the stream is still written, a {@link PipelinedUpload} sends the spill file to the
+ *       store: full parts when the store takes parts (S3), otherwise one write that follows the
+ *       spill file on an upload thread (HDFS, Flink file systems), reading up to the length this
+ *       stream publishes after each spill write. It owns that upload (permit, completion,
+ *       deadline, abort). The spill file is the replay log: it is never fsynced, and when the
+ *       pipelined upload fails it is uploaded whole, with retries, under a fresh name.
  *   <li>{@link #closeAndGetHandle()} completes the pipelined upload or, without one (or when it
  *       failed), uploads the staged bytes through the {@link
  *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file and returns a
@@ -69,6 +73,8 @@ import java.util.concurrent.atomic.AtomicLong;
 public final class ResilientStateOutputStream extends CheckpointStateOutputStream {
 
     private static final Logger LOG = LoggerFactory.getLogger(ResilientStateOutputStream.class);
+
+    private static final long CLOSE_CLEANUP_WAIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(2);
 
     private static final int OPEN = 0;
     private static final int UPLOADING = 1;
@@ -100,6 +106,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     /** The store's part uploads, when it has them: full parts of the spill file go up early. */
     @Nullable private final SupportsPartUploads partStore;
+    /** Otherwise the store's following write, when it has one: the spill file is followed as it grows. */
+    @Nullable private final SupportsStreamingUpload streamStore;
     @Nullable private volatile PipelinedUpload pipeline;
     /** No pipelining for this stream (no permit was free, or the store could not start one). */
     private boolean pipelineOff;
@@ -148,6 +156,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.deadline = deadline;
         CheckpointStore store = services.uploader().store();
         this.partStore = store.capability(SupportsPartUploads.class).orElse(null);
+        this.streamStore = partStore != null ? null : store.capability(SupportsStreamingUpload.class).orElse(null);
     }
 
     // ------------------------------------------------------------------ hot path
@@ -240,37 +249,57 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    // ------------------------------------------------------------------ pipelined parts
+    // ------------------------------------------------------------------ pipelined upload
 
     /**
-     * Hands every full part of the spill file that has not gone yet to the pipelined upload, which
-     * is started once the file is large enough and a permit is free. Only an optimisation: the
-     * spill file stays until the end, so without a pipelined upload (or when it fails) the whole
-     * file is uploaded the ordinary, retried way.
+     * Tells the pipelined upload how far the spill file is written (full parts go, or the
+     * following write reads on); starts it once the file is large enough and a permit is free.
+     * Only an optimisation: the spill file stays until the end, so without a pipelined upload (or
+     * when it fails) the whole file is uploaded the ordinary, retried way. Allocates nothing once
+     * started (a following write only reads a volatile length).
      */
     private void submitFullParts() {
-        if (partStore == null || pipelineOff || memoryFallback) {
+        if ((partStore == null && streamStore == null) || pipelineOff || memoryFallback) {
             return;
         }
         PipelinedUpload p = pipeline;
         if (p == null) {
-            if (spilledBytes < Math.max(partStore.pipelineThreshold(), partStore.partSize())) {
-                return;
-            }
-            p = PipelinedUpload.tryStart(partStore, newTargetPath(), services.uploader(), services.metrics(),
-                    services.ticker(), deadline);
+            p = startPipeline();
             if (p == null) {
-                pipelineOff = true;
-                return;
-            }
-            pipeline = p;
-            if (state != OPEN) {
-                // close() ran while the upload was started and could not see it.
-                p.abort();
                 return;
             }
         }
-        p.sendFullParts(reservation.file(), spilledBytes);
+        p.advance(reservation.file(), spilledBytes);
+    }
+
+    @Nullable
+    private PipelinedUpload startPipeline() {
+        PipelinedUpload p;
+        if (partStore != null) {
+            if (spilledBytes < Math.max(partStore.pipelineThreshold(), partStore.partSize())) {
+                return null;
+            }
+            p = PipelinedUpload.tryStart(partStore, newTargetPath(), services.uploader(), services.metrics(),
+                    services.ticker(), deadline);
+        } else if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
+            // Task-owned state: the stream may stay open a whole checkpoint interval; a following
+            // write would hold an upload permit and thread all that time. It goes up whole at the end.
+            pipelineOff = true;
+            return null;
+        } else {
+            p = PipelinedUpload.tryFollow(streamStore, newTargetPath(), reservation.file(), services.uploader(),
+                    services.metrics(), services.ticker(), deadline);
+        }
+        if (p == null) {
+            pipelineOff = true;
+            return null;
+        }
+        pipeline = p;
+        if (state != OPEN) {
+            // close() ran while the upload was started and could not see it.
+            p.abort();
+        }
+        return p;
     }
 
     /** Ends the pipelined upload, if any, giving its permit back; idempotent, any thread. */
@@ -477,6 +506,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         cancellation.cancel();
         abortPipeline();
         discardLocal();
+        PipelinedUpload p = pipeline;
+        if (p != null) {
+            // Like Flink's stream, leave nothing behind when close() returns (bounded: a hung store
+            // must not hold the cancelling thread; the cleanup then finishes in the background).
+            p.awaitAborted(CLOSE_CLEANUP_WAIT_NANOS);
+        }
     }
 
     /** Closes and deletes the spill file, gives back disk and memory; idempotent, any thread. */

@@ -14,8 +14,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * It lets an operator, and the demo, watch retries absorb store faults without breaking anything.
  *
  * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads
- * go through the drill too (a failed start makes the stream fall back to a whole-file upload), the
- * others (listing, deletes, pending uploads, throttle signals) are the wrapped store's own.
+ * and following writes go through the drill too (a failed start makes the stream fall back to a
+ * whole-file upload), the others (listing, deletes, pending uploads, throttle signals) are the
+ * wrapped store's own.
  */
 public final class FaultInjectingStore implements CheckpointStore {
 
@@ -63,6 +64,13 @@ public final class FaultInjectingStore implements CheckpointStore {
         if (type == SupportsPartUploads.class) {
             return delegate.capability(SupportsPartUploads.class)
                     .map(parts -> type.cast(new FaultyPartUploads(parts)));
+        }
+        if (type == SupportsStreamingUpload.class) {
+            return delegate.capability(SupportsStreamingUpload.class)
+                    .map(following -> type.cast((SupportsStreamingUpload) target -> {
+                        maybeFail(target);
+                        return following.startStreamingUpload(target);
+                    }));
         }
         return delegate.capability(type);
     }

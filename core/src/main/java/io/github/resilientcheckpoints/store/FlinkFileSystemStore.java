@@ -18,11 +18,14 @@ import java.util.List;
  * The generic store: any scheme Flink has a {@link FileSystem} for ({@code file://}, {@code
  * hdfs://}, {@code s3://} through a plugin). Uploads copy the source into a new file and {@code
  * sync()} it before returning, which is what Flink's own stream does before handing out a handle.
+ * The following write ({@link SupportsStreamingUpload}) writes the same file while the state is
+ * still written, and commits it the same way: {@code sync}, then close.
  *
  * <p>It uses {@link FileSystem#getUnguardedFileSystem}: uploads run on our own threads, and the
  * guarded wrapper Flink gives task threads would close our streams when the task thread ends.
  */
-public final class FlinkFileSystemStore implements CheckpointStore, SupportsListing, SupportsBatchDelete {
+public final class FlinkFileSystemStore
+        implements CheckpointStore, SupportsListing, SupportsBatchDelete, SupportsStreamingUpload {
 
     private static final int COPY_BUFFER = 64 * 1024;
 
@@ -60,6 +63,50 @@ public final class FlinkFileSystemStore implements CheckpointStore, SupportsList
             }
         }
         return written;
+    }
+
+    @Override
+    public StreamingUpload startStreamingUpload(Path target) throws IOException {
+        FileSystem fs = FileSystem.getUnguardedFileSystem(target.toUri());
+        OutputStreamAndPath created =
+                EntropyInjector.createEntropyAware(fs, target, FileSystem.WriteMode.NO_OVERWRITE);
+        return new FollowingWrite(fs, created.stream(), created.path());
+    }
+
+    /** One file written while the state is still written; committed by sync + close. */
+    private static final class FollowingWrite implements StreamingUpload {
+        private final FileSystem fs;
+        private final FSDataOutputStream out;
+        private final Path written;
+
+        FollowingWrite(FileSystem fs, FSDataOutputStream out, Path written) {
+            this.fs = fs;
+            this.out = out;
+            this.written = written;
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            out.write(bytes, offset, length);
+        }
+
+        @Override
+        public Path commit() throws IOException {
+            out.flush();
+            out.sync();
+            out.close();
+            return written;
+        }
+
+        @Override
+        public void abort() {
+            try {
+                out.close();
+            } catch (IOException | RuntimeException ignored) {
+                // the file is deleted next; a broken stream has nothing more to say
+            }
+            deleteQuietly(fs, written);
+        }
     }
 
     /** The target with Flink's entropy injected, if its file system injects entropy. */

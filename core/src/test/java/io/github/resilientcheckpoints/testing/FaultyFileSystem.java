@@ -33,6 +33,12 @@ import java.util.concurrent.atomic.AtomicLong;
  * own: {@link DirectoryMode#FLAKY} fails two of every three {@code mkdirs} of such a directory and
  * every other delete of one (transient errors, never two deletes in a row), {@link
  * DirectoryMode#ACCESS_DENIED} refuses every {@code mkdirs} of one as a permission error would.
+ *
+ * <p>State files (every other name) are written untouched unless a test arms {@link
+ * #failStateWrites}: then that many state-file writes fail once {@link #STATE_FAULT_AFTER_BYTES}
+ * bytes went through (half of the failing write is left in the file), as a connection reset
+ * mid-stream would. A test can also {@link #holdStateWrites hold} state-file writes: each write
+ * then waits (interruptibly) until the gate opens, as a hung store connection would.
  */
 public final class FaultyFileSystem extends FileSystem {
 
@@ -57,6 +63,16 @@ public final class FaultyFileSystem extends FileSystem {
     public static final AtomicLong FAULTS = new AtomicLong();
 
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
+
+    /** State-file writes still to fail mid-stream; tests set it and reset it to 0. */
+    public static final AtomicInteger failStateWrites = new AtomicInteger();
+    public static final long STATE_FAULT_AFTER_BYTES = 1 << 20;
+    /** While set and closed, every state-file write waits for it; tests reset it to null. */
+    public static volatile java.util.concurrent.CountDownLatch holdStateWrites;
+    /** State-file writes that waited at {@link #holdStateWrites}. */
+    public static final AtomicLong HELD_STATE_WRITES = new AtomicLong();
+    /** Faults injected into state-file writes since the JVM started. */
+    public static final AtomicLong STATE_FAULTS = new AtomicLong();
 
     private final LocalFileSystem local = LocalFileSystem.getSharedInstance();
 
@@ -102,6 +118,13 @@ public final class FaultyFileSystem extends FileSystem {
 
     @Override
     public FSDataOutputStream create(Path f, WriteMode overwriteMode) throws IOException {
+        if (!isMetadata(f) && failStateWrites.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            return new MidStreamFault(local.create(toLocal(f), overwriteMode), f, STATE_FAULT_AFTER_BYTES);
+        }
+        if (!isMetadata(f)) {
+            // Unarmed, it only waits at the hold gate (when a test sets one) and never fails.
+            return new MidStreamFault(local.create(toLocal(f), overwriteMode), f, Long.MAX_VALUE);
+        }
         if (!isMetadata(f) || mode == Mode.OFF) {
             return local.create(toLocal(f), overwriteMode);
         }
@@ -175,6 +198,81 @@ public final class FaultyFileSystem extends FileSystem {
                 FAULTS.incrementAndGet();
                 throw new IOException("injected: connection reset while closing " + path);
             }
+        }
+    }
+
+    /**
+     * Fails the write that goes past {@code failAfter} bytes, and every call after it; waits at
+     * {@link #holdStateWrites} before each write while that gate is set.
+     */
+    private static final class MidStreamFault extends FSDataOutputStream {
+        private final FSDataOutputStream out;
+        private final Path path;
+        private final long failAfter;
+        private long written;
+        private boolean failed;
+
+        MidStreamFault(FSDataOutputStream out, Path path, long failAfter) {
+            this.out = out;
+            this.path = path;
+            this.failAfter = failAfter;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            write(new byte[] {(byte) b}, 0, 1);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            checkNotFailed();
+            java.util.concurrent.CountDownLatch gate = holdStateWrites;
+            if (gate != null && gate.getCount() > 0) {
+                HELD_STATE_WRITES.incrementAndGet();
+                try {
+                    gate.await();
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                    throw new java.io.InterruptedIOException("write to " + path + " interrupted while held");
+                }
+            }
+            if (written + len > failAfter) {
+                failed = true;
+                out.write(b, off, len / 2);
+                out.flush();
+                STATE_FAULTS.incrementAndGet();
+                throw new IOException("injected: connection reset while writing " + path);
+            }
+            out.write(b, off, len);
+            written += len;
+        }
+
+        private void checkNotFailed() throws IOException {
+            if (failed) {
+                throw new IOException("injected: stream to " + path + " is broken");
+            }
+        }
+
+        @Override
+        public long getPos() throws IOException {
+            return out.getPos();
+        }
+
+        @Override
+        public void flush() throws IOException {
+            checkNotFailed();
+            out.flush();
+        }
+
+        @Override
+        public void sync() throws IOException {
+            checkNotFailed();
+            out.sync();
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.close();
         }
     }
 

@@ -6,6 +6,7 @@ import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
 import io.github.resilientcheckpoints.store.SupportsListing;
+import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.Ticker;
 
@@ -40,13 +41,22 @@ import java.util.regex.Pattern;
  * headroom of the target directory and its ancestors is checked (cached), so a checkpoint that
  * cannot fit fails at once with the numbers instead of after gigabytes.
  *
+ * <p>The same temporary file, {@code hsync} and rename serve the following write ({@link
+ * SupportsStreamingUpload}): the state stream appends its spill file to the temporary file while
+ * the state is still written, and commits at the end; a following write that is given up deletes
+ * its temporary file (and its target, should it have committed meanwhile). Its size is not known
+ * when it starts, so only the quota's namespace and what is already used are checked then; HDFS
+ * itself refuses blocks beyond a space quota, and the whole-file upload that follows a failure
+ * checks the full size.
+ *
  * <p>Retries: the Hadoop client retries inside one attempt (pipeline recovery, NameNode failover);
  * the storage's per-attempt timeout bounds that, and the storage's retry loop takes over after.
  *
  * <p>It owns its Hadoop {@link FileSystem} ({@code newInstance}, closed in {@link #close()}), never
  * the JVM's cached one.
  */
-public final class HdfsStore implements CheckpointStore, SupportsListing, SupportsBatchDelete {
+public final class HdfsStore
+        implements CheckpointStore, SupportsListing, SupportsBatchDelete, SupportsStreamingUpload {
 
     private static final Logger LOG = LoggerFactory.getLogger(HdfsStore.class);
 
@@ -89,31 +99,100 @@ public final class HdfsStore implements CheckpointStore, SupportsListing, Suppor
     @Override
     public org.apache.flink.core.fs.Path upload(UploadSource source, org.apache.flink.core.fs.Path target)
             throws IOException {
+        TempFileWrite write = open(target, source.length());
+        boolean committed = false;
+        try {
+            copy(source, write.out, write.temp);
+            org.apache.flink.core.fs.Path written = write.commit();
+            committed = true;
+            return written;
+        } finally {
+            if (!committed) {
+                write.abort();
+            }
+        }
+    }
+
+    @Override
+    public StreamingUpload startStreamingUpload(org.apache.flink.core.fs.Path target) throws IOException {
+        return open(target, 0);
+    }
+
+    /** Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}. */
+    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes) throws IOException {
         Path path = toHadoop(target);
         Path parent = path.getParent();
         long replicas = replication > 0 ? replication : fs.getDefaultReplication(path);
-        QuotaView quota = checkQuota(parent, source.length() * replicas);
+        QuotaView quota = checkQuota(parent, bytes * replicas);
         Path temp = new Path(parent, "." + path.getName() + TEMP_SUFFIX);
-        boolean committed = false;
+        FSDataOutputStream out = replication > 0
+                ? fs.create(temp, false, 64 * 1024, replication, fs.getDefaultBlockSize(temp))
+                : fs.create(temp, false);
+        TempFileWrite write = new TempFileWrite(target, path, temp, out, quota, replicas);
         try {
-            try (FSDataOutputStream out = replication > 0
-                    ? fs.create(temp, false, 64 * 1024, replication, fs.getDefaultBlockSize(temp))
-                    : fs.create(temp, false)) {
-                applyStoragePolicy(parent);
-                copy(source, out, temp);
-                // hsync: the bytes are durable on every DataNode of the pipeline, not just flushed.
-                out.hsync();
-            }
+            applyStoragePolicy(parent);
+        } catch (RuntimeException | Error e) {
+            write.abort();
+            throw e;
+        }
+        return write;
+    }
+
+    /**
+     * One write to a hidden temporary file, committed by {@code hsync}, close and rename: the
+     * whole-file upload and the following write both go through it.
+     */
+    private final class TempFileWrite implements StreamingUpload {
+        final org.apache.flink.core.fs.Path target;
+        final Path path;
+        final Path temp;
+        final FSDataOutputStream out;
+        private final QuotaView quota;
+        private final long replicas;
+        private long written;
+        private volatile boolean committed;
+
+        TempFileWrite(org.apache.flink.core.fs.Path target, Path path, Path temp, FSDataOutputStream out,
+                QuotaView quota, long replicas) {
+            this.target = target;
+            this.path = path;
+            this.temp = temp;
+            this.out = out;
+            this.quota = quota;
+            this.replicas = replicas;
+        }
+
+        @Override
+        public void write(byte[] bytes, int offset, int length) throws IOException {
+            out.write(bytes, offset, length);
+            written += length;
+        }
+
+        @Override
+        public org.apache.flink.core.fs.Path commit() throws IOException {
+            // hsync: the bytes are durable on every DataNode of the pipeline, not just flushed.
+            out.hsync();
+            out.close();
             if (!fs.rename(temp, path)) {
                 throw new IOException("HDFS refused to rename '" + temp + "' to '" + path
                         + "' (the target exists or its directory vanished)");
             }
             committed = true;
-            quota.charge(source.length() * replicas);
+            quota.charge(written * replicas);
             return target;
-        } finally {
-            if (!committed) {
-                deleteQuietly(temp);
+        }
+
+        @Override
+        public void abort() {
+            try {
+                out.close();
+            } catch (IOException | RuntimeException e) {
+                LOG.debug("Closing the abandoned write to {} failed (it is deleted next)", temp, e);
+            }
+            deleteQuietly(temp);
+            if (committed) {
+                // Committed after it was given up: the file belongs to nobody.
+                deleteQuietly(path);
             }
         }
     }
