@@ -32,7 +32,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  * root nothing can be written to refuses the job at submission with the store's own message, instead
  * of a job that runs and fails every checkpoint.
  */
-class SubmissionProbeIT {
+public class SubmissionProbeIT {
 
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
@@ -79,9 +79,13 @@ class SubmissionProbeIT {
     }
 
     private Configuration config(String root) throws Exception {
+        return jobConfig(root, Files.createDirectories(work.resolve("spill")));
+    }
+
+    /** The counting job on this storage, restarting (almost) forever should a failure reach its tasks. */
+    public static Configuration jobConfig(String root, Path spill) {
         Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES,
-                List.of(Files.createDirectories(work.resolve("spill")).toString()));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(10));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
         // A failure that reached the tasks would restart the job again and again: the job must end anyway.

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.dist;
 
+import io.github.resilientcheckpoints.demo.EmbeddedS3;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -82,8 +84,8 @@ class DistJarIT {
         classpath.add(jar.toString());
         for (String entry : System.getProperty("java.class.path").split(File.pathSeparator)) {
             String path = entry.replace('\\', '/');
-            boolean ourModule = path.matches(".*/(core|s3-storage|hdfs-storage)/target/(test-)?classes/?")
-                    || path.matches(".*/resilient-checkpoint-storage-(core|s3|hdfs)-[^/]*\\.jar")
+            boolean ourModule = path.matches(".*/(core|s3-storage|hdfs-storage|demo)/target/(test-)?classes/?")
+                    || path.matches(".*/resilient-checkpoint-storage-(core|s3|hdfs|demo)-[^/]*\\.jar")
                     && !path.endsWith("-tests.jar");
             if (ourModule || path.contains("/com/github/ben-manes/") || path.contains("/software/amazon/")) {
                 continue;
@@ -92,14 +94,15 @@ class DistJarIT {
         }
         Path spill = Files.createDirectories(work.resolve("spill"));
         Path plugins = Paths.get("target", "flink-plugins").toAbsolutePath();
-        try (LoopbackS3 s3 = new LoopbackS3()) {
+        try (EmbeddedS3 s3 = new EmbeddedS3(0)) {
             s3.createBucket("dist");
             String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
             List<String> command = new ArrayList<>(List.of(java, "-Xmx1g", "-Daws.ec2MetadataDisabled=true",
                     "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.util=ALL-UNNAMED",
                     "--add-opens=java.base/java.io=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
                     "-cp", String.join(File.pathSeparator, classpath), DistJarJob.class.getName(),
-                    s3.endpoint().toString(), "s3://dist/checkpoints", spill.toString()));
+                    "s3://dist/checkpoints", spill.toString()));
+            s3.flinkConfig().toMap().forEach((key, value) -> command.add(key + "=" + value));
             ProcessBuilder builder = new ProcessBuilder(command).redirectErrorStream(true);
             builder.environment().put("FLINK_PLUGINS_DIR", plugins.toString());
             Process child = builder.start();

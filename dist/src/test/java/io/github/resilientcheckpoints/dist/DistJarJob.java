@@ -24,21 +24,11 @@ import java.util.List;
  * s3:// (Flink's S3 file system from a real plugin directory, as on a cluster), is cancelled and
  * restored, and every key must come back exact. Prints DIST-OK and exits 0 when all went well.
  *
- * <p>Arguments: S3 endpoint, checkpoint directory, spill directory.
+ * <p>Arguments: checkpoint directory, spill directory, then the S3 settings as {@code key=value}.
  */
 public final class DistJarJob {
 
     private DistJarJob() {}
-
-    static Configuration s3Config(URI endpoint) {
-        Configuration conf = new Configuration();
-        conf.setString("s3.endpoint", endpoint.toString());
-        conf.setString("s3.region", LoopbackS3.REGION);
-        conf.setString("s3.access-key", LoopbackS3.ACCESS_KEY);
-        conf.setString("s3.secret-key", LoopbackS3.SECRET_KEY);
-        conf.setString("s3.path-style-access", "true");
-        return conf;
-    }
 
     private static String origin(Class<?> type) {
         return String.valueOf(type.getProtectionDomain().getCodeSource().getLocation());
@@ -46,8 +36,12 @@ public final class DistJarJob {
 
     @SuppressWarnings("try") // MiniCluster.close() may throw InterruptedException; main propagates it
     public static void main(String[] args) throws Exception {
-        URI endpoint = URI.create(args[0]);
-        String dir = args[1];
+        String dir = args[0];
+        Configuration s3 = new Configuration();
+        for (int i = 2; i < args.length; i++) {
+            int eq = args[i].indexOf('=');
+            s3.setString(args[i].substring(0, eq), args[i].substring(eq + 1));
+        }
         for (String absent : List.of("com.github.benmanes.caffeine.cache.Caffeine",
                 "software.amazon.awssdk.services.s3.S3Client")) {
             try {
@@ -59,13 +53,12 @@ public final class DistJarJob {
             }
         }
         // As on a cluster: FLINK_PLUGINS_DIR (set by the test) names the plugins directory.
-        Configuration cluster = s3Config(endpoint);
-        PluginManager plugins = PluginUtils.createPluginManagerFromRootFolder(cluster);
-        FileSystem.initialize(cluster, plugins);
+        PluginManager plugins = PluginUtils.createPluginManagerFromRootFolder(s3);
+        FileSystem.initialize(s3, plugins);
 
         Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", dir);
-        conf.addAll(s3Config(endpoint));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(args[2]));
+        conf.addAll(s3);
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(args[1]));
         conf.setString(ResilientCheckpointOptions.PREFIX + "s3.part-size", "5 mb");
         conf.setString(ResilientCheckpointOptions.PREFIX + "s3.multipart-threshold", "5 mb");
         try (CheckpointStore store = CheckpointStores.forRoot(URI.create(dir), conf)) {

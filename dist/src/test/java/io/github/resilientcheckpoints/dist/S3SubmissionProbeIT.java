@@ -1,7 +1,8 @@
 package io.github.resilientcheckpoints.dist;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.demo.EmbeddedS3;
+import io.github.resilientcheckpoints.it.SubmissionProbeIT;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 
@@ -9,7 +10,6 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.plugin.DefaultPluginManager;
 import org.apache.flink.core.plugin.DirectoryBasedPluginFinder;
@@ -26,8 +26,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -42,13 +40,13 @@ class S3SubmissionProbeIT {
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
 
-    private static LoopbackS3 s3;
+    private static EmbeddedS3 s3;
 
     @TempDir Path spill;
 
     @BeforeAll
     static void startS3() throws Exception {
-        s3 = new LoopbackS3();
+        s3 = new EmbeddedS3(0);
         Configuration cluster = s3.flinkConfig();
         FileSystem.initialize(cluster, new DefaultPluginManager(
                 new DirectoryBasedPluginFinder(Paths.get("target", "flink-plugins").toAbsolutePath()).findPlugins(),
@@ -73,7 +71,7 @@ class S3SubmissionProbeIT {
         System.out.println("Refused as expected:\n" + failure);
         assertThat(failure).contains("Job refused").contains("no-such-bucket").contains("NoSuchBucket")
                 .contains(ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key())
-                .doesNotContain(LoopbackS3.SECRET_KEY);
+                .doesNotContain(EmbeddedS3.SECRET_KEY);
         assertThat(CountingJob.CHECKED.get()).as("no task ever ran").isZero();
     }
 
@@ -91,16 +89,9 @@ class S3SubmissionProbeIT {
     }
 
     private Configuration config(String root, boolean probe) {
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
+        Configuration conf = SubmissionProbeIT.jobConfig(root, spill);
         conf.addAll(s3.flinkConfig());
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.set(ResilientCheckpointOptions.PROBE_AT_SUBMISSION, probe);
-        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(10));
-        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
-        // A failure that reached the tasks would restart the job again and again: it must end anyway.
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 1000);
-        conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));
         return conf;
     }
 }
