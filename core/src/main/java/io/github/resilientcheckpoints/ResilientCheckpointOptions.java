@@ -254,6 +254,20 @@ public final class ResilientCheckpointOptions {
                     .defaultValue(Duration.ofMinutes(10))
                     .withDescription("Least time between two sweeps of one job's directory.");
 
+    // ------------------------------------------------------------------ submission
+
+    public static final ConfigOption<Boolean> PROBE_AT_SUBMISSION =
+            ConfigOptions.key(PREFIX + "probe-at-submission")
+                    .booleanType()
+                    .defaultValue(true)
+                    .withDescription(
+                            "When the JobManager sets up a job's checkpoint storage, write one small probe"
+                                    + " file under the job's checkpoint directory through the store and delete it"
+                                    + " (retried like uploads, within at most 30 s). If that fails (missing bucket or"
+                                    + " directory, no permission, bad credentials) the job is refused at submission"
+                                    + " with the store's message, instead of running and failing every checkpoint."
+                                    + " Once per job start, on the JobManager only.");
+
     // ------------------------------------------------------------------ fault injection
 
     public static final ConfigOption<Double> FAULT_INJECTION_TRANSIENT_RATIO =

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CheckpointJanitor;
 import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
 import io.github.resilientcheckpoints.store.CheckpointStore;
@@ -167,6 +168,15 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         @Override
         public long firstSeenNanos(JobID job, long checkpointId) {
             return runtime().firstSeenNanos(job, checkpointId);
+        }
+
+        @Override
+        public void probeAtSubmission(Path jobDirectory) throws IOException {
+            if (storeConfig.get(ResilientCheckpointOptions.PROBE_AT_SUBMISSION)) {
+                StorageRuntime rt = runtime();
+                new SubmissionProbe(store(), settings.retryPolicy(), rt.metadataAttemptExecutor(), rt.ticker(),
+                        settings.redactor(), settings.uploadBudgetNanos()).probe(jobDirectory);
+            }
         }
 
         @Override

@@ -47,6 +47,8 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     private final int writeBufferSize;
     private final WorkerContext context;
     private final java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart;
+    /** Set on a TaskManager's task view (file merging): the submission probe is the JobManager's. */
+    private volatile boolean workerView;
 
     /** The per-JVM parts a worker needs, looked up when used (the JobManager never needs them). */
     public interface WorkerContext {
@@ -63,6 +65,9 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         default JobManagerLocations jobManagerLocations() throws IOException {
             return null;
         }
+
+        /** JobManager, once per job start: fails if the store takes no writes under the job's directory. */
+        default void probeAtSubmission(org.apache.flink.core.fs.Path jobDirectory) throws IOException {}
     }
 
     public ResilientCheckpointStorageAccess(
@@ -114,8 +119,16 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         return location;
     }
 
+    /**
+     * The JobManager calls this once when it builds the job's checkpoint coordinator, where a failure
+     * refuses the job (see {@link SubmissionProbe}). TaskManagers call it only with file merging on,
+     * after {@link #toFileMergingStorage}: they do not probe.
+     */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
+        if (!workerView) {
+            context.probeAtSubmission(delegate.getCheckpointsDirectory());
+        }
         delegate.initializeBaseLocationsForCheckpoint();
     }
 
@@ -221,6 +234,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
                     + " the TaskManager metric group '{}'.", FlinkMetricsBridge.GROUP);
         }
         FlinkMetricsBridge.register(environment.getMetricGroup().parent().parent(), services().metrics());
+        workerView = true;
         return this;
     }
 

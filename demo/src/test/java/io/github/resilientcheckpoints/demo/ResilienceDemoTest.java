@@ -24,7 +24,8 @@ class ResilienceDemoTest {
         }
         String printed = buffer.toString(StandardCharsets.UTF_8);
         assertThat(result.passed()).as(printed).isTrue();
-        assertThat(result.retries()).isPositive();
+        assertThat(result.slowDowns()).as("the server answered writes with 503 SlowDown").isPositive();
+        assertThat(result.restoredFrom()).startsWith("s3://demo/checkpoints/");
         assertThat(result.checkpointsFailed()).isZero();
         assertThat(printed.strip().lines().reduce((a, b) -> b).orElseThrow()).startsWith("PASS: ");
     }
