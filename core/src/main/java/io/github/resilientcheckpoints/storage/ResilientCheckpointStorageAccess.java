@@ -127,7 +127,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
         if (!workerView) {
-            context.probeAtSubmission(delegate.getCheckpointsDirectory());
+            context.probeAtSubmission(checkpointsDirectory);
         }
         delegate.initializeBaseLocationsForCheckpoint();
     }
