@@ -31,8 +31,8 @@ import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
 
 /**
- * The storage on a real standalone Flink cluster, installed as the README says: the project's jars
- * in {@code lib/}, Flink's S3 file system in {@code plugins/}, the settings in {@code
+ * The storage on a real standalone Flink cluster, installed as the README says: the project's one
+ * jar in {@code lib/}, Flink's S3 file system in {@code plugins/}, the settings in {@code
  * conf/config.yaml}; JobManager, two TaskManagers and the S3 server are separate processes. A
  * TaskManager is killed with {@code kill -9} while a checkpoint is being uploaded; the job restarts
  * from its latest checkpoint with every key's state exact; then stop-with-savepoint, and a new job
@@ -48,6 +48,14 @@ class StandaloneClusterIT {
     void killNineMidUploadThenStopWithSavepointRestoreExactly() throws Exception {
         Path distribution = Paths.get("target", "flink").toAbsolutePath();
         assertThat(distribution.resolve("lib")).as("copied by the build").isDirectory();
+        try (Stream<Path> lib = Files.list(distribution.resolve("lib"))) {
+            assertThat(lib.map(p -> p.getFileName().toString()))
+                    .as("installed: one jar of ours, nothing else of ours or of its dependencies")
+                    .filteredOn(n -> n.startsWith("resilient") || n.startsWith("caffeine") || n.contains("awssdk")
+                            || n.startsWith("s3-"))
+                    .singleElement()
+                    .satisfies(n -> assertThat(n).matches("resilient-checkpoint-storage-\\d.*\\.jar"));
+        }
         Path mismatches = tmp.resolve("mismatches.txt");
         try (S3ServerProcess s3 = new S3ServerProcess(Files.createDirectories(tmp.resolve("s3")))) {
             s3.createBucket("cluster");
