@@ -1,20 +1,18 @@
 package io.github.resilientcheckpoints;
 
 import io.github.resilientcheckpoints.spill.SpillLimits;
-
+import java.time.Duration;
+import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.description.Description;
 
-import java.time.Duration;
-import java.util.List;
-
 /**
  * Every configuration key of Resilient Checkpoint Storage. All keys live under {@link #PREFIX}; the
- * checkpoint directory, inline threshold and write buffer are Flink's own keys
- * ({@code execution.checkpointing.dir}, {@code execution.checkpointing.data-inline-threshold},
- * {@code execution.checkpointing.write-buffer-size}) and keep Flink's meaning.
+ * checkpoint directory, inline threshold and write buffer are Flink's own keys ({@code
+ * execution.checkpointing.dir}, {@code execution.checkpointing.data-inline-threshold}, {@code
+ * execution.checkpointing.write-buffer-size}) and keep Flink's meaning.
  *
  * <p>Values are checked by {@code ResilientSettings.fromConfig} when the job starts; the README's
  * configuration table is generated from this class and a test fails when it is stale.
@@ -107,13 +105,15 @@ public final class ResilientCheckpointOptions {
             ConfigOptions.key(PREFIX + "throttle.min-rate")
                     .memoryType()
                     .defaultValue(MemorySize.ofMebiBytes(1))
-                    .withDescription("Lowest rate (bytes per second) throttle signals can push the limit to.");
+                    .withDescription(
+                            "Lowest rate (bytes per second) throttle signals can push the limit to.");
 
     public static final ConfigOption<MemorySize> THROTTLE_BURST =
             ConfigOptions.key(PREFIX + "throttle.burst")
                     .memoryType()
                     .defaultValue(MemorySize.ofMebiBytes(8))
-                    .withDescription("Bytes that may go out at once after an idle period, above the rate.");
+                    .withDescription(
+                            "Bytes that may go out at once after an idle period, above the rate.");
 
     public static final ConfigOption<Integer> THROTTLE_MAX_CONCURRENT_UPLOADS =
             ConfigOptions.key(PREFIX + "throttle.max-concurrent-uploads")

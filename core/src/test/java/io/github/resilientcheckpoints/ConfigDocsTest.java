@@ -1,24 +1,28 @@
 package io.github.resilientcheckpoints;
 
-import org.apache.flink.configuration.ConfigOption;
-import org.apache.flink.configuration.description.HtmlFormatter;
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.lang.reflect.Field;
 import java.lang.reflect.Modifier;
+import java.lang.reflect.ParameterizedType;
+import java.lang.reflect.Type;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.description.HtmlFormatter;
+import org.apache.flink.util.TimeUtils;
+import org.junit.jupiter.api.Test;
 
 /**
  * The README's configuration table is generated from {@link ResilientCheckpointOptions}; this test
- * fails when it is stale. Regenerate with {@code mvn -pl core test -Dtest=ConfigDocsTest -Ddocs.update=true}.
- * Adapter modules check their own tables with {@link #assertReadmeTable}.
+ * fails when it is stale. Regenerate with {@code mvn -pl core test -Dtest=ConfigDocsTest
+ * -Ddocs.update=true}. Adapter modules check their own tables with {@link #assertReadmeTable}.
  */
 public class ConfigDocsTest {
 
@@ -43,23 +47,38 @@ public class ConfigDocsTest {
         String generated = startMarker + "\n" + table(options) + endMarker;
         String current = text.substring(start, end + endMarker.length());
         if (!generated.equals(current) && Boolean.getBoolean("docs.update")) {
-            Files.writeString(readme, text.substring(0, start) + generated + text.substring(end + endMarker.length()));
+            Files.writeString(
+                    readme,
+                    text.substring(0, start)
+                            + generated
+                            + text.substring(end + endMarker.length()));
             return;
         }
-        assertThat(current).as("README config table; regenerate with -Ddocs.update=true").isEqualTo(generated);
+        assertThat(current)
+                .as("README config table; regenerate with -Ddocs.update=true")
+                .isEqualTo(generated);
     }
 
     static String table(Class<?> options) throws IllegalAccessException {
-        StringBuilder sb = new StringBuilder("| Key | Default | Type | Description |\n|---|---|---|---|\n");
+        StringBuilder sb =
+                new StringBuilder("| Key | Default | Type | Description |\n|---|---|---|---|\n");
         for (Field f : options.getFields()) {
             if (!Modifier.isStatic(f.getModifiers()) || f.getType() != ConfigOption.class) {
                 continue;
             }
             ConfigOption<?> option = (ConfigOption<?>) f.get(null);
-            sb.append("| `").append(option.key()).append("` | ")
-                    .append(defaultValue(option)).append(" | ")
-                    .append(type(f)).append(" | ")
-                    .append(new HtmlFormatter().format(option.description()).replace("|", "\\|").replace("\n", " "))
+            sb.append("| `")
+                    .append(option.key())
+                    .append("` | ")
+                    .append(defaultValue(option))
+                    .append(" | ")
+                    .append(type(f))
+                    .append(" | ")
+                    .append(
+                            new HtmlFormatter()
+                                    .format(option.description())
+                                    .replace("|", "\\|")
+                                    .replace("\n", " "))
                     .append(" |\n");
         }
         return sb.toString();
@@ -71,9 +90,9 @@ public class ConfigDocsTest {
         }
         Object v = option.defaultValue();
         if (v instanceof Duration) {
-            return org.apache.flink.util.TimeUtils.formatWithHighestUnit((Duration) v);
+            return TimeUtils.formatWithHighestUnit((Duration) v);
         }
-        if (org.apache.flink.configuration.MemorySize.MAX_VALUE.equals(v)) {
+        if (MemorySize.MAX_VALUE.equals(v)) {
             return "unlimited";
         }
         if (v instanceof List) {
@@ -83,17 +102,24 @@ public class ConfigDocsTest {
     }
 
     private static String type(Field f) {
-        java.lang.reflect.Type arg = ((java.lang.reflect.ParameterizedType) f.getGenericType()).getActualTypeArguments()[0];
+        Type arg = ((ParameterizedType) f.getGenericType()).getActualTypeArguments()[0];
         if (arg instanceof Class && ((Class<?>) arg).isEnum()) {
-            return "Enum: " + String.join(", ", java.util.Arrays.stream(((Class<?>) arg).getEnumConstants())
-                    .map(String::valueOf).toList());
+            return "Enum: "
+                    + String.join(
+                            ", ",
+                            Arrays.stream(((Class<?>) arg).getEnumConstants())
+                                    .map(String::valueOf)
+                                    .toList());
         }
-        if (arg == org.apache.flink.configuration.MemorySize.class) {
+        if (arg == MemorySize.class) {
             return "MemorySize";
         }
         String generic = f.getGenericType().getTypeName();
         String inner = generic.substring(generic.indexOf('<') + 1, generic.lastIndexOf('>'));
-        String simple = inner.replace("java.lang.", "").replace("java.time.", "").replace("java.util.", "");
-        return simple.startsWith("List<") ? "List of " + simple.substring(5, simple.length() - 1) + ", ';'-separated" : simple;
+        String simple =
+                inner.replace("java.lang.", "").replace("java.time.", "").replace("java.util.", "");
+        return simple.startsWith("List<")
+                ? "List of " + simple.substring(5, simple.length() - 1) + ", ';'-separated"
+                : simple;
     }
 }

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.cli;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
+import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.File;
 import java.nio.file.Files;
@@ -10,10 +9,11 @@ import java.nio.file.Paths;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The command as operators run it: {@code java -jar resilient-checkpoints-cleanup.jar ...}. */
 class CleanupJarIT {
@@ -25,8 +25,16 @@ class CleanupJarIT {
     static Run java(String... args) throws Exception {
         Path jar = Paths.get("target", "resilient-checkpoints-cleanup.jar").toAbsolutePath();
         assertThat(jar).exists();
-        List<String> command = new java.util.ArrayList<>(List.of(
-                System.getProperty("java.home") + File.separator + "bin" + File.separator + "java", "-jar", jar.toString()));
+        List<String> command =
+                new ArrayList<>(
+                        List.of(
+                                System.getProperty("java.home")
+                                        + File.separator
+                                        + "bin"
+                                        + File.separator
+                                        + "java",
+                                "-jar",
+                                jar.toString()));
         command.addAll(List.of(args));
         Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
         String out = new String(p.getInputStream().readAllBytes());
@@ -46,7 +54,8 @@ class CleanupJarIT {
 
         Run dry = java(root.toString(), "--older-than", "2 h");
         assertThat(dry.exit()).as(dry.output()).isZero();
-        assertThat(dry.output()).contains("would delete file:" + aborted)
+        assertThat(dry.output())
+                .contains("would delete file:" + aborted)
                 .contains("would delete file:" + shared)
                 .doesNotContain("young-file")
                 .contains("Summary: 2 orphaned files (6 bytes)")
@@ -68,13 +77,17 @@ class CleanupJarIT {
         Files.setLastModifiedTime(aborted, FileTime.from(Instant.now().minus(Duration.ofDays(1))));
         Run dry = java("cleanup", root.toString(), "--older-than", "2 h");
         assertThat(dry.exit()).as(dry.output()).isZero();
-        assertThat(dry.output()).contains("would delete file:" + aborted).contains("Dry run: nothing was deleted");
+        assertThat(dry.output())
+                .contains("would delete file:" + aborted)
+                .contains("Dry run: nothing was deleted");
         Run help = java("cleanup", "--help");
         assertThat(help.exit()).isZero();
         assertThat(help.output()).contains("usage: cleanup").contains("--keep-jobs");
         Run top = java("--help");
         assertThat(top.exit()).isZero();
-        assertThat(top.output()).contains("cleanup <checkpoint-root-or-job-dir>").contains("doctor check")
+        assertThat(top.output())
+                .contains("cleanup <checkpoint-root-or-job-dir>")
+                .contains("doctor check")
                 .contains("doctor diagnose");
     }
 

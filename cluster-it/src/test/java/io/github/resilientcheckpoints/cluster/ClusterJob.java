@@ -1,5 +1,16 @@
 package io.github.resilientcheckpoints.cluster;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Random;
+import java.util.Set;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
@@ -15,24 +26,12 @@ import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Paths;
-import java.nio.file.StandardOpenOption;
-import java.time.Duration;
-import java.util.Arrays;
-import java.util.HashSet;
-import java.util.Random;
-import java.util.Set;
-
 /**
  * A keyed job whose state is checkable across processes: the ordered sequence 0, 1, 2, … keyed by
- * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives, and
- * each key carries a payload (checked byte for byte after a restore) that puts every snapshot well
- * above the inline threshold. A mismatch is appended to a file (it must survive a killed process);
- * the keys that came back with state are counted in the metric {@code restoredKeys}.
+ * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives,
+ * and each key carries a payload (checked byte for byte after a restore) that puts every snapshot
+ * well above the inline threshold. A mismatch is appended to a file (it must survive a killed
+ * process); the keys that came back with state are counted in the metric {@code restoredKeys}.
  */
 final class ClusterJob {
 

@@ -12,7 +12,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * An S3 API server (S3Proxy on a file-system blob store) in a process of its own on 127.0.0.1. A
- * bucket is a directory under {@link #blobs()}, so tests create buckets and look at objects directly.
+ * bucket is a directory under {@link #blobs()}, so tests create buckets and look at objects
+ * directly.
  */
 final class S3ServerProcess implements AutoCloseable {
 
@@ -39,7 +40,8 @@ final class S3ServerProcess implements AutoCloseable {
                         "jclouds.provider=filesystem",
                         "jclouds.filesystem.basedir=" + blobs,
                         ""));
-        String java = System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
+        String java =
+                System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         process =
                 new ProcessBuilder(
                                 List.of(

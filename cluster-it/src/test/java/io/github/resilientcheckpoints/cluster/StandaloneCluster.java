@@ -1,8 +1,5 @@
 package io.github.resilientcheckpoints.cluster;
 
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.File;
 import java.io.IOException;
 import java.net.InetAddress;
@@ -22,13 +19,15 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * A standalone Flink session cluster of separate processes, started the way Flink's scripts start
  * it: a JobManager ({@code StandaloneSessionClusterEntrypoint}) and TaskManagers ({@code
- * TaskManagerRunner} with the memory flags of {@code BashJavaUtils}, as {@code taskmanager.sh} does),
- * from {@code lib/} and {@code plugins/} directories and a {@code conf/config.yaml}. Everything binds
- * 127.0.0.1. Closing it kills every process it started.
+ * TaskManagerRunner} with the memory flags of {@code BashJavaUtils}, as {@code taskmanager.sh}
+ * does), from {@code lib/} and {@code plugins/} directories and a {@code conf/config.yaml}.
+ * Everything binds 127.0.0.1. Closing it kills every process it started.
  */
 final class StandaloneCluster implements AutoCloseable {
 
@@ -36,9 +35,17 @@ final class StandaloneCluster implements AutoCloseable {
     private static final List<String> OPENS =
             Arrays.stream(
                             new String[] {
-                                "java.lang", "java.util", "java.io", "java.nio", "sun.nio.ch",
-                                "java.lang.reflect", "java.text", "java.time", "java.util.concurrent",
-                                "java.util.concurrent.atomic", "java.net"
+                                "java.lang",
+                                "java.util",
+                                "java.io",
+                                "java.nio",
+                                "sun.nio.ch",
+                                "java.lang.reflect",
+                                "java.text",
+                                "java.time",
+                                "java.util.concurrent",
+                                "java.util.concurrent.atomic",
+                                "java.net"
                             })
                     .map(p -> "--add-opens=java.base/" + p + "=ALL-UNNAMED")
                     .toList();
@@ -119,7 +126,10 @@ final class StandaloneCluster implements AutoCloseable {
         command.add("--configDir");
         command.add(conf.toString());
         jobManager = start(command, "jobmanager");
-        await(Duration.ofSeconds(90), "the JobManager's REST endpoint", () -> get("/overview") != null);
+        await(
+                Duration.ofSeconds(90),
+                "the JobManager's REST endpoint",
+                () -> get("/overview") != null);
     }
 
     /** Starts one more TaskManager and waits until the JobManager has at least {@code expected}. */
@@ -169,7 +179,8 @@ final class StandaloneCluster implements AutoCloseable {
     }
 
     /** Polls {@code condition} until it holds; fails naming {@code what} and the logs' location. */
-    void await(Duration timeout, String what, BooleanSupplier condition) throws InterruptedException {
+    void await(Duration timeout, String what, BooleanSupplier condition)
+            throws InterruptedException {
         long end = System.nanoTime() + timeout.toNanos();
         while (System.nanoTime() < end) {
             if (condition.getAsBoolean()) {
@@ -208,7 +219,8 @@ final class StandaloneCluster implements AutoCloseable {
 
     private List<String> java(String logName, String... jvmFlags) {
         List<String> command = new ArrayList<>();
-        command.add(System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
+        command.add(
+                System.getProperty("java.home") + File.separator + "bin" + File.separator + "java");
         command.addAll(Arrays.asList(jvmFlags));
         command.addAll(OPENS);
         command.add("-Daws.ec2MetadataDisabled=true");

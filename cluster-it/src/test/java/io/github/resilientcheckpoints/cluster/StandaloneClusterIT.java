@@ -2,19 +2,6 @@ package io.github.resilientcheckpoints.cluster;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import org.apache.flink.api.common.JobID;
-import org.apache.flink.client.deployment.StandaloneClusterId;
-import org.apache.flink.client.program.rest.RestClusterClient;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.RestOptions;
-import org.apache.flink.core.execution.SavepointFormatType;
-import org.apache.flink.runtime.jobgraph.JobGraph;
-import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.MissingNode;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.URISyntaxException;
@@ -29,6 +16,18 @@ import java.util.concurrent.TimeUnit;
 import java.util.jar.JarEntry;
 import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.client.deployment.StandaloneClusterId;
+import org.apache.flink.client.program.rest.RestClusterClient;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.RestOptions;
+import org.apache.flink.core.execution.SavepointFormatType;
+import org.apache.flink.runtime.jobgraph.JobGraph;
+import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.MissingNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The storage on a real standalone Flink cluster, installed as the README says: the project's one
@@ -51,10 +50,15 @@ class StandaloneClusterIT {
         try (Stream<Path> lib = Files.list(distribution.resolve("lib"))) {
             assertThat(lib.map(p -> p.getFileName().toString()))
                     .as("installed: one jar of ours, nothing else of ours or of its dependencies")
-                    .filteredOn(n -> n.startsWith("resilient") || n.startsWith("caffeine") || n.contains("awssdk")
-                            || n.startsWith("s3-"))
+                    .filteredOn(
+                            n ->
+                                    n.startsWith("resilient")
+                                            || n.startsWith("caffeine")
+                                            || n.contains("awssdk")
+                                            || n.startsWith("s3-"))
                     .singleElement()
-                    .satisfies(n -> assertThat(n).matches("resilient-checkpoint-storage-\\d.*\\.jar"));
+                    .satisfies(
+                            n -> assertThat(n).matches("resilient-checkpoint-storage-\\d.*\\.jar"));
         }
         Path mismatches = tmp.resolve("mismatches.txt");
         try (S3ServerProcess s3 = new S3ServerProcess(Files.createDirectories(tmp.resolve("s3")))) {
@@ -88,28 +92,49 @@ class StandaloneClusterIT {
                 cluster.startTaskManager(2);
                 Path jobJar = jobJar();
 
-                JobID job = client.submitJob(graph(jobJar, mismatches, null)).get(60, TimeUnit.SECONDS);
+                JobID job =
+                        client.submitJob(graph(jobJar, mismatches, null)).get(60, TimeUnit.SECONDS);
                 awaitCompleted(cluster, job, 2);
-                cluster.await(WAIT, "checkpoint in progress", () -> counts(cluster, job).path("in_progress").asInt() > 0);
+                cluster.await(
+                        WAIT,
+                        "checkpoint in progress",
+                        () -> counts(cluster, job).path("in_progress").asInt() > 0);
                 long completedBeforeKill = counts(cluster, job).path("completed").asLong();
                 StandaloneCluster.kill9(first);
                 cluster.startTaskManager(2);
 
-                cluster.await(WAIT, "restore of every key after the kill", () -> restoredKeys(cluster, job) == ClusterJob.KEYS);
+                cluster.await(
+                        WAIT,
+                        "restore of every key after the kill",
+                        () -> restoredKeys(cluster, job) == ClusterJob.KEYS);
                 awaitCompleted(cluster, job, completedBeforeKill + 2);
-                JsonNode restored = cluster.get("/jobs/" + job + "/checkpoints").path("latest").path("restored");
-                assertThat(restored.path("id").asLong()).as("restored from a checkpoint: %s", restored).isPositive();
+                JsonNode restored =
+                        cluster.get("/jobs/" + job + "/checkpoints")
+                                .path("latest")
+                                .path("restored");
+                assertThat(restored.path("id").asLong())
+                        .as("restored from a checkpoint: %s", restored)
+                        .isPositive();
                 assertNoMismatch(mismatches);
 
                 String savepoint =
                         client.stopWithSavepoint(job, false, null, SavepointFormatType.CANONICAL)
                                 .get(120, TimeUnit.SECONDS);
                 assertThat(savepoint).startsWith("s3://cluster/savepoints/");
-                assertThat(s3.blobs().resolve("cluster").resolve(savepoint.substring("s3://cluster/".length())).resolve("_metadata"))
+                assertThat(
+                                s3.blobs()
+                                        .resolve("cluster")
+                                        .resolve(savepoint.substring("s3://cluster/".length()))
+                                        .resolve("_metadata"))
                         .isRegularFile();
 
-                JobID fromSavepoint = client.submitJob(graph(jobJar, mismatches, savepoint)).get(60, TimeUnit.SECONDS);
-                cluster.await(WAIT, "restore of every key from the savepoint", () -> restoredKeys(cluster, fromSavepoint) == ClusterJob.KEYS);
+                JobID fromSavepoint =
+                        client.submitJob(graph(jobJar, mismatches, savepoint))
+                                .get(60, TimeUnit.SECONDS);
+                cluster.await(
+                        WAIT,
+                        "restore of every key from the savepoint",
+                        () -> restoredKeys(cluster, fromSavepoint) == ClusterJob.KEYS);
                 awaitCompleted(cluster, fromSavepoint, 1);
                 client.cancel(fromSavepoint).get(60, TimeUnit.SECONDS);
                 assertNoMismatch(mismatches);
@@ -141,14 +166,24 @@ class StandaloneClusterIT {
 
     private static void awaitCompleted(StandaloneCluster cluster, JobID job, long count)
             throws InterruptedException {
-        cluster.await(WAIT, count + " completed checkpoints of " + job, () -> {
-            JsonNode status = cluster.get("/jobs/" + job);
-            if (status != null && List.of("FAILED", "CANCELED", "FINISHED").contains(status.path("state").asText())) {
-                throw new AssertionError("job " + job + " ended: " + status.path("state").asText()
-                        + "; exceptions: " + cluster.get("/jobs/" + job + "/exceptions"));
-            }
-            return counts(cluster, job).path("completed").asLong() >= count;
-        });
+        cluster.await(
+                WAIT,
+                count + " completed checkpoints of " + job,
+                () -> {
+                    JsonNode status = cluster.get("/jobs/" + job);
+                    if (status != null
+                            && List.of("FAILED", "CANCELED", "FINISHED")
+                                    .contains(status.path("state").asText())) {
+                        throw new AssertionError(
+                                "job "
+                                        + job
+                                        + " ended: "
+                                        + status.path("state").asText()
+                                        + "; exceptions: "
+                                        + cluster.get("/jobs/" + job + "/exceptions"));
+                    }
+                    return counts(cluster, job).path("completed").asLong() >= count;
+                });
     }
 
     /** Sum over the verifier's subtasks of the keys that came back with state in this attempt. */
@@ -159,7 +194,12 @@ class StandaloneClusterIT {
         }
         for (JsonNode vertex : detail.path("vertices")) {
             if (vertex.path("name").asText().contains(ClusterJob.VERIFIER)) {
-                String base = "/jobs/" + job + "/vertices/" + vertex.path("id").asText() + "/subtasks/metrics";
+                String base =
+                        "/jobs/"
+                                + job
+                                + "/vertices/"
+                                + vertex.path("id").asText()
+                                + "/subtasks/metrics";
                 JsonNode available = cluster.get(base);
                 if (available == null) {
                     return -1;
@@ -168,7 +208,9 @@ class StandaloneClusterIT {
                     String id = metric.path("id").asText();
                     if (id.endsWith(".restoredKeys")) {
                         JsonNode value = cluster.get(base + "?get=" + id + "&agg=sum");
-                        return value == null || value.size() == 0 ? -1 : (long) value.get(0).path("sum").asDouble();
+                        return value == null || value.size() == 0
+                                ? -1
+                                : (long) value.get(0).path("sum").asDouble();
                     }
                 }
             }
@@ -178,18 +220,28 @@ class StandaloneClusterIT {
 
     private static void assertNoMismatch(Path mismatches) throws IOException {
         assertThat(Files.exists(mismatches) ? Files.readAllLines(mismatches) : List.<String>of())
-                .as("state that came back wrong").isEmpty();
+                .as("state that came back wrong")
+                .isEmpty();
     }
 
     /** The job's classes as a jar, shipped to the cluster with the job as a user would. */
     private Path jobJar() throws IOException, URISyntaxException {
-        Path classes = Paths.get(ClusterJob.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+        Path classes =
+                Paths.get(
+                        ClusterJob.class
+                                .getProtectionDomain()
+                                .getCodeSource()
+                                .getLocation()
+                                .toURI());
         String dir = ClusterJob.class.getPackageName().replace('.', '/');
         Path jar = tmp.resolve("cluster-job.jar");
         try (OutputStream out = Files.newOutputStream(jar);
                 JarOutputStream jarOut = new JarOutputStream(out);
                 Stream<Path> files = Files.list(classes.resolve(dir))) {
-            for (Path f : (Iterable<Path>) files.filter(p -> p.getFileName().toString().startsWith("ClusterJob"))::iterator) {
+            for (Path f :
+                    (Iterable<Path>)
+                            files.filter(p -> p.getFileName().toString().startsWith("ClusterJob"))
+                                    ::iterator) {
                 jarOut.putNextEntry(new JarEntry(dir + "/" + f.getFileName()));
                 jarOut.write(Files.readAllBytes(f));
                 jarOut.closeEntry();

@@ -1,16 +1,15 @@
 package io.github.resilientcheckpoints.compat;
 
-import org.apache.flink.core.fs.Path;
 import java.lang.reflect.Method;
+import java.util.List;
+import java.util.Optional;
+import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
-import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.StateObject;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
-
-import java.util.List;
-import java.util.Optional;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 
 /**
  * What differs between the Flink lines this project is built for: the Flink 1.20 copy, selected by
@@ -25,7 +24,8 @@ public final class FlinkCompat {
     private FlinkCompat() {}
 
     /** Every collection of channel (unaligned checkpoint) state of a subtask. */
-    public static List<Iterable<? extends StateObject>> channelStates(OperatorSubtaskState subtask) {
+    public static List<Iterable<? extends StateObject>> channelStates(
+            OperatorSubtaskState subtask) {
         return List.of(subtask.getInputChannelState(), subtask.getResultSubpartitionState());
     }
 
@@ -37,13 +37,15 @@ public final class FlinkCompat {
     /** {@code <root>/<job-id>}: where this job's checkpoints live (not public in Flink 1.20). */
     public static Path checkpointsDirectory(FsCheckpointStorageAccess access) {
         try {
-            Method getter = FsCheckpointStorageAccess.class.getDeclaredMethod("getCheckpointsDirectory");
+            Method getter =
+                    FsCheckpointStorageAccess.class.getDeclaredMethod("getCheckpointsDirectory");
             getter.setAccessible(true);
             return (Path) getter.invoke(access);
         } catch (ReflectiveOperationException e) {
             throw new IllegalStateException(
                     "This build is for Flink 1.20 and cannot read the checkpoint directory of "
-                            + access.getClass().getName() + "; use the jar built for your Flink line",
+                            + access.getClass().getName()
+                            + "; use the jar built for your Flink line",
                     e);
         }
     }

@@ -1,14 +1,13 @@
 package io.github.resilientcheckpoints.compat;
 
+import java.util.List;
+import java.util.Optional;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.OperatorSubtaskState;
-import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.AbstractMergedChannelStateHandle;
 import org.apache.flink.runtime.state.StateObject;
 import org.apache.flink.runtime.state.StreamStateHandle;
-
-import java.util.List;
-import java.util.Optional;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 
 /**
  * What differs between the Flink lines this project is built for. This copy is compiled against
@@ -23,7 +22,8 @@ public final class FlinkCompat {
     private FlinkCompat() {}
 
     /** Every collection of channel (unaligned checkpoint) state of a subtask. */
-    public static List<Iterable<? extends StateObject>> channelStates(OperatorSubtaskState subtask) {
+    public static List<Iterable<? extends StateObject>> channelStates(
+            OperatorSubtaskState subtask) {
         return List.of(
                 subtask.getInputChannelState(),
                 subtask.getUpstreamOutputBufferState(),

@@ -3,11 +3,6 @@ package io.github.resilientcheckpoints.cleanup;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsListing;
-
-import org.apache.flink.core.fs.FSDataInputStream;
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
@@ -20,12 +15,15 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.ToIntFunction;
 import java.util.regex.Matcher;
+import org.apache.flink.core.fs.FSDataInputStream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
 
 /**
  * Everything cleanup must know before it may delete anything under a checkpoint root: every job
  * directory under the scanned roots, each job's retained checkpoints, and every file those
- * checkpoints reference — whichever job directory the file lives in. Files cross job directories:
- * a job restored in CLAIM mode keeps referencing the old job's {@code shared/} files, and a job
+ * checkpoints reference — whichever job directory the file lives in. Files cross job directories: a
+ * job restored in CLAIM mode keeps referencing the old job's {@code shared/} files, and a job
  * restored in NO_CLAIM mode needs the restored {@code chk-N} until it has a checkpoint of its own.
  * The latter is invisible in any {@code _metadata}; it is read from the restore marker that this
  * storage's JobManager side writes into the restoring job's directory (see {@link RestoreMarker}).
@@ -41,11 +39,15 @@ public final class CheckpointIndex {
         final Path dir;
         final String key;
         final List<StoredFile> files = new ArrayList<>();
+
         /** Checkpoints with a {@code _metadata}, by id. */
         final NavigableMap<Long, StoredFile> metadata = new TreeMap<>();
+
         final List<StoredFile> markers = new ArrayList<>();
+
         /** The checkpoints whose references are live (newest first). */
         final List<Long> retained = new ArrayList<>();
+
         long newestMillis = Long.MIN_VALUE;
 
         Job(String id, Path dir) {
@@ -85,15 +87,26 @@ public final class CheckpointIndex {
     /**
      * Lists every root and reads the retained checkpoints of every job directory in it.
      *
-     * @param roots checkpoint roots ({@code <root>/<job-id>/chk-N}); the first is the one being swept
+     * @param roots checkpoint roots ({@code <root>/<job-id>/chk-N}); the first is the one being
+     *     swept
      * @param keptCheckpoints how many of a job's newest checkpoints with a {@code _metadata} are
      *     retained (by job directory key); their references are live
      * @param graceMillis a restoring job's own single checkpoint counts only once it is this old
      */
-    public static CheckpointIndex build(CheckpointStore store, List<Path> roots, ToIntFunction<String> keptCheckpoints,
-            long graceMillis, long nowMillis, MetadataReader reader) throws IOException {
-        SupportsListing listing = store.capability(SupportsListing.class).orElseThrow(
-                () -> new IllegalArgumentException("store " + store.name() + " cannot list files"));
+    public static CheckpointIndex build(
+            CheckpointStore store,
+            List<Path> roots,
+            ToIntFunction<String> keptCheckpoints,
+            long graceMillis,
+            long nowMillis,
+            MetadataReader reader)
+            throws IOException {
+        SupportsListing listing =
+                store.capability(SupportsListing.class)
+                        .orElseThrow(
+                                () ->
+                                        new IllegalArgumentException(
+                                                "store " + store.name() + " cannot list files"));
         CheckpointIndex index = new CheckpointIndex();
         for (Path root : roots) {
             SweepPlanner.checkNoDotDot(root);
@@ -107,8 +120,10 @@ public final class CheckpointIndex {
                 if (rel.length < 2 || !SweepPlanner.JOB_ID.matcher(rel[0]).matches()) {
                     continue;
                 }
-                Job job = index.jobs.computeIfAbsent(Locations.key(new Path(root, rel[0])),
-                        x -> new Job(rel[0], new Path(root, rel[0])));
+                Job job =
+                        index.jobs.computeIfAbsent(
+                                Locations.key(new Path(root, rel[0])),
+                                x -> new Job(rel[0], new Path(root, rel[0])));
                 job.files.add(f);
                 job.newestMillis = Math.max(job.newestMillis, f.modificationTimeMillis());
                 Matcher m = SweepPlanner.CHECKPOINT_DIR.matcher(rel[1]);
@@ -128,7 +143,10 @@ public final class CheckpointIndex {
                 job.retained.add(id);
             }
             for (long id : job.retained) {
-                index.addReferences(reader, new Path(job.dir, "chk-" + id), job.metadata.get(id),
+                index.addReferences(
+                        reader,
+                        new Path(job.dir, "chk-" + id),
+                        job.metadata.get(id),
                         new Holder(job.key, job.describe(id)));
             }
         }
@@ -138,7 +156,8 @@ public final class CheckpointIndex {
         return index;
     }
 
-    private void addReferences(MetadataReader reader, Path checkpointDir, StoredFile metadata, Holder holder) {
+    private void addReferences(
+            MetadataReader reader, Path checkpointDir, StoredFile metadata, Holder holder) {
         try {
             for (String ref : reader.references(checkpointDir, metadata)) {
                 live.computeIfAbsent(ref, x -> new ArrayList<>(1)).add(holder);
@@ -151,15 +170,27 @@ public final class CheckpointIndex {
     /**
      * A job restored from a checkpoint needs it until it has a checkpoint of its own that Flink has
      * surely committed: two of its own, or one older than the grace period (a {@code _metadata} can
-     * exist for a checkpoint whose commit the JobManager never made; Flink then restores the restored
-     * checkpoint again).
+     * exist for a checkpoint whose commit the JobManager never made; Flink then restores the
+     * restored checkpoint again).
      */
-    private void readMarkers(CheckpointStore store, Job job, long graceMillis, long nowMillis, MetadataReader reader) {
+    private void readMarkers(
+            CheckpointStore store,
+            Job job,
+            long graceMillis,
+            long nowMillis,
+            MetadataReader reader) {
         if (job.markers.isEmpty()) {
             return;
         }
-        boolean ownCheckpoint = job.metadata.size() >= 2 || (job.metadata.size() == 1
-                && nowMillis - job.metadata.firstEntry().getValue().modificationTimeMillis() >= graceMillis);
+        boolean ownCheckpoint =
+                job.metadata.size() >= 2
+                        || (job.metadata.size() == 1
+                                && nowMillis
+                                                - job.metadata
+                                                        .firstEntry()
+                                                        .getValue()
+                                                        .modificationTimeMillis()
+                                        >= graceMillis);
         if (ownCheckpoint) {
             return;
         }
@@ -168,15 +199,23 @@ public final class CheckpointIndex {
             try {
                 pointer = RestoreMarker.read(marker.path());
             } catch (IOException e) {
-                errors.add("Cannot read restore marker " + marker.path() + " (" + e + "): the checkpoint job "
-                        + job.id + " was restored from is unknown, so nothing is deleted");
+                errors.add(
+                        "Cannot read restore marker "
+                                + marker.path()
+                                + " ("
+                                + e
+                                + "): the checkpoint job "
+                                + job.id
+                                + " was restored from is unknown, so nothing is deleted");
                 continue;
             }
             Path checkpointDir = RestoreMarker.checkpointDirectory(pointer);
             String dirKey = Locations.key(checkpointDir);
-            String reason = "job " + job.id + " was restored from it and has no checkpoint of its own yet";
+            String reason =
+                    "job " + job.id + " was restored from it and has no checkpoint of its own yet";
             protectedCheckpoints.put(dirKey, reason);
-            Holder holder = new Holder(job.key, reason.replace("it and", checkpointDir.getName() + " and"));
+            Holder holder =
+                    new Holder(job.key, reason.replace("it and", checkpointDir.getName() + " and"));
             StoredFile metadata = findMetadata(dirKey);
             if (metadata != null) {
                 addReferences(reader, checkpointDir, metadata, holder);
@@ -222,7 +261,9 @@ public final class CheckpointIndex {
         return live.getOrDefault(key, List.of());
     }
 
-    /** Why a checkpoint directory must stay although no retained {@code _metadata} references it. */
+    /**
+     * Why a checkpoint directory must stay although no retained {@code _metadata} references it.
+     */
     String protectedReason(String checkpointDirKey) {
         return protectedCheckpoints.get(checkpointDirKey);
     }
@@ -258,10 +299,11 @@ public final class CheckpointIndex {
     /** Reads references of a {@code _metadata}, possibly from a cache. */
     public interface MetadataReader {
         /**
-         * @param metadata the listing entry of the {@code _metadata} (size and time key a cache), or
-         *     null when it was not listed
+         * @param metadata the listing entry of the {@code _metadata} (size and time key a cache),
+         *     or null when it was not listed
          */
-        Set<String> references(Path checkpointDir, StoredFile metadata) throws UnreadableMetadataException;
+        Set<String> references(Path checkpointDir, StoredFile metadata)
+                throws UnreadableMetadataException;
 
         /** Reads every time. */
         static MetadataReader uncached(ClassLoader classLoader) {

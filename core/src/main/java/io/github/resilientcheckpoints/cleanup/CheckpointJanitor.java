@@ -2,25 +2,22 @@ package io.github.resilientcheckpoints.cleanup;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
-
-import org.apache.flink.core.fs.Path;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Executor;
 import java.util.function.LongSupplier;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The online janitor on the JobManager: when a checkpoint starts, it sweeps the job's checkpoint
  * directory in the background, at most once per interval per job, one sweep at a time per JVM.
  * Checkpoints from {@code id - maxConcurrent} on count as in progress; every checkpoint with a
- * {@code _metadata} is kept (deleting completed checkpoints is Flink's job); what other jobs under the
- * same root (and the honoured roots) reference or were restored from is kept; everything else must
- * also be older than the grace period, which is never shorter than the checkpoint timeout.
+ * {@code _metadata} is kept (deleting completed checkpoints is Flink's job); what other jobs under
+ * the same root (and the honoured roots) reference or were restored from is kept; everything else
+ * must also be older than the grace period, which is never shorter than the checkpoint timeout.
  *
  * <p>The sweep thread and the time of each job's last sweep belong to the JVM's runtime, which
  * passes them in (it creates and closes the thread).
@@ -41,15 +38,23 @@ public final class CheckpointJanitor {
     private final Map<String, Long> lastSweep;
 
     /**
-     * @param honouredRoots further checkpoint roots whose jobs' references are honoured (the job's own
-     *     root is always read)
+     * @param honouredRoots further checkpoint roots whose jobs' references are honoured (the job's
+     *     own root is always read)
      * @param sweeps runs the sweeps, one at a time
      * @param lastSweep when each job directory was last swept, shared by the janitors of a JVM
      * @param references reads the references of a {@code _metadata} (the runtime's cached reader)
      */
-    public CheckpointJanitor(CheckpointStore store, StorageMetrics metrics, int maxConcurrent,
-            long graceMillis, long intervalMillis, LongSupplier clock, List<Path> honouredRoots, Executor sweeps,
-            Map<String, Long> lastSweep, CheckpointIndex.MetadataReader references) {
+    public CheckpointJanitor(
+            CheckpointStore store,
+            StorageMetrics metrics,
+            int maxConcurrent,
+            long graceMillis,
+            long intervalMillis,
+            LongSupplier clock,
+            List<Path> honouredRoots,
+            Executor sweeps,
+            Map<String, Long> lastSweep,
+            CheckpointIndex.MetadataReader references) {
         this.references = references;
         this.sweeps = sweeps;
         this.lastSweep = lastSweep;
@@ -75,25 +80,34 @@ public final class CheckpointJanitor {
     }
 
     /**
-     * Sweeps the job's own directory. Every job directory under the same root (and under the honoured
-     * roots) is read first: what their checkpoints reference, or were restored from, stays.
+     * Sweeps the job's own directory. Every job directory under the same root (and under the
+     * honoured roots) is read first: what their checkpoints reference, or were restored from,
+     * stays.
      */
     SweepPlan sweep(Path jobDirectory, long checkpointId) {
         jobDirectory = Locations.trimmed(jobDirectory);
         try {
-            // Completed checkpoints are Flink's to delete: it discards what it subsumes, and it counts
-            // 'num-retained' from the cluster's configuration, which this storage cannot see (a job-level
-            // value may differ). The janitor therefore keeps every checkpoint with a _metadata and sweeps
+            // Completed checkpoints are Flink's to delete: it discards what it subsumes, and it
+            // counts
+            // 'num-retained' from the cluster's configuration, which this storage cannot see (a
+            // job-level
+            // value may differ). The janitor therefore keeps every checkpoint with a _metadata and
+            // sweeps
             // only what none of them references: aborted chk-N, orphaned shared/taskowned files,
             // incomplete uploads. Completed leftovers are for the offline command's --retain.
-            SweepPlanner.Rules rules = new SweepPlanner.Rules(Integer.MAX_VALUE, graceMillis, clock.getAsLong(),
-                    Math.max(0, checkpointId - Math.max(1, maxConcurrent)));
+            SweepPlanner.Rules rules =
+                    new SweepPlanner.Rules(
+                            Integer.MAX_VALUE,
+                            graceMillis,
+                            clock.getAsLong(),
+                            Math.max(0, checkpointId - Math.max(1, maxConcurrent)));
             List<Path> roots = new ArrayList<>();
             roots.add(jobDirectory.getParent());
             roots.addAll(honouredRoots);
             SweepPlanner planner = new SweepPlanner(store);
             // Every job's every checkpoint with a _metadata counts, this job's and the others'.
-            CheckpointIndex index = planner.index(roots, job -> Integer.MAX_VALUE, rules, references);
+            CheckpointIndex index =
+                    planner.index(roots, job -> Integer.MAX_VALUE, rules, references);
             CheckpointIndex.Job job = index.job(jobDirectory);
             if (job == null) {
                 return new SweepPlan();
@@ -107,5 +121,4 @@ public final class CheckpointJanitor {
             return null;
         }
     }
-
 }

@@ -5,7 +5,11 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsListing;
-
+import java.io.PrintStream;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
@@ -13,12 +17,6 @@ import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.plugin.PluginUtils;
 import org.apache.flink.util.TimeUtils;
-
-import java.io.PrintStream;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.List;
 
 /**
  * The offline cleanup command:
@@ -37,25 +35,36 @@ import java.util.List;
  */
 public final class CleanupCommand {
 
-    /** One line per option; the process entry point is {@code io.github.resilientcheckpoints.cli.Main}. */
-    public static final String USAGE = "usage: cleanup <checkpoint-root-or-job-dir> [--execute] [--older-than <duration>]"
-            + " [--retain <n>] [--keep-jobs <n>] [--honour-root <dir> ...] [--allow-grace-below-timeout]"
-            + " [-D<key>=<value> ...]\n"
-            + "  --older-than  grace: nothing younger is touched (default: max(1 h, 3 x execution.checkpointing.timeout));\n"
-            + "                below execution.checkpointing.timeout only with --allow-grace-below-timeout\n"
-            + "  --retain      completed checkpoints to keep per job, newest first, 1 or more (default: all);\n"
-            + "                one more is kept in case the newest was never committed by Flink\n"
-            + "  --keep-jobs   with a checkpoint root: keep the newest N (1 or more) job directories, sweep the others\n"
-            + "                whole unless another job still needs files in them\n"
-            + "  --honour-root another checkpoint root whose jobs' checkpoints must be honoured (e.g. a job restored\n"
-            + "                from a checkpoint under the swept root); read, never swept; repeatable\n"
-            + "  --execute     delete; without it, only print the plan";
+    /**
+     * One line per option; the process entry point is {@code
+     * io.github.resilientcheckpoints.cli.Main}.
+     */
+    public static final String USAGE =
+            "usage: cleanup <checkpoint-root-or-job-dir> [--execute] [--older-than <duration>]"
+                    + " [--retain <n>] [--keep-jobs <n>] [--honour-root <dir> ...] [--allow-grace-below-timeout]"
+                    + " [-D<key>=<value> ...]\n"
+                    + "  --older-than  grace: nothing younger is touched (default: max(1 h, 3 x execution.checkpointing.timeout));\n"
+                    + "                below execution.checkpointing.timeout only with --allow-grace-below-timeout\n"
+                    + "  --retain      completed checkpoints to keep per job, newest first, 1 or more (default: all);\n"
+                    + "                one more is kept in case the newest was never committed by Flink\n"
+                    + "  --keep-jobs   with a checkpoint root: keep the newest N (1 or more) job directories, sweep the others\n"
+                    + "                whole unless another job still needs files in them\n"
+                    + "  --honour-root another checkpoint root whose jobs' checkpoints must be honoured (e.g. a job restored\n"
+                    + "                from a checkpoint under the swept root); read, never swept; repeatable\n"
+                    + "  --execute     delete; without it, only print the plan";
 
     private CleanupCommand() {}
 
     /** Parsed command line. */
-    record Options(String dir, boolean execute, Duration olderThan, int retain, int keepJobs,
-            List<String> honourRoots, boolean allowShortGrace, Configuration conf) {
+    record Options(
+            String dir,
+            boolean execute,
+            Duration olderThan,
+            int retain,
+            int keepJobs,
+            List<String> honourRoots,
+            boolean allowShortGrace,
+            Configuration conf) {
 
         Duration grace() {
             return olderThan != null ? olderThan : defaultGrace(conf);
@@ -79,11 +88,17 @@ public final class CleanupCommand {
             } else if (a.equals("--older-than")) {
                 olderThan = TimeUtils.parseDuration(value(args, ++i, a));
             } else if (a.equals("--retain")) {
-                retain = atLeastOne("--retain", value(args, ++i, a),
-                        "Flink always retains at least 1 checkpoint; 0 would delete the one a restore needs");
+                retain =
+                        atLeastOne(
+                                "--retain",
+                                value(args, ++i, a),
+                                "Flink always retains at least 1 checkpoint; 0 would delete the one a restore needs");
             } else if (a.equals("--keep-jobs")) {
-                keepJobs = atLeastOne("--keep-jobs", value(args, ++i, a),
-                        "0 would sweep every job whole, the running one included");
+                keepJobs =
+                        atLeastOne(
+                                "--keep-jobs",
+                                value(args, ++i, a),
+                                "0 would sweep every job whole, the running one included");
             } else if (a.equals("--honour-root")) {
                 String root = value(args, ++i, a);
                 SweepPlanner.checkNoDotDot(root);
@@ -99,13 +114,19 @@ public final class CleanupCommand {
         if (dir == null) {
             throw new IllegalArgumentException("no directory given");
         }
-        return new Options(dir, execute, olderThan, retain, keepJobs, honour, allowShortGrace, conf);
+        return new Options(
+                dir, execute, olderThan, retain, keepJobs, honour, allowShortGrace, conf);
     }
 
-    /** Runs the command; returns the exit code (0 done, 1 some job not swept, 2 bad usage or refused). */
+    /**
+     * Runs the command; returns the exit code (0 done, 1 some job not swept, 2 bad usage or
+     * refused).
+     */
     public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
-        Configuration conf = System.getenv("FLINK_CONF_DIR") != null
-                ? GlobalConfiguration.loadConfiguration(System.getenv("FLINK_CONF_DIR")) : new Configuration();
+        Configuration conf =
+                System.getenv("FLINK_CONF_DIR") != null
+                        ? GlobalConfiguration.loadConfiguration(System.getenv("FLINK_CONF_DIR"))
+                        : new Configuration();
         Options options;
         try {
             options = parse(args, conf);
@@ -121,14 +142,21 @@ public final class CleanupCommand {
             err.println("cleanup: " + e.getMessage());
             return 2;
         }
-        try (CheckpointStore store = CheckpointStores.forRoot(new Path(options.dir()).toUri(), conf)) {
+        try (CheckpointStore store =
+                CheckpointStores.forRoot(new Path(options.dir()).toUri(), conf)) {
             return run(options, store, System.currentTimeMillis(), out, err);
         }
     }
 
     /** Runs the command line against a given store (tests, and the command itself). */
-    static int run(String[] args, Configuration conf, CheckpointStore store, long now, PrintStream out,
-            PrintStream err) throws Exception {
+    static int run(
+            String[] args,
+            Configuration conf,
+            CheckpointStore store,
+            long now,
+            PrintStream out,
+            PrintStream err)
+            throws Exception {
         Options options;
         try {
             options = parse(args, conf);
@@ -145,22 +173,37 @@ public final class CleanupCommand {
         return CleanupSettings.defaultGrace(conf.get(CheckpointingOptions.CHECKPOINTING_TIMEOUT));
     }
 
-    static int run(Options options, CheckpointStore store, long now, PrintStream out, PrintStream err)
+    static int run(
+            Options options, CheckpointStore store, long now, PrintStream out, PrintStream err)
             throws Exception {
         Path root = Locations.trimmed(new Path(options.dir()));
         Duration grace = options.grace();
         Duration timeout = options.conf().get(CheckpointingOptions.CHECKPOINTING_TIMEOUT);
         if (grace.compareTo(timeout) < 0) {
-            String what = "--older-than " + TimeUtils.formatWithHighestUnit(grace) + " is shorter than "
-                    + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key() + " (" + TimeUtils.formatWithHighestUnit(timeout)
-                    + "): files of a checkpoint that is still being written, and will reference them, could be deleted";
+            String what =
+                    "--older-than "
+                            + TimeUtils.formatWithHighestUnit(grace)
+                            + " is shorter than "
+                            + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key()
+                            + " ("
+                            + TimeUtils.formatWithHighestUnit(timeout)
+                            + "): files of a checkpoint that is still being written, and will reference them, could be deleted";
             if (!options.allowShortGrace()) {
-                err.println("cleanup: " + what + ". Give a grace of at least the checkpoint timeout (or set -D"
-                        + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key() + "=<the jobs' timeout>), or add"
-                        + " --allow-grace-below-timeout if no job writes under " + root + " any more.");
+                err.println(
+                        "cleanup: "
+                                + what
+                                + ". Give a grace of at least the checkpoint timeout (or set -D"
+                                + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key()
+                                + "=<the jobs' timeout>), or add"
+                                + " --allow-grace-below-timeout if no job writes under "
+                                + root
+                                + " any more.");
                 return 2;
             }
-            err.println("cleanup: WARNING: " + what + "; going ahead because of --allow-grace-below-timeout.");
+            err.println(
+                    "cleanup: WARNING: "
+                            + what
+                            + "; going ahead because of --allow-grace-below-timeout.");
         }
         SupportsListing listing = store.capability(SupportsListing.class).orElse(null);
         if (listing == null) {
@@ -177,25 +220,37 @@ public final class CleanupCommand {
             }
             String[] rel = Locations.relative(k, rootKey);
             if (rel.length == 1 && rel[0].equals(MetadataReferences.METADATA)) {
-                err.println("cleanup: refusing " + root + ": it holds a _metadata itself, so it is a single checkpoint"
-                        + " or a savepoint; give the job directory (its parent) or the checkpoint root");
+                err.println(
+                        "cleanup: refusing "
+                                + root
+                                + ": it holds a _metadata itself, so it is a single checkpoint"
+                                + " or a savepoint; give the job directory (its parent) or the checkpoint root");
                 return 2;
             }
             if (isCheckpointPart(rel[0]) && rel.length >= 2) {
                 isJobDir = true;
-            } else if (SweepPlanner.JOB_ID.matcher(rel[0]).matches() && rel.length >= 2
+            } else if (SweepPlanner.JOB_ID.matcher(rel[0]).matches()
+                    && rel.length >= 2
                     && (isCheckpointPart(rel[1]) || rel[1].equals(RestoreMarker.FILE_NAME))) {
                 hasJobs = true;
             }
         }
         if (!isJobDir && !hasJobs) {
-            err.println("cleanup: refusing " + root + ": not a Flink checkpoint directory (expected chk-N, shared/ or"
-                    + " taskowned/ inside a job directory, or <32-hex job id>/chk-N inside a checkpoint root)");
+            err.println(
+                    "cleanup: refusing "
+                            + root
+                            + ": not a Flink checkpoint directory (expected chk-N, shared/ or"
+                            + " taskowned/ inside a job directory, or <32-hex job id>/chk-N inside a checkpoint root)");
             return 2;
         }
-        if (isJobDir && (root.getParent() == null || !SweepPlanner.JOB_ID.matcher(root.getName()).matches())) {
-            err.println("cleanup: refusing " + root + ": a job directory is named by its 32-hex job id (Flink's"
-                    + " layout <root>/<job-id>/chk-N); give that directory or the checkpoint root");
+        if (isJobDir
+                && (root.getParent() == null
+                        || !SweepPlanner.JOB_ID.matcher(root.getName()).matches())) {
+            err.println(
+                    "cleanup: refusing "
+                            + root
+                            + ": a job directory is named by its 32-hex job id (Flink's"
+                            + " layout <root>/<job-id>/chk-N); give that directory or the checkpoint root");
             return 2;
         }
         Path scanned = isJobDir ? root.getParent() : root;
@@ -204,10 +259,16 @@ public final class CleanupCommand {
         options.honourRoots().forEach(h -> roots.add(new Path(h)));
 
         SweepPlanner planner = new SweepPlanner(store);
-        SweepPlanner.Rules rules = SweepPlanner.Rules.offline(grace.toMillis(), now, options.retain());
+        SweepPlanner.Rules rules =
+                SweepPlanner.Rules.offline(grace.toMillis(), now, options.retain());
         int kept = rules.keptCheckpoints();
-        CheckpointIndex index = planner.index(roots, job -> kept, rules,
-                CheckpointIndex.MetadataReader.uncached(CleanupCommand.class.getClassLoader()));
+        CheckpointIndex index =
+                planner.index(
+                        roots,
+                        job -> kept,
+                        rules,
+                        CheckpointIndex.MetadataReader.uncached(
+                                CleanupCommand.class.getClassLoader()));
         String scannedKey = Locations.key(scanned);
         List<CheckpointIndex.Job> sweepable = new ArrayList<>();
         int read = 0;
@@ -217,9 +278,14 @@ public final class CleanupCommand {
                 sweepable.add(job);
             }
         }
-        out.printf("Read the retained checkpoints (%d) of %d job directories under %s to honour their references%s%n",
-                read, index.jobs().size(), roots.size() == 1 ? scanned : roots,
-                isJobDir ? " (the job's sibling directories included: CLAIM restores reference them)" : "");
+        out.printf(
+                "Read the retained checkpoints (%d) of %d job directories under %s to honour their references%s%n",
+                read,
+                index.jobs().size(),
+                roots.size() == 1 ? scanned : roots,
+                isJobDir
+                        ? " (the job's sibling directories included: CLAIM restores reference them)"
+                        : "");
 
         SweepPlan plan = new SweepPlan();
         if (!index.errors().isEmpty()) {
@@ -234,8 +300,16 @@ public final class CleanupCommand {
             for (int i = 0; i < sweepable.size(); i++) {
                 CheckpointIndex.Job job = sweepable.get(i);
                 if (options.keepJobs() >= 0 && i >= options.keepJobs()) {
-                    plan.merge(planner.planWholeJob(index, job, rules,
-                            "job " + job.id() + " is not among the newest " + options.keepJobs() + " jobs"));
+                    plan.merge(
+                            planner.planWholeJob(
+                                    index,
+                                    job,
+                                    rules,
+                                    "job "
+                                            + job.id()
+                                            + " is not among the newest "
+                                            + options.keepJobs()
+                                            + " jobs"));
                 } else {
                     plan.merge(planner.planJob(index, job, rules));
                 }
@@ -243,9 +317,14 @@ public final class CleanupCommand {
         }
         print(plan, root, grace, now, options.execute(), out);
         if (options.execute() && plan.errors().isEmpty()) {
-            Sweeper.Result result = new Sweeper(store, new StorageMetrics()).execute(root.toString(), plan);
-            out.printf("Deleted %d files (%d bytes), aborted %d uploads, %d deletions failed%n",
-                    result.filesDeleted(), result.bytesDeleted(), result.uploadsAborted(), result.failed().size());
+            Sweeper.Result result =
+                    new Sweeper(store, new StorageMetrics()).execute(root.toString(), plan);
+            out.printf(
+                    "Deleted %d files (%d bytes), aborted %d uploads, %d deletions failed%n",
+                    result.filesDeleted(),
+                    result.bytesDeleted(),
+                    result.uploadsAborted(),
+                    result.failed().size());
             for (Path p : result.failed()) {
                 out.println("  could not delete " + p);
             }
@@ -253,27 +332,42 @@ public final class CleanupCommand {
                 return 1;
             }
         } else if (options.execute()) {
-            out.println("Nothing was deleted: some checkpoint metadata could not be read (see NOT SWEPT above).");
+            out.println(
+                    "Nothing was deleted: some checkpoint metadata could not be read (see NOT SWEPT above).");
         } else {
-            out.println("Dry run: nothing was deleted. Run again with --execute to delete the files above.");
+            out.println(
+                    "Dry run: nothing was deleted. Run again with --execute to delete the files above.");
         }
         return plan.errors().isEmpty() ? 0 : 1;
     }
 
     private static boolean isCheckpointPart(String name) {
-        return SweepPlanner.CHECKPOINT_DIR.matcher(name).matches() || name.equals("shared") || name.equals("taskowned");
+        return SweepPlanner.CHECKPOINT_DIR.matcher(name).matches()
+                || name.equals("shared")
+                || name.equals("taskowned");
     }
 
-    private static void print(SweepPlan plan, Path root, Duration grace, long now, boolean execute, PrintStream out) {
-        out.printf("Cleanup plan for %s (grace %s)%n", root, TimeUtils.formatWithHighestUnit(grace));
+    private static void print(
+            SweepPlan plan, Path root, Duration grace, long now, boolean execute, PrintStream out) {
+        out.printf(
+                "Cleanup plan for %s (grace %s)%n", root, TimeUtils.formatWithHighestUnit(grace));
         for (SweepPlan.Orphan o : plan.orphans()) {
-            out.printf("  %s %s (%d bytes, %s old): %s%n", execute ? "delete" : "would delete", o.file().path(),
-                    o.file().size(), TimeUtils.formatWithHighestUnit(
-                            Duration.ofMillis(Math.max(0, now - o.file().modificationTimeMillis())).withNanos(0)),
+            out.printf(
+                    "  %s %s (%d bytes, %s old): %s%n",
+                    execute ? "delete" : "would delete",
+                    o.file().path(),
+                    o.file().size(),
+                    TimeUtils.formatWithHighestUnit(
+                            Duration.ofMillis(Math.max(0, now - o.file().modificationTimeMillis()))
+                                    .withNanos(0)),
                     o.reason());
         }
-        plan.pendingUploads().forEach(u -> out.printf("  %s incomplete upload %s of %s%n",
-                execute ? "abort" : "would abort", u.uploadId(), u.path()));
+        plan.pendingUploads()
+                .forEach(
+                        u ->
+                                out.printf(
+                                        "  %s incomplete upload %s of %s%n",
+                                        execute ? "abort" : "would abort", u.uploadId(), u.path()));
         plan.notes().forEach(n -> out.println("  " + n));
         plan.errors().forEach(e -> out.println("  NOT SWEPT: " + e));
         out.println("Summary: " + plan.summary());
@@ -291,10 +385,12 @@ public final class CleanupCommand {
         try {
             n = Integer.parseInt(value);
         } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(option + " needs a number of 1 or more, got '" + value + "'");
+            throw new IllegalArgumentException(
+                    option + " needs a number of 1 or more, got '" + value + "'");
         }
         if (n < 1) {
-            throw new IllegalArgumentException(option + " needs a number of 1 or more, got '" + value + "': " + why);
+            throw new IllegalArgumentException(
+                    option + " needs a number of 1 or more, got '" + value + "': " + why);
         }
         return n;
     }

@@ -2,23 +2,24 @@ package io.github.resilientcheckpoints.cleanup;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.config.ConfigReading;
-
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.util.TimeUtils;
 
-import java.io.Serializable;
-import java.time.Duration;
-import java.util.List;
-
 /**
- * The janitor's settings ({@code cleanup.*}, {@code janitor.*}): whether it runs, how old a file must
- * be before it may go (the grace), how often it sweeps, and the other roots whose checkpoints it
- * must honour.
+ * The janitor's settings ({@code cleanup.*}, {@code janitor.*}): whether it runs, how old a file
+ * must be before it may go (the grace), how often it sweeps, and the other roots whose checkpoints
+ * it must honour.
  */
 public record CleanupSettings(
-        boolean janitorEnabled, Duration grace, Duration janitorInterval, List<String> honouredRoots)
+        boolean janitorEnabled,
+        Duration grace,
+        Duration janitorInterval,
+        List<String> honouredRoots)
         implements Serializable {
 
     public CleanupSettings {
@@ -63,7 +64,9 @@ public record CleanupSettings(
         }
         Duration interval =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.JANITOR_INTERVAL, ConfigReading.DURATION);
+                        config,
+                        ResilientCheckpointOptions.JANITOR_INTERVAL,
+                        ConfigReading.DURATION);
         List<String> honoured =
                 ConfigReading.read(
                         config,

@@ -1,14 +1,14 @@
 package io.github.resilientcheckpoints.cleanup;
 
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
-
 import java.io.IOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
 
 /**
  * The comparable identity of a location in a store. Cleanup compares what a listing returns, what a
@@ -16,10 +16,10 @@ import java.util.Set;
  *
  * <ul>
  *   <li>S3 file systems use {@code s3://}, {@code s3a://}, {@code s3p://} or {@code s3n://} for the
- *       same bucket and key (the S3 store writes {@code s3://} handles whichever scheme the checkpoint
- *       directory used): all fold to {@code s3://bucket/key};
- *   <li>{@code hdfs:///path} (no authority) means the default file system's name node: the authority
- *       is taken from the file system Flink resolves for it;
+ *       same bucket and key (the S3 store writes {@code s3://} handles whichever scheme the
+ *       checkpoint directory used): all fold to {@code s3://bucket/key};
+ *   <li>{@code hdfs:///path} (no authority) means the default file system's name node: the
+ *       authority is taken from the file system Flink resolves for it;
  *   <li>a path without a scheme is a local file; trailing slashes and {@code .}/{@code ..} segments
  *       are normalised away.
  * </ul>
@@ -30,7 +30,10 @@ public final class Locations {
 
     private Locations() {}
 
-    /** {@code scheme://authority/path}, with S3 schemes folded to {@code s3} and the authority resolved. */
+    /**
+     * {@code scheme://authority/path}, with S3 schemes folded to {@code s3} and the authority
+     * resolved.
+     */
     public static String key(Path path) {
         URI uri = path.toUri().normalize();
         String scheme = uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(Locale.ROOT);
@@ -48,11 +51,16 @@ public final class Locations {
         return scheme + "://" + (authority == null ? "" : authority) + p;
     }
 
-    /** The path without trailing slashes ({@code Path.getParent()} of {@code a/b/} is {@code a/b}). */
+    /**
+     * The path without trailing slashes ({@code Path.getParent()} of {@code a/b/} is {@code a/b}).
+     */
     public static Path trimmed(Path path) {
         String s = path.toString();
         int end = s.length();
-        while (end > 1 && s.charAt(end - 1) == '/' && s.charAt(end - 2) != '/' && s.charAt(end - 2) != ':') {
+        while (end > 1
+                && s.charAt(end - 1) == '/'
+                && s.charAt(end - 2) != '/'
+                && s.charAt(end - 2) != ':') {
             end--;
         }
         return end == s.length() ? path : new Path(s.substring(0, end));
@@ -60,7 +68,8 @@ public final class Locations {
 
     /** True when {@code key} is {@code parentKey} itself or lies below it. */
     public static boolean isUnder(String key, String parentKey) {
-        return key.equals(parentKey) || key.startsWith(parentKey.endsWith("/") ? parentKey : parentKey + "/");
+        return key.equals(parentKey)
+                || key.startsWith(parentKey.endsWith("/") ? parentKey : parentKey + "/");
     }
 
     /** The relative part of {@code key} below {@code parentKey}, split into segments. */
@@ -70,8 +79,9 @@ public final class Locations {
     }
 
     /**
-     * Flink's file system for a path; for an S3 scheme no file system is registered for (e.g. {@code
-     * s3p://} with only flink-s3-fs-native installed), the file system of another S3 spelling.
+     * Flink's file system for a path; for an S3 scheme no file system is registered for (e.g.
+     * {@code s3p://} with only flink-s3-fs-native installed), the file system of another S3
+     * spelling.
      */
     public static FileSystem fileSystem(Path path) throws IOException {
         URI uri = path.toUri();
@@ -99,7 +109,9 @@ public final class Locations {
     public static Path onFileSystem(Path path, FileSystem fs) {
         URI uri = path.toUri();
         String fsScheme = fs.getUri() == null ? null : fs.getUri().getScheme();
-        if (fsScheme == null || uri.getScheme() == null || fsScheme.equalsIgnoreCase(uri.getScheme())) {
+        if (fsScheme == null
+                || uri.getScheme() == null
+                || fsScheme.equalsIgnoreCase(uri.getScheme())) {
             return path;
         }
         return new Path(withScheme(uri, fsScheme));
@@ -107,8 +119,9 @@ public final class Locations {
 
     private static URI withScheme(URI uri, String scheme) {
         try {
-            return new URI(scheme, uri.getAuthority(), uri.getPath(), uri.getQuery(), uri.getFragment());
-        } catch (java.net.URISyntaxException e) {
+            return new URI(
+                    scheme, uri.getAuthority(), uri.getPath(), uri.getQuery(), uri.getFragment());
+        } catch (URISyntaxException e) {
             throw new IllegalArgumentException(e);
         }
     }

@@ -1,7 +1,10 @@
 package io.github.resilientcheckpoints.cleanup;
 
 import io.github.resilientcheckpoints.compat.FlinkCompat;
-
+import java.io.DataInputStream;
+import java.io.IOException;
+import java.util.HashSet;
+import java.util.Set;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -21,11 +24,6 @@ import org.apache.flink.runtime.state.filemerging.SegmentFileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
 
-import java.io.DataInputStream;
-import java.io.IOException;
-import java.util.HashSet;
-import java.util.Set;
-
 /**
  * Every file a checkpoint's {@code _metadata} references, read with Flink's own metadata loader:
  * keyed state (full and RocksDB incremental: shared, private and meta files), operator state,
@@ -42,15 +40,17 @@ public final class MetadataReferences {
     /**
      * @param checkpointDirectory the {@code chk-N} directory holding {@code _metadata}
      * @return normalized paths (see {@link Locations#key(Path)}) of every referenced file
-     * @throws UnreadableMetadataException when the metadata cannot be read or holds an unknown handle
+     * @throws UnreadableMetadataException when the metadata cannot be read or holds an unknown
+     *     handle
      */
     public static Set<String> read(Path checkpointDirectory, ClassLoader classLoader)
             throws UnreadableMetadataException {
         Path metadata = new Path(checkpointDirectory, METADATA);
         CheckpointMetadata loaded;
         try (FSDataInputStream in = open(metadata)) {
-            loaded = Checkpoints.loadCheckpointMetadata(
-                    new DataInputStream(in), classLoader, checkpointDirectory.toString());
+            loaded =
+                    Checkpoints.loadCheckpointMetadata(
+                            new DataInputStream(in), classLoader, checkpointDirectory.toString());
         } catch (IOException | RuntimeException e) {
             throw new UnreadableMetadataException("Cannot read " + metadata + " (" + e + ")", e);
         }
@@ -62,7 +62,8 @@ public final class MetadataReferences {
                 addAll(files, subtask.getRawOperatorState(), metadata);
                 addAll(files, subtask.getManagedKeyedState(), metadata);
                 addAll(files, subtask.getRawKeyedState(), metadata);
-                for (Iterable<? extends StateObject> channels : FlinkCompat.channelStates(subtask)) {
+                for (Iterable<? extends StateObject> channels :
+                        FlinkCompat.channelStates(subtask)) {
                     addAll(files, channels, metadata);
                 }
             }
@@ -70,7 +71,8 @@ public final class MetadataReferences {
         return files;
     }
 
-    private static void addAll(Set<String> files, Iterable<? extends StateObject> handles, Path metadata)
+    private static void addAll(
+            Set<String> files, Iterable<? extends StateObject> handles, Path metadata)
             throws UnreadableMetadataException {
         for (StateObject handle : handles) {
             add(files, handle, metadata);
@@ -103,13 +105,19 @@ public final class MetadataReferences {
             add(files, ((AbstractChannelStateHandle<?>) handle).getDelegate(), metadata);
         } else if (FlinkCompat.mergedChannelDelegate(handle).isPresent()) {
             add(files, FlinkCompat.mergedChannelDelegate(handle).get(), metadata);
-        } else if (handle instanceof StreamStateHandle && !(handle instanceof KeyedStateHandle)
+        } else if (handle instanceof StreamStateHandle
+                && !(handle instanceof KeyedStateHandle)
                 && FlinkCompat.pathOf((StreamStateHandle) handle).isPresent()) {
             files.add(Locations.key(FlinkCompat.pathOf((StreamStateHandle) handle).get()));
         } else {
-            throw new UnreadableMetadataException("Unknown state handle type " + handle.getClass().getName()
-                    + " in " + metadata + ": its files cannot be told apart from orphans, so this job is not"
-                    + " swept.", null);
+            throw new UnreadableMetadataException(
+                    "Unknown state handle type "
+                            + handle.getClass().getName()
+                            + " in "
+                            + metadata
+                            + ": its files cannot be told apart from orphans, so this job is not"
+                            + " swept.",
+                    null);
         }
     }
 

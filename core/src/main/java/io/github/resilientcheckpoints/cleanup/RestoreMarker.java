@@ -1,18 +1,17 @@
 package io.github.resilientcheckpoints.cleanup;
 
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
-
-import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 
 /**
  * A small file in a job directory that names the checkpoint or savepoint the job was started from:
  * {@code <root>/<job-id>/_restored_from}, one line, the restored location's external pointer.
  *
- * <p>Flink's JobManager asks the job's checkpoint storage to resolve that pointer when it restores a
- * job ({@code CheckpointCoordinator.restoreSavepoint}); this storage writes the marker there. In
+ * <p>Flink's JobManager asks the job's checkpoint storage to resolve that pointer when it restores
+ * a job ({@code CheckpointCoordinator.restoreSavepoint}); this storage writes the marker there. In
  * NO_CLAIM mode (Flink's default) the restored checkpoint is referenced by no {@code _metadata} of
  * the new job, yet the new job falls back to it until its own first checkpoint is committed; the
  * marker is how cleanup knows. Flink never reads the file, and restores do not depend on it.

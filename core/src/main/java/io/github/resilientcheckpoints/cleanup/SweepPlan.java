@@ -2,7 +2,6 @@ package io.github.resilientcheckpoints.cleanup;
 
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
-
 import java.util.ArrayList;
 import java.util.List;
 
@@ -70,8 +69,15 @@ public final class SweepPlan {
     }
 
     public String summary() {
-        return String.format("%d orphaned files (%d bytes), %d pending uploads; kept %d files (%d bytes), of"
+        return String.format(
+                "%d orphaned files (%d bytes), %d pending uploads; kept %d files (%d bytes), of"
                         + " which %d only because they are younger than the grace period; %d jobs not swept",
-                orphans.size(), orphanBytes(), pendingUploads.size(), keptFiles, keptBytes, keptYoung, errors.size());
+                orphans.size(),
+                orphanBytes(),
+                pendingUploads.size(),
+                keptFiles,
+                keptBytes,
+                keptYoung,
+                errors.size());
     }
 }

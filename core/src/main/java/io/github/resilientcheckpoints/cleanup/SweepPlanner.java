@@ -4,9 +4,6 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
-
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -15,13 +12,14 @@ import java.util.TreeMap;
 import java.util.function.ToIntFunction;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.flink.core.fs.Path;
 
 /**
  * Decides what in a checkpoint directory is an orphan. Safety rules, each tested:
  *
  * <ul>
- *   <li>never a file referenced by the {@code _metadata} of a retained checkpoint of any job under the
- *       scanned roots (CLAIM restores reference another job's {@code shared/} files);
+ *   <li>never a file referenced by the {@code _metadata} of a retained checkpoint of any job under
+ *       the scanned roots (CLAIM restores reference another job's {@code shared/} files);
  *   <li>never a checkpoint another job was restored from until that job has a committed checkpoint
  *       of its own (NO_CLAIM restores; {@link RestoreMarker});
  *   <li>one checkpoint more than retained is kept: the newest {@code _metadata} may never have been
@@ -31,8 +29,8 @@ import java.util.regex.Pattern;
  *       taskowned} inside a job directory;
  *   <li>never a path outside the given root ({@code ..} is refused; local symbolic links are not
  *       followed: the listing reports them as they are and they are never deleted);
- *   <li>a {@code _metadata} that cannot be read stops the sweep of that job with an error, instead of
- *       making its files look like orphans.
+ *   <li>a {@code _metadata} that cannot be read stops the sweep of that job with an error, instead
+ *       of making its files look like orphans.
  * </ul>
  */
 public final class SweepPlanner {
@@ -43,8 +41,11 @@ public final class SweepPlanner {
     private final CheckpointStore store;
 
     public SweepPlanner(CheckpointStore store) {
-        store.capability(SupportsListing.class).orElseThrow(
-                () -> new IllegalArgumentException("store " + store.name() + " cannot list files"));
+        store.capability(SupportsListing.class)
+                .orElseThrow(
+                        () ->
+                                new IllegalArgumentException(
+                                        "store " + store.name() + " cannot list files"));
         this.store = store;
     }
 
@@ -56,7 +57,8 @@ public final class SweepPlanner {
      *     Integer#MAX_VALUE} for all
      * @param inProgressFrom checkpoints with this id or higher are in progress (online)
      */
-    public record Rules(int retainCheckpoints, long graceMillis, long nowMillis, long inProgressFrom) {
+    public record Rules(
+            int retainCheckpoints, long graceMillis, long nowMillis, long inProgressFrom) {
         /** Offline defaults: nothing is in progress. */
         public static Rules offline(long graceMillis, long nowMillis, int retain) {
             return new Rules(retain, graceMillis, nowMillis, Long.MAX_VALUE);
@@ -65,8 +67,8 @@ public final class SweepPlanner {
         /**
          * Checkpoints with a {@code _metadata} kept per job: one more than retained, because the
          * newest {@code _metadata} may belong to a checkpoint Flink never committed (the JobManager
-         * died between writing it and the commit to its HA store); Flink then restores the one before,
-         * which must still be whole.
+         * died between writing it and the commit to its HA store); Flink then restores the one
+         * before, which must still be whole.
          */
         public int keptCheckpoints() {
             return keptCheckpoints(retainCheckpoints);
@@ -78,16 +80,22 @@ public final class SweepPlanner {
     }
 
     /** Lists the roots and reads what every job in them retains and references. */
-    public CheckpointIndex index(List<Path> roots, ToIntFunction<String> keptCheckpoints, Rules rules,
-            CheckpointIndex.MetadataReader reader) throws IOException {
-        return CheckpointIndex.build(store, roots, keptCheckpoints, rules.graceMillis(), rules.nowMillis(), reader);
+    public CheckpointIndex index(
+            List<Path> roots,
+            ToIntFunction<String> keptCheckpoints,
+            Rules rules,
+            CheckpointIndex.MetadataReader reader)
+            throws IOException {
+        return CheckpointIndex.build(
+                store, roots, keptCheckpoints, rules.graceMillis(), rules.nowMillis(), reader);
     }
 
     /**
-     * Plans the sweep of one job directory ({@code <root>/<job-id>}) of the index. Nothing is planned
-     * while the index could not read some {@code _metadata}.
+     * Plans the sweep of one job directory ({@code <root>/<job-id>}) of the index. Nothing is
+     * planned while the index could not read some {@code _metadata}.
      */
-    public SweepPlan planJob(CheckpointIndex index, CheckpointIndex.Job job, Rules rules) throws IOException {
+    public SweepPlan planJob(CheckpointIndex index, CheckpointIndex.Job job, Rules rules)
+            throws IOException {
         SweepPlan plan = new SweepPlan();
         checkNoDotDot(job.dir());
         if (!index.errors().isEmpty()) {
@@ -102,7 +110,9 @@ public final class SweepPlanner {
             String[] rel = Locations.relative(Locations.key(f.path()), job.key);
             Matcher m = CHECKPOINT_DIR.matcher(rel[0]);
             if (m.matches() && rel.length >= 2) {
-                checkpoints.computeIfAbsent(Long.parseLong(m.group(1)), x -> new ArrayList<>()).add(f);
+                checkpoints
+                        .computeIfAbsent(Long.parseLong(m.group(1)), x -> new ArrayList<>())
+                        .add(f);
             } else if ((rel[0].equals("shared") || rel[0].equals("taskowned")) && rel.length >= 2) {
                 sharedFiles.add(f);
             } else {
@@ -132,13 +142,24 @@ public final class SweepPlanner {
             }
             if (needed != null) {
                 e.getValue().forEach(f -> keep(plan, f, false));
-                foreign.merge("chk-" + id + " of job " + job.id + ": " + needed, e.getValue().size(), Integer::sum);
+                foreign.merge(
+                        "chk-" + id + " of job " + job.id + ": " + needed,
+                        e.getValue().size(),
+                        Integer::sum);
                 continue;
             }
-            String reason = job.metadata.containsKey(id)
-                    ? "checkpoint " + id + " completed but is not among the " + describe(rules) + " kept"
-                    : "checkpoint " + id + " has no _metadata (aborted, expired or never finished)";
-            // A checkpoint directory goes as a whole or not at all: all of it must be past the grace.
+            String reason =
+                    job.metadata.containsKey(id)
+                            ? "checkpoint "
+                                    + id
+                                    + " completed but is not among the "
+                                    + describe(rules)
+                                    + " kept"
+                            : "checkpoint "
+                                    + id
+                                    + " has no _metadata (aborted, expired or never finished)";
+            // A checkpoint directory goes as a whole or not at all: all of it must be past the
+            // grace.
             boolean allOld = e.getValue().stream().allMatch(f -> old(f, rules));
             for (StoredFile f : e.getValue()) {
                 if (allOld) {
@@ -152,21 +173,31 @@ public final class SweepPlanner {
             List<CheckpointIndex.Holder> holders = index.holders(Locations.key(f.path()));
             if (!holders.isEmpty()) {
                 keep(plan, f, false);
-                CheckpointIndex.Holder other = holders.stream().filter(h -> !h.jobKey().equals(job.key))
-                        .findFirst().orElse(null);
+                CheckpointIndex.Holder other =
+                        holders.stream()
+                                .filter(h -> !h.jobKey().equals(job.key))
+                                .findFirst()
+                                .orElse(null);
                 if (other != null) {
-                    foreign.merge("files of job " + job.id + ": referenced by " + other.description(), 1,
+                    foreign.merge(
+                            "files of job " + job.id + ": referenced by " + other.description(),
+                            1,
                             Integer::sum);
                 }
             } else if (!old(f, rules)) {
                 keep(plan, f, true);
             } else {
-                plan.orphans.add(new SweepPlan.Orphan(f, "not referenced by any retained checkpoint (of this job: "
-                        + retained + ", or of any other job read)"));
+                plan.orphans.add(
+                        new SweepPlan.Orphan(
+                                f,
+                                "not referenced by any retained checkpoint (of this job: "
+                                        + retained
+                                        + ", or of any other job read)"));
             }
         }
         foreign.forEach((what, count) -> plan.notes.add("kept " + count + " " + what));
-        SupportsPendingUploads pending = store.capability(SupportsPendingUploads.class).orElse(null);
+        SupportsPendingUploads pending =
+                store.capability(SupportsPendingUploads.class).orElse(null);
         if (pending != null) {
             for (SupportsPendingUploads.PendingUpload u : pending.listPendingUploads(job.dir)) {
                 if (rules.nowMillis() - u.initiatedMillis() >= rules.graceMillis()) {
@@ -179,15 +210,20 @@ public final class SweepPlanner {
 
     private static String describe(Rules rules) {
         int kept = rules.keptCheckpoints();
-        return kept == Integer.MAX_VALUE ? "all" : rules.retainCheckpoints() + " retained (+1 in case the newest was"
-                + " never committed)";
+        return kept == Integer.MAX_VALUE
+                ? "all"
+                : rules.retainCheckpoints()
+                        + " retained (+1 in case the newest was"
+                        + " never committed)";
     }
 
     /**
-     * Every file of a job that is no longer wanted at all (not among the newest jobs) — unless another
-     * job still needs anything in it; then the job is swept like a kept one, and the plan says why.
+     * Every file of a job that is no longer wanted at all (not among the newest jobs) — unless
+     * another job still needs anything in it; then the job is swept like a kept one, and the plan
+     * says why.
      */
-    public SweepPlan planWholeJob(CheckpointIndex index, CheckpointIndex.Job job, Rules rules, String reason)
+    public SweepPlan planWholeJob(
+            CheckpointIndex index, CheckpointIndex.Job job, Rules rules, String reason)
             throws IOException {
         checkNoDotDot(job.dir());
         if (!index.errors().isEmpty()) {
@@ -198,22 +234,33 @@ public final class SweepPlanner {
         String neededBy = index.foreignHolderUnder(job.key);
         if (neededBy != null) {
             SweepPlan plan = planJob(index, job, rules);
-            plan.notes.add(0, "job " + job.id + " not swept whole (" + reason + "): " + neededBy
-                    + " needs files in it; swept like a kept job instead");
+            plan.notes.add(
+                    0,
+                    "job "
+                            + job.id
+                            + " not swept whole ("
+                            + reason
+                            + "): "
+                            + neededBy
+                            + " needs files in it; swept like a kept job instead");
             return plan;
         }
         SweepPlan plan = new SweepPlan();
         boolean allOld = job.files.stream().allMatch(f -> old(f, rules));
         for (StoredFile f : job.files) {
             String top = Locations.relative(Locations.key(f.path()), job.key)[0];
-            boolean ours = CHECKPOINT_DIR.matcher(top).matches() || top.equals("shared") || top.equals("taskowned");
+            boolean ours =
+                    CHECKPOINT_DIR.matcher(top).matches()
+                            || top.equals("shared")
+                            || top.equals("taskowned");
             if (allOld && ours) {
                 plan.orphans.add(new SweepPlan.Orphan(f, reason));
             } else {
                 keep(plan, f, !allOld && ours);
             }
         }
-        SupportsPendingUploads pending = store.capability(SupportsPendingUploads.class).orElse(null);
+        SupportsPendingUploads pending =
+                store.capability(SupportsPendingUploads.class).orElse(null);
         if (allOld && pending != null) {
             plan.pendingUploads.addAll(pending.listPendingUploads(job.dir));
         }
@@ -236,12 +283,19 @@ public final class SweepPlanner {
         checkNoDotDot(path.toUri().getPath());
     }
 
-    /** Refuses a path with {@code .} or {@code ..} segments; check the raw argument, before parsing normalizes it. */
+    /**
+     * Refuses a path with {@code .} or {@code ..} segments; check the raw argument, before parsing
+     * normalizes it.
+     */
     static void checkNoDotDot(String path) {
         for (String segment : path.split("[/\\\\]")) {
             if (segment.equals("..") || segment.equals(".")) {
-                throw new IllegalArgumentException("Refusing path with '" + segment + "' segments: " + path
-                        + " (give the checkpoint directory itself)");
+                throw new IllegalArgumentException(
+                        "Refusing path with '"
+                                + segment
+                                + "' segments: "
+                                + path
+                                + " (give the checkpoint directory itself)");
             }
         }
     }

@@ -4,13 +4,6 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
-
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.Path;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -18,6 +11,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeSet;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** Carries out a {@link SweepPlan}: batched deletes through the store, aborts, one log line. */
 public final class Sweeper {
@@ -34,7 +31,8 @@ public final class Sweeper {
     }
 
     /** What a sweep did. */
-    public record Result(long filesDeleted, long bytesDeleted, List<Path> failed, int uploadsAborted) {}
+    public record Result(
+            long filesDeleted, long bytesDeleted, List<Path> failed, int uploadsAborted) {}
 
     public Result execute(String what, SweepPlan plan) {
         Map<String, Long> sizes = new HashMap<>();
@@ -48,9 +46,10 @@ public final class Sweeper {
             List<Path> batch = paths.subList(from, Math.min(paths.size(), from + BATCH));
             try {
                 Optional<SupportsBatchDelete> bulk = store.capability(SupportsBatchDelete.class);
-                failed.addAll(bulk.isPresent()
-                        ? bulk.get().deleteAll(batch)
-                        : SupportsBatchDelete.deleteEach(store, batch));
+                failed.addAll(
+                        bulk.isPresent()
+                                ? bulk.get().deleteAll(batch)
+                                : SupportsBatchDelete.deleteEach(store, batch));
             } catch (IOException | RuntimeException e) {
                 LOG.warn("Deleting {} orphans of {} failed: {}", batch.size(), what, e.toString());
                 failed.addAll(batch);
@@ -64,7 +63,11 @@ public final class Sweeper {
                     pending.get().abortPendingUpload(u);
                     aborted++;
                 } catch (IOException | RuntimeException e) {
-                    LOG.warn("Could not abort pending upload {} of {}: {}", u.uploadId(), u.path(), e.toString());
+                    LOG.warn(
+                            "Could not abort pending upload {} of {}: {}",
+                            u.uploadId(),
+                            u.path(),
+                            e.toString());
                 }
             }
         }
@@ -77,11 +80,21 @@ public final class Sweeper {
             }
         }
         metrics.sweep(deleted, bytes, plan.errors().size());
-        LOG.info("Checkpoint sweep of {}: {} orphaned files ({} bytes) found, {} deleted ({} bytes), {} failed,"
+        LOG.info(
+                "Checkpoint sweep of {}: {} orphaned files ({} bytes) found, {} deleted ({} bytes), {} failed,"
                         + " {} pending uploads aborted; kept {} files ({} bytes, {} only for being younger than"
                         + " the grace period); {} jobs not swept{}",
-                what, paths.size(), plan.orphanBytes(), deleted, bytes, failed.size(), aborted, plan.keptFiles(),
-                plan.keptBytes(), plan.keptYoung(), plan.errors().size(),
+                what,
+                paths.size(),
+                plan.orphanBytes(),
+                deleted,
+                bytes,
+                failed.size(),
+                aborted,
+                plan.keptFiles(),
+                plan.keptBytes(),
+                plan.keptYoung(),
+                plan.errors().size(),
                 plan.errors().isEmpty() ? "" : ": " + plan.errors());
         return new Result(deleted, bytes, failed, aborted);
     }

@@ -61,7 +61,10 @@ public final class ConfigReading {
 
     /** Fails because {@code larger} is below {@code smaller}. */
     public static void notSmaller(
-            ConfigOption<?> larger, Object largerValue, ConfigOption<?> smaller, Object smallerValue) {
+            ConfigOption<?> larger,
+            Object largerValue,
+            ConfigOption<?> smaller,
+            Object smallerValue) {
         throw new IllegalConfigurationException(
                 String.format(
                         "'%s' (%s) must not be smaller than '%s' (%s).",

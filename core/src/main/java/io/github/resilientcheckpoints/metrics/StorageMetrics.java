@@ -1,11 +1,12 @@
 package io.github.resilientcheckpoints.metrics;
 
 import io.github.resilientcheckpoints.store.FailureClass;
-
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.function.LongSupplier;
 
 /**
  * The counters of one upload runtime (normally one per TaskManager JVM). Updated without locks from
@@ -44,8 +45,9 @@ public final class StorageMetrics {
     private final LongAdder locationDeletes = new LongAdder();
     private final LongAdder locationDeleteRetries = new LongAdder();
     private final LongAdder locationDeleteFailures = new LongAdder();
-    private final EnumMap<FailureClass, LongAdder> failuresByClass = new EnumMap<>(FailureClass.class);
-    private final Map<String, java.util.function.LongSupplier> gauges = new java.util.concurrent.ConcurrentSkipListMap<>();
+    private final EnumMap<FailureClass, LongAdder> failuresByClass =
+            new EnumMap<>(FailureClass.class);
+    private final Map<String, LongSupplier> gauges = new ConcurrentSkipListMap<>();
 
     public StorageMetrics() {
         for (FailureClass c : FailureClass.values()) {
@@ -112,12 +114,18 @@ public final class StorageMetrics {
         directoryCreates.increment();
     }
 
-    /** JobManager: creating a checkpoint or savepoint directory failed for good (the checkpoint fails). */
+    /**
+     * JobManager: creating a checkpoint or savepoint directory failed for good (the checkpoint
+     * fails).
+     */
     public void directoryCreateFailed() {
         directoryCreateFailures.increment();
     }
 
-    /** JobManager: an attempt to delete an aborted or discarded checkpoint location started (1-based). */
+    /**
+     * JobManager: an attempt to delete an aborted or discarded checkpoint location started
+     * (1-based).
+     */
     public void locationDeleteAttemptStarted(int attemptNumber) {
         if (attemptNumber > 1) {
             locationDeleteRetries.increment();
@@ -236,7 +244,7 @@ public final class StorageMetrics {
     }
 
     /** Adds a gauge (e.g. free bytes of a spill directory) to the published values. */
-    public void registerGauge(String name, java.util.function.LongSupplier gauge) {
+    public void registerGauge(String name, LongSupplier gauge) {
         gauges.put(name, gauge);
     }
 

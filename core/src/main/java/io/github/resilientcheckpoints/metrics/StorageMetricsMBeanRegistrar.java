@@ -1,8 +1,7 @@
 package io.github.resilientcheckpoints.metrics;
 
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
+import java.lang.management.ManagementFactory;
+import java.util.Map;
 import javax.management.Attribute;
 import javax.management.AttributeList;
 import javax.management.AttributeNotFoundException;
@@ -10,15 +9,15 @@ import javax.management.DynamicMBean;
 import javax.management.MBeanAttributeInfo;
 import javax.management.MBeanInfo;
 import javax.management.MBeanServer;
+import javax.management.MalformedObjectNameException;
 import javax.management.ObjectName;
-
-import java.lang.management.ManagementFactory;
-import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * Publishes a runtime's counters as read-only JMX attributes under
- * {@code io.github.resilientcheckpoints:type=CheckpointUploads,runtime=<name>}: one attribute per
- * entry of {@link StorageMetrics#snapshot()}.
+ * Publishes a runtime's counters as read-only JMX attributes under {@code
+ * io.github.resilientcheckpoints:type=CheckpointUploads,runtime=<name>}: one attribute per entry of
+ * {@link StorageMetrics#snapshot()}.
  */
 public final class StorageMetricsMBeanRegistrar {
 
@@ -45,12 +44,13 @@ public final class StorageMetricsMBeanRegistrar {
             };
         } catch (Exception e) {
             LOG.warn("Could not register the checkpoint upload metrics in JMX: {}", e.toString());
-            return () -> { };
+            return () -> {};
         }
     }
 
-    public static ObjectName objectName(String runtimeName) throws javax.management.MalformedObjectNameException {
-        return new ObjectName(DOMAIN + ":type=CheckpointUploads,runtime=" + ObjectName.quote(runtimeName));
+    public static ObjectName objectName(String runtimeName) throws MalformedObjectNameException {
+        return new ObjectName(
+                DOMAIN + ":type=CheckpointUploads,runtime=" + ObjectName.quote(runtimeName));
     }
 
     private static final class Bean implements DynamicMBean {
@@ -98,11 +98,17 @@ public final class StorageMetricsMBeanRegistrar {
 
         @Override
         public MBeanInfo getMBeanInfo() {
-            MBeanAttributeInfo[] attrs = metrics.snapshot().keySet().stream()
-                    .map(k -> new MBeanAttributeInfo(k, "long", k, true, false, false))
-                    .toArray(MBeanAttributeInfo[]::new);
-            return new MBeanInfo(Bean.class.getName(), "Resilient checkpoint storage upload counters",
-                    attrs, null, null, null);
+            MBeanAttributeInfo[] attrs =
+                    metrics.snapshot().keySet().stream()
+                            .map(k -> new MBeanAttributeInfo(k, "long", k, true, false, false))
+                            .toArray(MBeanAttributeInfo[]::new);
+            return new MBeanInfo(
+                    Bean.class.getName(),
+                    "Resilient checkpoint storage upload counters",
+                    attrs,
+                    null,
+                    null,
+                    null);
         }
     }
 }

@@ -15,15 +15,16 @@ public interface FreeSpaceProbe {
     long totalBytes(Path directory) throws IOException;
 
     /** The real file system, via {@link FileStore} (one {@code statvfs} per call). */
-    FreeSpaceProbe FILE_STORE = new FreeSpaceProbe() {
-        @Override
-        public long usableBytes(Path directory) throws IOException {
-            return Files.getFileStore(directory).getUsableSpace();
-        }
+    FreeSpaceProbe FILE_STORE =
+            new FreeSpaceProbe() {
+                @Override
+                public long usableBytes(Path directory) throws IOException {
+                    return Files.getFileStore(directory).getUsableSpace();
+                }
 
-        @Override
-        public long totalBytes(Path directory) throws IOException {
-            return Files.getFileStore(directory).getTotalSpace();
-        }
-    };
+                @Override
+                public long totalBytes(Path directory) throws IOException {
+                    return Files.getFileStore(directory).getTotalSpace();
+                }
+            };
 }

@@ -2,17 +2,15 @@ package io.github.resilientcheckpoints.spill;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.config.ConfigReading;
-
-import org.apache.flink.configuration.CoreOptions;
-import org.apache.flink.configuration.MemorySize;
-import org.apache.flink.configuration.ReadableConfig;
-
 import java.io.File;
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
 
 /**
  * How careful spilling is with disk: the free space our writes must leave on every spill file
@@ -27,40 +25,68 @@ public record SpillLimits(
         long chunkBytes,
         Duration probeInterval,
         FallbackPolicy fallback,
-        long memoryBudgetBytes) implements Serializable {
+        long memoryBudgetBytes)
+        implements Serializable {
 
     /** What a stream does when no spill directory can take its next chunk. */
     public enum FallbackPolicy {
-        /** Keep the rest of the stream in memory, within a per-TaskManager budget; fail beyond it. */
+        /**
+         * Keep the rest of the stream in memory, within a per-TaskManager budget; fail beyond it.
+         */
         MEMORY,
-        /** Fail the stream (and so the checkpoint) at once with a message naming every directory. */
+        /**
+         * Fail the stream (and so the checkpoint) at once with a message naming every directory.
+         */
         FAIL
     }
 
     public SpillLimits {
-        if (floorBytes < 0 || floorFraction < 0 || floorFraction >= 1 || quotaBytes <= 0
-                || chunkBytes <= 0 || probeInterval.isNegative() || memoryBudgetBytes < 0) {
-            throw new IllegalArgumentException("invalid spill limits: floor " + floorBytes + "/" + floorFraction
-                    + ", quota " + quotaBytes + ", chunk " + chunkBytes + ", probe " + probeInterval
-                    + ", memory " + memoryBudgetBytes);
+        if (floorBytes < 0
+                || floorFraction < 0
+                || floorFraction >= 1
+                || quotaBytes <= 0
+                || chunkBytes <= 0
+                || probeInterval.isNegative()
+                || memoryBudgetBytes < 0) {
+            throw new IllegalArgumentException(
+                    "invalid spill limits: floor "
+                            + floorBytes
+                            + "/"
+                            + floorFraction
+                            + ", quota "
+                            + quotaBytes
+                            + ", chunk "
+                            + chunkBytes
+                            + ", probe "
+                            + probeInterval
+                            + ", memory "
+                            + memoryBudgetBytes);
         }
     }
 
     /** Reads and checks the {@code spill.*} limits (not the directories: {@link #directories}). */
     public static SpillLimits fromConfig(ReadableConfig config) {
         MemorySize floor =
-                ConfigReading.read(config, ResilientCheckpointOptions.SPILL_FLOOR, ConfigReading.SIZE);
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.SPILL_FLOOR, ConfigReading.SIZE);
         double floorFraction =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.SPILL_FLOOR_FRACTION, ConfigReading.NUMBER);
+                        config,
+                        ResilientCheckpointOptions.SPILL_FLOOR_FRACTION,
+                        ConfigReading.NUMBER);
         MemorySize quota =
-                ConfigReading.read(config, ResilientCheckpointOptions.SPILL_QUOTA, ConfigReading.SIZE);
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.SPILL_QUOTA, ConfigReading.SIZE);
         MemorySize chunk =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.SPILL_RESERVATION_CHUNK, ConfigReading.SIZE);
+                        config,
+                        ResilientCheckpointOptions.SPILL_RESERVATION_CHUNK,
+                        ConfigReading.SIZE);
         Duration probe =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.SPILL_PROBE_INTERVAL, ConfigReading.DURATION);
+                        config,
+                        ResilientCheckpointOptions.SPILL_PROBE_INTERVAL,
+                        ConfigReading.DURATION);
         FallbackPolicy fallback =
                 ConfigReading.read(
                         config,
@@ -71,7 +97,8 @@ public record SpillLimits(
                         config,
                         ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET,
                         ConfigReading.SIZE);
-        ConfigReading.range(ResilientCheckpointOptions.SPILL_FLOOR_FRACTION, floorFraction, 0.0, 0.9);
+        ConfigReading.range(
+                ResilientCheckpointOptions.SPILL_FLOOR_FRACTION, floorFraction, 0.0, 0.9);
         if (quota.getBytes() <= 0) {
             ConfigReading.fail(ResilientCheckpointOptions.SPILL_QUOTA, quota, "a positive size");
         }
@@ -83,7 +110,9 @@ public record SpillLimits(
         }
         if (probe.isNegative()) {
             ConfigReading.fail(
-                    ResilientCheckpointOptions.SPILL_PROBE_INTERVAL, probe, "a duration of 0 or more");
+                    ResilientCheckpointOptions.SPILL_PROBE_INTERVAL,
+                    probe,
+                    "a duration of 0 or more");
         }
         return new SpillLimits(
                 floor.getBytes(),
@@ -97,7 +126,8 @@ public record SpillLimits(
 
     /**
      * The spill directories: {@link ResilientCheckpointOptions#SPILL_DIRECTORIES}, else Flink's
-     * {@code io.tmp.dirs}. Only read here; they are created where they are used, on the TaskManager.
+     * {@code io.tmp.dirs}. Only read here; they are created where they are used, on the
+     * TaskManager.
      */
     public static List<String> directories(ReadableConfig config) {
         List<String> spill =
@@ -107,7 +137,9 @@ public record SpillLimits(
                         "a list of directories separated by ';'");
         if (spill == null || spill.isEmpty()) {
             // Flink's io.tmp.dirs separates with ',' or the path separator.
-            spill = Arrays.asList(config.get(CoreOptions.TMP_DIRS).split(",|" + File.pathSeparator));
+            spill =
+                    Arrays.asList(
+                            config.get(CoreOptions.TMP_DIRS).split(",|" + File.pathSeparator));
         }
         List<String> cleaned = new ArrayList<>();
         for (String s : spill) {
@@ -117,7 +149,9 @@ public record SpillLimits(
         }
         if (cleaned.isEmpty()) {
             ConfigReading.fail(
-                    ResilientCheckpointOptions.SPILL_DIRECTORIES, "''", "at least one local directory");
+                    ResilientCheckpointOptions.SPILL_DIRECTORIES,
+                    "''",
+                    "at least one local directory");
         }
         return List.copyOf(cleaned);
     }

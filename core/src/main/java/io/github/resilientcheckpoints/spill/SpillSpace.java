@@ -1,10 +1,6 @@
 package io.github.resilientcheckpoints.spill;
 
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
+import io.github.resilientcheckpoints.time.Ticker;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.channels.FileChannel;
@@ -22,6 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The local disk budget of one TaskManager's spill files: which directory a new spill file goes to,
@@ -34,20 +32,20 @@ import java.util.UUID;
  * between two probes. All bookkeeping happens under one lock, taken once per chunk.
  *
  * <p><b>Choice.</b> A new spill file goes to the directory with the most room after floor and
- * reservations (spreading load to the emptiest disk rather than round-robin onto a nearly full one);
- * a file never moves, so later chunks must fit in the same directory.
+ * reservations (spreading load to the emptiest disk rather than round-robin onto a nearly full
+ * one); a file never moves, so later chunks must fit in the same directory.
  *
  * <p><b>Limits.</b> Our writes never take a file system below its floor, and live reservations of
- * this TaskManager never exceed the quota. When nothing fits, {@link #reserve} returns empty and the
- * stream applies the fallback policy, within the {@link #memoryBudget()}.
+ * this TaskManager never exceed the quota. When nothing fits, {@link #reserve} returns empty and
+ * the stream applies the fallback policy, within the {@link #memoryBudget()}.
  *
  * <p><b>Ownership on disk.</b> Several TaskManagers (containers sharing a host directory, or
  * processes on one machine) may use the same spill directory. Each spill space writes into its own
  * sub-directory with a random name, and holds an exclusive lock on a marker file there for as long
  * as it is open. The operating system drops the lock when the process dies, however it dies; a
  * sub-directory whose marker lock can be taken therefore belongs to nobody alive, and {@link
- * #deleteStaleFiles} deletes it. Process ids are never used: they collide across PID namespaces
- * (a live neighbour's files would be deleted) and repeat across restarts (a restarted PID 1 would
+ * #deleteStaleFiles} deletes it. Process ids are never used: they collide across PID namespaces (a
+ * live neighbour's files would be deleted) and repeat across restarts (a restarted PID 1 would
  * never clean up after its predecessor). Locks need a local file system (not NFS without lockd).
  */
 public final class SpillSpace implements Closeable {
@@ -65,13 +63,16 @@ public final class SpillSpace implements Closeable {
     /** An owner sub-directory is built under this suffix and renamed once its marker is locked. */
     static final String STARTING_SUFFIX = ".starting";
 
-    /** A sub-directory still {@code .starting} after this long belongs to a process that died starting. */
+    /**
+     * A sub-directory still {@code .starting} after this long belongs to a process that died
+     * starting.
+     */
     static final Duration STARTING_GRACE = Duration.ofHours(1);
 
     /**
-     * Random per process. Sub-directories of this process are never probed by the sweep: with
-     * POSIX locks, closing any channel of a file drops every lock this process holds on it, so
-     * probing our own marker would silently release it.
+     * Random per process. Sub-directories of this process are never probed by the sweep: with POSIX
+     * locks, closing any channel of a file drops every lock this process holds on it, so probing
+     * our own marker would silently release it.
      */
     static final String PROCESS = UUID.randomUUID().toString();
 
@@ -89,7 +90,8 @@ public final class SpillSpace implements Closeable {
      *
      * @throws IOException naming the directory that cannot be used
      */
-    public SpillSpace(List<Path> configured, SpillLimits limits, FreeSpaceProbe probe, Ticker ticker)
+    public SpillSpace(
+            List<Path> configured, SpillLimits limits, FreeSpaceProbe probe, Ticker ticker)
             throws IOException {
         if (configured.isEmpty()) {
             throw new IOException("no spill directory configured");
@@ -123,8 +125,15 @@ public final class SpillSpace implements Closeable {
         try {
             Files.createDirectories(sub);
         } catch (IOException e) {
-            throw new IOException("spill directory '" + dir + "' does not exist and cannot be created ("
-                    + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+            throw new IOException(
+                    "spill directory '"
+                            + dir
+                            + "' does not exist and cannot be created ("
+                            + e.getClass().getSimpleName()
+                            + ": "
+                            + e.getMessage()
+                            + ")",
+                    e);
         }
         if (!Files.isDirectory(sub) || !Files.isWritable(sub)) {
             throw new IOException("spill directory '" + sub + "' is not a writable directory");
@@ -181,7 +190,9 @@ public final class SpillSpace implements Closeable {
         }
         Reservation reservation = new Reservation(chosen, bytes);
         try {
-            reservation.file = Files.createFile(chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"));
+            reservation.file =
+                    Files.createFile(
+                            chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"));
         } catch (IOException e) {
             reservation.release(0);
             throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);
@@ -213,11 +224,18 @@ public final class SpillSpace implements Closeable {
             if (sb.length() > 0) {
                 sb.append("; ");
             }
-            sb.append('\'').append(d.path).append("' free ").append(bytes(d.probedUsable))
-                    .append(", floor ").append(bytes(limits.floorFor(d.probedTotal)))
-                    .append(", reserved ").append(bytes(d.unwritten + d.writtenSinceProbe));
+            sb.append('\'')
+                    .append(d.path)
+                    .append("' free ")
+                    .append(bytes(d.probedUsable))
+                    .append(", floor ")
+                    .append(bytes(limits.floorFor(d.probedTotal)))
+                    .append(", reserved ")
+                    .append(bytes(d.unwritten + d.writtenSinceProbe));
         }
-        sb.append("; quota ").append(bytes(limits.quotaBytes())).append(", in use ")
+        sb.append("; quota ")
+                .append(bytes(limits.quotaBytes()))
+                .append(", in use ")
                 .append(bytes(liveReservedBytes));
         return sb.toString();
     }
@@ -231,7 +249,8 @@ public final class SpillSpace implements Closeable {
     public int deleteStaleFiles() {
         int deleted = 0;
         for (Directory d : directories) {
-            try (DirectoryStream<Path> owners = Files.newDirectoryStream(d.path, OWNER_PREFIX + "*")) {
+            try (DirectoryStream<Path> owners =
+                    Files.newDirectoryStream(d.path, OWNER_PREFIX + "*")) {
                 for (Path owned : owners) {
                     String name = owned.getFileName().toString();
                     if (name.startsWith(OWNER_PREFIX + PROCESS) || !Files.isDirectory(owned)) {
@@ -243,7 +262,10 @@ public final class SpillSpace implements Closeable {
                     deleted += deleteIfOwnerGone(owned);
                 }
             } catch (IOException e) {
-                LOG.warn("Could not scan spill directory {} for stale files: {}", d.path, e.toString());
+                LOG.warn(
+                        "Could not scan spill directory {} for stale files: {}",
+                        d.path,
+                        e.toString());
             }
         }
         return deleted;
@@ -297,9 +319,13 @@ public final class SpillSpace implements Closeable {
                 }
                 try {
                     long size = Files.size(file);
-                    if (Files.deleteIfExists(file) && file.getFileName().toString().endsWith(".spill")) {
+                    if (Files.deleteIfExists(file)
+                            && file.getFileName().toString().endsWith(".spill")) {
                         deleted++;
-                        LOG.info("Deleted stale spill file {} ({} bytes) of a process that is gone.", file, size);
+                        LOG.info(
+                                "Deleted stale spill file {} ({} bytes) of a process that is gone.",
+                                file,
+                                size);
                     }
                 } catch (IOException e) {
                     LOG.warn("Could not delete stale spill file {}: {}", file, e.toString());
@@ -356,14 +382,18 @@ public final class SpillSpace implements Closeable {
          * .starting} name and renamed once locked, so a sweep never sees it unlocked.
          */
         static Owner claim(Path sub) throws IOException {
-            String name = OWNER_PREFIX + PROCESS + "-" + UUID.randomUUID().toString().substring(0, 8);
+            String name =
+                    OWNER_PREFIX + PROCESS + "-" + UUID.randomUUID().toString().substring(0, 8);
             Path starting = sub.resolve(name + STARTING_SUFFIX);
             Path dir = sub.resolve(name);
             FileChannel channel = null;
             try {
                 Files.createDirectory(starting);
-                channel = FileChannel.open(starting.resolve(MARKER),
-                        StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+                channel =
+                        FileChannel.open(
+                                starting.resolve(MARKER),
+                                StandardOpenOption.CREATE_NEW,
+                                StandardOpenOption.WRITE);
                 FileLock lock = channel.tryLock();
                 if (lock == null) {
                     throw new IOException("lock of a new file taken by someone else");
@@ -374,8 +404,15 @@ public final class SpillSpace implements Closeable {
                 if (channel != null) {
                     channel.close();
                 }
-                throw new IOException("could not create and lock a spill directory of this process in '"
-                        + sub + "' (" + e.getClass().getSimpleName() + ": " + e.getMessage() + ")", e);
+                throw new IOException(
+                        "could not create and lock a spill directory of this process in '"
+                                + sub
+                                + "' ("
+                                + e.getClass().getSimpleName()
+                                + ": "
+                                + e.getMessage()
+                                + ")",
+                        e);
             }
         }
 
@@ -423,7 +460,8 @@ public final class SpillSpace implements Closeable {
                 probedUsable = probe.usableBytes(path);
                 probedTotal = probe.totalBytes(path);
             } catch (IOException e) {
-                LOG.warn("Could not probe free space of spill directory {}: {}", path, e.toString());
+                LOG.warn(
+                        "Could not probe free space of spill directory {}: {}", path, e.toString());
                 probedUsable = 0;
             }
             probedAt = now;
@@ -486,7 +524,9 @@ public final class SpillSpace implements Closeable {
             }
         }
 
-        /** Keeps only the {@code written} bytes reserved: the stream writes no more to this file. */
+        /**
+         * Keeps only the {@code written} bytes reserved: the stream writes no more to this file.
+         */
         public void trimTo(long written) {
             synchronized (SpillSpace.this) {
                 if (released) {

@@ -7,7 +7,8 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
+import java.io.IOException;
+import javax.annotation.Nullable;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.IllegalConfigurationException;
@@ -18,12 +19,7 @@ import org.apache.flink.runtime.state.CheckpointStorageAccess;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
-
 import org.slf4j.LoggerFactory;
-
-import javax.annotation.Nullable;
-
-import java.io.IOException;
 
 /**
  * Checkpoint storage that writes plain Flink checkpoints (the layout, handles and {@code _metadata}
@@ -45,8 +41,11 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
     /** Null except in tests: a deserialized storage uses the JVM's shared runtime. */
     @Nullable private final transient StorageRuntime runtime;
 
-    private ResilientCheckpointStorage(FileSystemCheckpointStorage delegate, ResilientSettings settings,
-            Configuration storeConfig, @Nullable StorageRuntime runtime) {
+    private ResilientCheckpointStorage(
+            FileSystemCheckpointStorage delegate,
+            ResilientSettings settings,
+            Configuration storeConfig,
+            @Nullable StorageRuntime runtime) {
         this.delegate = delegate;
         this.settings = settings;
         this.storeConfig = storeConfig;
@@ -54,17 +53,21 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
     }
 
     /**
-     * Builds the storage from Flink's configuration: {@code execution.checkpointing.dir} and Flink's
-     * threshold/buffer keys for the wrapped storage, our keys for the rest, all validated here.
+     * Builds the storage from Flink's configuration: {@code execution.checkpointing.dir} and
+     * Flink's threshold/buffer keys for the wrapped storage, our keys for the rest, all validated
+     * here.
      */
-    public static ResilientCheckpointStorage fromConfig(ReadableConfig config, ClassLoader classLoader)
-            throws IllegalConfigurationException {
+    public static ResilientCheckpointStorage fromConfig(
+            ReadableConfig config, ClassLoader classLoader) throws IllegalConfigurationException {
         ResilientSettings settings = ResilientSettings.fromConfig(config);
-        FileSystemCheckpointStorage delegate = FileSystemCheckpointStorage.createFromConfig(config, classLoader);
+        FileSystemCheckpointStorage delegate =
+                FileSystemCheckpointStorage.createFromConfig(config, classLoader);
         // The store's own keys fail here, at job submission, not at the first checkpoint.
         CheckpointStores.validate(delegate.getCheckpointPath().toUri(), config);
-        Configuration copy = config instanceof Configuration
-                ? new Configuration((Configuration) config) : Configuration.fromMap(config.toMap());
+        Configuration copy =
+                config instanceof Configuration
+                        ? new Configuration((Configuration) config)
+                        : Configuration.fromMap(config.toMap());
         return new ResilientCheckpointStorage(delegate, settings, copy, null);
     }
 
@@ -74,7 +77,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
     }
 
     @Override
-    public CompletedCheckpointStorageLocation resolveCheckpoint(String externalPointer) throws IOException {
+    public CompletedCheckpointStorageLocation resolveCheckpoint(String externalPointer)
+            throws IOException {
         return delegate.resolveCheckpoint(externalPointer);
     }
 
@@ -82,7 +86,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
     public CheckpointStorageAccess createCheckpointStorage(JobID jobId) throws IOException {
         CheckpointStorageAccess access = delegate.createCheckpointStorage(jobId);
         if (!(access instanceof FsCheckpointStorageAccess)) {
-            throw new IOException("Unexpected access type from Flink: " + access.getClass().getName());
+            throw new IOException(
+                    "Unexpected access type from Flink: " + access.getClass().getName());
         }
         return new ResilientCheckpointStorageAccess(
                 (FsCheckpointStorageAccess) access,
@@ -90,7 +95,7 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                 delegate.getMinFileSizeThreshold(),
                 delegate.getWriteBufferSize(),
                 new SharedWorkerContext(),
-                settings.cleanup.janitorEnabled() ? this::checkpointStarting : (dir, id) -> { });
+                settings.cleanup.janitorEnabled() ? this::checkpointStarting : (dir, id) -> {});
     }
 
     public FileSystemCheckpointStorage delegate() {
@@ -114,11 +119,17 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
     private void checkpointStarting(Path jobDirectory, long checkpointId) {
         try {
             StorageRuntime rt = runtime();
-            new CheckpointJanitor(store(), rt.metrics(),
-                    settings.maxConcurrentCheckpoints, settings.cleanup.grace().toMillis(),
-                    settings.cleanup.janitorInterval().toMillis(), System::currentTimeMillis,
-                    settings.cleanup.honouredRoots().stream().map(Path::new).toList(),
-                    rt.sweepExecutor(), rt.lastSweeps(), rt.metadataReferences())
+            new CheckpointJanitor(
+                            store(),
+                            rt.metrics(),
+                            settings.maxConcurrentCheckpoints,
+                            settings.cleanup.grace().toMillis(),
+                            settings.cleanup.janitorInterval().toMillis(),
+                            System::currentTimeMillis,
+                            settings.cleanup.honouredRoots().stream().map(Path::new).toList(),
+                            rt.sweepExecutor(),
+                            rt.lastSweeps(),
+                            rt.metadataReferences())
                     .checkpointStarting(jobDirectory, checkpointId);
         } catch (IOException | RuntimeException e) {
             // Cleanup must never get in the way of a checkpoint.
@@ -134,31 +145,38 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
 
     @Override
     public String toString() {
-        return "ResilientCheckpointStorage{dir=" + delegate.getCheckpointPath() + ", " + settings + '}';
+        return "ResilientCheckpointStorage{dir="
+                + delegate.getCheckpointPath()
+                + ", "
+                + settings
+                + '}';
     }
 
-    private final class SharedWorkerContext implements ResilientCheckpointStorageAccess.WorkerContext {
+    private final class SharedWorkerContext
+            implements ResilientCheckpointStorageAccess.WorkerContext {
         @Override
         public WorkerServices services() throws IOException {
             StorageRuntime rt = runtime();
-            RetryingUploader uploader = new RetryingUploader(
-                    store(),
-                    settings.retryPolicy(),
-                    rt.uploadExecutor(settings.uploadThreads),
-                    rt.ticker(),
-                    RetryingUploader.threadLocalRandom(),
-                    rt.metrics(),
-                    settings.redactor(),
-                    rt.throttle(settings.throttle),
-                    rt.cleanupExecutor());
+            RetryingUploader uploader =
+                    new RetryingUploader(
+                            store(),
+                            settings.retryPolicy(),
+                            rt.uploadExecutor(settings.uploadThreads),
+                            rt.ticker(),
+                            RetryingUploader.threadLocalRandom(),
+                            rt.metrics(),
+                            settings.redactor(),
+                            rt.throttle(settings.throttle),
+                            rt.cleanupExecutor());
             WorkerServices services;
             try {
-                services = new WorkerServices(
-                        uploader,
-                        rt.spillSpace(settings.spillPaths(), settings.spillLimits),
-                        rt.metrics(),
-                        rt.ticker(),
-                        settings.uploadBudgetNanos());
+                services =
+                        new WorkerServices(
+                                uploader,
+                                rt.spillSpace(settings.spillPaths(), settings.spillLimits),
+                                rt.metrics(),
+                                rt.ticker(),
+                                settings.uploadBudgetNanos());
             } catch (IOException e) {
                 throw ResilientSettings.spillSpaceError(e);
             }
@@ -174,8 +192,14 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         public void probeAtSubmission(Path jobDirectory) throws IOException {
             if (storeConfig.get(ResilientCheckpointOptions.PROBE_AT_SUBMISSION)) {
                 StorageRuntime rt = runtime();
-                new SubmissionProbe(store(), settings.retryPolicy(), rt.metadataAttemptExecutor(), rt.ticker(),
-                        settings.redactor(), settings.uploadBudgetNanos()).probe(jobDirectory);
+                new SubmissionProbe(
+                                store(),
+                                settings.retryPolicy(),
+                                rt.metadataAttemptExecutor(),
+                                rt.ticker(),
+                                settings.redactor(),
+                                settings.uploadBudgetNanos())
+                        .probe(jobDirectory);
             }
         }
 
@@ -183,9 +207,15 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         public JobManagerLocations jobManagerLocations() throws IOException {
             StorageRuntime runtime = runtime();
             return new JobManagerLocations(
-                    delegate.getCheckpointPath().toUri(), root -> runtime.store(root, storeConfig, settings),
-                    runtime.metadataAttemptExecutor(), runtime.locationDeleteExecutor(), settings.retryPolicy(),
-                    runtime.ticker(), runtime.metrics(), settings.redactor(), settings.uploadBudgetNanos());
+                    delegate.getCheckpointPath().toUri(),
+                    root -> runtime.store(root, storeConfig, settings),
+                    runtime.metadataAttemptExecutor(),
+                    runtime.locationDeleteExecutor(),
+                    settings.retryPolicy(),
+                    runtime.ticker(),
+                    runtime.metrics(),
+                    settings.redactor(),
+                    settings.uploadBudgetNanos());
         }
     }
 }

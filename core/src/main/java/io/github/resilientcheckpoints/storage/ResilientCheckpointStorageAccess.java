@@ -1,12 +1,15 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.compat.FlinkCompat;
-
 import io.github.resilientcheckpoints.cleanup.RestoreMarker;
+import io.github.resilientcheckpoints.compat.FlinkCompat;
 import io.github.resilientcheckpoints.metrics.FlinkMetricsBridge;
 import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
-
+import java.io.IOException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.BiConsumer;
+import javax.annotation.Nullable;
 import org.apache.flink.api.common.JobID;
+import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
 import org.apache.flink.runtime.execution.Environment;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
@@ -21,13 +24,8 @@ import org.apache.flink.runtime.state.NotDuplicatingCheckpointStateToolset;
 import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import javax.annotation.Nullable;
-
-import java.io.IOException;
 
 /**
  * Composition around Flink's {@link FsCheckpointStorageAccess}: the JobManager side (locations,
@@ -37,17 +35,23 @@ import java.io.IOException;
  */
 public final class ResilientCheckpointStorageAccess implements CheckpointStorageAccess {
 
-    private static final Logger LOG = LoggerFactory.getLogger(ResilientCheckpointStorageAccess.class);
+    private static final Logger LOG =
+            LoggerFactory.getLogger(ResilientCheckpointStorageAccess.class);
 
     private final FsCheckpointStorageAccess delegate;
     private final JobID jobId;
+
     /** {@code <root>/<job-id>}. */
-    private final org.apache.flink.core.fs.Path checkpointsDirectory;
+    private final Path checkpointsDirectory;
+
     private final int inlineThreshold;
     private final int writeBufferSize;
     private final WorkerContext context;
-    private final java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart;
-    /** Set on a TaskManager's task view (file merging): the submission probe is the JobManager's. */
+    private final BiConsumer<Path, Long> onCheckpointStart;
+
+    /**
+     * Set on a TaskManager's task view (file merging): the submission probe is the JobManager's.
+     */
     private volatile boolean workerView;
 
     /** The per-JVM parts a worker needs, looked up when used (the JobManager never needs them). */
@@ -66,8 +70,11 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             return null;
         }
 
-        /** JobManager, once per job start: fails if the store takes no writes under the job's directory. */
-        default void probeAtSubmission(org.apache.flink.core.fs.Path jobDirectory) throws IOException {}
+        /**
+         * JobManager, once per job start: fails if the store takes no writes under the job's
+         * directory.
+         */
+        default void probeAtSubmission(Path jobDirectory) throws IOException {}
     }
 
     public ResilientCheckpointStorageAccess(
@@ -76,7 +83,7 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             int inlineThreshold,
             int writeBufferSize,
             WorkerContext context,
-            java.util.function.BiConsumer<org.apache.flink.core.fs.Path, Long> onCheckpointStart) {
+            BiConsumer<Path, Long> onCheckpointStart) {
         this.onCheckpointStart = onCheckpointStart;
         this.delegate = delegate;
         this.checkpointsDirectory = FlinkCompat.checkpointsDirectory(delegate);
@@ -101,8 +108,8 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     /**
      * Called by the JobManager when it starts the job from a checkpoint or savepoint ({@code
      * CheckpointCoordinator.restoreSavepoint}): besides resolving it as Flink does, this leaves a
-     * {@link RestoreMarker} in the job's directory so that cleanup keeps the restored checkpoint until
-     * this job has one of its own (NO_CLAIM restores reference it from no {@code _metadata}).
+     * {@link RestoreMarker} in the job's directory so that cleanup keeps the restored checkpoint
+     * until this job has one of its own (NO_CLAIM restores reference it from no {@code _metadata}).
      */
     @Override
     public CompletedCheckpointStorageLocation resolveCheckpoint(String externalPointer)
@@ -111,18 +118,23 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         try {
             RestoreMarker.write(checkpointsDirectory, location.getExternalPointer());
         } catch (IOException | RuntimeException e) {
-            // The restore must not fail for cleanup's sake; cleanup then cannot see this dependency.
-            LOG.warn("Could not record in {} that job {} was restored from {} ({}); cleanup will not know that"
+            // The restore must not fail for cleanup's sake; cleanup then cannot see this
+            // dependency.
+            LOG.warn(
+                    "Could not record in {} that job {} was restored from {} ({}); cleanup will not know that"
                             + " this job needs it until its first checkpoint completes",
-                    checkpointsDirectory, jobId, location.getExternalPointer(), e.toString());
+                    checkpointsDirectory,
+                    jobId,
+                    location.getExternalPointer(),
+                    e.toString());
         }
         return location;
     }
 
     /**
-     * The JobManager calls this once when it builds the job's checkpoint coordinator, where a failure
-     * refuses the job (see {@link SubmissionProbe}). TaskManagers call it only with file merging on,
-     * after {@link #toFileMergingStorage}: they do not probe.
+     * The JobManager calls this once when it builds the job's checkpoint coordinator, where a
+     * failure refuses the job (see {@link SubmissionProbe}). TaskManagers call it only with file
+     * merging on, after {@link #toFileMergingStorage}: they do not probe.
      */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
@@ -144,14 +156,20 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         if (locations == null) {
             location = delegate.initializeLocationForCheckpoint(checkpointId);
         } else {
-            // The directory Flink creates (AbstractFsCheckpointStorageAccess.createCheckpointDirectory).
-            org.apache.flink.core.fs.Path dir = new org.apache.flink.core.fs.Path(
-                    checkpointsDirectory,
-                    AbstractFsCheckpointStorageAccess.CHECKPOINT_DIR_PREFIX + checkpointId);
-            location = locations.initialize("create checkpoint directory", dir,
-                    () -> delegate.initializeLocationForCheckpoint(checkpointId));
+            // The directory Flink creates
+            // (AbstractFsCheckpointStorageAccess.createCheckpointDirectory).
+            Path dir =
+                    new Path(
+                            checkpointsDirectory,
+                            AbstractFsCheckpointStorageAccess.CHECKPOINT_DIR_PREFIX + checkpointId);
+            location =
+                    locations.initialize(
+                            "create checkpoint directory",
+                            dir,
+                            () -> delegate.initializeLocationForCheckpoint(checkpointId));
         }
-        // JobManager side, once per checkpoint: the janitor (if enabled) may sweep in the background.
+        // JobManager side, once per checkpoint: the janitor (if enabled) may sweep in the
+        // background.
         onCheckpointStart.accept(checkpointsDirectory, checkpointId);
         return location;
     }
@@ -164,15 +182,20 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     public CheckpointStorageLocation initializeLocationForSavepoint(
             long checkpointId, @Nullable String externalLocationPointer) throws IOException {
         JobManagerLocations locations = context.jobManagerLocations();
-        org.apache.flink.core.fs.Path base = externalLocationPointer != null
-                ? new org.apache.flink.core.fs.Path(externalLocationPointer)
-                : delegate.getDefaultSavepointDirectory();
+        Path base =
+                externalLocationPointer != null
+                        ? new Path(externalLocationPointer)
+                        : delegate.getDefaultSavepointDirectory();
         if (locations == null || base == null) {
             // No target: Flink's own error ("No savepoint location given ...").
             return delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer);
         }
-        return locations.initialize("create a savepoint directory under", base,
-                () -> delegate.initializeLocationForSavepoint(checkpointId, externalLocationPointer));
+        return locations.initialize(
+                "create a savepoint directory under",
+                base,
+                () ->
+                        delegate.initializeLocationForSavepoint(
+                                checkpointId, externalLocationPointer));
     }
 
     // ------------------------------------------------------------------ TaskManager side: ours
@@ -184,7 +207,8 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         CheckpointStreamFactory resolved =
                 delegate.resolveCheckpointStorageLocation(checkpointId, reference);
         if (!(resolved instanceof FsCheckpointStorageLocation)) {
-            throw new IOException("Unexpected location type from Flink: " + resolved.getClass().getName());
+            throw new IOException(
+                    "Unexpected location type from Flink: " + resolved.getClass().getName());
         }
         FsCheckpointStorageLocation location = (FsCheckpointStorageLocation) resolved;
         WorkerServices s = services();
@@ -203,9 +227,9 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         WorkerServices s = services();
         // Task-owned state belongs to no checkpoint: its budget starts when its upload does.
         return new ResilientStateOutputStream(
-                new org.apache.flink.core.fs.Path(checkpointsDirectory,
-                        org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess
-                                .CHECKPOINT_TASK_OWNED_STATE_DIR),
+                new Path(
+                        checkpointsDirectory,
+                        AbstractFsCheckpointStorageAccess.CHECKPOINT_TASK_OWNED_STATE_DIR),
                 false,
                 inlineThreshold,
                 Math.max(Math.max(1, writeBufferSize), inlineThreshold),
@@ -220,26 +244,29 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
 
     /**
      * File merging would replace our streams with Flink's merging ones (no retries, no spill). We
-     * keep our streams: with this storage, {@code execution.checkpointing.file-merging.enabled} does
-     * not change where or how state is written. It is, however, the one path on which Flink hands a
-     * checkpoint storage a task's {@link Environment}, and so a metric group: the storage's counters
-     * are published on the TaskManager's metric group from here.
+     * keep our streams: with this storage, {@code execution.checkpointing.file-merging.enabled}
+     * does not change where or how state is written. It is, however, the one path on which Flink
+     * hands a checkpoint storage a task's {@link Environment}, and so a metric group: the storage's
+     * counters are published on the TaskManager's metric group from here.
      */
     @Override
     public CheckpointStorageWorkerView toFileMergingStorage(
-            FileMergingSnapshotManager mergingSnapshotManager, Environment environment) throws IOException {
+            FileMergingSnapshotManager mergingSnapshotManager, Environment environment)
+            throws IOException {
         if (FILE_MERGING_NOTICE.compareAndSet(false, true)) {
-            LOG.info("'execution.checkpointing.file-merging.enabled' is set: Resilient Checkpoint Storage keeps"
-                    + " writing one file per state stream (retried, spilled), and publishes its counters under"
-                    + " the TaskManager metric group '{}'.", FlinkMetricsBridge.GROUP);
+            LOG.info(
+                    "'execution.checkpointing.file-merging.enabled' is set: Resilient Checkpoint Storage keeps"
+                            + " writing one file per state stream (retried, spilled), and publishes its counters under"
+                            + " the TaskManager metric group '{}'.",
+                    FlinkMetricsBridge.GROUP);
         }
-        FlinkMetricsBridge.register(environment.getMetricGroup().parent().parent(), services().metrics());
+        FlinkMetricsBridge.register(
+                environment.getMetricGroup().parent().parent(), services().metrics());
         workerView = true;
         return this;
     }
 
-    private static final java.util.concurrent.atomic.AtomicBoolean FILE_MERGING_NOTICE =
-            new java.util.concurrent.atomic.AtomicBoolean();
+    private static final AtomicBoolean FILE_MERGING_NOTICE = new AtomicBoolean();
 
     /**
      * Looked up for every checkpoint and stream, not once per task: the lookup is what tells the
@@ -252,5 +279,4 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     public FsCheckpointStorageAccess delegate() {
         return delegate;
     }
-
 }

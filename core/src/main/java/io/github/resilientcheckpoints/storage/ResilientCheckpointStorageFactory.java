@@ -13,8 +13,8 @@ public final class ResilientCheckpointStorageFactory
         implements CheckpointStorageFactory<ResilientCheckpointStorage> {
 
     @Override
-    public ResilientCheckpointStorage createFromConfig(ReadableConfig config, ClassLoader classLoader)
-            throws IllegalConfigurationException {
+    public ResilientCheckpointStorage createFromConfig(
+            ReadableConfig config, ClassLoader classLoader) throws IllegalConfigurationException {
         return ResilientCheckpointStorage.fromConfig(config, classLoader);
     }
 }

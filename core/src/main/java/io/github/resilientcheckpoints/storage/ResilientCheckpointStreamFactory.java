@@ -1,11 +1,10 @@
 package io.github.resilientcheckpoints.storage;
 
+import java.util.List;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStreamFactory;
 import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.StreamStateHandle;
-
-import java.util.List;
 
 /**
  * Creates {@link ResilientStateOutputStream}s for one checkpoint (or savepoint) location, using the
@@ -37,7 +36,8 @@ public final class ResilientCheckpointStreamFactory implements CheckpointStreamF
     }
 
     @Override
-    public ResilientStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope) {
+    public ResilientStateOutputStream createCheckpointStateOutputStream(
+            CheckpointedStateScope scope) {
         boolean exclusive = scope == CheckpointedStateScope.EXCLUSIVE;
         return new ResilientStateOutputStream(
                 exclusive ? exclusiveDirectory : sharedDirectory,

@@ -8,11 +8,6 @@ import io.github.resilientcheckpoints.store.FaultInjection;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.IllegalConfigurationException;
-import org.apache.flink.configuration.ReadableConfig;
-
 import java.io.IOException;
 import java.io.Serializable;
 import java.nio.file.Path;
@@ -20,6 +15,9 @@ import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.IllegalConfigurationException;
+import org.apache.flink.configuration.ReadableConfig;
 
 /**
  * The validated settings of one storage instance: each component's own settings, each read and
@@ -59,7 +57,8 @@ public final class ResilientSettings implements Serializable {
         this.deadlineFraction =
                 ConfigReading.read(
                         config, ResilientCheckpointOptions.DEADLINE_FRACTION, ConfigReading.NUMBER);
-        ConfigReading.range(ResilientCheckpointOptions.DEADLINE_FRACTION, deadlineFraction, 0.1, 1.0);
+        ConfigReading.range(
+                ResilientCheckpointOptions.DEADLINE_FRACTION, deadlineFraction, 0.1, 1.0);
         this.uploadThreads =
                 ConfigReading.read(
                         config, ResilientCheckpointOptions.UPLOAD_THREADS, ConfigReading.INTEGER);

@@ -10,19 +10,6 @@ import io.github.resilientcheckpoints.upload.FileSlice;
 import io.github.resilientcheckpoints.upload.PipelinedUpload;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
 import io.github.resilientcheckpoints.upload.UploadDeadline;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
-import org.apache.flink.runtime.state.StreamStateHandle;
-import org.apache.flink.runtime.state.filesystem.FileStateHandle;
-import org.apache.flink.runtime.state.filesystem.RelativeFileStateHandle;
-import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.annotation.Nullable;
-
 import java.io.ByteArrayInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
@@ -35,8 +22,18 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.annotation.Nullable;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.filesystem.RelativeFileStateHandle;
+import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A checkpoint state stream that stages on local disk and uploads with retries.
@@ -52,16 +49,16 @@ import java.util.concurrent.atomic.AtomicLong;
  *   <li>While the stream is still written, a {@link PipelinedUpload} sends the spill file to the
  *       store: full parts when the store takes parts (S3), otherwise one write that follows the
  *       spill file on an upload thread (HDFS, Flink file systems), reading up to the length this
- *       stream publishes after each spill write. It owns that upload (permit, completion,
- *       deadline, abort). The spill file is the replay log: it is never fsynced, and when the
- *       pipelined upload fails it is uploaded whole, with retries, under a fresh name.
+ *       stream publishes after each spill write. It owns that upload (permit, completion, deadline,
+ *       abort). The spill file is the replay log: it is never fsynced, and when the pipelined
+ *       upload fails it is uploaded whole, with retries, under a fresh name.
  *   <li>{@link #closeAndGetHandle()} completes the pipelined upload or, without one (or when it
  *       failed), uploads the staged bytes through the {@link
- *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file and returns a
- *       plain {@link FileStateHandle} or {@link RelativeFileStateHandle}: the bytes are durable in the
- *       store before the handle is returned.
- *   <li>{@link #close()} without a handle, from any thread, discards everything: the spill file, the
- *       memory, an upload in flight and what it wrote. A write that fails the stream (no room
+ *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file and returns
+ *       a plain {@link FileStateHandle} or {@link RelativeFileStateHandle}: the bytes are durable
+ *       in the store before the handle is returned.
+ *   <li>{@link #close()} without a handle, from any thread, discards everything: the spill file,
+ *       the memory, an upload in flight and what it wrote. A write that fails the stream (no room
  *       anywhere) discards it the same way.
  * </ul>
  *
@@ -74,7 +71,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private static final Logger LOG = LoggerFactory.getLogger(ResilientStateOutputStream.class);
 
-    private static final long CLOSE_CLEANUP_WAIT_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(2);
+    private static final long CLOSE_CLEANUP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     private static final int OPEN = 0;
     private static final int UPLOADING = 1;
@@ -93,10 +90,13 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private byte[] buffer;
     private int pos;
+
     /** Bytes confirmed in the spill file. */
     private long spilledBytes;
+
     /** Full buffers kept in memory after the fallback; the current buffer follows them. */
     private List<byte[]> memoryChunks = Collections.emptyList();
+
     private boolean memoryFallback;
     private final AtomicLong memoryHeld = new AtomicLong();
 
@@ -106,9 +106,15 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     /** The store's part uploads, when it has them: full parts of the spill file go up early. */
     @Nullable private final SupportsPartUploads partStore;
-    /** Otherwise the store's following write, when it has one: the spill file is followed as it grows. */
+
+    /**
+     * Otherwise the store's following write, when it has one: the spill file is followed as it
+     * grows.
+     */
     @Nullable private final SupportsStreamingUpload streamStore;
+
     @Nullable private volatile PipelinedUpload pipeline;
+
     /** No pipelining for this stream (no permit was free, or the store could not start one). */
     private boolean pipelineOff;
 
@@ -128,7 +134,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             int bufferSize,
             WorkerServices services,
             long deadlineNanos) {
-        this(targetDirectory, relativePathsAllowed, inlineThreshold, bufferSize, services,
+        this(
+                targetDirectory,
+                relativePathsAllowed,
+                inlineThreshold,
+                bufferSize,
+                services,
                 UploadDeadline.at(deadlineNanos));
     }
 
@@ -145,8 +156,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             UploadDeadline deadline) {
         if (inlineThreshold < 0 || bufferSize < Math.max(1, inlineThreshold)) {
             throw new IllegalArgumentException(
-                    "need 0 <= inlineThreshold <= bufferSize, bufferSize >= 1: " + inlineThreshold
-                            + ", " + bufferSize);
+                    "need 0 <= inlineThreshold <= bufferSize, bufferSize >= 1: "
+                            + inlineThreshold
+                            + ", "
+                            + bufferSize);
         }
         this.targetDirectory = targetDirectory;
         this.relativePathsAllowed = relativePathsAllowed;
@@ -156,7 +169,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.deadline = deadline;
         CheckpointStore store = services.uploader().store();
         this.partStore = store.capability(SupportsPartUploads.class).orElse(null);
-        this.streamStore = partStore != null ? null : store.capability(SupportsStreamingUpload.class).orElse(null);
+        this.streamStore =
+                partStore != null
+                        ? null
+                        : store.capability(SupportsStreamingUpload.class).orElse(null);
     }
 
     // ------------------------------------------------------------------ hot path
@@ -200,7 +216,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         return spilledBytes + inMemory + pos;
     }
 
-    /** Data becomes durable in {@link #closeAndGetHandle()}; a flush has nothing to promise before. */
+    /**
+     * Data becomes durable in {@link #closeAndGetHandle()}; a flush has nothing to promise before.
+     */
     @Override
     public void flush() {}
 
@@ -221,7 +239,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 return;
             } catch (IOException e) {
                 checkOpen();
-                fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
+                fallBack(
+                        "writing spill file " + reservation.file() + " failed: " + e.getMessage(),
+                        true);
             }
         }
         keepBufferInMemory();
@@ -232,7 +252,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
      * false otherwise (the caller then copies it through the buffer, chunk by chunk).
      */
     private boolean writeDirectly(byte[] b, int off, int len) throws IOException {
-        if (memoryFallback || spillOut == null
+        if (memoryFallback
+                || spillOut == null
                 || !(spilledBytes + len <= reservation.limit()
                         || reservation.growTo(spilledBytes + len, spilledBytes))) {
             return false;
@@ -244,7 +265,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             return true;
         } catch (IOException e) {
             checkOpen();
-            fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
+            fallBack(
+                    "writing spill file " + reservation.file() + " failed: " + e.getMessage(),
+                    true);
             return false;
         }
     }
@@ -252,11 +275,11 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     // ------------------------------------------------------------------ pipelined upload
 
     /**
-     * Tells the pipelined upload how far the spill file is written (full parts go, or the
-     * following write reads on); starts it once the file is large enough and a permit is free.
-     * Only an optimisation: the spill file stays until the end, so without a pipelined upload (or
-     * when it fails) the whole file is uploaded the ordinary, retried way. Allocates nothing once
-     * started (a following write only reads a volatile length).
+     * Tells the pipelined upload how far the spill file is written (full parts go, or the following
+     * write reads on); starts it once the file is large enough and a permit is free. Only an
+     * optimisation: the spill file stays until the end, so without a pipelined upload (or when it
+     * fails) the whole file is uploaded the ordinary, retried way. Allocates nothing once started
+     * (a following write only reads a volatile length).
      */
     private void submitFullParts() {
         if ((partStore == null && streamStore == null) || pipelineOff || memoryFallback) {
@@ -279,16 +302,30 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             if (spilledBytes < Math.max(partStore.pipelineThreshold(), partStore.partSize())) {
                 return null;
             }
-            p = PipelinedUpload.tryStart(partStore, newTargetPath(), services.uploader(), services.metrics(),
-                    services.ticker(), deadline);
+            p =
+                    PipelinedUpload.tryStart(
+                            partStore,
+                            newTargetPath(),
+                            services.uploader(),
+                            services.metrics(),
+                            services.ticker(),
+                            deadline);
         } else if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
             // Task-owned state: the stream may stay open a whole checkpoint interval; a following
-            // write would hold an upload permit and thread all that time. It goes up whole at the end.
+            // write would hold an upload permit and thread all that time. It goes up whole at the
+            // end.
             pipelineOff = true;
             return null;
         } else {
-            p = PipelinedUpload.tryFollow(streamStore, newTargetPath(), reservation.file(), services.uploader(),
-                    services.metrics(), services.ticker(), deadline);
+            p =
+                    PipelinedUpload.tryFollow(
+                            streamStore,
+                            newTargetPath(),
+                            reservation.file(),
+                            services.uploader(),
+                            services.metrics(),
+                            services.ticker(),
+                            deadline);
         }
         if (p == null) {
             pipelineOff = true;
@@ -310,7 +347,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    /** Opens or grows the spill reservation so that {@code bytes} more fit; false after a fallback. */
+    /**
+     * Opens or grows the spill reservation so that {@code bytes} more fit; false after a fallback.
+     */
     private boolean ensureFileRoom(long bytes) throws IOException {
         SpillSpace space = services.spillSpace();
         if (spillOut == null) {
@@ -334,8 +373,13 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 || reservation.growTo(spilledBytes + bytes, spilledBytes)) {
             return true;
         }
-        fallBack("spill directory of " + reservation.file().getFileName() + " has no room for "
-                + bytes + " more bytes", false);
+        fallBack(
+                "spill directory of "
+                        + reservation.file().getFileName()
+                        + " has no room for "
+                        + bytes
+                        + " more bytes",
+                false);
         return false;
     }
 
@@ -359,8 +403,11 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         if (r != null) {
             r.trimTo(spilledBytes);
         }
-        LOG.warn("Staging checkpoint state for {} in memory from byte {} on: {}.",
-                targetDirectory, spilledBytes, reason);
+        LOG.warn(
+                "Staging checkpoint state for {} in memory from byte {} on: {}.",
+                targetDirectory,
+                spilledBytes,
+                reason);
     }
 
     private void keepBufferInMemory() throws IOException {
@@ -387,18 +434,28 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private String noRoomMessage(String reason, boolean memoryExhausted) {
         SpillSpace space = services.spillSpace();
-        StringBuilder sb = new StringBuilder("Cannot stage checkpoint state for ")
-                .append(targetDirectory).append(" locally: ").append(reason).append(". Spill directories: ")
-                .append(space.describe()).append('.');
+        StringBuilder sb =
+                new StringBuilder("Cannot stage checkpoint state for ")
+                        .append(targetDirectory)
+                        .append(" locally: ")
+                        .append(reason)
+                        .append(". Spill directories: ")
+                        .append(space.describe())
+                        .append('.');
         if (memoryExhausted) {
-            sb.append(" Memory fallback: ").append(space.memoryBudget().used()).append(" of ")
+            sb.append(" Memory fallback: ")
+                    .append(space.memoryBudget().used())
+                    .append(" of ")
                     .append(space.memoryBudget().capacity())
-                    .append(" bytes in use ('execution.checkpointing.resilient.spill.fallback.memory-budget').");
+                    .append(
+                            " bytes in use ('execution.checkpointing.resilient.spill.fallback.memory-budget').");
         } else {
-            sb.append(" Fallback policy is 'fail' ('execution.checkpointing.resilient.spill.fallback').");
+            sb.append(
+                    " Fallback policy is 'fail' ('execution.checkpointing.resilient.spill.fallback').");
         }
-        sb.append(" Free disk space, add directories to 'execution.checkpointing.resilient.spill.directories',"
-                + " or adjust 'spill.floor' / 'spill.quota'. The task keeps running; this checkpoint fails.");
+        sb.append(
+                " Free disk space, add directories to 'execution.checkpointing.resilient.spill.directories',"
+                        + " or adjust 'spill.floor' / 'spill.quota'. The task keeps running; this checkpoint fails.");
         return sb.toString();
     }
 
@@ -425,28 +482,40 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             }
             if (!staged && pos <= inlineThreshold) {
                 String name = UUID.randomUUID().toString();
-                StreamStateHandle handle = new ByteStreamStateHandle(
-                        new Path(targetDirectory, name).toString(), Arrays.copyOf(buffer, pos));
+                StreamStateHandle handle =
+                        new ByteStreamStateHandle(
+                                new Path(targetDirectory, name).toString(),
+                                Arrays.copyOf(buffer, pos));
                 finish();
                 services.metrics().inlineHandle();
                 return handle;
             }
             UploadSource source = finishStaging();
             PipelinedUpload p = pipeline;
-            Path written = p != null && !memoryFallback
-                    ? p.complete(reservation.file(), spilledBytes, cancellation)
-                    : null;
+            Path written =
+                    p != null && !memoryFallback
+                            ? p.complete(reservation.file(), spilledBytes, cancellation)
+                            : null;
             if (written == null) {
-                written = services.uploader().upload(source, this::newTargetPath, deadline.nanos(), cancellation);
+                written =
+                        services.uploader()
+                                .upload(
+                                        source,
+                                        this::newTargetPath,
+                                        deadline.nanos(),
+                                        cancellation);
             }
             if (!STATE.compareAndSet(this, UPLOADING, DONE)) {
                 // Discarded while the last attempt completed: the file belongs to nobody.
                 services.uploader().discard(written);
-                throw new IOException("The state stream for " + targetDirectory
-                        + " was closed while its upload completed; the upload was deleted.");
+                throw new IOException(
+                        "The state stream for "
+                                + targetDirectory
+                                + " was closed while its upload completed; the upload was deleted.");
             }
             long size = source.length();
-            return relativePathsAllowed && new Path(targetDirectory, written.getName()).equals(written)
+            return relativePathsAllowed
+                            && new Path(targetDirectory, written.getName()).equals(written)
                     ? new RelativeFileStateHandle(written, written.getName(), size)
                     : new FileStateHandle(written, size);
         } catch (IOException | RuntimeException | Error e) {
@@ -471,7 +540,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 pos = 0;
             } catch (IOException e) {
                 checkOpen();
-                fallBack("writing spill file " + reservation.file() + " failed: " + e.getMessage(), true);
+                fallBack(
+                        "writing spill file " + reservation.file() + " failed: " + e.getMessage(),
+                        true);
             }
         }
         if (spillOut != null) {
@@ -479,8 +550,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             services.metrics().spilled(spilledBytes);
         }
         List<byte[]> chunks = new ArrayList<>(memoryChunks);
-        return new StagedSource(reservation == null ? null : reservation.file(), spilledBytes,
-                chunks, buffer, pos);
+        return new StagedSource(
+                reservation == null ? null : reservation.file(), spilledBytes, chunks, buffer, pos);
     }
 
     private Path newTargetPath() {
@@ -559,8 +630,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         private final int tailLength;
         private final long length;
 
-        StagedSource(@Nullable java.nio.file.Path file, long fileBytes, List<byte[]> chunks,
-                byte[] tail, int tailLength) {
+        StagedSource(
+                @Nullable java.nio.file.Path file,
+                long fileBytes,
+                List<byte[]> chunks,
+                byte[] tail,
+                int tailLength) {
             this.file = file;
             this.fileBytes = file == null ? 0 : fileBytes;
             this.chunks = chunks;

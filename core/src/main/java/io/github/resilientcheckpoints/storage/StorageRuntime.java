@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.storage;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.resilientcheckpoints.cleanup.CachedMetadataReader;
 import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
@@ -10,21 +12,9 @@ import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.ReadableConfig;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.annotation.concurrent.GuardedBy;
-import javax.annotation.concurrent.ThreadSafe;
-
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.URI;
@@ -42,6 +32,12 @@ import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.concurrent.GuardedBy;
+import javax.annotation.concurrent.ThreadSafe;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.ReadableConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The one owner of everything the storage shares within a JVM (a TaskManager, or the JobManager for
@@ -77,7 +73,8 @@ public final class StorageRuntime implements AutoCloseable {
 
     private final Map<Integer, ThreadPoolExecutor> uploadExecutors = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<StoreKey, StoreEntry> stores = new ConcurrentHashMap<>();
-    private final Map<UploadThrottle.Settings, UploadThrottle> throttles = new ConcurrentHashMap<>();
+    private final Map<UploadThrottle.Settings, UploadThrottle> throttles =
+            new ConcurrentHashMap<>();
     private final Map<SpillKey, SpillSpace> spillSpaces = new ConcurrentHashMap<>();
     private final Map<String, Long> lastSweeps = new ConcurrentHashMap<>();
     private final CheckpointIndex.MetadataReader metadataReferences =
@@ -85,6 +82,7 @@ public final class StorageRuntime implements AutoCloseable {
 
     @GuardedBy("this")
     private ThreadPoolExecutor sweeps;
+
     private ThreadPoolExecutor cleanup;
     private ThreadPoolExecutor metadataAttempts;
     private ThreadPoolExecutor locationDeletes;
@@ -102,7 +100,9 @@ public final class StorageRuntime implements AutoCloseable {
         this(name, ticker, false, DEFAULT_STORE_IDLE_TIMEOUT);
     }
 
-    /** A runtime of its own; with {@code registerMBean}, its counters are in JMX until it is closed. */
+    /**
+     * A runtime of its own; with {@code registerMBean}, its counters are in JMX until it is closed.
+     */
     public StorageRuntime(String name, Ticker ticker, boolean registerMBean) {
         this(name, ticker, registerMBean, DEFAULT_STORE_IDLE_TIMEOUT);
     }
@@ -111,19 +111,20 @@ public final class StorageRuntime implements AutoCloseable {
      * @param storeIdleTimeout a store no task or janitor asked for in this long is closed (at least
      *     twice the checkpoint timeout of its settings, so that no upload still uses it)
      */
-    public StorageRuntime(String name, Ticker ticker, boolean registerMBean, Duration storeIdleTimeout) {
+    public StorageRuntime(
+            String name, Ticker ticker, boolean registerMBean, Duration storeIdleTimeout) {
         this.name = name;
         this.ticker = ticker;
         this.storeIdleTimeout = storeIdleTimeout;
         // Entries only need to outlive the longest checkpoint timeout; the bound keeps memory flat
         // for TaskManagers that run many jobs for months.
-        this.firstSeen = Caffeine.newBuilder()
-                .expireAfterWrite(Duration.ofDays(1))
-                .maximumSize(100_000)
-                .build();
-        this.unregisterMBean = registerMBean
-                ? StorageMetricsMBeanRegistrar.register(name, metrics)
-                : () -> { };
+        this.firstSeen =
+                Caffeine.newBuilder()
+                        .expireAfterWrite(Duration.ofDays(1))
+                        .maximumSize(100_000)
+                        .build();
+        this.unregisterMBean =
+                registerMBean ? StorageMetricsMBeanRegistrar.register(name, metrics) : () -> {};
     }
 
     /** This JVM's runtime, created on first use; its counters are in JMX under runtime "shared". */
@@ -151,39 +152,58 @@ public final class StorageRuntime implements AutoCloseable {
     /** The upload threads for jobs configured with {@code threads} of them. */
     public ExecutorService uploadExecutor(int threads) {
         checkOpen();
-        return uploadExecutors.computeIfAbsent(threads, n -> {
-            ThreadPoolExecutor executor = new ThreadPoolExecutor(n, n, 60, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), daemonThreads("rcs-upload-" + name + "-" + n));
-            executor.allowCoreThreadTimeOut(true);
-            return executor;
-        });
+        return uploadExecutors.computeIfAbsent(
+                threads,
+                n -> {
+                    ThreadPoolExecutor executor =
+                            new ThreadPoolExecutor(
+                                    n,
+                                    n,
+                                    60,
+                                    TimeUnit.SECONDS,
+                                    new LinkedBlockingQueue<>(),
+                                    daemonThreads("rcs-upload-" + name + "-" + n));
+                    executor.allowCoreThreadTimeOut(true);
+                    return executor;
+                });
     }
 
     /**
      * The store for checkpoints under {@code root} with these settings, created on first use: with
-     * the fault-injection drill in front if the settings ask for it, and its throttle signals
-     * wired to the throttle of these settings. Keyed by the root and every store-relevant setting
-     * ({@link StoreKey}): jobs with other credentials or endpoints get their own store.
+     * the fault-injection drill in front if the settings ask for it, and its throttle signals wired
+     * to the throttle of these settings. Keyed by the root and every store-relevant setting ({@link
+     * StoreKey}): jobs with other credentials or endpoints get their own store.
      */
-    CheckpointStore store(URI root, ReadableConfig config, ResilientSettings settings) throws IOException {
+    CheckpointStore store(URI root, ReadableConfig config, ResilientSettings settings)
+            throws IOException {
         checkOpen();
         StoreKey key = StoreKey.of(root, config.toMap());
-        long idleNanos = Math.max(storeIdleTimeout.toNanos(), 2 * settings.checkpointTimeout.toNanos());
+        long idleNanos =
+                Math.max(storeIdleTimeout.toNanos(), 2 * settings.checkpointTimeout.toNanos());
         StoreEntry entry;
         try {
-            entry = stores.compute(key, (k, existing) -> {
-                checkOpen();
-                if (existing != null) {
-                    existing.lastUsedNanos = ticker.nanoTime();
-                    return existing;
-                }
-                try {
-                    LOG.info("Creating the checkpoint store for {} in runtime '{}'.", k, name);
-                    return new StoreEntry(createStore(root, config, settings), idleNanos, ticker.nanoTime());
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
+            entry =
+                    stores.compute(
+                            key,
+                            (k, existing) -> {
+                                checkOpen();
+                                if (existing != null) {
+                                    existing.lastUsedNanos = ticker.nanoTime();
+                                    return existing;
+                                }
+                                try {
+                                    LOG.info(
+                                            "Creating the checkpoint store for {} in runtime '{}'.",
+                                            k,
+                                            name);
+                                    return new StoreEntry(
+                                            createStore(root, config, settings),
+                                            idleNanos,
+                                            ticker.nanoTime());
+                                } catch (IOException e) {
+                                    throw new UncheckedIOException(e);
+                                }
+                            });
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
@@ -210,13 +230,15 @@ public final class StorageRuntime implements AutoCloseable {
         long now = ticker.nanoTime();
         List<Map.Entry<StoreKey, CheckpointStore>> idle = new ArrayList<>();
         for (StoreKey key : stores.keySet()) {
-            stores.computeIfPresent(key, (k, e) -> {
-                if (now - e.lastUsedNanos >= e.idleNanos) {
-                    idle.add(Map.entry(k, e.store));
-                    return null;
-                }
-                return e;
-            });
+            stores.computeIfPresent(
+                    key,
+                    (k, e) -> {
+                        if (now - e.lastUsedNanos >= e.idleNanos) {
+                            idle.add(Map.entry(k, e.store));
+                            return null;
+                        }
+                        return e;
+                    });
         }
         for (Map.Entry<StoreKey, CheckpointStore> e : idle) {
             LOG.info("Closing the checkpoint store for {}: unused for a while.", e.getKey());
@@ -227,41 +249,51 @@ public final class StorageRuntime implements AutoCloseable {
 
     private synchronized void startMaintenance() {
         if (maintenance == null && !closed) {
-            maintenance = new ScheduledThreadPoolExecutor(1, daemonThreads("rcs-maintenance-" + name));
+            maintenance =
+                    new ScheduledThreadPoolExecutor(1, daemonThreads("rcs-maintenance-" + name));
             long period = MAINTENANCE_INTERVAL.toMillis();
-            maintenance.scheduleWithFixedDelay(() -> {
-                try {
-                    closeIdleStores();
-                } catch (RuntimeException e) {
-                    LOG.warn("Closing idle checkpoint stores failed: {}", e.toString());
-                }
-            }, period, period, TimeUnit.MILLISECONDS);
+            maintenance.scheduleWithFixedDelay(
+                    () -> {
+                        try {
+                            closeIdleStores();
+                        } catch (RuntimeException e) {
+                            LOG.warn("Closing idle checkpoint stores failed: {}", e.toString());
+                        }
+                    },
+                    period,
+                    period,
+                    TimeUnit.MILLISECONDS);
         }
     }
 
     private CheckpointStore createStore(URI root, ReadableConfig config, ResilientSettings settings)
             throws IOException {
         CheckpointStore created = CheckpointStores.forRoot(root, config);
-        created.capability(SupportsThrottleSignals.class).ifPresent(signals -> {
-            // Throttling absorbed inside the store (part retries) still slows the TaskManager.
-            UploadThrottle throttle = throttle(settings.throttle);
-            signals.onThrottleSignal(throttle::onThrottled);
-        });
+        created.capability(SupportsThrottleSignals.class)
+                .ifPresent(
+                        signals -> {
+                            // Throttling absorbed inside the store (part retries) still slows the
+                            // TaskManager.
+                            UploadThrottle throttle = throttle(settings.throttle);
+                            signals.onThrottleSignal(throttle::onThrottled);
+                        });
         return settings.faultInjection.wrap(created);
     }
 
     /** The throttle of this JVM for these settings, shared by every upload that uses it. */
     public UploadThrottle throttle(UploadThrottle.Settings settings) {
         checkOpen();
-        return throttles.computeIfAbsent(settings, s -> {
-            UploadThrottle t = new UploadThrottle(s, ticker, Sleeper.SYSTEM);
-            metrics.registerGauge("throttleRateBytesPerSecond", t::currentRate);
-            metrics.registerGauge("throttleConcurrencyLimit", t::concurrencyLimit);
-            metrics.registerGauge("throttleInFlight", t::inFlight);
-            metrics.registerGauge("throttleWaitMillis", () -> t.waitNanos() / 1_000_000);
-            metrics.registerGauge("throttleSignals", t::throttleSignals);
-            return t;
-        });
+        return throttles.computeIfAbsent(
+                settings,
+                s -> {
+                    UploadThrottle t = new UploadThrottle(s, ticker, Sleeper.SYSTEM);
+                    metrics.registerGauge("throttleRateBytesPerSecond", t::currentRate);
+                    metrics.registerGauge("throttleConcurrencyLimit", t::concurrencyLimit);
+                    metrics.registerGauge("throttleInFlight", t::inFlight);
+                    metrics.registerGauge("throttleWaitMillis", () -> t.waitNanos() / 1_000_000);
+                    metrics.registerGauge("throttleSignals", t::throttleSignals);
+                    return t;
+                });
     }
 
     /**
@@ -274,26 +306,30 @@ public final class StorageRuntime implements AutoCloseable {
         checkOpen();
         SpillKey key = new SpillKey(List.copyOf(directories), limits);
         try {
-            return spillSpaces.computeIfAbsent(key, k -> {
-                try {
-                    return createSpillSpace(k);
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            });
+            return spillSpaces.computeIfAbsent(
+                    key,
+                    k -> {
+                        try {
+                            return createSpillSpace(k);
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    });
         } catch (UncheckedIOException e) {
             throw e.getCause();
         }
     }
 
     private SpillSpace createSpillSpace(SpillKey key) throws IOException {
-        SpillSpace space = new SpillSpace(key.directories(), key.limits(), FreeSpaceProbe.FILE_STORE, ticker);
+        SpillSpace space =
+                new SpillSpace(key.directories(), key.limits(), FreeSpaceProbe.FILE_STORE, ticker);
         // Once per directory set, before any stream of ours exists there.
         space.deleteStaleFiles();
         metrics.registerGauge("spillReservedBytes", space::reservedBytes);
         metrics.registerGauge("memoryFallbackHeldBytes", () -> space.memoryBudget().used());
         for (Path dir : space.directories()) {
-            metrics.registerGauge("spillFreeBytes_" + dir.toString().replaceAll("[^A-Za-z0-9]", "_"),
+            metrics.registerGauge(
+                    "spillFreeBytes_" + dir.toString().replaceAll("[^A-Za-z0-9]", "_"),
                     () -> space.freeBytes(dir));
         }
         return space;
@@ -307,35 +343,54 @@ public final class StorageRuntime implements AutoCloseable {
     public synchronized ExecutorService cleanupExecutor() {
         checkOpen();
         if (cleanup == null) {
-            cleanup = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), daemonThreads("rcs-cleanup-" + name));
+            cleanup =
+                    new ThreadPoolExecutor(
+                            2,
+                            2,
+                            60,
+                            TimeUnit.SECONDS,
+                            new LinkedBlockingQueue<>(),
+                            daemonThreads("rcs-cleanup-" + name));
             cleanup.allowCoreThreadTimeOut(true);
         }
         return cleanup;
     }
 
     /**
-     * Threads for the JobManager's {@code _metadata} write attempts: each attempt runs on one, so that
-     * a hanging store cannot hold the checkpoint coordinator past the deadline.
+     * Threads for the JobManager's {@code _metadata} write attempts: each attempt runs on one, so
+     * that a hanging store cannot hold the checkpoint coordinator past the deadline.
      */
     public synchronized ExecutorService metadataAttemptExecutor() {
         checkOpen();
         if (metadataAttempts == null) {
-            metadataAttempts = new ThreadPoolExecutor(0, Integer.MAX_VALUE, 60, TimeUnit.SECONDS,
-                    new SynchronousQueue<>(), daemonThreads("rcs-metadata-" + name));
+            metadataAttempts =
+                    new ThreadPoolExecutor(
+                            0,
+                            Integer.MAX_VALUE,
+                            60,
+                            TimeUnit.SECONDS,
+                            new SynchronousQueue<>(),
+                            daemonThreads("rcs-metadata-" + name));
         }
         return metadataAttempts;
     }
 
     /**
      * Threads that delete the locations of aborted checkpoints on the JobManager, with retries:
-     * Flink may ask for that on the checkpoint coordinator's thread, which must not wait for a store.
+     * Flink may ask for that on the checkpoint coordinator's thread, which must not wait for a
+     * store.
      */
     public synchronized ExecutorService locationDeleteExecutor() {
         checkOpen();
         if (locationDeletes == null) {
-            locationDeletes = new ThreadPoolExecutor(2, 2, 60, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), daemonThreads("rcs-location-delete-" + name));
+            locationDeletes =
+                    new ThreadPoolExecutor(
+                            2,
+                            2,
+                            60,
+                            TimeUnit.SECONDS,
+                            new LinkedBlockingQueue<>(),
+                            daemonThreads("rcs-location-delete-" + name));
             locationDeletes.allowCoreThreadTimeOut(true);
         }
         return locationDeletes;
@@ -345,8 +400,14 @@ public final class StorageRuntime implements AutoCloseable {
     public synchronized ExecutorService sweepExecutor() {
         checkOpen();
         if (sweeps == null) {
-            sweeps = new ThreadPoolExecutor(1, 1, 60, TimeUnit.SECONDS,
-                    new LinkedBlockingQueue<>(), daemonThreads("rcs-checkpoint-janitor-" + name));
+            sweeps =
+                    new ThreadPoolExecutor(
+                            1,
+                            1,
+                            60,
+                            TimeUnit.SECONDS,
+                            new LinkedBlockingQueue<>(),
+                            daemonThreads("rcs-checkpoint-janitor-" + name));
             sweeps.allowCoreThreadTimeOut(true);
         }
         return sweeps;
@@ -402,7 +463,8 @@ public final class StorageRuntime implements AutoCloseable {
                 executors.add(metadataAttempts);
             }
             if (locationDeletes != null) {
-                // Deletes still queued are dropped: the janitor (or the operator) finds what is left.
+                // Deletes still queued are dropped: the janitor (or the operator) finds what is
+                // left.
                 executors.add(locationDeletes);
             }
             cleanupWork = cleanup;
@@ -462,8 +524,10 @@ public final class StorageRuntime implements AutoCloseable {
         try {
             store.close();
         } catch (IOException | RuntimeException e) {
-            IOException io = e instanceof IOException ? (IOException) e
-                    : new IOException("closing store " + store.name() + " failed", e);
+            IOException io =
+                    e instanceof IOException
+                            ? (IOException) e
+                            : new IOException("closing store " + store.name() + " failed", e);
             if (failure == null) {
                 return io;
             }
@@ -491,7 +555,7 @@ public final class StorageRuntime implements AutoCloseable {
         return "StorageRuntime{" + name + (closed ? ", closed" : "") + '}';
     }
 
-    private record CheckpointKey(JobID job, long checkpointId) { }
+    private record CheckpointKey(JobID job, long checkpointId) {}
 
     /** A store and when it was last asked for. */
     private static final class StoreEntry {
@@ -507,5 +571,5 @@ public final class StorageRuntime implements AutoCloseable {
     }
 
     /** Spill directories and limits: one spill budget per distinct pair. */
-    private record SpillKey(List<Path> directories, SpillLimits limits) { }
+    private record SpillKey(List<Path> directories, SpillLimits limits) {}
 }

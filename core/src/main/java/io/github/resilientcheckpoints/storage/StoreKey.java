@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -19,15 +18,21 @@ import java.util.TreeMap;
  * heap dumps of the runtime's map.
  *
  * <p>Adapters may read any key, so the digest covers the whole configuration except keys known to
- * concern only the job (its name, class path, checkpoint interval...): leaving one of those in costs
- * a second client, leaving a store key out would hand one tenant another's identity.
+ * concern only the job (its name, class path, checkpoint interval...): leaving one of those in
+ * costs a second client, leaving a store key out would hand one tenant another's identity.
  */
 record StoreKey(URI root, String settingsDigest) {
 
     /** Prefixes of keys no store reads; two jobs differing only in these share a store. */
-    static final List<String> JOB_ONLY_PREFIXES = List.of(
-            "pipeline.", "$internal.", "execution.state-recovery.", "restart-strategy.",
-            "execution.runtime-mode", "parallelism.default", "state.backend.");
+    static final List<String> JOB_ONLY_PREFIXES =
+            List.of(
+                    "pipeline.",
+                    "$internal.",
+                    "execution.state-recovery.",
+                    "restart-strategy.",
+                    "execution.runtime-mode",
+                    "parallelism.default",
+                    "state.backend.");
 
     private static final String CHECKPOINTING = "execution.checkpointing.";
 
@@ -64,16 +69,26 @@ record StoreKey(URI root, String settingsDigest) {
     /** Length-prefixed, so that no two different maps feed the digest the same bytes. */
     private static void update(MessageDigest digest, String s) {
         byte[] bytes = s.getBytes(StandardCharsets.UTF_8);
-        digest.update(new byte[] {
-            (byte) (bytes.length >>> 24), (byte) (bytes.length >>> 16), (byte) (bytes.length >>> 8),
-            (byte) bytes.length});
+        digest.update(
+                new byte[] {
+                    (byte) (bytes.length >>> 24),
+                    (byte) (bytes.length >>> 16),
+                    (byte) (bytes.length >>> 8),
+                    (byte) bytes.length
+                });
         digest.update(bytes);
     }
 
     @Override
     public String toString() {
-        String shown = root.getRawUserInfo() == null
-                ? root.toString() : root.toString().replace(root.getRawUserInfo() + "@", "******@");
-        return "StoreKey{root=" + shown + ", settings=sha256:" + settingsDigest.substring(0, 16) + "…}";
+        String shown =
+                root.getRawUserInfo() == null
+                        ? root.toString()
+                        : root.toString().replace(root.getRawUserInfo() + "@", "******@");
+        return "StoreKey{root="
+                + shown
+                + ", settings=sha256:"
+                + settingsDigest.substring(0, 16)
+                + "…}";
     }
 }

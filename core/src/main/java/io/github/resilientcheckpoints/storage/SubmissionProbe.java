@@ -4,18 +4,11 @@ import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Ticker;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -26,21 +19,27 @@ import java.util.UUID;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The JobManager's check, when it sets up a job's checkpoint storage, that the store takes writes
  * under the checkpoint root: one small file is uploaded through the job's {@link CheckpointStore}
  * (so an S3 root gets its bucket checked and a real PutObject, HDFS a real create + rename) and
- * deleted again, with the storage's retry policy but within {@link #BOUND}. If either fails, the job
- * is refused with the store's own message — Flink fails it at submission (its checkpoint coordinator
- * cannot be built) instead of letting it run and fail every checkpoint.
+ * deleted again, with the storage's retry policy but within {@link #BOUND}. If either fails, the
+ * job is refused with the store's own message — Flink fails it at submission (its checkpoint
+ * coordinator cannot be built) instead of letting it run and fail every checkpoint.
  *
  * <p>The probe goes to the job's {@code taskowned/} directory, where cleanup removes it as an
  * orphan should the delete ever be lost.
  */
 final class SubmissionProbe {
 
-    /** Longest the probe may take, retries included: a submission should not hang on a dead store. */
+    /**
+     * Longest the probe may take, retries included: a submission should not hang on a dead store.
+     */
     static final Duration BOUND = Duration.ofSeconds(30);
 
     static final String FILE_PREFIX = "_submission-probe-";
@@ -58,11 +57,16 @@ final class SubmissionProbe {
     private final long budgetNanos;
 
     /**
-     * @param budgetNanos the storage's upload budget; the probe takes at most this or {@link #BOUND},
-     *     whichever is shorter
+     * @param budgetNanos the storage's upload budget; the probe takes at most this or {@link
+     *     #BOUND}, whichever is shorter
      */
-    SubmissionProbe(CheckpointStore store, RetryPolicy policy, Executor attemptExecutor, Ticker ticker,
-            Redactor redactor, long budgetNanos) {
+    SubmissionProbe(
+            CheckpointStore store,
+            RetryPolicy policy,
+            Executor attemptExecutor,
+            Ticker ticker,
+            Redactor redactor,
+            long budgetNanos) {
         this.store = store;
         this.policy = policy;
         this.attemptExecutor = attemptExecutor;
@@ -71,27 +75,51 @@ final class SubmissionProbe {
         this.budgetNanos = budgetNanos;
     }
 
-    /** Writes and deletes one probe file under {@code jobDirectory}, or throws why the job is refused. */
+    /**
+     * Writes and deletes one probe file under {@code jobDirectory}, or throws why the job is
+     * refused.
+     */
     void probe(Path jobDirectory) throws IOException {
         long start = ticker.nanoTime();
         long deadline = start + Math.min(BOUND.toNanos(), budgetNanos);
-        Path directory = new Path(jobDirectory, AbstractFsCheckpointStorageAccess.CHECKPOINT_TASK_OWNED_STATE_DIR);
-        // Counters of its own: the probe is not checkpoint state and must not show in the upload metrics.
-        RetryingUploader uploader = new RetryingUploader(store, policy, attemptExecutor, ticker,
-                RetryingUploader.threadLocalRandom(), new StorageMetrics(), redactor);
+        Path directory =
+                new Path(
+                        jobDirectory,
+                        AbstractFsCheckpointStorageAccess.CHECKPOINT_TASK_OWNED_STATE_DIR);
+        // Counters of its own: the probe is not checkpoint state and must not show in the upload
+        // metrics.
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store,
+                        policy,
+                        attemptExecutor,
+                        ticker,
+                        RetryingUploader.threadLocalRandom(),
+                        new StorageMetrics(),
+                        redactor);
         Path written;
         try {
-            written = uploader.upload(new Bytes(), () -> new Path(directory, FILE_PREFIX + UUID.randomUUID()),
-                    deadline, new UploadCancellation());
+            written =
+                    uploader.upload(
+                            new Bytes(),
+                            () -> new Path(directory, FILE_PREFIX + UUID.randomUUID()),
+                            deadline,
+                            new UploadCancellation());
         } catch (InterruptedIOException e) {
             throw e;
         } catch (IOException e) {
-            throw refused("could not write a probe file under '" + redactor.redact(directory.toString()) + "'",
-                    e.getMessage(), e);
+            throw refused(
+                    "could not write a probe file under '"
+                            + redactor.redact(directory.toString())
+                            + "'",
+                    e.getMessage(),
+                    e);
         }
         delete(written, deadline);
-        LOG.info("Checkpoint root probed at submission: wrote and deleted {} through the {} store in {} ms.",
-                redactor.redact(written.toString()), store.name(),
+        LOG.info(
+                "Checkpoint root probed at submission: wrote and deleted {} through the {} store in {} ms.",
+                redactor.redact(written.toString()),
+                store.name(),
                 TimeUnit.NANOSECONDS.toMillis(ticker.nanoTime() - start));
     }
 
@@ -103,30 +131,48 @@ final class SubmissionProbe {
             } catch (InterruptedIOException e) {
                 throw e;
             } catch (IOException e) {
-                RetryPolicy.Decision next = policy.onFailure(attempt, store.classify(e), ticker.nanoTime(), deadline,
-                        () -> ThreadLocalRandom.current().nextDouble());
+                RetryPolicy.Decision next =
+                        policy.onFailure(
+                                attempt,
+                                store.classify(e),
+                                ticker.nanoTime(),
+                                deadline,
+                                () -> ThreadLocalRandom.current().nextDouble());
                 if (!next.retry()) {
-                    throw refused("wrote a probe file but could not delete it ('"
-                            + redactor.redact(file.toString()) + "', after " + attempt + " attempt(s);"
-                            + " Flink must be able to delete old checkpoints)", "The store answered: "
-                            + redactor.describe(e) + ".", e);
+                    throw refused(
+                            "wrote a probe file but could not delete it ('"
+                                    + redactor.redact(file.toString())
+                                    + "', after "
+                                    + attempt
+                                    + " attempt(s);"
+                                    + " Flink must be able to delete old checkpoints)",
+                            "The store answered: " + redactor.describe(e) + ".",
+                            e);
                 }
                 try {
                     TimeUnit.NANOSECONDS.sleep(next.delayNanos());
                 } catch (InterruptedException interrupted) {
                     Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while probing the checkpoint root");
+                    throw new InterruptedIOException(
+                            "interrupted while probing the checkpoint root");
                 }
             }
         }
     }
 
-    /** {@code detail} is already redacted: the uploader's message, or the store's answer described. */
+    /**
+     * {@code detail} is already redacted: the uploader's message, or the store's answer described.
+     */
     private static IOException refused(String what, String detail, IOException cause) {
-        return new IOException("Job refused: Resilient Checkpoint Storage " + what
-                + ", so every checkpoint of this job would fail. " + detail
-                + " Fix the checkpoint directory ('execution.checkpointing.dir') or the store's access, or set '"
-                + ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key() + ": false' to skip this check.", cause);
+        return new IOException(
+                "Job refused: Resilient Checkpoint Storage "
+                        + what
+                        + ", so every checkpoint of this job would fail. "
+                        + detail
+                        + " Fix the checkpoint directory ('execution.checkpointing.dir') or the store's access, or set '"
+                        + ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key()
+                        + ": false' to skip this check.",
+                cause);
     }
 
     private static final class Bytes implements UploadSource {

@@ -2,8 +2,8 @@ package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.SpillSpace;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Ticker;
 import io.github.resilientcheckpoints.upload.UploadDeadline;
 
 /**

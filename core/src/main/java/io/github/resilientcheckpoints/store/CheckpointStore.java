@@ -13,8 +13,9 @@ import java.util.Optional;
  *
  * <p>Optional capabilities ({@link SupportsPartUploads}, {@link SupportsStreamingUpload}, {@link
  * SupportsListing}, {@link SupportsBatchDelete}, {@link SupportsPendingUploads}, {@link
- * SupportsThrottleSignals}) are found with {@link #capability}, never with {@code instanceof}: a wrapper (e.g. {@link
- * FaultInjectingStore}) forwards the lookup to the store it wraps, so wrapping hides nothing.
+ * SupportsThrottleSignals}) are found with {@link #capability}, never with {@code instanceof}: a
+ * wrapper (e.g. {@link FaultInjectingStore}) forwards the lookup to the store it wraps, so wrapping
+ * hides nothing.
  */
 public interface CheckpointStore extends StateUploader, StateDeleter, Closeable {
 
@@ -28,8 +29,8 @@ public interface CheckpointStore extends StateUploader, StateDeleter, Closeable 
     String name();
 
     /**
-     * This store's implementation of an optional capability, if it has it. The default answers
-     * for the store itself; wrappers override it to answer for what they wrap.
+     * This store's implementation of an optional capability, if it has it. The default answers for
+     * the store itself; wrappers override it to answer for what they wrap.
      */
     default <T> Optional<T> capability(Class<T> type) {
         return type.isInstance(this) ? Optional.of(type.cast(this)) : Optional.empty();

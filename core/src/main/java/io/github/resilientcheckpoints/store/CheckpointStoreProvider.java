@@ -1,15 +1,15 @@
 package io.github.resilientcheckpoints.store;
 
+import java.io.IOException;
+import java.net.URI;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 
-import java.io.IOException;
-import java.net.URI;
-
 /**
  * Creates a {@link CheckpointStore} for the URI schemes it serves. Found with {@link
- * java.util.ServiceLoader} (file {@code META-INF/services/io.github.resilientcheckpoints.store.CheckpointStoreProvider});
- * when no provider serves a scheme, the generic {@link FlinkFileSystemStore} is used.
+ * java.util.ServiceLoader} (file {@code
+ * META-INF/services/io.github.resilientcheckpoints.store.CheckpointStoreProvider}); when no
+ * provider serves a scheme, the generic {@link FlinkFileSystemStore} is used.
  */
 public interface CheckpointStoreProvider {
 
@@ -26,9 +26,9 @@ public interface CheckpointStoreProvider {
 
     /**
      * Checks this provider's keys in {@code config} without creating anything; called where the
-     * storage is built from the configuration (on the JobManager, at job submission), so a bad value
-     * fails the submission instead of every checkpoint later. Messages name the key and the fix,
-     * never a secret value.
+     * storage is built from the configuration (on the JobManager, at job submission), so a bad
+     * value fails the submission instead of every checkpoint later. Messages name the key and the
+     * fix, never a secret value.
      */
     default void validate(ReadableConfig config) throws IllegalConfigurationException {}
 

@@ -1,13 +1,12 @@
 package io.github.resilientcheckpoints.store;
 
-import org.apache.flink.configuration.ReadableConfig;
-
 import java.io.IOException;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
 import java.util.ServiceLoader;
+import org.apache.flink.configuration.ReadableConfig;
 
 /** Chooses the {@link CheckpointStore} for a checkpoint directory by its URI scheme. */
 public final class CheckpointStores {
@@ -19,12 +18,16 @@ public final class CheckpointStores {
      * ServiceLoader} (on this library's class loader, where Flink loads it from {@code lib/}) that
      * serves the scheme, else {@link FlinkFileSystemStore}.
      */
-    public static CheckpointStore forRoot(URI checkpointRoot, ReadableConfig config) throws IOException {
+    public static CheckpointStore forRoot(URI checkpointRoot, ReadableConfig config)
+            throws IOException {
         CheckpointStoreProvider best = providerFor(checkpointRoot);
         return best == null ? new FlinkFileSystemStore() : best.create(checkpointRoot, config);
     }
 
-    /** Lets the provider that would serve {@code checkpointRoot} check its keys ({@link CheckpointStoreProvider#validate}). */
+    /**
+     * Lets the provider that would serve {@code checkpointRoot} check its keys ({@link
+     * CheckpointStoreProvider#validate}).
+     */
     public static void validate(URI checkpointRoot, ReadableConfig config) {
         CheckpointStoreProvider provider = providerFor(checkpointRoot);
         if (provider != null) {
@@ -33,8 +36,10 @@ public final class CheckpointStores {
     }
 
     private static CheckpointStoreProvider providerFor(URI checkpointRoot) {
-        String scheme = checkpointRoot.getScheme() == null
-                ? "file" : checkpointRoot.getScheme().toLowerCase(Locale.ROOT);
+        String scheme =
+                checkpointRoot.getScheme() == null
+                        ? "file"
+                        : checkpointRoot.getScheme().toLowerCase(Locale.ROOT);
         CheckpointStoreProvider best = null;
         for (CheckpointStoreProvider provider : providers()) {
             if (provider.supportsScheme(scheme)

@@ -13,11 +13,11 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Runs a store's cleanup calls (aborting a multipart upload, deleting an abandoned, partial or
- * temporary object) so that an interrupt of the calling thread cannot refuse them. Cleanup runs where
- * an upload is cancelled, that is on interrupted threads, and store clients fail requests there: the
- * AWS SDK with {@code AbortedException: Thread was interrupted} (the incomplete upload would stay,
- * billed), the Hadoop client with {@code InterruptedIOException: Call interrupted} (whether the
- * NameNode still got the request is a race, and the caller is told it failed).
+ * temporary object) so that an interrupt of the calling thread cannot refuse them. Cleanup runs
+ * where an upload is cancelled, that is on interrupted threads, and store clients fail requests
+ * there: the AWS SDK with {@code AbortedException: Thread was interrupted} (the incomplete upload
+ * would stay, billed), the Hadoop client with {@code InterruptedIOException: Call interrupted}
+ * (whether the NameNode still got the request is a race, and the caller is told it failed).
  *
  * <p>On a thread that is not interrupted the call runs inline. Otherwise it runs on one of this
  * executor's own daemon threads (context class loader: the store's), the caller waits for it within
@@ -34,14 +34,22 @@ public final class CleanupExecutor implements AutoCloseable {
     private final ThreadPoolExecutor pool;
     private final long waitNanos;
 
-    public CleanupExecutor(String threadName, ClassLoader contextClassLoader, int threads, Duration maxWait) {
+    public CleanupExecutor(
+            String threadName, ClassLoader contextClassLoader, int threads, Duration maxWait) {
         AtomicInteger n = new AtomicInteger();
-        this.pool = new ThreadPoolExecutor(threads, threads, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
-            t.setDaemon(true);
-            t.setContextClassLoader(contextClassLoader);
-            return t;
-        });
+        this.pool =
+                new ThreadPoolExecutor(
+                        threads,
+                        threads,
+                        30,
+                        TimeUnit.SECONDS,
+                        new LinkedBlockingQueue<>(),
+                        r -> {
+                            Thread t = new Thread(r, threadName + "-" + n.incrementAndGet());
+                            t.setDaemon(true);
+                            t.setContextClassLoader(contextClassLoader);
+                            return t;
+                        });
         pool.allowCoreThreadTimeOut(true);
         this.waitNanos = maxWait.toNanos();
     }
@@ -77,8 +85,11 @@ public final class CleanupExecutor implements AutoCloseable {
                 } catch (InterruptedException again) {
                     interrupted = true; // the bound, not another interrupt, ends this wait
                 } catch (TimeoutException e) {
-                    throw new IOException(what + " did not finish within " + TimeUnit.NANOSECONDS.toMillis(waitNanos)
-                            + " ms; it goes on in the background");
+                    throw new IOException(
+                            what
+                                    + " did not finish within "
+                                    + TimeUnit.NANOSECONDS.toMillis(waitNanos)
+                                    + " ms; it goes on in the background");
                 } catch (ExecutionException e) {
                     Throwable c = e.getCause();
                     if (c instanceof IOException) {

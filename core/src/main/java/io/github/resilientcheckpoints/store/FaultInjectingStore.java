@@ -1,17 +1,16 @@
 package io.github.resilientcheckpoints.store;
 
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.flink.core.fs.Path;
 
 /**
  * A drill wrapper: fails a share of upload attempts with a transient error or a throttle signal
  * before they reach the real store (keys {@code
- * execution.checkpointing.resilient.fault-injection.*}).
- * It lets an operator, and the demo, watch retries absorb store faults without breaking anything.
+ * execution.checkpointing.resilient.fault-injection.*}). It lets an operator, and the demo, watch
+ * retries absorb store faults without breaking anything.
  *
  * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads
  * and following writes go through the drill too (a failed start makes the stream fall back to a
@@ -25,10 +24,14 @@ public final class FaultInjectingStore implements CheckpointStore {
     private final double throttledRatio;
     private final AtomicLong injected = new AtomicLong();
 
-    public FaultInjectingStore(CheckpointStore delegate, double transientRatio, double throttledRatio) {
+    public FaultInjectingStore(
+            CheckpointStore delegate, double transientRatio, double throttledRatio) {
         if (transientRatio < 0 || throttledRatio < 0 || transientRatio + throttledRatio >= 1) {
             throw new IllegalArgumentException(
-                    "failure ratios must be >= 0 and sum to less than 1: " + transientRatio + ", " + throttledRatio);
+                    "failure ratios must be >= 0 and sum to less than 1: "
+                            + transientRatio
+                            + ", "
+                            + throttledRatio);
         }
         this.delegate = delegate;
         this.transientRatio = transientRatio;
@@ -51,11 +54,13 @@ public final class FaultInjectingStore implements CheckpointStore {
         double draw = ThreadLocalRandom.current().nextDouble();
         if (draw < transientRatio) {
             injected.incrementAndGet();
-            throw new InjectedFaultException("injected transient fault (drill) for " + target, FailureClass.TRANSIENT);
+            throw new InjectedFaultException(
+                    "injected transient fault (drill) for " + target, FailureClass.TRANSIENT);
         }
         if (draw < transientRatio + throttledRatio) {
             injected.incrementAndGet();
-            throw new InjectedFaultException("injected 503 SlowDown (drill) for " + target, FailureClass.THROTTLED);
+            throw new InjectedFaultException(
+                    "injected 503 SlowDown (drill) for " + target, FailureClass.THROTTLED);
         }
     }
 
@@ -67,10 +72,15 @@ public final class FaultInjectingStore implements CheckpointStore {
         }
         if (type == SupportsStreamingUpload.class) {
             return delegate.capability(SupportsStreamingUpload.class)
-                    .map(following -> type.cast((SupportsStreamingUpload) target -> {
-                        maybeFail(target);
-                        return following.startStreamingUpload(target);
-                    }));
+                    .map(
+                            following ->
+                                    type.cast(
+                                            (SupportsStreamingUpload)
+                                                    target -> {
+                                                        maybeFail(target);
+                                                        return following.startStreamingUpload(
+                                                                target);
+                                                    }));
         }
         return delegate.capability(type);
     }
@@ -108,7 +118,8 @@ public final class FaultInjectingStore implements CheckpointStore {
     @Override
     public FailureClass classify(Throwable failure) {
         return failure instanceof InjectedFaultException
-                ? ((InjectedFaultException) failure).failureClass : delegate.classify(failure);
+                ? ((InjectedFaultException) failure).failureClass
+                : delegate.classify(failure);
     }
 
     @Override

@@ -2,11 +2,9 @@ package io.github.resilientcheckpoints.store;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.config.ConfigReading;
-
+import java.io.Serializable;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
-
-import java.io.Serializable;
 
 /**
  * The share of store calls to fail on purpose (for trying the storage out; 0 in production): the
@@ -30,9 +28,15 @@ public record FaultInjection(double transientRatio, double throttledRatio) imple
                         ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO,
                         ConfigReading.NUMBER);
         ConfigReading.range(
-                ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, transientRatio, 0.0, 0.9);
+                ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO,
+                transientRatio,
+                0.0,
+                0.9);
         ConfigReading.range(
-                ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, throttledRatio, 0.0, 0.9);
+                ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO,
+                throttledRatio,
+                0.0,
+                0.9);
         if (transientRatio + throttledRatio > 0.9) {
             throw new IllegalConfigurationException(
                     String.format(

@@ -1,18 +1,20 @@
 package io.github.resilientcheckpoints.store;
 
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.List;
 import org.apache.flink.core.fs.EntropyInjector;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.OutputStreamAndPath;
 import org.apache.flink.core.fs.Path;
-
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.InterruptedIOException;
-import java.util.ArrayList;
-import java.util.Collection;
-import java.util.List;
 
 /**
  * The generic store: any scheme Flink has a {@link FileSystem} for ({@code file://}, {@code
@@ -48,7 +50,9 @@ public final class FlinkFileSystemStore
                 int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
                 if (n < 0) {
                     throw new IOException(
-                            "spill source ended " + remaining + " bytes early while uploading to "
+                            "spill source ended "
+                                    + remaining
+                                    + " bytes early while uploading to "
                                     + written);
                 }
                 out.write(buffer, 0, n);
@@ -112,7 +116,8 @@ public final class FlinkFileSystemStore
     /** The target with Flink's entropy injected, if its file system injects entropy. */
     @Override
     public Path resolveTarget(Path target) throws IOException {
-        return EntropyInjector.addEntropy(FileSystem.getUnguardedFileSystem(target.toUri()), target);
+        return EntropyInjector.addEntropy(
+                FileSystem.getUnguardedFileSystem(target.toUri()), target);
     }
 
     @Override
@@ -131,7 +136,8 @@ public final class FlinkFileSystemStore
         return files;
     }
 
-    private static void collect(FileSystem fs, Path directory, List<StoredFile> into) throws IOException {
+    private static void collect(FileSystem fs, Path directory, List<StoredFile> into)
+            throws IOException {
         FileStatus[] statuses = fs.listStatus(directory);
         if (statuses == null) {
             return;
@@ -144,18 +150,20 @@ public final class FlinkFileSystemStore
             if (status.isDir()) {
                 collect(fs, status.getPath(), into);
             } else {
-                into.add(new StoredFile(status.getPath(), status.getLen(), status.getModificationTime()));
+                into.add(
+                        new StoredFile(
+                                status.getPath(), status.getLen(), status.getModificationTime()));
             }
         }
     }
 
     private static boolean isSymbolicLink(Path path) {
-        java.net.URI uri = path.toUri();
+        URI uri = path.toUri();
         if (uri.getScheme() != null && !"file".equals(uri.getScheme())) {
             return false;
         }
-        return java.nio.file.Files.isSymbolicLink(java.nio.file.Paths.get(uri.getScheme() == null
-                ? java.net.URI.create("file://" + uri.getPath()) : uri));
+        return Files.isSymbolicLink(
+                Paths.get(uri.getScheme() == null ? URI.create("file://" + uri.getPath()) : uri));
     }
 
     /** Flink's FileSystem has no bulk delete: one request per file, failures collected. */

@@ -1,8 +1,10 @@
 package io.github.resilientcheckpoints.store;
 
 import java.io.FileNotFoundException;
+import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.file.AccessDeniedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.ReadOnlyFileSystemException;
 import java.util.Locale;
@@ -20,9 +22,19 @@ import java.util.Locale;
 public final class GenericFailureClassifier {
 
     private static final String[] THROTTLE_MARKERS = {
-        "slowdown", "slow down", "too many requests", "throttl", "request rate",
-        "requestlimitexceeded", "server too busy", "servertoobusy", "status code: 503",
-        "status code: 429", "(503)", "(429)", "reduce your request rate"
+        "slowdown",
+        "slow down",
+        "too many requests",
+        "throttl",
+        "request rate",
+        "requestlimitexceeded",
+        "server too busy",
+        "servertoobusy",
+        "status code: 503",
+        "status code: 429",
+        "(503)",
+        "(429)",
+        "reduce your request rate"
     };
 
     private static final String[] PERMANENT_CLASS_NAMES = {
@@ -40,10 +52,22 @@ public final class GenericFailureClassifier {
     };
 
     private static final String[] PERMANENT_MARKERS = {
-        "permission denied", "access denied", "accessdenied", "forbidden", "status code: 403",
-        "invalidaccesskeyid", "signaturedoesnotmatch", "expiredtoken", "invalidtoken",
-        "nosuchbucket", "bucket does not exist", "not a directory", "read-only file system",
-        "quota exceeded", "quotaexceeded", "unsupported file system scheme",
+        "permission denied",
+        "access denied",
+        "accessdenied",
+        "forbidden",
+        "status code: 403",
+        "invalidaccesskeyid",
+        "signaturedoesnotmatch",
+        "expiredtoken",
+        "invalidtoken",
+        "nosuchbucket",
+        "bucket does not exist",
+        "not a directory",
+        "read-only file system",
+        "quota exceeded",
+        "quotaexceeded",
+        "unsupported file system scheme",
         "could not find a file system implementation"
     };
 
@@ -70,7 +94,7 @@ public final class GenericFailureClassifier {
         if (failure instanceof InterruptedIOException) {
             return FailureClass.TRANSIENT;
         }
-        if (failure instanceof RuntimeException && !(failure.getCause() instanceof java.io.IOException)) {
+        if (failure instanceof RuntimeException && !(failure.getCause() instanceof IOException)) {
             // A bug or an invalid argument (e.g. a malformed path) will fail the same way again.
             return FailureClass.PERMANENT;
         }
@@ -85,25 +109,37 @@ public final class GenericFailureClassifier {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             String text = describe(t);
             if (t instanceof AccessDeniedException
-                    || containsAny(text, "permission denied", "access denied", "accessdenied",
-                            "forbidden", "status code: 403", "accesscontrolexception")) {
+                    || containsAny(
+                            text,
+                            "permission denied",
+                            "access denied",
+                            "accessdenied",
+                            "forbidden",
+                            "status code: 403",
+                            "accesscontrolexception")) {
                 return "grant the TaskManager's user (or the configured credentials) write access"
                         + " to the checkpoint directory";
             }
-            if (containsAny(text, "invalidaccesskeyid", "signaturedoesnotmatch", "expiredtoken",
+            if (containsAny(
+                    text,
+                    "invalidaccesskeyid",
+                    "signaturedoesnotmatch",
+                    "expiredtoken",
                     "invalidtoken")) {
                 return "check the store credentials (access key, secret, token): the store rejected them";
             }
             if (containsAny(text, "nosuchbucket", "bucket does not exist")) {
                 return "create the bucket or correct the bucket in 'execution.checkpointing.dir'";
             }
-            if (t instanceof NotDirectoryException || t instanceof FileNotFoundException
-                    || t instanceof java.nio.file.FileAlreadyExistsException
+            if (t instanceof NotDirectoryException
+                    || t instanceof FileNotFoundException
+                    || t instanceof FileAlreadyExistsException
                     || containsAny(text, "not a directory", "parentnotdirectory")) {
                 return "a file stands where a checkpoint directory must be created; correct"
                         + " 'execution.checkpointing.dir' or remove that file";
             }
-            if (t instanceof ReadOnlyFileSystemException || containsAny(text, "read-only file system")) {
+            if (t instanceof ReadOnlyFileSystemException
+                    || containsAny(text, "read-only file system")) {
                 return "the checkpoint directory is on a read-only file system; point"
                         + " 'execution.checkpointing.dir' at a writable one";
             }
@@ -111,7 +147,9 @@ public final class GenericFailureClassifier {
                 return "the directory quota of the checkpoint directory is exhausted; raise the quota"
                         + " or free space (old checkpoints)";
             }
-            if (containsAny(text, "unsupported file system scheme",
+            if (containsAny(
+                    text,
+                    "unsupported file system scheme",
                     "could not find a file system implementation")) {
                 return "install the Flink file system plugin for this scheme in plugins/ or correct"
                         + " the scheme in 'execution.checkpointing.dir'";

@@ -1,8 +1,7 @@
 package io.github.resilientcheckpoints.store;
 
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
+import org.apache.flink.core.fs.Path;
 
 /** The delete role of a {@link CheckpointStore}. */
 public interface StateDeleter {

@@ -1,10 +1,10 @@
 package io.github.resilientcheckpoints.store;
 
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
+import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import org.apache.flink.core.fs.Path;
 
 /** Optional store capability: delete many files with few requests (for cleanup). */
 public interface SupportsBatchDelete {
@@ -18,7 +18,7 @@ public interface SupportsBatchDelete {
 
     /** For stores without a bulk request: one delete each, failures collected. */
     static List<Path> deleteEach(StateDeleter deleter, Collection<Path> paths) {
-        List<Path> failed = new java.util.ArrayList<>();
+        List<Path> failed = new ArrayList<>();
         for (Path path : paths) {
             try {
                 deleter.delete(path);

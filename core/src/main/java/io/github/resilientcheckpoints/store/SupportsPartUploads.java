@@ -1,12 +1,11 @@
 package io.github.resilientcheckpoints.store;
 
+import java.io.IOException;
 import org.apache.flink.core.fs.Path;
 
-import java.io.IOException;
-
 /**
- * Optional store capability: upload a file in parts that may start before the file is complete
- * (S3 multipart). The state stream uses it to send full parts of its spill file while the state is
+ * Optional store capability: upload a file in parts that may start before the file is complete (S3
+ * multipart). The state stream uses it to send full parts of its spill file while the state is
  * still being written; the spill file stays until the end, so if anything about the part upload
  * fails, the whole file is uploaded the ordinary, retried way instead.
  */
@@ -33,14 +32,16 @@ public interface SupportsPartUploads {
         void submitPart(int partNumber, UploadSource bytes);
 
         /**
-         * Sends the last part (it may be shorter than the others, or empty), waits for all parts and
-         * completes the upload.
+         * Sends the last part (it may be shorter than the others, or empty), waits for all parts
+         * and completes the upload.
          *
          * @return where the bytes are, durable
          */
         Path complete(int lastPartNumber, UploadSource lastPart) throws IOException;
 
-        /** Gives up: cancels parts in flight and deletes what was sent; idempotent, never throws. */
+        /**
+         * Gives up: cancels parts in flight and deletes what was sent; idempotent, never throws.
+         */
         void abort();
     }
 }

@@ -1,9 +1,8 @@
 package io.github.resilientcheckpoints.store;
 
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
 import java.util.List;
+import org.apache.flink.core.fs.Path;
 
 /**
  * Optional store capability: uploads that were started but never completed (S3 multipart uploads)

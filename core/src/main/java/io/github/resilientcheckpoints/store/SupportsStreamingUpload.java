@@ -1,8 +1,7 @@
 package io.github.resilientcheckpoints.store;
 
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
+import org.apache.flink.core.fs.Path;
 
 /**
  * Optional store capability: one write that follows the spill file while the state is still being
@@ -16,8 +15,8 @@ import java.io.IOException;
 public interface SupportsStreamingUpload {
 
     /**
-     * Starts a write that will end at {@code target} (or where the store puts it, e.g. with
-     * entropy injected). Called on an upload thread, never on the task thread.
+     * Starts a write that will end at {@code target} (or where the store puts it, e.g. with entropy
+     * injected). Called on an upload thread, never on the task thread.
      */
     StreamingUpload startStreamingUpload(Path target) throws IOException;
 
@@ -28,7 +27,10 @@ public interface SupportsStreamingUpload {
      */
     interface StreamingUpload {
 
-        /** Appends bytes; they need not be durable yet. An interrupt ends it with {@code InterruptedIOException}. */
+        /**
+         * Appends bytes; they need not be durable yet. An interrupt ends it with {@code
+         * InterruptedIOException}.
+         */
         void write(byte[] bytes, int offset, int length) throws IOException;
 
         /**

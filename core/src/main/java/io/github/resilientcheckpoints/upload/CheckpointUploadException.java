@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.store.FailureClass;
-
 import java.io.IOException;
 
 /** The upload of one state file failed for good; the message says why and what to do. */

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.store.UploadSource;
-
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -20,7 +19,8 @@ public final class FileSlice implements UploadSource {
 
     public FileSlice(Path file, long offset, long length) {
         if (offset < 0 || length < 0) {
-            throw new IllegalArgumentException("negative slice " + offset + "+" + length + " of " + file);
+            throw new IllegalArgumentException(
+                    "negative slice " + offset + "+" + length + " of " + file);
         }
         this.file = file;
         this.offset = offset;

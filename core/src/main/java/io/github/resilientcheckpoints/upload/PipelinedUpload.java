@@ -4,20 +4,15 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.core.fs.Path;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import javax.annotation.Nullable;
-
+import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.StandardOpenOption;
+import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.FutureTask;
 import java.util.concurrent.RejectedExecutionException;
@@ -25,6 +20,10 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
+import javax.annotation.Nullable;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One upload that goes to the store while the state is still being written, from a growing local
@@ -42,8 +41,9 @@ import java.util.concurrent.locks.LockSupport;
  * completion, the deadline, the counters and the abort:
  *
  * <ul>
- *   <li>{@link #tryStart} / {@link #tryFollow} take a permit without waiting (the writer thread must
- *       not block; without a permit the file simply goes up whole at the end) and start the upload.
+ *   <li>{@link #tryStart} / {@link #tryFollow} take a permit without waiting (the writer thread
+ *       must not block; without a permit the file simply goes up whole at the end) and start the
+ *       upload.
  *   <li>{@link #advance} tells the upload how far the file is written (queues full parts, or wakes
  *       the following writer); it returns at once, takes no lock and allocates nothing for a
  *       following write.
@@ -72,13 +72,20 @@ public final class PipelinedUpload {
     private final Ticker ticker;
     private final UploadDeadline deadline;
     private final Path target;
+
     /** Set once, by whoever ends the upload first; that one gives the permit back. */
     private final AtomicBoolean ended = new AtomicBoolean();
+
     /** Completes when an {@link #abort} has cancelled and deleted everything; null until then. */
     @Nullable private volatile CompletableFuture<Void> aborted;
 
-    private PipelinedUpload(Feed feed, RetryingUploader uploader,
-            StorageMetrics metrics, Ticker ticker, UploadDeadline deadline, Path target) {
+    private PipelinedUpload(
+            Feed feed,
+            RetryingUploader uploader,
+            StorageMetrics metrics,
+            Ticker ticker,
+            UploadDeadline deadline,
+            Path target) {
         this.feed = feed;
         this.uploader = uploader;
         this.metrics = metrics;
@@ -94,18 +101,28 @@ public final class PipelinedUpload {
      *     whole at the end); nothing is held then
      */
     @Nullable
-    public static PipelinedUpload tryStart(SupportsPartUploads store, Path target, RetryingUploader uploader,
-            StorageMetrics metrics, Ticker ticker, UploadDeadline deadline) {
+    public static PipelinedUpload tryStart(
+            SupportsPartUploads store,
+            Path target,
+            RetryingUploader uploader,
+            StorageMetrics metrics,
+            Ticker ticker,
+            UploadDeadline deadline) {
         UploadThrottle throttle = uploader.throttle();
         if (!throttle.tryAcquirePermit()) {
             return null;
         }
         try {
-            PartsFeed parts = new PartsFeed(store.startPartUpload(target), store.partSize(), uploader, deadline);
+            PartsFeed parts =
+                    new PartsFeed(
+                            store.startPartUpload(target), store.partSize(), uploader, deadline);
             return new PipelinedUpload(parts, uploader, metrics, ticker, deadline, target);
         } catch (Exception | Error e) {
             throttle.releasePermit();
-            LOG.debug("Could not start a part upload for {}; the file goes up whole at the end", target, e);
+            LOG.debug(
+                    "Could not start a part upload for {}; the file goes up whole at the end",
+                    target,
+                    e);
             return null;
         }
     }
@@ -124,8 +141,14 @@ public final class PipelinedUpload {
      *     goes up whole at the end); nothing is held then
      */
     @Nullable
-    public static PipelinedUpload tryFollow(SupportsStreamingUpload store, Path target, java.nio.file.Path file,
-            RetryingUploader uploader, StorageMetrics metrics, Ticker ticker, UploadDeadline deadline) {
+    public static PipelinedUpload tryFollow(
+            SupportsStreamingUpload store,
+            Path target,
+            java.nio.file.Path file,
+            RetryingUploader uploader,
+            StorageMetrics metrics,
+            Ticker ticker,
+            UploadDeadline deadline) {
         UploadThrottle throttle = uploader.throttle();
         if (!throttle.tryAcquirePermit()) {
             return null;
@@ -135,8 +158,10 @@ public final class PipelinedUpload {
             uploader.executor().execute(follow.task);
         } catch (RejectedExecutionException e) {
             throttle.releasePermit();
-            LOG.debug("Upload threads refused the following write to {}; the file goes up whole at the end",
-                    target, e);
+            LOG.debug(
+                    "Upload threads refused the following write to {}; the file goes up whole at the end",
+                    target,
+                    e);
             return null;
         }
         return new PipelinedUpload(follow, uploader, metrics, ticker, deadline, target);
@@ -144,8 +169,8 @@ public final class PipelinedUpload {
 
     /**
      * The first {@code fileBytes} bytes of {@code file} are written: queues every full part that
-     * has not gone yet, or lets the following write read up to there. Returns at once; does
-     * nothing once the upload has ended. Writer thread only.
+     * has not gone yet, or lets the following write read up to there. Returns at once; does nothing
+     * once the upload has ended. Writer thread only.
      */
     public void advance(java.nio.file.Path file, long fileBytes) {
         if (!ended.get()) {
@@ -155,12 +180,11 @@ public final class PipelinedUpload {
 
     /**
      * Sends the rest of the first {@code fileBytes} bytes of {@code file} (the last part, or the
-     * tail of the following write), then waits until the store completed the upload, the
-     * deadline passed or {@code cancellation} fired. The upload has ended when this returns or
-     * throws.
+     * tail of the following write), then waits until the store completed the upload, the deadline
+     * passed or {@code cancellation} fired. The upload has ended when this returns or throws.
      *
-     * @return where the bytes are, durable; null when the pipelined upload failed or ran out of time
-     *     (it was aborted; the caller may upload the whole file instead)
+     * @return where the bytes are, durable; null when the pipelined upload failed or ran out of
+     *     time (it was aborted; the caller may upload the whole file instead)
      * @throws InterruptedIOException when cancelled or interrupted (the upload was aborted; the
      *     interrupt flag is kept)
      */
@@ -174,7 +198,8 @@ public final class PipelinedUpload {
         try {
             completion = feed.finish(file, fileBytes);
         } catch (RejectedExecutionException e) {
-            return failed(new CompletableFuture<>(), "the upload threads refused the completion: " + e);
+            return failed(
+                    new CompletableFuture<>(), "the upload threads refused the completion: " + e);
         }
         try {
             long left = deadline.nanos() - ticker.nanoTime();
@@ -198,9 +223,12 @@ public final class PipelinedUpload {
         } catch (TimeoutException e) {
             // No time for the whole-file upload either: the caller's upload gives up at once.
             giveUp(completion);
-            LOG.warn("{} to {} did not complete before the checkpoint deadline; aborted.", feed.kind(), target);
+            LOG.warn(
+                    "{} to {} did not complete before the checkpoint deadline; aborted.",
+                    feed.kind(),
+                    target);
             return null;
-        } catch (ExecutionException | java.util.concurrent.CompletionException e) {
+        } catch (ExecutionException | CompletionException e) {
             Throwable cause = e.getCause() == null ? e : e.getCause();
             if (cancellation.isCancelled()) {
                 giveUp(completion);
@@ -210,33 +238,42 @@ public final class PipelinedUpload {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             giveUp(completion);
-            throw new InterruptedIOException("interrupted while completing the " + feed.kind() + " to " + target);
+            throw new InterruptedIOException(
+                    "interrupted while completing the " + feed.kind() + " to " + target);
         }
     }
 
     private InterruptedIOException cancelled(UploadCancellation cancellation) {
         metrics.uploadCancelled();
-        return new InterruptedIOException(feed.kind() + " to " + target + " was cancelled: the state stream was"
-                + " closed (checkpoint aborted or task cancelled)");
+        return new InterruptedIOException(
+                feed.kind()
+                        + " to "
+                        + target
+                        + " was cancelled: the state stream was"
+                        + " closed (checkpoint aborted or task cancelled)");
     }
 
     @Nullable
     private Path failed(CompletableFuture<Path> completion, String why) {
         giveUp(completion);
         metrics.pipelineFallback();
-        LOG.warn("{} to {} failed ({}); uploading the whole spilled file with retries instead.",
-                feed.kind(), target, why);
+        LOG.warn(
+                "{} to {} failed ({}); uploading the whole spilled file with retries instead.",
+                feed.kind(),
+                target,
+                why);
         return null;
     }
 
     /** Aborts, and deletes the object should the completion still succeed later. */
     private void giveUp(CompletableFuture<Path> completion) {
         abort();
-        completion.whenComplete((written, failure) -> {
-            if (written != null) {
-                uploader.discard(written);
-            }
-        });
+        completion.whenComplete(
+                (written, failure) -> {
+                    if (written != null) {
+                        uploader.discard(written);
+                    }
+                });
     }
 
     /**
@@ -253,8 +290,8 @@ public final class PipelinedUpload {
     }
 
     /**
-     * Waits, at most {@code timeoutNanos} and not at all on an interrupted thread, until an
-     * {@link #abort} has deleted what the upload wrote: a stream closed by Flink then leaves nothing
+     * Waits, at most {@code timeoutNanos} and not at all on an interrupted thread, until an {@link
+     * #abort} has deleted what the upload wrote: a stream closed by Flink then leaves nothing
      * behind when {@code close()} returns, as Flink's own stream does. The cleanup finishes in the
      * background either way.
      */
@@ -268,7 +305,9 @@ public final class PipelinedUpload {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         } catch (ExecutionException | TimeoutException e) {
-            LOG.debug("The abort of the {} to {} is still running; it finishes in the background", feed.kind(),
+            LOG.debug(
+                    "The abort of the {} to {} is still running; it finishes in the background",
+                    feed.kind(),
                     target);
         }
     }
@@ -298,16 +337,22 @@ public final class PipelinedUpload {
         CompletableFuture<Void> abort(RetryingUploader uploader, String what);
     }
 
-    /** S3 multipart: full parts are queued as they are written; the store sends and retries them. */
+    /**
+     * S3 multipart: full parts are queued as they are written; the store sends and retries them.
+     */
     private static final class PartsFeed implements Feed {
         private final SupportsPartUploads.PartUpload upload;
         private final long partSize;
         private final RetryingUploader uploader;
         private final UploadDeadline deadline;
+
         /** Writer thread only. */
         private int partsSent;
 
-        PartsFeed(SupportsPartUploads.PartUpload upload, long partSize, RetryingUploader uploader,
+        PartsFeed(
+                SupportsPartUploads.PartUpload upload,
+                long partSize,
+                RetryingUploader uploader,
                 UploadDeadline deadline) {
             this.upload = upload;
             this.partSize = partSize;
@@ -324,7 +369,9 @@ public final class PipelinedUpload {
         public void advance(java.nio.file.Path file, long fileBytes) {
             while (fileBytes - (long) partsSent * partSize >= partSize) {
                 long offset = (long) partsSent * partSize;
-                upload.submitPart(partsSent + 1, uploader.throttled(new FileSlice(file, offset, partSize), deadline));
+                upload.submitPart(
+                        partsSent + 1,
+                        uploader.throttled(new FileSlice(file, offset, partSize), deadline));
                 partsSent++;
             }
         }
@@ -333,28 +380,33 @@ public final class PipelinedUpload {
         public CompletableFuture<Path> finish(java.nio.file.Path file, long fileBytes) {
             long sent = (long) partsSent * partSize;
             int lastPart = partsSent + 1;
-            UploadSource last = uploader.throttled(new FileSlice(file, sent, fileBytes - sent), deadline);
+            UploadSource last =
+                    uploader.throttled(new FileSlice(file, sent, fileBytes - sent), deadline);
             CompletableFuture<Path> completion = new CompletableFuture<>();
-            uploader.executor().execute(() -> {
-                try {
-                    completion.complete(upload.complete(lastPart, last));
-                } catch (Throwable t) {
-                    completion.completeExceptionally(t);
-                }
-            });
+            uploader.executor()
+                    .execute(
+                            () -> {
+                                try {
+                                    completion.complete(upload.complete(lastPart, last));
+                                } catch (Throwable t) {
+                                    completion.completeExceptionally(t);
+                                }
+                            });
             return completion;
         }
 
         @Override
         public CompletableFuture<Void> abort(RetryingUploader uploader, String what) {
             CompletableFuture<Void> done = new CompletableFuture<>();
-            uploader.cleanUp(what, () -> {
-                try {
-                    upload.abort();
-                } finally {
-                    done.complete(null);
-                }
-            });
+            uploader.cleanUp(
+                    what,
+                    () -> {
+                        try {
+                            upload.abort();
+                        } finally {
+                            done.complete(null);
+                        }
+                    });
             return done;
         }
 
@@ -375,8 +427,12 @@ public final class PipelinedUpload {
      * sends whatever is there.
      */
     private static final class FollowFeed implements Feed {
-        /** Large reads keep the remote write's calls few; one buffer per upload, on the upload thread. */
+        /**
+         * Large reads keep the remote write's calls few; one buffer per upload, on the upload
+         * thread.
+         */
         private static final int CHUNK = 256 * 1024;
+
         private static final long PARK_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
 
         private final SupportsStreamingUpload store;
@@ -385,53 +441,64 @@ public final class PipelinedUpload {
         private final UploadThrottle throttle;
         private final UploadDeadline deadline;
         private final CompletableFuture<Path> result = new CompletableFuture<>();
+
         /** Completes once the follower's thread has left the store (or the task never ran). */
         private final CompletableFuture<Void> finished = new CompletableFuture<>();
+
         final FutureTask<Path> task;
 
         /** Bytes of the file the writer has written: the follower may read up to here. */
         private volatile long published;
+
         /** Set (after the last {@link #published}) when the file is complete. */
         private volatile boolean last;
+
         private volatile boolean stopped;
         @Nullable private volatile Thread parked;
         @Nullable private volatile SupportsStreamingUpload.StreamingUpload upload;
+
         /** Bytes handed to the store; follower thread only (read for diagnostics). */
         private volatile long sent;
 
-        FollowFeed(SupportsStreamingUpload store, Path target, java.nio.file.Path file, UploadThrottle throttle,
+        FollowFeed(
+                SupportsStreamingUpload store,
+                Path target,
+                java.nio.file.Path file,
+                UploadThrottle throttle,
                 UploadDeadline deadline) {
             this.store = store;
             this.target = target;
             this.file = file;
             this.throttle = throttle;
             this.deadline = deadline;
-            this.task = new FutureTask<>(this::follow) {
-                @Override
-                public void run() {
-                    try {
-                        super.run();
-                    } finally {
-                        finished.complete(null);
-                    }
-                }
+            this.task =
+                    new FutureTask<>(this::follow) {
+                        @Override
+                        public void run() {
+                            try {
+                                super.run();
+                            } finally {
+                                finished.complete(null);
+                            }
+                        }
 
-                @Override
-                protected void done() {
-                    if (isCancelled()) {
-                        result.completeExceptionally(new InterruptedIOException("following write to " + target
-                                + " was given up"));
-                        return;
-                    }
-                    try {
-                        result.complete(get());
-                    } catch (ExecutionException e) {
-                        result.completeExceptionally(e.getCause());
-                    } catch (InterruptedException | java.util.concurrent.CancellationException e) {
-                        result.completeExceptionally(e);
-                    }
-                }
-            };
+                        @Override
+                        protected void done() {
+                            if (isCancelled()) {
+                                result.completeExceptionally(
+                                        new InterruptedIOException(
+                                                "following write to " + target + " was given up"));
+                                return;
+                            }
+                            try {
+                                result.complete(get());
+                            } catch (ExecutionException e) {
+                                result.completeExceptionally(e.getCause());
+                            } catch (InterruptedException | CancellationException e) {
+                                result.completeExceptionally(e);
+                            }
+                        }
+                    };
         }
 
         @Override
@@ -472,12 +539,19 @@ public final class PipelinedUpload {
                     checkRunning();
                     boolean complete = last; // read before the length: a final length is then seen
                     long available = published;
-                    if (position < available && (complete || waited || available - position >= CHUNK)) {
+                    if (position < available
+                            && (complete || waited || available - position >= CHUNK)) {
                         buffer.clear().limit((int) Math.min(CHUNK, available - position));
                         int n = in.read(buffer, position);
                         if (n <= 0) {
-                            throw new IOException("spill file " + file + " ended at " + position + " bytes, before the "
-                                    + available + " written to it");
+                            throw new IOException(
+                                    "spill file "
+                                            + file
+                                            + " ended at "
+                                            + position
+                                            + " bytes, before the "
+                                            + available
+                                            + " written to it");
                         }
                         if (throttle.settings().rateLimited()) {
                             throttle.acquireBytes(n, deadline.nanos());
@@ -511,16 +585,20 @@ public final class PipelinedUpload {
             stopped = true;
             task.cancel(true);
             CompletableFuture<Void> done = new CompletableFuture<>();
-            finished.whenComplete((ignored, error) -> uploader.cleanUp(what, () -> {
-                try {
-                    SupportsStreamingUpload.StreamingUpload u = upload;
-                    if (u != null) {
-                        u.abort();
-                    }
-                } finally {
-                    done.complete(null);
-                }
-            }));
+            finished.whenComplete(
+                    (ignored, error) ->
+                            uploader.cleanUp(
+                                    what,
+                                    () -> {
+                                        try {
+                                            SupportsStreamingUpload.StreamingUpload u = upload;
+                                            if (u != null) {
+                                                u.abort();
+                                            }
+                                        } finally {
+                                            done.complete(null);
+                                        }
+                                    }));
             return done;
         }
 

@@ -1,14 +1,14 @@
 package io.github.resilientcheckpoints.upload;
 
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.GlobalConfiguration;
-import org.apache.flink.configuration.ReadableConfig;
-
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Pattern;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.configuration.ReadableConfig;
 
 /**
  * Removes credentials from text before it reaches a log line or an exception message: the user-info
@@ -19,7 +19,8 @@ public final class Redactor implements Serializable {
 
     private static final long serialVersionUID = 1L;
 
-    private static final Pattern USER_INFO = Pattern.compile("([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\\s]+@");
+    private static final Pattern USER_INFO =
+            Pattern.compile("([a-zA-Z][a-zA-Z0-9+.-]*://)[^/@\\s]+@");
 
     public static final Redactor NONE = new Redactor(List.of());
 
@@ -35,9 +36,7 @@ public final class Redactor implements Serializable {
         if (config instanceof Configuration) {
             for (Map.Entry<String, String> e : ((Configuration) config).toMap().entrySet()) {
                 // Short values would mask innocent text; no real secret is that short.
-                if (isSensitive(e.getKey())
-                        && e.getValue() != null
-                        && e.getValue().length() >= 4) {
+                if (isSensitive(e.getKey()) && e.getValue() != null && e.getValue().length() >= 4) {
                     secrets.add(e.getValue());
                 }
             }
@@ -45,11 +44,15 @@ public final class Redactor implements Serializable {
         return new Redactor(secrets);
     }
 
-    /** Flink's sensitive keys, plus access key ids, which Flink does not mask but are credentials. */
+    /**
+     * Flink's sensitive keys, plus access key ids, which Flink does not mask but are credentials.
+     */
     static boolean isSensitive(String key) {
-        String k = key.toLowerCase(java.util.Locale.ROOT);
+        String k = key.toLowerCase(Locale.ROOT);
         return GlobalConfiguration.isSensitive(key)
-                || k.contains("access-key") || k.contains("access.key") || k.contains("accesskey");
+                || k.contains("access-key")
+                || k.contains("access.key")
+                || k.contains("accesskey");
     }
 
     public String redact(String text) {

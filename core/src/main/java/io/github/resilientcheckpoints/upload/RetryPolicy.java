@@ -3,17 +3,15 @@ package io.github.resilientcheckpoints.upload;
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.config.ConfigReading;
 import io.github.resilientcheckpoints.store.FailureClass;
-
-import org.apache.flink.configuration.ReadableConfig;
-
 import java.io.Serializable;
 import java.time.Duration;
 import java.util.function.DoubleSupplier;
+import org.apache.flink.configuration.ReadableConfig;
 
 /**
- * Pure retry decisions: exponential backoff with full jitter, an attempt cap, a per-attempt timeout,
- * and a deadline no attempt or wait may cross. Holds no clock and no randomness of its own, so it is
- * tested with exact numbers.
+ * Pure retry decisions: exponential backoff with full jitter, an attempt cap, a per-attempt
+ * timeout, and a deadline no attempt or wait may cross. Holds no clock and no randomness of its
+ * own, so it is tested with exact numbers.
  */
 public final class RetryPolicy implements Serializable {
 
@@ -25,16 +23,23 @@ public final class RetryPolicy implements Serializable {
     private final long attemptTimeoutNanos;
 
     public RetryPolicy(
-            int maxAttempts, Duration initialBackoff, Duration maxBackoff, Duration attemptTimeout) {
+            int maxAttempts,
+            Duration initialBackoff,
+            Duration maxBackoff,
+            Duration attemptTimeout) {
         if (maxAttempts < 1) {
             throw new IllegalArgumentException("maxAttempts must be at least 1: " + maxAttempts);
         }
         if (initialBackoff.isNegative() || maxBackoff.compareTo(initialBackoff) < 0) {
             throw new IllegalArgumentException(
-                    "need 0 <= initialBackoff <= maxBackoff: " + initialBackoff + ", " + maxBackoff);
+                    "need 0 <= initialBackoff <= maxBackoff: "
+                            + initialBackoff
+                            + ", "
+                            + maxBackoff);
         }
         if (attemptTimeout.isNegative() || attemptTimeout.isZero()) {
-            throw new IllegalArgumentException("attemptTimeout must be positive: " + attemptTimeout);
+            throw new IllegalArgumentException(
+                    "attemptTimeout must be positive: " + attemptTimeout);
         }
         this.maxAttempts = maxAttempts;
         this.initialBackoffNanos = initialBackoff.toNanos();
@@ -43,26 +48,36 @@ public final class RetryPolicy implements Serializable {
     }
 
     /**
-     * Reads and checks the {@code retry.*} keys ({@link ResilientCheckpointOptions#RETRY_MAX_ATTEMPTS},
-     * the backoffs and the attempt timeout).
+     * Reads and checks the {@code retry.*} keys ({@link
+     * ResilientCheckpointOptions#RETRY_MAX_ATTEMPTS}, the backoffs and the attempt timeout).
      */
     public static RetryPolicy fromConfig(ReadableConfig config) {
         int maxAttempts =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, ConfigReading.INTEGER);
+                        config,
+                        ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS,
+                        ConfigReading.INTEGER);
         Duration initial =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, ConfigReading.DURATION);
+                        config,
+                        ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF,
+                        ConfigReading.DURATION);
         Duration max =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.RETRY_MAX_BACKOFF, ConfigReading.DURATION);
+                        config,
+                        ResilientCheckpointOptions.RETRY_MAX_BACKOFF,
+                        ConfigReading.DURATION);
         Duration attemptTimeout =
                 ConfigReading.read(
-                        config, ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, ConfigReading.DURATION);
+                        config,
+                        ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT,
+                        ConfigReading.DURATION);
         ConfigReading.range(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, maxAttempts, 1, 1000);
         if (initial.isNegative()) {
             ConfigReading.fail(
-                    ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, initial, "a duration of 0 or more");
+                    ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF,
+                    initial,
+                    "a duration of 0 or more");
         }
         if (max.compareTo(initial) < 0) {
             ConfigReading.notSmaller(
@@ -71,16 +86,24 @@ public final class RetryPolicy implements Serializable {
         }
         if (attemptTimeout.isNegative() || attemptTimeout.isZero()) {
             ConfigReading.fail(
-                    ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, attemptTimeout, "a positive duration");
+                    ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT,
+                    attemptTimeout,
+                    "a positive duration");
         }
         return new RetryPolicy(maxAttempts, initial, max, attemptTimeout);
     }
 
     @Override
     public String toString() {
-        return "RetryPolicy{maxAttempts=" + maxAttempts + ", initialBackoff="
-                + Duration.ofNanos(initialBackoffNanos) + ", maxBackoff=" + Duration.ofNanos(maxBackoffNanos)
-                + ", attemptTimeout=" + Duration.ofNanos(attemptTimeoutNanos) + '}';
+        return "RetryPolicy{maxAttempts="
+                + maxAttempts
+                + ", initialBackoff="
+                + Duration.ofNanos(initialBackoffNanos)
+                + ", maxBackoff="
+                + Duration.ofNanos(maxBackoffNanos)
+                + ", attemptTimeout="
+                + Duration.ofNanos(attemptTimeoutNanos)
+                + '}';
     }
 
     public int maxAttempts() {

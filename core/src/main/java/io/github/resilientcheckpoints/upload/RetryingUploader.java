@@ -5,16 +5,14 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.core.fs.Path;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
+import io.github.resilientcheckpoints.time.Ticker;
+import java.io.FilterInputStream;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
@@ -24,6 +22,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Uploads one state file with retries: every attempt runs on an upload thread under a timeout and
@@ -58,10 +59,21 @@ public final class RetryingUploader {
             DoubleSupplier uniform,
             StorageMetrics metrics,
             Redactor redactor) {
-        this(store, policy, executor, ticker, uniform, metrics, redactor, UploadThrottle.unlimited(ticker));
+        this(
+                store,
+                policy,
+                executor,
+                ticker,
+                uniform,
+                metrics,
+                redactor,
+                UploadThrottle.unlimited(ticker));
     }
 
-    /** With a fresh daemon thread for each cleanup task: for callers without a runtime (tests, tools). */
+    /**
+     * With a fresh daemon thread for each cleanup task: for callers without a runtime (tests,
+     * tools).
+     */
     public RetryingUploader(
             CheckpointStore store,
             RetryPolicy policy,
@@ -71,15 +83,25 @@ public final class RetryingUploader {
             StorageMetrics metrics,
             Redactor redactor,
             UploadThrottle throttle) {
-        this(store, policy, executor, ticker, uniform, metrics, redactor, throttle, THREAD_PER_CLEANUP);
+        this(
+                store,
+                policy,
+                executor,
+                ticker,
+                uniform,
+                metrics,
+                redactor,
+                throttle,
+                THREAD_PER_CLEANUP);
     }
 
     /** Starts a daemon thread per task: nothing to own or close, and nobody interrupts it. */
-    private static final Executor THREAD_PER_CLEANUP = task -> {
-        Thread t = new Thread(task, "rcs-cleanup");
-        t.setDaemon(true);
-        t.start();
-    };
+    private static final Executor THREAD_PER_CLEANUP =
+            task -> {
+                Thread t = new Thread(task, "rcs-cleanup");
+                t.setDaemon(true);
+                t.start();
+            };
 
     public RetryingUploader(
             CheckpointStore store,
@@ -122,7 +144,9 @@ public final class RetryingUploader {
         return executor;
     }
 
-    /** The source as the store should read it: bandwidth taken from the throttle, chunk by chunk. */
+    /**
+     * The source as the store should read it: bandwidth taken from the throttle, chunk by chunk.
+     */
     public UploadSource throttled(UploadSource source, UploadDeadline deadline) {
         return new ThrottledSource(source, throttle, deadline);
     }
@@ -133,13 +157,14 @@ public final class RetryingUploader {
      * (shut down).
      */
     public void cleanUp(String what, Runnable task) {
-        Runnable logged = () -> {
-            try {
-                task.run();
-            } catch (RuntimeException e) {
-                LOG.warn("Cleanup failed ({}): {}", what, redactor.describe(e));
-            }
-        };
+        Runnable logged =
+                () -> {
+                    try {
+                        task.run();
+                    } catch (RuntimeException e) {
+                        LOG.warn("Cleanup failed ({}): {}", what, redactor.describe(e));
+                    }
+                };
         try {
             cleanupExecutor.execute(logged);
         } catch (RejectedExecutionException e) {
@@ -156,7 +181,9 @@ public final class RetryingUploader {
         try {
             store.delete(path);
         } catch (IOException | RuntimeException e) {
-            LOG.warn("Could not delete discarded checkpoint file {}: {}", redactor.redact(path.toString()),
+            LOG.warn(
+                    "Could not delete discarded checkpoint file {}: {}",
+                    redactor.redact(path.toString()),
                     redactor.describe(e));
         }
     }
@@ -183,22 +210,37 @@ public final class RetryingUploader {
         UploadDeadline deadline = UploadDeadline.at(deadlineNanos);
         for (int attempt = 1; ; attempt++) {
             if (policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos) <= 0) {
-                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
-                        lastClass, lastFailure, source);
+                throw giveUp(
+                        RetryPolicy.GiveUpReason.DEADLINE,
+                        attempt - 1,
+                        lastTarget,
+                        lastClass,
+                        lastFailure,
+                        source);
             }
             checkCancelled(cancellation, lastTarget);
             try {
                 throttle.acquirePermit(deadlineNanos);
             } catch (UploadThrottle.ThrottleTimeoutException e) {
-                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget, lastClass,
-                        lastFailure == null ? e : lastFailure, source);
+                throw giveUp(
+                        RetryPolicy.GiveUpReason.DEADLINE,
+                        attempt - 1,
+                        lastTarget,
+                        lastClass,
+                        lastFailure == null ? e : lastFailure,
+                        source);
             }
             // The budget counts from now: the wait for the permit may have used up most of it.
             long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
             if (attemptBudget <= 0) {
                 throttle.releasePermit();
-                throw giveUp(RetryPolicy.GiveUpReason.DEADLINE, attempt - 1, lastTarget,
-                        lastClass, lastFailure, source);
+                throw giveUp(
+                        RetryPolicy.GiveUpReason.DEADLINE,
+                        attempt - 1,
+                        lastTarget,
+                        lastClass,
+                        lastFailure,
+                        source);
             }
             Path target = targets.get();
             lastTarget = target;
@@ -219,7 +261,11 @@ public final class RetryingUploader {
                     throttle.onSuccess();
                     metrics.uploadSucceeded(source.length());
                     if (attempt > 1) {
-                        LOG.info("Uploaded {} ({} bytes) on attempt {}.", written, source.length(), attempt);
+                        LOG.info(
+                                "Uploaded {} ({} bytes) on attempt {}.",
+                                written,
+                                source.length(),
+                                attempt);
                     }
                     return written;
                 }
@@ -228,9 +274,12 @@ public final class RetryingUploader {
             } catch (TimeoutException e) {
                 running.abandon();
                 timedOut = true;
-                lastFailure = new IOException(
-                        "attempt timed out after " + TimeUnit.NANOSECONDS.toMillis(attemptBudget) + " ms");
-            } catch (ExecutionException | java.util.concurrent.CompletionException e) {
+                lastFailure =
+                        new IOException(
+                                "attempt timed out after "
+                                        + TimeUnit.NANOSECONDS.toMillis(attemptBudget)
+                                        + " ms");
+            } catch (ExecutionException | CompletionException e) {
                 running.deleteWhenFinished();
                 lastFailure = e.getCause() == null ? e : e.getCause();
             } catch (CancellationException e) {
@@ -251,7 +300,8 @@ public final class RetryingUploader {
             RetryPolicy.Decision decision =
                     policy.onFailure(attempt, lastClass, ticker.nanoTime(), deadlineNanos, uniform);
             if (!decision.retry()) {
-                throw giveUp(decision.giveUpReason(), attempt, target, lastClass, lastFailure, source);
+                throw giveUp(
+                        decision.giveUpReason(), attempt, target, lastClass, lastFailure, source);
             }
             LOG.warn(
                     "Upload attempt {}/{} of {} ({} bytes) failed ({}): {}. Retrying in {} ms.",
@@ -291,7 +341,8 @@ public final class RetryingUploader {
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             metrics.uploadCancelled();
-            throw new InterruptedIOException("interrupted while waiting to retry upload to " + target);
+            throw new InterruptedIOException(
+                    "interrupted while waiting to retry upload to " + target);
         }
         checkCancelled(cancellation, target);
     }
@@ -301,7 +352,9 @@ public final class RetryingUploader {
         if (cancellation.isCancelled()) {
             metrics.uploadCancelled();
             throw new InterruptedIOException(
-                    "upload" + (target == null ? "" : " to " + target) + " was cancelled: the state"
+                    "upload"
+                            + (target == null ? "" : " to " + target)
+                            + " was cancelled: the state"
                             + " stream was closed (checkpoint aborted or task cancelled)");
         }
     }
@@ -314,31 +367,40 @@ public final class RetryingUploader {
             Throwable failure,
             UploadSource source) {
         metrics.uploadFailed(reason == RetryPolicy.GiveUpReason.DEADLINE);
-        String where = target == null ? "the checkpoint directory" : "'" + redactor.redact(target.toString()) + "'";
+        String where =
+                target == null
+                        ? "the checkpoint directory"
+                        : "'" + redactor.redact(target.toString()) + "'";
         String cause = failure == null ? "no attempt could start" : redactor.describe(failure);
         String message;
         switch (reason) {
             case PERMANENT:
-                message = String.format(
-                        "Upload of checkpoint state (%d bytes) to %s failed permanently on attempt %d;"
-                                + " retrying cannot help. The store answered: %s. Likely fix: %s.",
-                        source.length(), where, attempts, cause,
-                        GenericFailureClassifier.likelyFix(failure));
+                message =
+                        String.format(
+                                "Upload of checkpoint state (%d bytes) to %s failed permanently on attempt %d;"
+                                        + " retrying cannot help. The store answered: %s. Likely fix: %s.",
+                                source.length(),
+                                where,
+                                attempts,
+                                cause,
+                                GenericFailureClassifier.likelyFix(failure));
                 break;
             case ATTEMPTS_EXHAUSTED:
-                message = String.format(
-                        "Upload of checkpoint state (%d bytes) to %s failed after %d attempts (the"
-                                + " maximum, 'execution.checkpointing.resilient.retry.max-attempts')."
-                                + " Last failure (%s): %s.",
-                        source.length(), where, attempts, failureClass, cause);
+                message =
+                        String.format(
+                                "Upload of checkpoint state (%d bytes) to %s failed after %d attempts (the"
+                                        + " maximum, 'execution.checkpointing.resilient.retry.max-attempts')."
+                                        + " Last failure (%s): %s.",
+                                source.length(), where, attempts, failureClass, cause);
                 break;
             default:
-                message = String.format(
-                        "Upload of checkpoint state (%d bytes) to %s gave up after %d attempt(s): the"
-                                + " checkpoint deadline (execution.checkpointing.timeout x"
-                                + " execution.checkpointing.resilient.retry.deadline-fraction) leaves"
-                                + " no time for another. Last failure (%s): %s.",
-                        source.length(), where, attempts, failureClass, cause);
+                message =
+                        String.format(
+                                "Upload of checkpoint state (%d bytes) to %s gave up after %d attempt(s): the"
+                                        + " checkpoint deadline (execution.checkpointing.timeout x"
+                                        + " execution.checkpointing.resilient.retry.deadline-fraction) leaves"
+                                        + " no time for another. Last failure (%s): %s.",
+                                source.length(), where, attempts, failureClass, cause);
         }
         LOG.warn(message);
         return new CheckpointUploadException(message, failureClass, reason, attempts, failure);
@@ -362,12 +424,12 @@ public final class RetryingUploader {
         }
 
         @Override
-        public java.io.InputStream open() throws IOException {
-            java.io.InputStream in = source.open();
+        public InputStream open() throws IOException {
+            InputStream in = source.open();
             if (!throttle.settings().rateLimited()) {
                 return in;
             }
-            return new java.io.FilterInputStream(in) {
+            return new FilterInputStream(in) {
                 @Override
                 public int read() throws IOException {
                     throttle.acquireBytes(1, deadline.nanos());
@@ -441,16 +503,24 @@ public final class RetryingUploader {
          * the target itself.
          */
         void deleteWhenFinished() {
-            finished.whenComplete((ignored, error) ->
-                    cleanUp("delete of abandoned upload " + placement.target, () -> {
-                        Path written = result.isDone() && !result.isCompletedExceptionally()
-                                && !result.isCancelled() ? result.join() : null;
-                        Path where = placement.written();
-                        deleteAbandoned(where);
-                        if (written != null && !written.equals(where)) {
-                            deleteAbandoned(written);
-                        }
-                    }));
+            finished.whenComplete(
+                    (ignored, error) ->
+                            cleanUp(
+                                    "delete of abandoned upload " + placement.target,
+                                    () -> {
+                                        Path written =
+                                                result.isDone()
+                                                                && !result
+                                                                        .isCompletedExceptionally()
+                                                                && !result.isCancelled()
+                                                        ? result.join()
+                                                        : null;
+                                        Path where = placement.written();
+                                        deleteAbandoned(where);
+                                        if (written != null && !written.equals(where)) {
+                                            deleteAbandoned(written);
+                                        }
+                                    }));
         }
 
         private void deleteAbandoned(Path path) {
@@ -462,7 +532,9 @@ public final class RetryingUploader {
         }
     }
 
-    /** An attempt's target and where the store said it would really write it (entropy injection). */
+    /**
+     * An attempt's target and where the store said it would really write it (entropy injection).
+     */
     private final class Placement {
         final Path target;
         private volatile Path resolved;

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.upload;
 
+import io.github.resilientcheckpoints.time.Ticker;
+
 /**
  * When an upload gives up, in {@link Ticker} time. Either fixed (a checkpoint's deadline, counted
  * from when this TaskManager first saw the checkpoint) or counted from the moment the upload
@@ -38,8 +40,8 @@ public final class UploadDeadline {
     }
 
     /**
-     * The upload starts: a budget counted from the start begins now (only the first call counts);
-     * a fixed deadline stays as it is.
+     * The upload starts: a budget counted from the start begins now (only the first call counts); a
+     * fixed deadline stays as it is.
      *
      * @return the deadline
      */
@@ -56,15 +58,23 @@ public final class UploadDeadline {
         return deadlineNanos;
     }
 
-    /** The deadline; {@link #NOT_STARTED} (no limit yet) for a budget whose upload has not started. */
+    /**
+     * The deadline; {@link #NOT_STARTED} (no limit yet) for a budget whose upload has not started.
+     */
     public long nanos() {
         return deadlineNanos;
     }
 
     @Override
     public String toString() {
-        return ticker == null ? "deadline at " + deadlineNanos
-                : deadlineNanos == NOT_STARTED ? "budget of " + budgetNanos + " ns from the upload start"
-                : "deadline at " + deadlineNanos + " (budget of " + budgetNanos + " ns from the upload start)";
+        return ticker == null
+                ? "deadline at " + deadlineNanos
+                : deadlineNanos == NOT_STARTED
+                        ? "budget of " + budgetNanos + " ns from the upload start"
+                        : "deadline at "
+                                + deadlineNanos
+                                + " (budget of "
+                                + budgetNanos
+                                + " ns from the upload start)";
     }
 }

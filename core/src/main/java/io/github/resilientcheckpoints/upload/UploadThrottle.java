@@ -2,17 +2,20 @@ package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.config.ConfigReading;
-import org.apache.flink.configuration.MemorySize;
-import org.apache.flink.configuration.ReadableConfig;
-import java.time.Duration;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
+import java.io.IOException;
 import java.io.InterruptedIOException;
+import java.io.Serializable;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import org.apache.flink.configuration.MemorySize;
+import org.apache.flink.configuration.ReadableConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The per-TaskManager brake on checkpoint uploads: a byte-rate limit (token bucket) and a cap on
@@ -23,8 +26,8 @@ import java.util.concurrent.locks.ReentrantLock;
  * the order chunks ask for them, and a large upload asks again after every chunk, so one huge file
  * cannot starve many small ones. Idle time fills the bucket up to the burst.
  *
- * <p><b>Concurrency.</b> At most {@code limit} attempts hold a permit; waiters are served first come
- * first served.
+ * <p><b>Concurrency.</b> At most {@code limit} attempts hold a permit; waiters are served first
+ * come first served.
  *
  * <p><b>Deadline.</b> Every wait is bounded by the caller's deadline: a chunk whose slot lies past
  * it is not reserved, and the caller gets a {@link ThrottleTimeoutException} at once instead of
@@ -47,11 +50,16 @@ public final class UploadThrottle {
             long chunkBytes,
             int maxConcurrency,
             double decreaseFactor,
-            long logIntervalNanos) implements java.io.Serializable {
+            long logIntervalNanos)
+            implements Serializable {
 
         public Settings {
-            if (minBytesPerSecond <= 0 || maxBytesPerSecond < minBytesPerSecond || burstBytes < 0
-                    || chunkBytes <= 0 || maxConcurrency < 1 || !(decreaseFactor > 0 && decreaseFactor < 1)) {
+            if (minBytesPerSecond <= 0
+                    || maxBytesPerSecond < minBytesPerSecond
+                    || burstBytes < 0
+                    || chunkBytes <= 0
+                    || maxConcurrency < 1
+                    || !(decreaseFactor > 0 && decreaseFactor < 1)) {
                 throw new IllegalArgumentException("invalid throttle settings: " + this);
             }
         }
@@ -66,10 +74,14 @@ public final class UploadThrottle {
         public static Settings fromConfig(ReadableConfig config) {
             MemorySize maxRate =
                     ConfigReading.read(
-                            config, ResilientCheckpointOptions.THROTTLE_MAX_RATE, ConfigReading.SIZE);
+                            config,
+                            ResilientCheckpointOptions.THROTTLE_MAX_RATE,
+                            ConfigReading.SIZE);
             MemorySize minRate =
                     ConfigReading.read(
-                            config, ResilientCheckpointOptions.THROTTLE_MIN_RATE, ConfigReading.SIZE);
+                            config,
+                            ResilientCheckpointOptions.THROTTLE_MIN_RATE,
+                            ConfigReading.SIZE);
             MemorySize burst =
                     ConfigReading.read(
                             config, ResilientCheckpointOptions.THROTTLE_BURST, ConfigReading.SIZE);
@@ -84,7 +96,10 @@ public final class UploadThrottle {
                             ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR,
                             ConfigReading.NUMBER);
             ConfigReading.range(
-                    ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS, concurrent, 1, 4096);
+                    ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS,
+                    concurrent,
+                    1,
+                    4096);
             if (minRate.getBytes() <= 0) {
                 ConfigReading.fail(
                         ResilientCheckpointOptions.THROTTLE_MIN_RATE,
@@ -96,7 +111,8 @@ public final class UploadThrottle {
                         ResilientCheckpointOptions.THROTTLE_MAX_RATE, maxRate,
                         ResilientCheckpointOptions.THROTTLE_MIN_RATE, minRate);
             }
-            ConfigReading.range(ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR, decrease, 0.1, 0.95);
+            ConfigReading.range(
+                    ResilientCheckpointOptions.THROTTLE_DECREASE_FACTOR, decrease, 0.1, 0.95);
             return new Settings(
                     maxRate.getBytes(),
                     minRate.getBytes(),
@@ -113,7 +129,7 @@ public final class UploadThrottle {
     }
 
     /** Thrown when a permit or tokens could not be had before the deadline. */
-    public static final class ThrottleTimeoutException extends java.io.IOException {
+    public static final class ThrottleTimeoutException extends IOException {
         private static final long serialVersionUID = 1L;
 
         ThrottleTimeoutException(String message) {
@@ -124,14 +140,16 @@ public final class UploadThrottle {
     private final Settings settings;
     private final Ticker ticker;
     private final Sleeper sleeper;
+
     /** Guards the permits; fair, so waiters get permits first come first served. */
     private final ReentrantLock lock = new ReentrantLock(true);
+
     private final Condition permitFreed = lock.newCondition();
+
     /**
      * Guards the bucket. Not fair: it is held for a few arithmetic operations per chunk, and a fair
-     * lock would park every contended thread (ThrottleBenchmark, 2
-     * threads, 37 us per chunk with a fair lock, 0.16 us without). Order among uploads comes from
-     * the reservations themselves.
+     * lock would park every contended thread (ThrottleBenchmark, 2 threads, 37 us per chunk with a
+     * fair lock, 0.16 us without). Order among uploads comes from the reservations themselves.
      */
     private final ReentrantLock rateLock = new ReentrantLock();
 
@@ -162,8 +180,17 @@ public final class UploadThrottle {
 
     /** No rate limit and a concurrency cap too high to matter: for callers without settings. */
     public static UploadThrottle unlimited(Ticker ticker) {
-        return new UploadThrottle(new Settings(Long.MAX_VALUE, 1, 0, 1 << 20, Integer.MAX_VALUE / 2, 0.5,
-                java.util.concurrent.TimeUnit.SECONDS.toNanos(30)), ticker, Sleeper.SYSTEM);
+        return new UploadThrottle(
+                new Settings(
+                        Long.MAX_VALUE,
+                        1,
+                        0,
+                        1 << 20,
+                        Integer.MAX_VALUE / 2,
+                        0.5,
+                        TimeUnit.SECONDS.toNanos(30)),
+                ticker,
+                Sleeper.SYSTEM);
     }
 
     public Settings settings() {
@@ -173,21 +200,27 @@ public final class UploadThrottle {
     // ------------------------------------------------------------------ concurrency
 
     /** Takes one upload permit, waiting first come first served, but never past the deadline. */
-    public void acquirePermit(long deadlineNanos) throws java.io.IOException {
+    public void acquirePermit(long deadlineNanos) throws IOException {
         long start = ticker.nanoTime();
         lock.lock();
         try {
             while (inFlight >= limit) {
                 long left = deadlineNanos - ticker.nanoTime();
                 if (left <= 0) {
-                    throw new ThrottleTimeoutException("no upload permit became free before the checkpoint"
-                            + " deadline (" + inFlight + " uploads in flight, limit " + limit + ")");
+                    throw new ThrottleTimeoutException(
+                            "no upload permit became free before the checkpoint"
+                                    + " deadline ("
+                                    + inFlight
+                                    + " uploads in flight, limit "
+                                    + limit
+                                    + ")");
                 }
                 try {
                     permitFreed.awaitNanos(left);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while waiting for an upload permit");
+                    throw new InterruptedIOException(
+                            "interrupted while waiting for an upload permit");
                 }
             }
             inFlight++;
@@ -229,7 +262,7 @@ public final class UploadThrottle {
      * @throws ThrottleTimeoutException when a chunk's slot lies past the deadline (nothing is
      *     reserved for it)
      */
-    public void acquireBytes(long bytes, long deadlineNanos) throws java.io.IOException {
+    public void acquireBytes(long bytes, long deadlineNanos) throws IOException {
         if (!settings.rateLimited()) {
             return;
         }
@@ -243,7 +276,8 @@ public final class UploadThrottle {
                     sleeper.sleepNanos(wait);
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new InterruptedIOException("interrupted while waiting for upload bandwidth");
+                    throw new InterruptedIOException(
+                            "interrupted while waiting for upload bandwidth");
                 }
             }
             remaining -= chunk;
@@ -262,9 +296,11 @@ public final class UploadThrottle {
             double paid = tat + chunk * 1e9 / rate;
             double sendAt = Math.max(now, paid - burstNanos(rate));
             if (sendAt > deadlineNanos) {
-                throw new ThrottleTimeoutException(String.format(
-                        "upload bandwidth (%.0f bytes/s now) cannot serve %d more bytes before the"
-                                + " checkpoint deadline", rate, chunk));
+                throw new ThrottleTimeoutException(
+                        String.format(
+                                "upload bandwidth (%.0f bytes/s now) cannot serve %d more bytes before the"
+                                        + " checkpoint deadline",
+                                rate, chunk));
             }
             nextFreeNanos = paid;
             return (long) (sendAt - now);
@@ -286,8 +322,10 @@ public final class UploadThrottle {
         rateLock.lock();
         try {
             double oldRate = rate;
-            rate = Math.max(settings.minBytesPerSecond(), rate == Long.MAX_VALUE
-                    ? rate : rate * settings.decreaseFactor());
+            rate =
+                    Math.max(
+                            settings.minBytesPerSecond(),
+                            rate == Long.MAX_VALUE ? rate : rate * settings.decreaseFactor());
             limit = Math.max(1, (int) Math.floor(limit * settings.decreaseFactor()));
             successesSinceCut = 0;
             if (oldRate != rate) {
@@ -338,8 +376,11 @@ public final class UploadThrottle {
             return;
         }
         if (now - lastLogNanos >= settings.logIntervalNanos()) {
-            LOG.info("Checkpoint upload rate changed from {} to {} bytes/s (concurrency limit {}): {}.",
-                    describe(loggedRate), describe(rate), limit,
+            LOG.info(
+                    "Checkpoint upload rate changed from {} to {} bytes/s (concurrency limit {}): {}.",
+                    describe(loggedRate),
+                    describe(rate),
+                    limit,
                     pendingReason == null ? reason : pendingReason + ", then " + reason);
             loggedRate = rate;
             lastLogNanos = now;

@@ -1,12 +1,8 @@
 package io.github.resilientcheckpoints.cleanup;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
-
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -15,8 +11,10 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** What the cleanup command refuses, and how it says so; nothing is deleted when it refuses. */
 class CleanupCommandTest {
@@ -30,9 +28,17 @@ class CleanupCommandTest {
     private Run cleanup(Configuration conf, String... extra) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = CleanupCommandAccess.run(new FlinkFileSystemStore(), root.toString(), true, extra, conf,
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        int exit =
+                CleanupCommandAccess.run(
+                        new FlinkFileSystemStore(),
+                        root.toString(),
+                        true,
+                        extra,
+                        conf,
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(
+                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     private Path orphan() throws Exception {
@@ -48,7 +54,8 @@ class CleanupCommandTest {
         Path orphan = orphan();
         Run run = cleanup(new Configuration(), "--retain", "0");
         assertThat(run.exit()).isEqualTo(2);
-        assertThat(run.err()).contains("--retain needs a number of 1 or more, got '0'")
+        assertThat(run.err())
+                .contains("--retain needs a number of 1 or more, got '0'")
                 .contains("Flink always retains at least 1 checkpoint");
         assertThat(orphan).exists();
     }
@@ -69,13 +76,17 @@ class CleanupCommandTest {
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(10));
         Run refused = cleanup(conf, "--older-than", "1 min");
         assertThat(refused.exit()).isEqualTo(2);
-        assertThat(refused.err()).contains("--older-than 1 min is shorter than execution.checkpointing.timeout (10 min)")
+        assertThat(refused.err())
+                .contains(
+                        "--older-than 1 min is shorter than execution.checkpointing.timeout (10 min)")
                 .contains("--allow-grace-below-timeout");
         assertThat(orphan).exists();
 
         Run allowed = cleanup(conf, "--older-than", "1 min", "--allow-grace-below-timeout");
         assertThat(allowed.exit()).as(allowed.out() + allowed.err()).isZero();
-        assertThat(allowed.err()).contains("WARNING: --older-than 1 min is shorter than execution.checkpointing.timeout");
+        assertThat(allowed.err())
+                .contains(
+                        "WARNING: --older-than 1 min is shorter than execution.checkpointing.timeout");
         assertThat(orphan).doesNotExist();
     }
 

@@ -75,8 +75,10 @@ class ComponentConfigTest {
 
     @Test
     void theDefaultGraceIsComputedInOnePlace() {
-        assertThat(CleanupSettings.defaultGrace(Duration.ofMinutes(10))).isEqualTo(Duration.ofHours(1));
-        assertThat(CleanupSettings.defaultGrace(Duration.ofMinutes(30))).isEqualTo(Duration.ofMinutes(90));
+        assertThat(CleanupSettings.defaultGrace(Duration.ofMinutes(10)))
+                .isEqualTo(Duration.ofHours(1));
+        assertThat(CleanupSettings.defaultGrace(Duration.ofMinutes(30)))
+                .isEqualTo(Duration.ofMinutes(90));
         assertThat(CleanupSettings.fromConfig(new Configuration(), Duration.ofMinutes(30)).grace())
                 .isEqualTo(Duration.ofMinutes(90));
     }

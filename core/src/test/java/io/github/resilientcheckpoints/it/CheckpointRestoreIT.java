@@ -1,15 +1,29 @@
 package io.github.resilientcheckpoints.it;
 
+import static io.github.resilientcheckpoints.testing.CountingJob.KEYS;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
-import io.github.resilientcheckpoints.testing.SpillFiles;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-import io.github.resilientcheckpoints.storage.StorageRuntime;
-
-import org.apache.flink.configuration.Configuration;
+import io.github.resilientcheckpoints.testing.SpillFiles;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.apache.flink.api.common.JobID;
+import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
@@ -19,16 +33,6 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.List;
-import java.util.stream.Stream;
-
-import static io.github.resilientcheckpoints.testing.CountingJob.KEYS;
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** Real jobs on a MiniCluster checkpointing through the storage, then restored. */
 class CheckpointRestoreIT {
@@ -54,14 +58,13 @@ class CheckpointRestoreIT {
     }
 
     private static long uploads() {
-        return StorageRuntime.shared()
-                .metrics().uploadsSucceeded();
+        return StorageRuntime.shared().metrics().uploadsSucceeded();
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"hashmap", "rocksdb"})
-    void checkpointCancelRestoreGivesExactState(String backend, @InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void checkpointCancelRestoreGivesExactState(
+            String backend, @InjectMiniCluster MiniCluster cluster) throws Exception {
         long uploadsBefore = uploads();
         String checkpoint = runAndCancel(cluster, config(OURS, backend), null);
         assertThat(uploads()).as("state went through our upload path").isGreaterThan(uploadsBefore);
@@ -73,16 +76,16 @@ class CheckpointRestoreIT {
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"hashmap", "rocksdb"})
-    void ourCheckpointRestoresWithVanillaStorage(String backend, @InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void ourCheckpointRestoresWithVanillaStorage(
+            String backend, @InjectMiniCluster MiniCluster cluster) throws Exception {
         String checkpoint = runAndCancel(cluster, config(OURS, backend), null);
         restoreAndVerify(cluster, config(VANILLA, backend), checkpoint);
     }
 
     @ParameterizedTest(name = "{0}")
     @ValueSource(strings = {"hashmap", "rocksdb"})
-    void vanillaCheckpointRestoresWithOurStorage(String backend, @InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void vanillaCheckpointRestoresWithOurStorage(
+            String backend, @InjectMiniCluster MiniCluster cluster) throws Exception {
         String checkpoint = runAndCancel(cluster, config(VANILLA, backend), null);
         long uploadsBefore = uploads();
         restoreAndVerify(cluster, config(OURS, backend), checkpoint);
@@ -90,21 +93,25 @@ class CheckpointRestoreIT {
     }
 
     @Test
-    void injectedTransientFailuresNeverFailACheckpoint(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void injectedTransientFailuresNeverFailACheckpoint(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration conf = config(OURS, "rocksdb");
         conf.set(ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, 0.3);
-        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
-        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
         StorageRuntime runtime = StorageRuntime.shared();
         long retriesBefore = runtime.metrics().retries();
 
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
-        // Faults are random: keep checkpointing until some were injected (a handful of uploads can miss).
+        // Faults are random: keep checkpointing until some were injected (a handful of uploads can
+        // miss).
         awaitCheckpointsUntil(cluster, job, () -> runtime.metrics().retries() > retriesBefore);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-        assertThat(cluster.getJobStatus(job).get()).isEqualTo(org.apache.flink.api.common.JobStatus.RUNNING);
-        assertThat(runtime.metrics().retries() - retriesBefore).as("faults were injected and retried").isPositive();
+        assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+        assertThat(runtime.metrics().retries() - retriesBefore)
+                .as("faults were injected and retried")
+                .isPositive();
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
@@ -113,22 +120,24 @@ class CheckpointRestoreIT {
     }
 
     @Test
-    void injectedThrottlingSlowsUploadsDownWithoutFailingACheckpoint(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void injectedThrottlingSlowsUploadsDownWithoutFailingACheckpoint(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = config(OURS, "rocksdb");
         conf.set(ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, 0.3);
-        conf.set(ResilientCheckpointOptions.THROTTLE_MAX_RATE, org.apache.flink.configuration.MemorySize.parse("256 mb"));
-        conf.set(ResilientCheckpointOptions.THROTTLE_MIN_RATE, org.apache.flink.configuration.MemorySize.parse("4 mb"));
-        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
-        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
-        conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
-        var storage = new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+        conf.set(ResilientCheckpointOptions.THROTTLE_MAX_RATE, MemorySize.parse("256 mb"));
+        conf.set(ResilientCheckpointOptions.THROTTLE_MIN_RATE, MemorySize.parse("4 mb"));
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
+        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
+        var storage =
+                new ResilientCheckpointStorageFactory()
+                        .createFromConfig(conf, getClass().getClassLoader());
         var throttle = storage.throttle();
         long signalsBefore = throttle.throttleSignals();
 
         JobID job = CountingJob.start(cluster, conf);
         long minRate = Long.MAX_VALUE;
-        long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         // Faults are random: run until 6 checkpoints completed and some throttling was injected.
         while ((CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints() < 6
                         || throttle.throttleSignals() == signalsBefore)
@@ -138,24 +147,31 @@ class CheckpointRestoreIT {
         }
         CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-        assertThat(throttle.throttleSignals() - signalsBefore).as("throttle signals seen").isPositive();
+        assertThat(throttle.throttleSignals() - signalsBefore)
+                .as("throttle signals seen")
+                .isPositive();
         assertThat(minRate).as("the rate was cut").isLessThan(256L << 20);
         CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
     }
 
     /** Waits for further checkpoints until {@code condition} holds (at most 60 s). */
-    private static void awaitCheckpointsUntil(MiniCluster cluster, JobID job, java.util.function.BooleanSupplier condition)
-            throws Exception {
-        long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    private static void awaitCheckpointsUntil(
+            MiniCluster cluster, JobID job, BooleanSupplier condition) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (!condition.getAsBoolean() && System.nanoTime() < end) {
-            long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+            long completed =
+                    CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
             CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
         }
     }
 
-    private String runAndCancel(MiniCluster cluster, Configuration conf, String restoreFrom) throws Exception {
-        JobID job = CountingJob.start(cluster, restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
+    private String runAndCancel(MiniCluster cluster, Configuration conf, String restoreFrom)
+            throws Exception {
+        JobID job =
+                CountingJob.start(
+                        cluster,
+                        restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
         CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
         CountingJob.awaitChecked(cluster, job, 2L * KEYS);
         String path = CountingJob.latestCheckpointPath(cluster, job);
@@ -164,20 +180,25 @@ class CheckpointRestoreIT {
         return path;
     }
 
-    private void restoreAndVerify(MiniCluster cluster, Configuration conf, String checkpoint) throws Exception {
+    private void restoreAndVerify(MiniCluster cluster, Configuration conf, String checkpoint)
+            throws Exception {
         CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 
-    /** {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}; no type of ours inside. */
+    /**
+     * {@code <dir>/<job-id>/chk-N/_metadata}, {@code shared/}, {@code taskowned/}; no type of ours
+     * inside.
+     */
     private void assertPlainFlinkLayout(String checkpoint) throws Exception {
-        Path chk = Paths.get(java.net.URI.create(checkpoint));
+        Path chk = Paths.get(URI.create(checkpoint));
         assertThat(chk.getFileName().toString()).startsWith("chk-");
         Path jobDir = chk.getParent();
         assertThat(jobDir.getParent()).isEqualTo(checkpoints);
         assertThat(jobDir.resolve("shared")).isDirectory();
         assertThat(jobDir.resolve("taskowned")).isDirectory();
         byte[] metadata = Files.readAllBytes(chk.resolve("_metadata"));
-        assertThat(new String(metadata, StandardCharsets.ISO_8859_1)).doesNotContain("resilientcheckpoints");
+        assertThat(new String(metadata, StandardCharsets.ISO_8859_1))
+                .doesNotContain("resilientcheckpoints");
     }
 
     private List<Path> spillFiles() throws Exception {

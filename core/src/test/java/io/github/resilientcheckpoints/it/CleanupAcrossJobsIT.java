@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.cleanup.JanitorAccess;
@@ -8,20 +10,6 @@ import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
-
-import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.StateRecoveryOptions;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
-import org.apache.flink.test.junit5.InjectMiniCluster;
-import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -40,14 +28,24 @@ import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Cleanup across jobs and restore modes, on directories written by real jobs: a job restored from
- * another job's checkpoint (CLAIM and NO_CLAIM), a {@code _metadata} newer than the checkpoint Flink
- * would restore, and the janitor with {@code num-retained: 0}. Every case ends with an exact-state
- * restore of what the job needs, after the sweep was executed.
+ * another job's checkpoint (CLAIM and NO_CLAIM), a {@code _metadata} newer than the checkpoint
+ * Flink would restore, and the janitor with {@code num-retained: 0}. Every case ends with an
+ * exact-state restore of what the job needs, after the sweep was executed.
  */
 class CleanupAcrossJobsIT {
 
@@ -57,12 +55,13 @@ class CleanupAcrossJobsIT {
 
     /** Flink reads the number of retained checkpoints from the cluster's configuration. */
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(4)
-                    .setConfiguration(retainThree())
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER =
+            new MiniClusterExtension(
+                    new MiniClusterResourceConfiguration.Builder()
+                            .setNumberTaskManagers(1)
+                            .setNumberSlotsPerTaskManager(4)
+                            .setConfiguration(retainThree())
+                            .build());
 
     private static Configuration retainThree() {
         Configuration conf = new Configuration();
@@ -86,8 +85,8 @@ class CleanupAcrossJobsIT {
     }
 
     @Test
-    void aJobRestoredInClaimModeKeepsTheFilesItReferencesInTheOldJobsDirectory(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void aJobRestoredInClaimModeKeepsTheFilesItReferencesInTheOldJobsDirectory(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Restored r = claimRestore(cluster, root);
         JobID a = r.a();
         JobID b = r.b();
@@ -110,35 +109,47 @@ class CleanupAcrossJobsIT {
 
         Run jobOnly = cleanup(aDir + "/", "--retain", "1"); // as typed, with a trailing slash
         assertThat(jobOnly.exit()).as(jobOnly.out() + jobOnly.err()).isZero();
-        assertThat(jobOnly.out()).contains("sibling directories included")
+        assertThat(jobOnly.out())
+                .contains("sibling directories included")
                 .contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
         Run keepOne = cleanup(root, "--keep-jobs", "1");
         assertThat(keepOne.exit()).as(keepOne.out() + keepOne.err()).isZero();
-        assertThat(keepOne.out()).contains("job " + a.toHexString() + " not swept whole")
+        assertThat(keepOne.out())
+                .contains("job " + a.toHexString() + " not swept whole")
                 .contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
-        // The janitor of A, once A's own older checkpoints are gone (as when A runs on and Flink subsumes
+        // The janitor of A, once A's own older checkpoints are gone (as when A runs on and Flink
+        // subsumes
         // them), keeps what B references in A's shared/ all the same.
         for (Path checkpoint : completed(aDir).subList(0, completed(aDir).size() - 1)) {
             deleteTree(checkpoint);
         }
-        SweepPlan janitor = JanitorAccess.sweep(new FlinkFileSystemStore(), new org.apache.flink.core.fs.Path(
-                aDir.toUri()), Long.MAX_VALUE / 2, Duration.ofHours(1), List.of());
+        SweepPlan janitor =
+                JanitorAccess.sweep(
+                        new FlinkFileSystemStore(),
+                        new org.apache.flink.core.fs.Path(aDir.toUri()),
+                        Long.MAX_VALUE / 2,
+                        Duration.ofHours(1),
+                        List.of());
         assertThat(janitor.errors()).isEmpty();
-        assertThat(janitor.notes()).as(janitor.summary())
+        assertThat(janitor.notes())
+                .as(janitor.summary())
                 .anyMatch(n -> n.contains("referenced by job " + b.toHexString() + " chk-"));
         assertAllExist(needed);
 
-        CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
+        CountingJob.verifyRestore(
+                cluster,
+                config(),
+                bCompleted.get(bCompleted.size() - 1).toUri().toString(),
                 CountingJob.PAYLOAD_BYTES);
     }
 
     @Test
-    void aJobRestoredFromAnotherRootIsHonouredWhenThatRootIsNamed(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void aJobRestoredFromAnotherRootIsHonouredWhenThatRootIsNamed(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Restored r = claimRestore(cluster, otherRoot);
         Path aDir = r.aDir();
         JobID b = r.b();
@@ -150,13 +161,16 @@ class CleanupAcrossJobsIT {
         assertThat(honoured.exit()).as(honoured.out() + honoured.err()).isZero();
         assertThat(honoured.out()).contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
-        CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
+        CountingJob.verifyRestore(
+                cluster,
+                config(),
+                bCompleted.get(bCompleted.size() - 1).toUri().toString(),
                 CountingJob.PAYLOAD_BYTES);
     }
 
     @Test
-    void aJobRestoredInNoClaimModeKeepsTheRestoredCheckpointUntilItHasItsOwn(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void aJobRestoredInNoClaimModeKeepsTheRestoredCheckpointUntilItHasItsOwn(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         JobID a = CountingJob.start(cluster, config());
         CountingJob.awaitCompletedCheckpoints(cluster, a, 4);
         CountingJob.cancel(cluster, a);
@@ -187,7 +201,8 @@ class CleanupAcrossJobsIT {
         }
         CountingJob.cancel(cluster, b);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
-        // What B would have fallen back to before that restores exactly (each job takes every slot, so
+        // What B would have fallen back to before that restores exactly (each job takes every slot,
+        // so
         // this runs after B).
         verifyRestoreAndForget(cluster, restored, Set.of(a, b));
 
@@ -205,14 +220,18 @@ class CleanupAcrossJobsIT {
         assertThat(after.out()).doesNotContain("was restored from it");
         assertThat(restored.resolve("_metadata")).as(after.out()).doesNotExist();
         assertAllExist(bNeeds);
-        CountingJob.verifyRestore(cluster, config(), bCompleted.get(bCompleted.size() - 1).toUri().toString(),
+        CountingJob.verifyRestore(
+                cluster,
+                config(),
+                bCompleted.get(bCompleted.size() - 1).toUri().toString(),
                 CountingJob.PAYLOAD_BYTES);
     }
 
     @Test
-    void theCheckpointBeforeTheNewestStaysRestorableWithRetainOne(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
-        // If the JobManager died between writing the newest _metadata and committing it, Flink restores
+    void theCheckpointBeforeTheNewestStaysRestorableWithRetainOne(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        // If the JobManager died between writing the newest _metadata and committing it, Flink
+        // restores
         // the checkpoint before it.
         JobID job = CountingJob.start(cluster, config());
         CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
@@ -224,16 +243,22 @@ class CleanupAcrossJobsIT {
 
         Run run = cleanup(jobDir, "--retain", "1");
         assertThat(run.exit()).as(run.out() + run.err()).isZero();
-        assertThat(run.out()).contains("delete file:")
-                .contains("checkpoint " + checkpointId(done.get(0)) + " completed but is not among the 1 retained"
-                        + " (+1 in case the newest was never committed) kept");
+        assertThat(run.out())
+                .contains("delete file:")
+                .contains(
+                        "checkpoint "
+                                + checkpointId(done.get(0))
+                                + " completed but is not among the 1 retained"
+                                + " (+1 in case the newest was never committed) kept");
         assertThat(done.get(0).resolve("_metadata")).doesNotExist();
         assertThat(beforeNewest.resolve("_metadata")).exists();
-        CountingJob.verifyRestore(cluster, config(), beforeNewest.toUri().toString(), CountingJob.PAYLOAD_BYTES);
+        CountingJob.verifyRestore(
+                cluster, config(), beforeNewest.toUri().toString(), CountingJob.PAYLOAD_BYTES);
     }
 
     @Test
-    void theJanitorWithNumRetainedZeroKeepsWhatFlinkKeeps(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void theJanitorWithNumRetainedZeroKeepsWhatFlinkKeeps(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration conf = config();
         conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 0);
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(5));
@@ -252,7 +277,8 @@ class CleanupAcrossJobsIT {
             Thread.sleep(50);
         }
         assertThat(orphan).as("the janitor swept").doesNotExist();
-        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        long completed =
+                CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 2);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
@@ -266,8 +292,12 @@ class CleanupAcrossJobsIT {
 
     // ------------------------------------------------------------------ helpers
 
-    /** Job A under {@code root}, then job B restored from A's oldest retained checkpoint in CLAIM mode. */
-    private record Restored(JobID a, Path aDir, JobID b, Path bDir, List<Path> bCompleted, Set<Path> needed) {}
+    /**
+     * Job A under {@code root}, then job B restored from A's oldest retained checkpoint in CLAIM
+     * mode.
+     */
+    private record Restored(
+            JobID a, Path aDir, JobID b, Path bDir, List<Path> bCompleted, Set<Path> needed) {}
 
     private Restored claimRestore(MiniCluster cluster, Path bRoot) throws Exception {
         JobID a = CountingJob.start(cluster, config());
@@ -278,10 +308,12 @@ class CleanupAcrossJobsIT {
         assertThat(aCompleted).hasSize(3);
 
         CountingJob.resetCounters();
-        Configuration claim = CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
+        Configuration claim =
+                CountingJob.restoringFrom(config(), aCompleted.get(0).toUri().toString());
         claim.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, bRoot.toUri().toString());
         // By name: the enum is RecoveryClaimMode on Flink 2.x and RestoreMode on 1.20.
-        claim.addAll(Configuration.fromMap(Map.of(StateRecoveryOptions.RESTORE_MODE.key(), "CLAIM")));
+        claim.addAll(
+                Configuration.fromMap(Map.of(StateRecoveryOptions.RESTORE_MODE.key(), "CLAIM")));
         JobID b = CountingJob.start(cluster, claim);
         CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
@@ -309,17 +341,27 @@ class CleanupAcrossJobsIT {
     private static Run cleanup(String dir, String... extra) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = CleanupCommandAccess.run(new FlinkFileSystemStore(), dir, true, extra,
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        int exit =
+                CleanupCommandAccess.run(
+                        new FlinkFileSystemStore(),
+                        dir,
+                        true,
+                        extra,
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(
+                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     /** Restores from {@code checkpoint} exactly, then removes the verifying job's own directory. */
-    private void verifyRestoreAndForget(MiniCluster cluster, Path checkpoint, Set<JobID> keep) throws Exception {
-        CountingJob.verifyRestore(cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
+    private void verifyRestoreAndForget(MiniCluster cluster, Path checkpoint, Set<JobID> keep)
+            throws Exception {
+        CountingJob.verifyRestore(
+                cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
         try (Stream<Path> s = Files.list(root)) {
             for (Path dir : s.toList()) {
-                if (keep.stream().noneMatch(j -> j.toHexString().equals(dir.getFileName().toString()))) {
+                if (keep.stream()
+                        .noneMatch(j -> j.toHexString().equals(dir.getFileName().toString()))) {
                     deleteTree(dir);
                 }
             }
@@ -328,7 +370,10 @@ class CleanupAcrossJobsIT {
 
     static List<Path> completed(Path jobDir) throws Exception {
         try (Stream<Path> s = Files.list(jobDir)) {
-            return s.filter(p -> p.getFileName().toString().startsWith("chk-") && Files.exists(p.resolve("_metadata")))
+            return s.filter(
+                            p ->
+                                    p.getFileName().toString().startsWith("chk-")
+                                            && Files.exists(p.resolve("_metadata")))
                     .sorted(Comparator.comparingLong(CleanupAcrossJobsIT::checkpointId))
                     .toList();
         }
@@ -340,8 +385,10 @@ class CleanupAcrossJobsIT {
 
     static Set<Path> references(Path checkpointDir) throws Exception {
         Set<Path> files = new TreeSet<>();
-        for (String key : MetadataReferences.read(new org.apache.flink.core.fs.Path(checkpointDir.toUri()),
-                CleanupAcrossJobsIT.class.getClassLoader())) {
+        for (String key :
+                MetadataReferences.read(
+                        new org.apache.flink.core.fs.Path(checkpointDir.toUri()),
+                        CleanupAcrossJobsIT.class.getClassLoader())) {
             files.add(Paths.get(URI.create(key)));
         }
         return files;

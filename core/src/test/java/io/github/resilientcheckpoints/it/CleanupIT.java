@@ -1,27 +1,18 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
-import io.github.resilientcheckpoints.storage.StorageRuntime;
-
-import org.apache.flink.api.common.JobID;
-import org.apache.flink.configuration.CheckpointingOptions;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.runtime.minicluster.MiniCluster;
-import org.apache.flink.test.junit5.InjectMiniCluster;
-import org.apache.flink.test.junit5.MiniClusterExtension;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.extension.RegisterExtension;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.attribute.FileTime;
@@ -31,10 +22,22 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
+import org.apache.flink.test.junit5.InjectMiniCluster;
+import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
-import static org.assertj.core.api.Assertions.assertThat;
-
-/** Cleanup on directories written by real jobs: what is swept, what is never touched, what still restores. */
+/**
+ * Cleanup on directories written by real jobs: what is swept, what is never touched, what still
+ * restores.
+ */
 class CleanupIT {
 
     static final String OURS = ResilientCheckpointStorageFactory.class.getName();
@@ -42,12 +45,13 @@ class CleanupIT {
 
     /** Flink reads the number of retained checkpoints from the cluster's configuration. */
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(4)
-                    .setConfiguration(retainThree())
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER =
+            new MiniClusterExtension(
+                    new MiniClusterResourceConfiguration.Builder()
+                            .setNumberTaskManagers(1)
+                            .setNumberSlotsPerTaskManager(4)
+                            .setConfiguration(retainThree())
+                            .build());
 
     private static Configuration retainThree() {
         Configuration conf = new Configuration();
@@ -76,21 +80,31 @@ class CleanupIT {
     private static Run cleanup(Path dir, boolean execute, String... extra) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = CleanupCommandAccess.run(new FlinkFileSystemStore(), dir, execute, extra,
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        int exit =
+                CleanupCommandAccess.run(
+                        new FlinkFileSystemStore(),
+                        dir,
+                        execute,
+                        extra,
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(
+                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     @Test
-    void sweepDeletesOnlyOrphansAndEveryRetainedCheckpointStillRestores(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void sweepDeletesOnlyOrphansAndEveryRetainedCheckpointStillRestores(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         JobID job = CountingJob.start(cluster, config());
         CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
         CountingJob.cancel(cluster, job);
         Path jobDir = root.resolve(job.toHexString());
         List<Path> retained = new ArrayList<>();
         try (Stream<Path> s = Files.list(jobDir)) {
-            s.filter(p -> p.getFileName().toString().startsWith("chk-") && Files.exists(p.resolve("_metadata")))
+            s.filter(
+                            p ->
+                                    p.getFileName().toString().startsWith("chk-")
+                                            && Files.exists(p.resolve("_metadata")))
                     .forEach(retained::add);
         }
         assertThat(retained).hasSize(3);
@@ -105,7 +119,8 @@ class CleanupIT {
         Path link = Files.createSymbolicLink(jobDir.resolve("shared/link-out"), precious);
         Path linkDir = Files.createSymbolicLink(jobDir.resolve("shared/dir-out"), outside);
         try (Stream<Path> s = Files.walk(jobDir)) {
-            for (Path p : s.filter(p -> Files.isRegularFile(p, java.nio.file.LinkOption.NOFOLLOW_LINKS)).toList()) {
+            for (Path p :
+                    s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
                 Files.setLastModifiedTime(p, TWO_DAYS_AGO);
             }
         }
@@ -114,13 +129,17 @@ class CleanupIT {
 
         Run dry = cleanup(jobDir, false);
         assertThat(dry.exit()).as(dry.out() + dry.err()).isZero();
-        assertThat(dry.out()).contains("would delete file:" + ghost + " (3 bytes")
+        assertThat(dry.out())
+                .contains("would delete file:" + ghost + " (3 bytes")
                 .contains("checkpoint 0 has no _metadata")
                 .contains("would delete file:" + oldOrphan + " (3 bytes")
                 .contains("would delete file:" + oldTaskOwned + " (3 bytes")
                 .contains("not referenced by any retained checkpoint")
-                .doesNotContain("orphan-young").doesNotContain("savepoint").doesNotContain("precious")
-                .doesNotContain("link-out").doesNotContain("dir-out")
+                .doesNotContain("orphan-young")
+                .doesNotContain("savepoint")
+                .doesNotContain("precious")
+                .doesNotContain("link-out")
+                .doesNotContain("dir-out")
                 .contains("Summary: 3 orphaned files")
                 .contains("Dry run: nothing was deleted");
         for (Path p : referencedAndOld) {
@@ -146,7 +165,8 @@ class CleanupIT {
         }
 
         for (Path checkpoint : retained) {
-            CountingJob.verifyRestore(cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
+            CountingJob.verifyRestore(
+                    cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
         }
     }
 
@@ -158,7 +178,9 @@ class CleanupIT {
         Files.setLastModifiedTime(shared, TWO_DAYS_AGO);
         Run run = cleanup(root, true);
         assertThat(run.exit()).isEqualTo(1);
-        assertThat(run.out()).contains("NOT SWEPT: Cannot read").contains(jobDir.resolve("chk-5/_metadata").toString())
+        assertThat(run.out())
+                .contains("NOT SWEPT: Cannot read")
+                .contains(jobDir.resolve("chk-5/_metadata").toString())
                 .contains("its references are unknown, so nothing is deleted");
         assertThat(shared).exists();
     }
@@ -200,14 +222,14 @@ class CleanupIT {
     }
 
     @Test
-    void theOnlineJanitorSweepsOrphansWhileTheJobRuns(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void theOnlineJanitorSweepsOrphansWhileTheJobRuns(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration conf = config();
         conf.set(ResilientCheckpointOptions.JANITOR_ENABLED, true);
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(5));
         conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofSeconds(5));
         conf.set(ResilientCheckpointOptions.JANITOR_INTERVAL, Duration.ofMillis(100));
-        long deletedBefore = StorageRuntime.shared()
-                .metrics().cleanupFilesDeleted();
+        long deletedBefore = StorageRuntime.shared().metrics().cleanupFilesDeleted();
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
         Path jobDir = root.resolve(job.toHexString());
@@ -221,11 +243,12 @@ class CleanupIT {
         }
         assertThat(orphan).doesNotExist();
         assertThat(ghost).doesNotExist();
-        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        long completed =
+                CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 3);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-        assertThat(StorageRuntime.shared()
-                .metrics().cleanupFilesDeleted()).isGreaterThanOrEqualTo(deletedBefore + 2);
+        assertThat(StorageRuntime.shared().metrics().cleanupFilesDeleted())
+                .isGreaterThanOrEqualTo(deletedBefore + 2);
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
 

@@ -1,10 +1,14 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.FlinkMetricsBridge;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
-
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -20,12 +24,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Path;
-import java.util.List;
-import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * The storage's counters in Flink's own metric system (seen by a real metric reporter), reached
  * through the one SPI path that carries a metric group: file merging enabled.
@@ -35,21 +33,25 @@ class FlinkMetricsIT {
     static final InMemoryReporter REPORTER = InMemoryReporter.createWithRetainedMetrics();
 
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(4)
-                    .setConfiguration(REPORTER.addToConfiguration(new Configuration()))
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER =
+            new MiniClusterExtension(
+                    new MiniClusterResourceConfiguration.Builder()
+                            .setNumberTaskManagers(1)
+                            .setNumberSlotsPerTaskManager(4)
+                            .setConfiguration(REPORTER.addToConfiguration(new Configuration()))
+                            .build());
 
     @TempDir Path checkpoints;
     @TempDir Path spill;
 
     @Test
-    void countersAppearUnderTheTaskManagerGroupAndStateStaysExact(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "rocksdb",
-                checkpoints.toUri().toString());
+    void countersAppearUnderTheTaskManagerGroupAndStateStaysExact(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "rocksdb",
+                        checkpoints.toUri().toString());
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.set(CheckpointingOptions.FILE_MERGING_ENABLED, true);
 
@@ -62,18 +64,28 @@ class FlinkMetricsIT {
 
         Map<String, Metric> ours = null;
         String identifier = null;
-        for (Map.Entry<MetricGroup, Map<String, Metric>> e : REPORTER.getMetricsByGroup().entrySet()) {
+        for (Map.Entry<MetricGroup, Map<String, Metric>> e :
+                REPORTER.getMetricsByGroup().entrySet()) {
             String id = e.getKey().getMetricIdentifier("uploadsSucceeded");
             if (id.endsWith("." + FlinkMetricsBridge.GROUP + ".uploadsSucceeded")) {
                 ours = e.getValue();
                 identifier = id;
             }
         }
-        assertThat(ours).as("a '%s' metric group was reported", FlinkMetricsBridge.GROUP).isNotNull();
+        assertThat(ours)
+                .as("a '%s' metric group was reported", FlinkMetricsBridge.GROUP)
+                .isNotNull();
         // on the TaskManager's group, not per task or job: the counters are per JVM
         assertThat(identifier).contains(".taskmanager.").doesNotContain("counting-job");
-        assertThat(ours).containsKeys("uploadsSucceeded", "uploadRetries", "bytesUploaded", "spillBytes",
-                "failuresThrottled", "failuresTransient", "failuresPermanent");
+        assertThat(ours)
+                .containsKeys(
+                        "uploadsSucceeded",
+                        "uploadRetries",
+                        "bytesUploaded",
+                        "spillBytes",
+                        "failuresThrottled",
+                        "failuresTransient",
+                        "failuresPermanent");
         assertThat((Long) ((Gauge<?>) ours.get("uploadsSucceeded")).getValue()).isPositive();
         assertThat((Long) ((Gauge<?>) ours.get("bytesUploaded")).getValue()).isPositive();
 

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.metrics.StorageMetricsMBeanRegistrar;
@@ -8,7 +10,17 @@ import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.FaultyFileSystem;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.lang.management.ManagementFactory;
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
+import javax.management.MBeanServer;
+import javax.management.ObjectName;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -23,21 +35,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-
-import javax.management.MBeanServer;
-import javax.management.ObjectName;
-
-import java.lang.management.ManagementFactory;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.time.Duration;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The JobManager's side under store faults (issue 13): the job checkpoints to {@code faulty://}, a
@@ -77,7 +74,8 @@ class MetadataRetryIT {
     }
 
     @Test
-    void jobKeepsRunningWhenHalfOfTheMetadataWritesFail(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void jobKeepsRunningWhenHalfOfTheMetadataWritesFail(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration conf = config();
         long faultsBefore = FaultyFileSystem.FAULTS.get();
         long retriesBefore = metrics().metadataRetries();
@@ -85,13 +83,17 @@ class MetadataRetryIT {
 
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
-        awaitCheckpointsUntil(cluster, job, () -> FaultyFileSystem.FAULTS.get() - faultsBefore >= 3);
+        awaitCheckpointsUntil(
+                cluster, job, () -> FaultyFileSystem.FAULTS.get() - faultsBefore >= 3);
 
-        assertThat(FaultyFileSystem.FAULTS.get() - faultsBefore).as("faults were injected on _metadata")
+        assertThat(FaultyFileSystem.FAULTS.get() - faultsBefore)
+                .as("faults were injected on _metadata")
                 .isGreaterThanOrEqualTo(3);
         assertThat(CountingJob.failureMessages(cluster, job)).as("failed checkpoints").isEmpty();
         assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
-        assertThat(metrics().metadataRetries() - retriesBefore).as("metadata retries counted").isPositive();
+        assertThat(metrics().metadataRetries() - retriesBefore)
+                .as("metadata retries counted")
+                .isPositive();
         CountingJob.cancel(cluster, job);
         // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
@@ -103,8 +105,8 @@ class MetadataRetryIT {
     }
 
     @Test
-    void permanentErrorOnMetadataFailsTheCheckpointAtOnceNamingThePath(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void permanentErrorOnMetadataFailsTheCheckpointAtOnceNamingThePath(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = config();
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(60));
         // The periodic checkpoints fail too; the job must survive them for this test.
@@ -113,21 +115,28 @@ class MetadataRetryIT {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
         long retriesBefore = metrics().metadataRetries();
         long failuresBefore = metrics().metadataWriteFailures();
-        String text = failingCheckpoint(cluster, job, () -> FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED);
+        String text =
+                failingCheckpoint(
+                        cluster,
+                        job,
+                        () -> FaultyFileSystem.mode = FaultyFileSystem.Mode.ACCESS_DENIED);
         assertThat(text)
                 .contains("Could not write checkpoint metadata to")
                 .containsPattern("chk-\\d+/_metadata")
                 .contains("access denied")
-                .contains("write access").contains("JobManager");
+                .contains("write access")
+                .contains("JobManager");
         assertThat(metrics().metadataWriteFailures()).isGreaterThan(failuresBefore);
-        assertThat(metrics().metadataRetries()).as("a permanent error is not retried").isEqualTo(retriesBefore);
+        assertThat(metrics().metadataRetries())
+                .as("a permanent error is not retried")
+                .isEqualTo(retriesBefore);
         assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
         CountingJob.cancel(cluster, job);
     }
 
     @Test
-    void stopWithSavepointUnderMetadataFaultsSucceedsAndRestores(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void stopWithSavepointUnderMetadataFaultsSucceedsAndRestores(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = config();
         long faultsBefore = FaultyFileSystem.FAULTS.get();
         JobID job = CountingJob.start(cluster, conf);
@@ -135,10 +144,16 @@ class MetadataRetryIT {
         CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
         FaultyFileSystem.mode = FaultyFileSystem.Mode.EVERY_OTHER;
         // Let some checkpoints meet the faults first, so the savepoint's own write meets them too.
-        awaitCheckpointsUntil(cluster, job, () -> FaultyFileSystem.FAULTS.get() - faultsBefore >= 2);
+        awaitCheckpointsUntil(
+                cluster, job, () -> FaultyFileSystem.FAULTS.get() - faultsBefore >= 2);
 
-        String savepoint = cluster.stopWithSavepoint(job, FaultyFileSystem.uri(savepoints), false,
-                SavepointFormatType.CANONICAL).get(50, TimeUnit.SECONDS);
+        String savepoint =
+                cluster.stopWithSavepoint(
+                                job,
+                                FaultyFileSystem.uri(savepoints),
+                                false,
+                                SavepointFormatType.CANONICAL)
+                        .get(50, TimeUnit.SECONDS);
         cluster.requestJobResult(job).get(30, TimeUnit.SECONDS);
         assertThat(FaultyFileSystem.FAULTS.get() - faultsBefore).isGreaterThanOrEqualTo(2);
         assertThat(savepoint).startsWith(FaultyFileSystem.SCHEME + ":");
@@ -150,29 +165,34 @@ class MetadataRetryIT {
 
     /** Exactly one file named _metadata, nothing left over from failed attempts next to it. */
     private static void assertOneCompleteMetadataFile(String pointer) throws Exception {
-        String path = java.net.URI.create(pointer).getPath();
-        Path dir = Paths.get(path.endsWith("_metadata") ? path.substring(0, path.length() - 10) : path);
+        String path = URI.create(pointer).getPath();
+        Path dir =
+                Paths.get(
+                        path.endsWith("_metadata") ? path.substring(0, path.length() - 10) : path);
         Path metadata = dir.resolve("_metadata");
         assertThat(metadata).exists();
         assertThat(Files.size(metadata)).isPositive();
         try (var files = Files.list(dir)) {
-            assertThat(files.map(p -> p.getFileName().toString()).filter(n -> n.contains("_metadata")))
+            assertThat(
+                            files.map(p -> p.getFileName().toString())
+                                    .filter(n -> n.contains("_metadata")))
                     .containsExactly("_metadata");
         }
     }
 
-    private static void awaitCheckpointsUntil(MiniCluster cluster, JobID job, BooleanSupplier condition)
-            throws Exception {
+    private static void awaitCheckpointsUntil(
+            MiniCluster cluster, JobID job, BooleanSupplier condition) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
         while (!condition.getAsBoolean() && System.nanoTime() < end) {
-            long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+            long completed =
+                    CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
             CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
         }
     }
 
     @Test
-    void checkpointsCompleteWhenCreatingTheirDirectoriesFailsTransiently(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void checkpointsCompleteWhenCreatingTheirDirectoriesFailsTransiently(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = config();
         long faultsBefore = FaultyFileSystem.DIRECTORY_FAULTS.get();
         long retriesBefore = attribute("directoryCreateRetries");
@@ -181,10 +201,14 @@ class MetadataRetryIT {
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
 
-        assertThat(FaultyFileSystem.DIRECTORY_FAULTS.get() - faultsBefore).as("faults were injected").isGreaterThanOrEqualTo(6);
+        assertThat(FaultyFileSystem.DIRECTORY_FAULTS.get() - faultsBefore)
+                .as("faults were injected")
+                .isGreaterThanOrEqualTo(6);
         assertThat(CountingJob.failureMessages(cluster, job)).as("failed checkpoints").isEmpty();
         assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
-        assertThat(attribute("directoryCreateRetries") - retriesBefore).as("directory retries counted").isPositive();
+        assertThat(attribute("directoryCreateRetries") - retriesBefore)
+                .as("directory retries counted")
+                .isPositive();
         CountingJob.cancel(cluster, job);
         FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.OFF;
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
@@ -208,11 +232,17 @@ class MetadataRetryIT {
         }
     }
 
-    private static void accessDeniedFailsTheCheckpointQuickly(MiniCluster cluster, JobID job) throws Exception {
+    private static void accessDeniedFailsTheCheckpointQuickly(MiniCluster cluster, JobID job)
+            throws Exception {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
         long failuresBefore = attribute("directoryCreateFailures");
-        String text = failingCheckpoint(cluster, job,
-                () -> FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.ACCESS_DENIED);
+        String text =
+                failingCheckpoint(
+                        cluster,
+                        job,
+                        () ->
+                                FaultyFileSystem.directoryMode =
+                                        FaultyFileSystem.DirectoryMode.ACCESS_DENIED);
         assertThat(text)
                 .contains("Could not create checkpoint directory")
                 .containsPattern("chk-\\d+")
@@ -226,7 +256,8 @@ class MetadataRetryIT {
      * Triggers a checkpoint with the faults {@code on} switches on (all off again afterwards) and
      * returns its failure as text, having checked that it failed well before its deadline (54 s).
      */
-    private static String failingCheckpoint(MiniCluster cluster, JobID job, Runnable on) throws Exception {
+    private static String failingCheckpoint(MiniCluster cluster, JobID job, Runnable on)
+            throws Exception {
         on.run();
         long start = System.nanoTime();
         Throwable failure = null;
@@ -239,7 +270,9 @@ class MetadataRetryIT {
         }
         long tookMillis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
         assertThat(failure).as("the checkpoint failed").isNotNull();
-        assertThat(tookMillis).as("failed without waiting for the deadline (54 s)").isLessThan(15_000);
+        assertThat(tookMillis)
+                .as("failed without waiting for the deadline (54 s)")
+                .isLessThan(15_000);
         return ExceptionUtils.stringifyException(failure);
     }
 
@@ -254,8 +287,8 @@ class MetadataRetryIT {
      * counters of those deletes are in the JMX bean with the janitor off.
      */
     @Test
-    void subsumedCheckpointsAreDeletedDespiteFaultsAndCountedInJmx(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void subsumedCheckpointsAreDeletedDespiteFaultsAndCountedInJmx(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = config();
         conf.set(ResilientCheckpointOptions.JANITOR_ENABLED, false);
         long deletesBefore = attribute("locationDeletes");
@@ -263,7 +296,8 @@ class MetadataRetryIT {
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 1);
         FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.FLAKY;
-        long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+        long completed =
+                CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 10);
         CountingJob.cancel(cluster, job);
         FaultyFileSystem.directoryMode = FaultyFileSystem.DirectoryMode.OFF;
@@ -273,9 +307,15 @@ class MetadataRetryIT {
         while (checkpointDirectories(jobDir) > 3 && System.nanoTime() < end) {
             Thread.sleep(50);
         }
-        assertThat(FaultyFileSystem.DIRECTORY_FAULTS.get() - faultsBefore).as("faults were injected").isPositive();
-        assertThat(checkpointDirectories(jobDir)).as("chk-N left besides the 3 retained").isLessThanOrEqualTo(3);
-        assertThat(attribute("locationDeletes") - deletesBefore).as("deletes counted in JMX").isGreaterThanOrEqualTo(8);
+        assertThat(FaultyFileSystem.DIRECTORY_FAULTS.get() - faultsBefore)
+                .as("faults were injected")
+                .isPositive();
+        assertThat(checkpointDirectories(jobDir))
+                .as("chk-N left besides the 3 retained")
+                .isLessThanOrEqualTo(3);
+        assertThat(attribute("locationDeletes") - deletesBefore)
+                .as("deletes counted in JMX")
+                .isGreaterThanOrEqualTo(8);
         assertThat(attribute("locationDeleteRetries")).isPositive();
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
     }

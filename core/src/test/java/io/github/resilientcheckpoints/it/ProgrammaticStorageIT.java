@@ -1,12 +1,19 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
@@ -27,15 +34,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * The storage set in code rather than in the configuration: Flink Java-serializes the object into
  * the job graph and every task's configuration, so the storage must survive that.
@@ -49,18 +47,21 @@ class ProgrammaticStorageIT {
     @TempDir Path spill;
 
     @Test
-    void storageSetOnTheStreamGraphCompletesCheckpoints(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void storageSetOnTheStreamGraphCompletesCheckpoints(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration storageConf = new Configuration();
         storageConf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpoints.toUri().toString());
         storageConf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
-        ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
-                .createFromConfig(storageConf, getClass().getClassLoader());
+        ResilientCheckpointStorage storage =
+                new ResilientCheckpointStorageFactory()
+                        .createFromConfig(storageConf, getClass().getClassLoader());
 
         Configuration jobConf = new Configuration();
         jobConf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(200));
         jobConf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 0);
         jobConf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
-        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
+        StreamExecutionEnvironment env =
+                StreamExecutionEnvironment.getExecutionEnvironment(jobConf);
         env.fromSequence(0, Long.MAX_VALUE)
                 .keyBy(n -> n % 100)
                 .process(new Count())
@@ -73,10 +74,12 @@ class ProgrammaticStorageIT {
         try {
             CountingJob.awaitCompletedCheckpoints(cluster, job, 2);
             assertThat(StorageRuntime.shared().metrics().uploadsSucceeded())
-                    .as("task state went through our upload path").isGreaterThan(uploadsBefore);
+                    .as("task state went through our upload path")
+                    .isGreaterThan(uploadsBefore);
             try (Stream<Path> files = Files.walk(checkpoints.resolve(job.toString()))) {
                 assertThat(files.filter(p -> p.getFileName().toString().equals("_metadata")))
-                        .as("checkpoints written where the programmatic storage points").isNotEmpty();
+                        .as("checkpoints written where the programmatic storage points")
+                        .isNotEmpty();
             }
         } finally {
             cluster.cancelJob(job).get(60, TimeUnit.SECONDS);
@@ -91,7 +94,9 @@ class ProgrammaticStorageIT {
         @Override
         public void open(OpenContext openContext) {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
-            payload = getRuntimeContext().getState(new ValueStateDescriptor<>("payload", byte[].class));
+            payload =
+                    getRuntimeContext()
+                            .getState(new ValueStateDescriptor<>("payload", byte[].class));
         }
 
         @Override

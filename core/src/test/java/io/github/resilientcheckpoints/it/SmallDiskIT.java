@@ -1,5 +1,9 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
@@ -7,17 +11,32 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
-import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
-import io.github.resilientcheckpoints.upload.Ticker;
-import io.github.resilientcheckpoints.storage.StorageRuntime;
-
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.core.fs.FSDataInputStream;
@@ -31,24 +50,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
-import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /**
  * Spill on a real small file system. {@code .ci/run} mounts a 64 MiB tmpfs when it runs as root and
@@ -70,13 +71,18 @@ class SmallDiskIT {
     @BeforeEach
     void smallDisk() throws IOException {
         String env = System.getenv("RCS_SMALL_DISK");
-        assumeTrue(env != null && !env.isBlank(),
+        assumeTrue(
+                env != null && !env.isBlank(),
                 "RCS_SMALL_DISK is not set: these tests need a small mounted file system (.ci/run mounts"
                         + " a 64 MiB tmpfs when run as root)");
-        disk = java.nio.file.Paths.get(env);
-        assumeTrue(Files.getFileStore(disk).getTotalSpace() <= 256 * MB,
-                "RCS_SMALL_DISK must be a small file system (<= 256 MiB), is " + Files.getFileStore(disk).getTotalSpace());
-        assertThat(freeBytes()).as("small disk starts (almost) empty").isGreaterThan(Files.getFileStore(disk).getTotalSpace() - 2 * MB);
+        disk = Paths.get(env);
+        assumeTrue(
+                Files.getFileStore(disk).getTotalSpace() <= 256 * MB,
+                "RCS_SMALL_DISK must be a small file system (<= 256 MiB), is "
+                        + Files.getFileStore(disk).getTotalSpace());
+        assertThat(freeBytes())
+                .as("small disk starts (almost) empty")
+                .isGreaterThan(Files.getFileStore(disk).getTotalSpace() - 2 * MB);
     }
 
     @AfterEach
@@ -85,7 +91,7 @@ class SmallDiskIT {
         assertThat(executor.awaitTermination(30, TimeUnit.SECONDS)).isTrue();
         if (disk != null) {
             try (Stream<java.nio.file.Path> files = Files.walk(disk)) {
-                for (java.nio.file.Path p : files.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                for (java.nio.file.Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                     if (!p.equals(disk)) {
                         Files.deleteIfExists(p);
                     }
@@ -98,47 +104,72 @@ class SmallDiskIT {
         return Files.getFileStore(disk).getUsableSpace();
     }
 
-    private SpillSpace space(SpillLimits.FallbackPolicy policy, long memoryBudget) throws IOException {
-        return new SpillSpace(List.of(disk),
-                new SpillLimits(FLOOR, 0.0, Long.MAX_VALUE, 4 * MB, Duration.ofMillis(200), policy, memoryBudget),
-                FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM);
+    private SpillSpace space(SpillLimits.FallbackPolicy policy, long memoryBudget)
+            throws IOException {
+        return new SpillSpace(
+                List.of(disk),
+                new SpillLimits(
+                        FLOOR,
+                        0.0,
+                        Long.MAX_VALUE,
+                        4 * MB,
+                        Duration.ofMillis(200),
+                        policy,
+                        memoryBudget),
+                FreeSpaceProbe.FILE_STORE,
+                Ticker.SYSTEM);
     }
 
     private ResilientStateOutputStream stream(WorkerServices services) {
-        return new ResilientStateOutputStream(new Path(remote.toUri()), true, 20 * 1024, 64 * 1024,
-                services, Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
+        return new ResilientStateOutputStream(
+                new Path(remote.toUri()),
+                true,
+                20 * 1024,
+                64 * 1024,
+                services,
+                Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
     @Test
     void concurrentStreamsLargerThanTheDiskAllCompleteAndNeverCrossTheFloor() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
         SpillSpace space = space(SpillLimits.FallbackPolicy.MEMORY, 256 * MB);
-        WorkerServices services = Workers.services(new FlinkFileSystemStore(), Workers.fastPolicy(3),
-                executor, space, metrics, Redactor.NONE);
+        WorkerServices services =
+                Workers.services(
+                        new FlinkFileSystemStore(),
+                        Workers.fastPolicy(3),
+                        executor,
+                        space,
+                        metrics,
+                        Redactor.NONE);
         AtomicLong minFree = new AtomicLong(Long.MAX_VALUE);
         AtomicBoolean watching = new AtomicBoolean(true);
-        Future<?> watcher = executor.submit(() -> {
-            while (watching.get()) {
-                minFree.accumulateAndGet(freeBytes(), Math::min);
-                Thread.onSpinWait();
-            }
-            return null;
-        });
+        Future<?> watcher =
+                executor.submit(
+                        () -> {
+                            while (watching.get()) {
+                                minFree.accumulateAndGet(freeBytes(), Math::min);
+                                Thread.onSpinWait();
+                            }
+                            return null;
+                        });
         int streams = 6;
         long size = 24 * MB; // 6 x 24 MiB = 144 MiB through a 64 MiB disk
         List<Future<StreamStateHandle>> results = new ArrayList<>();
         for (int i = 0; i < streams; i++) {
             long seed = i;
-            results.add(executor.submit(() -> {
-                ResilientStateOutputStream out = stream(services);
-                Random random = new Random(seed);
-                byte[] chunk = new byte[256 * 1024];
-                for (long written = 0; written < size; written += chunk.length) {
-                    random.nextBytes(chunk);
-                    out.write(chunk);
-                }
-                return out.closeAndGetHandle();
-            }));
+            results.add(
+                    executor.submit(
+                            () -> {
+                                ResilientStateOutputStream out = stream(services);
+                                Random random = new Random(seed);
+                                byte[] chunk = new byte[256 * 1024];
+                                for (long written = 0; written < size; written += chunk.length) {
+                                    random.nextBytes(chunk);
+                                    out.write(chunk);
+                                }
+                                return out.closeAndGetHandle();
+                            }));
         }
         List<StreamStateHandle> handles = new ArrayList<>();
         for (Future<StreamStateHandle> f : results) {
@@ -151,7 +182,9 @@ class SmallDiskIT {
             assertThat(handles.get(i).getStateSize()).isEqualTo(size);
             assertSameBytes(handles.get(i), i, size);
         }
-        assertThat(minFree.get()).as("free space on the small disk never went below the floor").isGreaterThanOrEqualTo(FLOOR);
+        assertThat(minFree.get())
+                .as("free space on the small disk never went below the floor")
+                .isGreaterThanOrEqualTo(FLOOR);
         assertThat(metrics.spillBytes()).as("the disk was used").isPositive();
         assertThat(metrics.fallbacks()).as("it did not hold everything").isPositive();
         assertThat(spillFiles()).isEmpty();
@@ -163,8 +196,14 @@ class SmallDiskIT {
     void fillerTakingTheDiskMidWriteFallsBackToMemoryAndCompletes() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
         SpillSpace space = space(SpillLimits.FallbackPolicy.MEMORY, 128 * MB);
-        WorkerServices services = Workers.services(new FlinkFileSystemStore(), Workers.fastPolicy(3),
-                executor, space, metrics, Redactor.NONE);
+        WorkerServices services =
+                Workers.services(
+                        new FlinkFileSystemStore(),
+                        Workers.fastPolicy(3),
+                        executor,
+                        space,
+                        metrics,
+                        Redactor.NONE);
         ResilientStateOutputStream out = stream(services);
         byte[] data = new byte[32 * (int) MB];
         new Random(7).nextBytes(data);
@@ -186,8 +225,14 @@ class SmallDiskIT {
     void fillerTakingTheDiskMidWriteFailsClearlyUnderFailPolicy() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
         SpillSpace space = space(SpillLimits.FallbackPolicy.FAIL, 0);
-        WorkerServices services = Workers.services(new FlinkFileSystemStore(), Workers.fastPolicy(3),
-                executor, space, metrics, Redactor.NONE);
+        WorkerServices services =
+                Workers.services(
+                        new FlinkFileSystemStore(),
+                        Workers.fastPolicy(3),
+                        executor,
+                        space,
+                        metrics,
+                        Redactor.NONE);
         ResilientStateOutputStream out = stream(services);
         byte[] data = new byte[16 * (int) MB];
         new Random(8).nextBytes(data);
@@ -209,12 +254,17 @@ class SmallDiskIT {
     void jobWhoseStateIsLargerThanTheOnlySpillDiskCheckpointsAndRestoresExactly(
             @InjectMiniCluster MiniCluster cluster) throws Exception {
         int payload = 200 * 1024; // 400 keys x 200 KiB = 80 MiB of state, the disk has 64 MiB
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(),
-                "hashmap", remote.toUri().toString());
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "hashmap",
+                        remote.toUri().toString());
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(disk.toString()));
         conf.set(ResilientCheckpointOptions.SPILL_FLOOR, MemorySize.parse("8 mb"));
-        conf.set(ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET, MemorySize.parse("160 mb"));
-        conf.set(org.apache.flink.configuration.CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(500));
+        conf.set(
+                ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET,
+                MemorySize.parse("160 mb"));
+        conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(500));
         StorageMetrics metrics = StorageRuntime.shared().metrics();
         long spilledBefore = metrics.spillBytes();
 
@@ -226,7 +276,9 @@ class SmallDiskIT {
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
-        assertThat(metrics.spillBytes() - spilledBefore).as("the small disk staged state").isPositive();
+        assertThat(metrics.spillBytes() - spilledBefore)
+                .as("the small disk staged state")
+                .isPositive();
 
         CountingJob.verifyRestore(cluster, conf, checkpoint, payload);
         assertThat(spillFiles()).isEmpty();
@@ -234,8 +286,10 @@ class SmallDiskIT {
 
     /** A real process writes zeros until the disk is full (dd exits with ENOSPC). */
     private void fillDisk() throws Exception {
-        Process dd = new ProcessBuilder("dd", "if=/dev/zero", "of=" + disk.resolve("filler"), "bs=1M")
-                .redirectErrorStream(true).start();
+        Process dd =
+                new ProcessBuilder("dd", "if=/dev/zero", "of=" + disk.resolve("filler"), "bs=1M")
+                        .redirectErrorStream(true)
+                        .start();
         dd.getInputStream().readAllBytes();
         assertThat(dd.waitFor(60, TimeUnit.SECONDS)).isTrue();
     }
@@ -250,7 +304,8 @@ class SmallDiskIT {
         }
     }
 
-    private static void assertSameBytes(StreamStateHandle handle, long seed, long size) throws IOException {
+    private static void assertSameBytes(StreamStateHandle handle, long seed, long size)
+            throws IOException {
         Random random = new Random(seed);
         byte[] expected = new byte[256 * 1024];
         byte[] actual = new byte[expected.length];

@@ -1,10 +1,17 @@
 package io.github.resilientcheckpoints.it;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.RestartStrategyOptions;
@@ -17,19 +24,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * The JobManager probes the checkpoint root once when it sets up the job's checkpoint storage: a
- * root nothing can be written to refuses the job at submission with the store's own message, instead
- * of a job that runs and fails every checkpoint.
+ * root nothing can be written to refuses the job at submission with the store's own message,
+ * instead of a job that runs and fails every checkpoint.
  */
 public class SubmissionProbeIT {
 
@@ -39,9 +37,10 @@ public class SubmissionProbeIT {
     @TempDir Path work;
 
     @Test
-    void aRootNothingCanBeWrittenToRefusesTheJobWithTheStoresMessage(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
-        // Root in CI, so permission bits do not stop writes: a regular file where a directory must be
+    void aRootNothingCanBeWrittenToRefusesTheJobWithTheStoresMessage(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        // Root in CI, so permission bits do not stop writes: a regular file where a directory must
+        // be
         // stops them for everybody.
         Path blocker = Files.writeString(work.resolve("not-a-directory"), "x");
         String root = blocker.resolve("checkpoints").toUri().toString();
@@ -49,8 +48,11 @@ public class SubmissionProbeIT {
         JobResult result = submitAndAwaitEnd(cluster, config(root));
 
         assertThat(result.isSuccess()).isFalse();
-        String failure = ExceptionUtils.stringifyException(
-                result.getSerializedThrowable().orElseThrow().deserializeError(getClass().getClassLoader()));
+        String failure =
+                ExceptionUtils.stringifyException(
+                        result.getSerializedThrowable()
+                                .orElseThrow()
+                                .deserializeError(getClass().getClassLoader()));
         assertThat(failure)
                 .contains("refused")
                 .contains(blocker.toString())
@@ -59,8 +61,8 @@ public class SubmissionProbeIT {
     }
 
     @Test
-    void aWritableRootAcceptsTheJobAndTheProbeLeavesNothingBehind(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void aWritableRootAcceptsTheJobAndTheProbeLeavesNothingBehind(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         Path checkpoints = Files.createDirectories(work.resolve("checkpoints"));
         Configuration conf = config(checkpoints.toUri().toString());
 
@@ -73,7 +75,8 @@ public class SubmissionProbeIT {
         }
         try (Stream<Path> files = Files.walk(checkpoints)) {
             assertThat(files.map(p -> p.getFileName().toString()))
-                    .as("probe files are deleted").noneMatch(name -> name.contains("probe"));
+                    .as("probe files are deleted")
+                    .noneMatch(name -> name.contains("probe"));
         }
     }
 
@@ -81,13 +84,19 @@ public class SubmissionProbeIT {
         return jobConfig(root, Files.createDirectories(work.resolve("spill")));
     }
 
-    /** The counting job on this storage, restarting (almost) forever should a failure reach its tasks. */
+    /**
+     * The counting job on this storage, restarting (almost) forever should a failure reach its
+     * tasks.
+     */
     public static Configuration jobConfig(String root, Path spill) {
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(10));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
-        // A failure that reached the tasks would restart the job again and again: the job must end anyway.
+        // A failure that reached the tasks would restart the job again and again: the job must end
+        // anyway.
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 1000);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_DELAY, Duration.ofMillis(100));

@@ -1,13 +1,12 @@
 package io.github.resilientcheckpoints.metrics;
 
-import org.junit.jupiter.api.Test;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.store.FailureClass;
+import java.lang.management.ManagementFactory;
 import javax.management.MBeanServer;
 import javax.management.ObjectName;
-
-import java.lang.management.ManagementFactory;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.junit.jupiter.api.Test;
 
 class StorageMetricsMBeanTest {
 
@@ -20,14 +19,15 @@ class StorageMetricsMBeanTest {
         try {
             metrics.uploadStarted();
             metrics.attemptStarted(1);
-            metrics.attemptFailed(io.github.resilientcheckpoints.store.FailureClass.THROTTLED, false);
+            metrics.attemptFailed(FailureClass.THROTTLED, false);
             metrics.attemptStarted(2);
             metrics.uploadSucceeded(1234);
             assertThat(server.getAttribute(name, "uploadsSucceeded")).isEqualTo(1L);
             assertThat(server.getAttribute(name, "uploadRetries")).isEqualTo(1L);
             assertThat(server.getAttribute(name, "failuresThrottled")).isEqualTo(1L);
             assertThat(server.getAttribute(name, "bytesUploaded")).isEqualTo(1234L);
-            assertThat(server.getMBeanInfo(name).getAttributes()).hasSize(metrics.snapshot().size());
+            assertThat(server.getMBeanInfo(name).getAttributes())
+                    .hasSize(metrics.snapshot().size());
         } finally {
             unregister.run();
         }

@@ -1,10 +1,8 @@
 package io.github.resilientcheckpoints.spill;
 
-import io.github.resilientcheckpoints.upload.Ticker;
+import static org.assertj.core.api.Assertions.assertThat;
 
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
+import io.github.resilientcheckpoints.time.Ticker;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -18,8 +16,9 @@ import java.time.Instant;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Which leftovers the stale sweep deletes: those whose owner's marker lock can be taken, whatever
@@ -30,8 +29,14 @@ class StaleSpillSweepTest {
     @TempDir Path root;
 
     private static SpillLimits limits() {
-        return new SpillLimits(0, 0.0, Long.MAX_VALUE, 1 << 20, Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY, 1 << 20);
+        return new SpillLimits(
+                0,
+                0.0,
+                Long.MAX_VALUE,
+                1 << 20,
+                Duration.ofSeconds(1),
+                SpillLimits.FallbackPolicy.MEMORY,
+                1 << 20);
     }
 
     private SpillSpace space() throws IOException {
@@ -44,7 +49,9 @@ class StaleSpillSweepTest {
 
     /** What a process that died (crash, kill -9, a container whose PID 1 restarted) left behind. */
     private Path deadOwnersDirectory() throws IOException {
-        Path dir = Files.createDirectories(sub().resolve(SpillSpace.OWNER_PREFIX + UUID.randomUUID() + "-dead"));
+        Path dir =
+                Files.createDirectories(
+                        sub().resolve(SpillSpace.OWNER_PREFIX + UUID.randomUUID() + "-dead"));
         Files.createFile(dir.resolve(SpillSpace.MARKER)); // nobody holds its lock
         Files.writeString(dir.resolve("rcs-" + UUID.randomUUID() + ".spill"), "state");
         return dir;
@@ -62,14 +69,20 @@ class StaleSpillSweepTest {
 
     @Test
     void filesOfAnotherLiveProcessSurviveTheSweepUntilItIsKilled() throws Exception {
-        Process child = new ProcessBuilder(
-                Paths.get(System.getProperty("java.home"), "bin", "java").toString(),
-                "-cp", System.getProperty("java.class.path"),
-                Holder.class.getName(), root.toString())
-                .redirectError(ProcessBuilder.Redirect.INHERIT)
-                .start();
+        Process child =
+                new ProcessBuilder(
+                                Paths.get(System.getProperty("java.home"), "bin", "java")
+                                        .toString(),
+                                "-cp",
+                                System.getProperty("java.class.path"),
+                                Holder.class.getName(),
+                                root.toString())
+                        .redirectError(ProcessBuilder.Redirect.INHERIT)
+                        .start();
         try {
-            BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
+            BufferedReader out =
+                    new BufferedReader(
+                            new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
             String line;
             do {
                 line = out.readLine();
@@ -79,13 +92,17 @@ class StaleSpillSweepTest {
             assertThat(childsFile).exists();
 
             try (SpillSpace space = space()) {
-                assertThat(space.deleteStaleFiles()).as("the child lives and holds its lock").isZero();
+                assertThat(space.deleteStaleFiles())
+                        .as("the child lives and holds its lock")
+                        .isZero();
                 assertThat(childsFile).exists();
 
                 child.destroyForcibly();
                 assertThat(child.waitFor(30, TimeUnit.SECONDS)).isTrue();
 
-                assertThat(space.deleteStaleFiles()).as("the lock died with the child").isEqualTo(1);
+                assertThat(space.deleteStaleFiles())
+                        .as("the lock died with the child")
+                        .isEqualTo(1);
                 assertThat(childsFile).doesNotExist();
                 assertThat(childsFile.getParent()).doesNotExist();
             }
@@ -97,7 +114,8 @@ class StaleSpillSweepTest {
 
     @Test
     void spacesOfOneProcessNeverSweepEachOther() throws Exception {
-        try (SpillSpace first = space(); SpillSpace second = space()) {
+        try (SpillSpace first = space();
+                SpillSpace second = space()) {
             SpillSpace.Reservation r = first.reserve(1024).orElseThrow();
             assertThat(second.deleteStaleFiles()).isZero();
             assertThat(r.file()).exists();
@@ -108,10 +126,18 @@ class StaleSpillSweepTest {
     @Test
     void aProcessStartingUpIsLeftAloneOneThatDiedStartingIsSweptLater() throws Exception {
         try (SpillSpace space = space()) {
-            Path young = Files.createDirectories(
-                    sub().resolve(SpillSpace.OWNER_PREFIX + UUID.randomUUID() + SpillSpace.STARTING_SUFFIX));
-            Path old = Files.createDirectories(
-                    sub().resolve(SpillSpace.OWNER_PREFIX + UUID.randomUUID() + SpillSpace.STARTING_SUFFIX));
+            Path young =
+                    Files.createDirectories(
+                            sub().resolve(
+                                            SpillSpace.OWNER_PREFIX
+                                                    + UUID.randomUUID()
+                                                    + SpillSpace.STARTING_SUFFIX));
+            Path old =
+                    Files.createDirectories(
+                            sub().resolve(
+                                            SpillSpace.OWNER_PREFIX
+                                                    + UUID.randomUUID()
+                                                    + SpillSpace.STARTING_SUFFIX));
             Files.setLastModifiedTime(old, FileTime.from(Instant.now().minus(Duration.ofHours(2))));
 
             space.deleteStaleFiles();
@@ -128,16 +154,23 @@ class StaleSpillSweepTest {
         space.close();
         space.close();
         assertThat(own).doesNotExist();
-        try (java.util.stream.Stream<Path> left = Files.list(sub())) {
+        try (Stream<Path> left = Files.list(sub())) {
             assertThat(left).isEmpty();
         }
     }
 
-    /** Child process: opens a spill space on the directory given, spills a file and waits to be killed. */
+    /**
+     * Child process: opens a spill space on the directory given, spills a file and waits to be
+     * killed.
+     */
     public static final class Holder {
         public static void main(String[] args) throws Exception {
-            SpillSpace space = new SpillSpace(List.of(Paths.get(args[0])), limits(), FreeSpaceProbe.FILE_STORE,
-                    Ticker.SYSTEM);
+            SpillSpace space =
+                    new SpillSpace(
+                            List.of(Paths.get(args[0])),
+                            limits(),
+                            FreeSpaceProbe.FILE_STORE,
+                            Ticker.SYSTEM);
             SpillSpace.Reservation r = space.reserve(1024).orElseThrow();
             Files.writeString(r.file(), "child state");
             System.out.println("SPILLED " + r.file());

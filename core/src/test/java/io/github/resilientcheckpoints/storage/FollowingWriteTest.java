@@ -1,5 +1,9 @@
 package io.github.resilientcheckpoints.storage;
 
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillSpace;
@@ -7,18 +11,11 @@ import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.FaultyFileSystem;
 import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.StreamStateHandle;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -29,10 +26,11 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The generic store's following write on a real Flink file system ({@code faulty://}, the local
@@ -49,9 +47,12 @@ class FollowingWriteTest {
 
     private final ExecutorService executor = Executors.newCachedThreadPool();
     private final StorageMetrics metrics = new StorageMetrics();
-    private final UploadThrottle throttle = new UploadThrottle(
-            new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, 1 << 20, 4, 0.5, TimeUnit.SECONDS.toNanos(30)),
-            Ticker.SYSTEM, Sleeper.SYSTEM);
+    private final UploadThrottle throttle =
+            new UploadThrottle(
+                    new UploadThrottle.Settings(
+                            Long.MAX_VALUE, 1, 0, 1 << 20, 4, 0.5, TimeUnit.SECONDS.toNanos(30)),
+                    Ticker.SYSTEM,
+                    Sleeper.SYSTEM);
 
     @AfterEach
     void tearDown() throws InterruptedException {
@@ -66,13 +67,31 @@ class FollowingWriteTest {
     }
 
     private ResilientStateOutputStream stream() throws IOException {
-        SpillSpace space = new SpillSpace(List.of(spill), Workers.generousLimits(), FreeSpaceProbe.FILE_STORE,
-                Ticker.SYSTEM);
-        RetryingUploader uploader = new RetryingUploader(new FlinkFileSystemStore(), Workers.fastPolicy(3), executor,
-                Ticker.SYSTEM, () -> 0.5, metrics, Redactor.NONE, throttle);
+        SpillSpace space =
+                new SpillSpace(
+                        List.of(spill),
+                        Workers.generousLimits(),
+                        FreeSpaceProbe.FILE_STORE,
+                        Ticker.SYSTEM);
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        new FlinkFileSystemStore(),
+                        Workers.fastPolicy(3),
+                        executor,
+                        Ticker.SYSTEM,
+                        () -> 0.5,
+                        metrics,
+                        Redactor.NONE,
+                        throttle);
         WorkerServices services =
-                new WorkerServices(uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
-        return new ResilientStateOutputStream(new Path(FaultyFileSystem.uri(remote)), true, 1024, BUFFER, services,
+                new WorkerServices(
+                        uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+        return new ResilientStateOutputStream(
+                new Path(FaultyFileSystem.uri(remote)),
+                true,
+                1024,
+                BUFFER,
+                services,
                 Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
@@ -110,8 +129,12 @@ class FollowingWriteTest {
         assertThat(metrics.pipelineFallbacks()).isEqualTo(1);
         assertThat(metrics.pipelinedUploads()).isZero();
         await(() -> remoteFiles().size() == 1);
-        assertThat(remoteFiles()).as("the broken following write was deleted")
-                .containsExactly(remote.resolve(new Path(handle.getStreamStateHandleID().getKeyString()).getName()));
+        assertThat(remoteFiles())
+                .as("the broken following write was deleted")
+                .containsExactly(
+                        remote.resolve(
+                                new Path(handle.getStreamStateHandleID().getKeyString())
+                                        .getName()));
         assertThat(throttle.inFlight()).isZero();
         assertThat(SpillFiles.under(spill)).isEmpty();
     }
@@ -172,12 +195,14 @@ class FollowingWriteTest {
         while (!condition.getAsBoolean()) {
             if (System.nanoTime() > until) {
                 StringBuilder sb = new StringBuilder();
-                Thread.getAllStackTraces().forEach((t, st) -> {
-                    sb.append(t.getName()).append('\n');
-                    for (StackTraceElement e : st) {
-                        sb.append("  ").append(e).append('\n');
-                    }
-                });
+                Thread.getAllStackTraces()
+                        .forEach(
+                                (t, st) -> {
+                                    sb.append(t.getName()).append('\n');
+                                    for (StackTraceElement e : st) {
+                                        sb.append("  ").append(e).append('\n');
+                                    }
+                                });
                 throw new AssertionError("condition not met within 20 s\n" + sb);
             }
             Thread.sleep(10);

@@ -1,24 +1,22 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.testing.SpillFiles;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.testing.PartUploadStore;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.StreamStateHandle;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -29,16 +27,16 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import java.util.stream.Stream;
-
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A stream whose full parts go up while it is written: whichever way it ends, the upload permit
- * comes back and the part upload is completed or aborted, never left pending; cleanup happens
- * even when the threads involved were interrupted.
+ * comes back and the part upload is completed or aborted, never left pending; cleanup happens even
+ * when the threads involved were interrupted.
  */
 class PipelinedStreamTest {
 
@@ -51,9 +49,12 @@ class PipelinedStreamTest {
 
     private final ExecutorService executor = Executors.newCachedThreadPool();
     private final StorageMetrics metrics = new StorageMetrics();
-    private final UploadThrottle throttle = new UploadThrottle(
-            new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, 1 << 20, 4, 0.5, TimeUnit.SECONDS.toNanos(30)),
-            Ticker.SYSTEM, Sleeper.SYSTEM);
+    private final UploadThrottle throttle =
+            new UploadThrottle(
+                    new UploadThrottle.Settings(
+                            Long.MAX_VALUE, 1, 0, 1 << 20, 4, 0.5, TimeUnit.SECONDS.toNanos(30)),
+                    Ticker.SYSTEM,
+                    Sleeper.SYSTEM);
     private final PartUploadStore store = new PartUploadStore(PART);
 
     @AfterEach
@@ -65,12 +66,27 @@ class PipelinedStreamTest {
     }
 
     private ResilientStateOutputStream stream(SpillLimits limits) throws IOException {
-        SpillSpace space = new SpillSpace(List.of(spill), limits, FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM);
-        RetryingUploader uploader = new RetryingUploader(store, Workers.fastPolicy(3), executor, Ticker.SYSTEM,
-                () -> 0.5, metrics, Redactor.NONE, throttle);
+        SpillSpace space =
+                new SpillSpace(List.of(spill), limits, FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM);
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store,
+                        Workers.fastPolicy(3),
+                        executor,
+                        Ticker.SYSTEM,
+                        () -> 0.5,
+                        metrics,
+                        Redactor.NONE,
+                        throttle);
         WorkerServices services =
-                new WorkerServices(uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
-        return new ResilientStateOutputStream(new Path(remote.toUri()), true, 1024, BUFFER, services,
+                new WorkerServices(
+                        uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+        return new ResilientStateOutputStream(
+                new Path(remote.toUri()),
+                true,
+                1024,
+                BUFFER,
+                services,
                 Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
@@ -80,7 +96,14 @@ class PipelinedStreamTest {
 
     /** Spilling stops at {@code quota} bytes and then the stream fails ({@code fail} policy). */
     private static SpillLimits failingBeyond(long quota) {
-        return new SpillLimits(0, 0.0, quota, CHUNK, Duration.ofSeconds(1), SpillLimits.FallbackPolicy.FAIL, 1 << 20);
+        return new SpillLimits(
+                0,
+                0.0,
+                quota,
+                CHUNK,
+                Duration.ofSeconds(1),
+                SpillLimits.FallbackPolicy.FAIL,
+                1 << 20);
     }
 
     @Test
@@ -153,7 +176,9 @@ class PipelinedStreamTest {
                 .hasMessageContaining("Cannot stage checkpoint state");
 
         await(() -> store.pendingUploads() == 0);
-        assertThat(throttle.inFlight()).as("permits in flight after closeAndGetHandle failed").isZero();
+        assertThat(throttle.inFlight())
+                .as("permits in flight after closeAndGetHandle failed")
+                .isZero();
         assertThat(store.abortedUploads()).isEqualTo(1);
         out.close();
         assertThat(spillFiles()).isEmpty();
@@ -168,14 +193,19 @@ class PipelinedStreamTest {
         assertThat(store.completionStarted.await(10, TimeUnit.SECONDS)).isTrue();
 
         // Flink cancels the task: the thread that closes the stream is interrupted.
-        executor.submit(() -> {
-            Thread.currentThread().interrupt();
-            out.close();
-        }).get(10, TimeUnit.SECONDS);
+        executor.submit(
+                        () -> {
+                            Thread.currentThread().interrupt();
+                            out.close();
+                        })
+                .get(10, TimeUnit.SECONDS);
 
-        assertThatThrownBy(() -> uploading.get(10, TimeUnit.SECONDS)).hasCauseInstanceOf(IOException.class);
+        assertThatThrownBy(() -> uploading.get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(IOException.class);
         await(() -> store.pendingUploads() == 0);
-        assertThat(store.refusedCleanups()).as("cleanup calls made on interrupted threads").isZero();
+        assertThat(store.refusedCleanups())
+                .as("cleanup calls made on interrupted threads")
+                .isZero();
         assertThat(throttle.inFlight()).isZero();
         store.openCompletionGate();
         assertThat(remoteFiles()).isEmpty();
@@ -194,7 +224,9 @@ class PipelinedStreamTest {
         out.close();
 
         await(() -> store.pendingUploads() == 0);
-        assertThat(store.refusedCleanups()).as("cleanup calls made on interrupted threads").isZero();
+        assertThat(store.refusedCleanups())
+                .as("cleanup calls made on interrupted threads")
+                .isZero();
         assertThat(throttle.inFlight()).isZero();
         assertThat(spillFiles()).isEmpty();
     }

@@ -1,9 +1,16 @@
 package io.github.resilientcheckpoints.storage;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.testing.FakeTicker;
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import io.github.resilientcheckpoints.time.Ticker;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -13,15 +20,6 @@ import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 class ResilientCheckpointStorageTest {
 
     @TempDir Path tmp;
@@ -29,7 +27,9 @@ class ResilientCheckpointStorageTest {
     private Configuration config() {
         Configuration conf = new Configuration();
         conf.set(CoreOptions.TMP_DIRS, tmp.resolve("spill").toString());
-        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
+        conf.set(
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                tmp.resolve("checkpoints").toUri().toString());
         return conf;
     }
 
@@ -39,28 +39,35 @@ class ResilientCheckpointStorageTest {
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 7);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
         ResilientCheckpointStorage storage =
-                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+                new ResilientCheckpointStorageFactory()
+                        .createFromConfig(conf, getClass().getClassLoader());
 
         byte[] bytes = InstantiationUtil.serializeObject(storage);
-        ResilientCheckpointStorage copy = InstantiationUtil.deserializeObject(bytes, getClass().getClassLoader());
+        ResilientCheckpointStorage copy =
+                InstantiationUtil.deserializeObject(bytes, getClass().getClassLoader());
 
         assertThat(copy.toString()).isEqualTo(storage.toString());
         assertThat(copy.settings().retryPolicy.maxAttempts()).isEqualTo(7);
-        assertThat(copy.delegate().getCheckpointPath()).isEqualTo(storage.delegate().getCheckpointPath());
+        assertThat(copy.delegate().getCheckpointPath())
+                .isEqualTo(storage.delegate().getCheckpointPath());
     }
 
     @Test
     void everyNewStreamKeepsItsStoreFromBeingClosedAsIdle() throws Exception {
         FakeTicker ticker = new FakeTicker();
         try (StorageRuntime runtime = new StorageRuntime("idle-test", ticker)) {
-            ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
-                    .createFromConfig(config(), getClass().getClassLoader()).withRuntime(runtime);
+            ResilientCheckpointStorage storage =
+                    new ResilientCheckpointStorageFactory()
+                            .createFromConfig(config(), getClass().getClassLoader())
+                            .withRuntime(runtime);
             CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
             long almostIdle = StorageRuntime.DEFAULT_STORE_IDLE_TIMEOUT.toMillis() - 1000;
             for (int i = 0; i < 3; i++) {
                 access.createTaskOwnedStateStream().close();
                 ticker.advanceMillis(almostIdle);
-                assertThat(runtime.closeIdleStores()).as("a task still writes through its store").isZero();
+                assertThat(runtime.closeIdleStores())
+                        .as("a task still writes through its store")
+                        .isZero();
             }
             ticker.advanceMillis(almostIdle);
             assertThat(runtime.closeIdleStores()).isEqualTo(1);
@@ -71,10 +78,14 @@ class ResilientCheckpointStorageTest {
     void spillDirectoryThatCannotBeCreatedFailsOnFirstUseNamingKeyAndPath() throws Exception {
         Path file = Files.writeString(tmp.resolve("plain-file"), "x");
         Configuration conf = config();
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(file.resolve("spill").toString()));
+        conf.set(
+                ResilientCheckpointOptions.SPILL_DIRECTORIES,
+                List.of(file.resolve("spill").toString()));
         try (StorageRuntime runtime = new StorageRuntime("spill-test", Ticker.SYSTEM)) {
-            ResilientCheckpointStorage storage = new ResilientCheckpointStorageFactory()
-                    .createFromConfig(conf, getClass().getClassLoader()).withRuntime(runtime);
+            ResilientCheckpointStorage storage =
+                    new ResilientCheckpointStorageFactory()
+                            .createFromConfig(conf, getClass().getClassLoader())
+                            .withRuntime(runtime);
 
             CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
             assertThatThrownBy(access::createTaskOwnedStateStream)

@@ -1,23 +1,20 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.upload.RetryPolicy;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.time.Duration;
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ResilientSettingsTest {
 
@@ -33,8 +30,13 @@ class ResilientSettingsTest {
     void defaultsArePinned() {
         ResilientSettings s = ResilientSettings.fromConfig(base());
         assertThat(s.retryPolicy)
-                .hasToString(new RetryPolicy(10, Duration.ofMillis(100), Duration.ofSeconds(10),
-                        Duration.ofMinutes(3)).toString());
+                .hasToString(
+                        new RetryPolicy(
+                                        10,
+                                        Duration.ofMillis(100),
+                                        Duration.ofSeconds(10),
+                                        Duration.ofMinutes(3))
+                                .toString());
         assertThat(s.deadlineFraction).isEqualTo(0.9);
         assertThat(s.checkpointTimeout).isEqualTo(Duration.ofMinutes(10));
         assertThat(s.uploadThreads).isEqualTo(16);
@@ -47,7 +49,9 @@ class ResilientSettingsTest {
     void readingTheConfigurationCreatesNoSpillDirectory() {
         Path a = tmp.resolve("a/b");
         Configuration conf = base();
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(a.toString(), tmp.resolve("c").toString()));
+        conf.set(
+                ResilientCheckpointOptions.SPILL_DIRECTORIES,
+                List.of(a.toString(), tmp.resolve("c").toString()));
         ResilientSettings s = ResilientSettings.fromConfig(conf);
         assertThat(s.spillDirectories).hasSize(2);
         assertThat(tmp.resolve("a")).as("the JobManager reads this config too").doesNotExist();
@@ -61,10 +65,12 @@ class ResilientSettingsTest {
         conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofMinutes(5));
         assertThatThrownBy(() -> ResilientSettings.fromConfig(conf))
                 .isInstanceOf(IllegalConfigurationException.class)
-                .hasMessageContaining("'execution.checkpointing.resilient.cleanup.grace' (5 min) must not be shorter"
-                        + " than 'execution.checkpointing.timeout' (10 min)");
+                .hasMessageContaining(
+                        "'execution.checkpointing.resilient.cleanup.grace' (5 min) must not be shorter"
+                                + " than 'execution.checkpointing.timeout' (10 min)");
         conf.set(ResilientCheckpointOptions.CLEANUP_GRACE, Duration.ofMinutes(10));
-        assertThat(ResilientSettings.fromConfig(conf).cleanup.grace()).isEqualTo(Duration.ofMinutes(10));
+        assertThat(ResilientSettings.fromConfig(conf).cleanup.grace())
+                .isEqualTo(Duration.ofMinutes(10));
     }
 
     @Test
@@ -102,7 +108,8 @@ class ResilientSettingsTest {
         Configuration conf = base();
         conf.set(ResilientCheckpointOptions.DEADLINE_FRACTION, 1.5);
         assertThatThrownBy(() -> ResilientSettings.fromConfig(conf))
-                .hasMessageContaining("retry.deadline-fraction").hasMessageContaining("between 0.1 and 1.0");
+                .hasMessageContaining("retry.deadline-fraction")
+                .hasMessageContaining("between 0.1 and 1.0");
         Configuration faults = base();
         faults.set(ResilientCheckpointOptions.FAULT_INJECTION_TRANSIENT_RATIO, 1.0);
         assertThatThrownBy(() -> ResilientSettings.fromConfig(faults))
@@ -114,18 +121,26 @@ class ResilientSettingsTest {
         // The JobManager builds the storage too, and need not have the TaskManagers' disks.
         Path file = Files.writeString(tmp.resolve("plain-file"), "x");
         Configuration conf = base();
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(file.resolve("spill").toString()));
-        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.resolve("checkpoints").toUri().toString());
+        conf.set(
+                ResilientCheckpointOptions.SPILL_DIRECTORIES,
+                List.of(file.resolve("spill").toString()));
+        conf.set(
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                tmp.resolve("checkpoints").toUri().toString());
         ResilientCheckpointStorage storage =
-                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
-        assertThat(storage.settings().spillDirectories).containsExactly(file.resolve("spill").toString());
+                new ResilientCheckpointStorageFactory()
+                        .createFromConfig(conf, getClass().getClassLoader());
+        assertThat(storage.settings().spillDirectories)
+                .containsExactly(file.resolve("spill").toString());
         assertThat(file).isRegularFile().hasContent("x");
     }
 
     @Test
     void factoryFailsAtStartWithoutACheckpointDirectory() {
-        assertThatThrownBy(() -> new ResilientCheckpointStorageFactory()
-                        .createFromConfig(base(), getClass().getClassLoader()))
+        assertThatThrownBy(
+                        () ->
+                                new ResilientCheckpointStorageFactory()
+                                        .createFromConfig(base(), getClass().getClassLoader()))
                 .isInstanceOf(IllegalConfigurationException.class)
                 .hasMessageContaining(CheckpointingOptions.CHECKPOINTS_DIRECTORY.key());
     }
@@ -136,8 +151,10 @@ class ResilientSettingsTest {
         conf.setString("s3.secret-key", "very-secret-value");
         conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, tmp.toUri().toString());
         ResilientCheckpointStorage storage =
-                new ResilientCheckpointStorageFactory().createFromConfig(conf, getClass().getClassLoader());
+                new ResilientCheckpointStorageFactory()
+                        .createFromConfig(conf, getClass().getClassLoader());
         assertThat(storage.toString()).doesNotContain("very-secret-value");
-        assertThat(storage.settings().redactor().redact("x very-secret-value y")).isEqualTo("x ****** y");
+        assertThat(storage.settings().redactor().redact("x very-secret-value y"))
+                .isEqualTo("x ****** y");
     }
 }

@@ -1,13 +1,29 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.testing.SpillFiles;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import com.sun.management.ThreadMXBean;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.lang.management.ManagementFactory;
+import java.net.SocketTimeoutException;
+import java.nio.file.Files;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.StreamStateHandle;
@@ -20,18 +36,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class ResilientStateOutputStreamTest {
 
@@ -57,16 +61,31 @@ class ResilientStateOutputStreamTest {
 
     private ResilientStateOutputStream stream(WorkerServices services, boolean exclusive) {
         return new ResilientStateOutputStream(
-                new Path(remote.toUri()), exclusive, THRESHOLD, BUFFER, services,
+                new Path(remote.toUri()),
+                exclusive,
+                THRESHOLD,
+                BUFFER,
+                services,
                 Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
-    private WorkerServices services(io.github.resilientcheckpoints.store.CheckpointStore store) throws IOException {
-        return Workers.services(store, Workers.fastPolicy(5), executor, spill, metrics, Redactor.NONE);
+    private WorkerServices services(CheckpointStore store) throws IOException {
+        return Workers.services(
+                store, Workers.fastPolicy(5), executor, spill, metrics, Redactor.NONE);
     }
 
     @ParameterizedTest
-    @ValueSource(ints = {1, THRESHOLD - 1, THRESHOLD, THRESHOLD + 1, BUFFER, BUFFER + 1, 3 * BUFFER + 17, 64 << 20})
+    @ValueSource(
+            ints = {
+                1,
+                THRESHOLD - 1,
+                THRESHOLD,
+                THRESHOLD + 1,
+                BUFFER,
+                BUFFER + 1,
+                3 * BUFFER + 17,
+                64 << 20
+            })
     void bytesRoundTrip(int size) throws Exception {
         byte[] data = randomBytes(size, size);
         ResilientStateOutputStream out = stream(services(new FlinkFileSystemStore()), true);
@@ -100,15 +119,17 @@ class ResilientStateOutputStreamTest {
         out.write(randomBytes(THRESHOLD * 3, 7));
         StreamStateHandle handle = out.closeAndGetHandle();
         assertThat(handle).isExactlyInstanceOf(FileStateHandle.class);
-        assertThat(((FileStateHandle) handle).getFilePath().getParent().getPath()).isEqualTo(remote.toString());
+        assertThat(((FileStateHandle) handle).getFilePath().getParent().getPath())
+                .isEqualTo(remote.toString());
     }
 
     @Test
     void transientFailuresAreRetriedUntilTheBytesAreIntact() throws Exception {
-        ScriptedStore store = new ScriptedStore()
-                .thenFailMidBody(new IOException("Connection reset by peer"))
-                .thenFail(new java.net.SocketTimeoutException("Read timed out"))
-                .thenFailMidBody(new IOException("Connection reset"));
+        ScriptedStore store =
+                new ScriptedStore()
+                        .thenFailMidBody(new IOException("Connection reset by peer"))
+                        .thenFail(new SocketTimeoutException("Read timed out"))
+                        .thenFailMidBody(new IOException("Connection reset"));
         byte[] data = randomBytes(5 * BUFFER + 3, 3);
         ResilientStateOutputStream out = stream(services(store), true);
         out.write(data);
@@ -147,7 +168,7 @@ class ResilientStateOutputStreamTest {
         executor.submit(out::close).get(10, TimeUnit.SECONDS);
 
         assertThatThrownBy(() -> uploading.get(10, TimeUnit.SECONDS))
-                .hasCauseInstanceOf(java.io.InterruptedIOException.class)
+                .hasCauseInstanceOf(InterruptedIOException.class)
                 .hasMessageContaining("cancelled");
         awaitRemoteCount(0);
         assertThat(listSpill()).isEmpty();
@@ -167,7 +188,7 @@ class ResilientStateOutputStreamTest {
         executor.submit(out::close).get(10, TimeUnit.SECONDS);
 
         assertThatThrownBy(() -> uploading.get(10, TimeUnit.SECONDS))
-                .hasCauseInstanceOf(java.io.InterruptedIOException.class);
+                .hasCauseInstanceOf(InterruptedIOException.class);
         awaitRemoteCount(0);
         assertThat(store.refusedCleanups()).as("deletes attempted on interrupted threads").isZero();
     }
@@ -191,8 +212,7 @@ class ResilientStateOutputStreamTest {
 
     @Test
     void writesAllocateNothing() throws Exception {
-        com.sun.management.ThreadMXBean threads =
-                (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        ThreadMXBean threads = (ThreadMXBean) ManagementFactory.getThreadMXBean();
         ResilientStateOutputStream out = stream(services(new FlinkFileSystemStore()), true);
         byte[] chunk = randomBytes(4096, 9);
         byte[] big = randomBytes(3 * BUFFER, 10);
@@ -216,14 +236,20 @@ class ResilientStateOutputStreamTest {
         assertThat(allocated).as("bytes allocated by 20 200 write calls").isLessThan(64 * 1024);
     }
 
-    private void writeMixed(ResilientStateOutputStream out, byte[] data, Random random) throws IOException {
+    private void writeMixed(ResilientStateOutputStream out, byte[] data, Random random)
+            throws IOException {
         int i = 0;
         while (i < data.length) {
             int choice = random.nextInt(4);
             if (choice == 0) {
                 out.write(data[i++]);
             } else {
-                int len = Math.min(data.length - i, choice == 1 ? 4096 : choice == 2 ? 65536 : random.nextInt(3 * BUFFER) + 1);
+                int len =
+                        Math.min(
+                                data.length - i,
+                                choice == 1
+                                        ? 4096
+                                        : choice == 2 ? 65536 : random.nextInt(3 * BUFFER) + 1);
                 out.write(data, i, len);
                 i += len;
             }
@@ -242,13 +268,13 @@ class ResilientStateOutputStreamTest {
         }
     }
 
-    private java.util.List<java.nio.file.Path> listRemote() throws IOException {
+    private List<java.nio.file.Path> listRemote() throws IOException {
         try (Stream<java.nio.file.Path> s = Files.list(remote)) {
             return s.toList();
         }
     }
 
-    private java.util.List<java.nio.file.Path> listSpill() throws IOException {
+    private List<java.nio.file.Path> listSpill() throws IOException {
         return SpillFiles.under(spill);
     }
 

@@ -1,22 +1,20 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.testing.SpillFiles;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.FakeDisks;
 import io.github.resilientcheckpoints.testing.FakeTicker;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.StreamStateHandle;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -25,11 +23,11 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The stream when disks have no room, with an injected probe in front of real files. */
 class SpillFallbackTest {
@@ -50,30 +48,54 @@ class SpillFallbackTest {
         assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
     }
 
-    private SpillSpace space(long diskBytes, long floor, SpillLimits.FallbackPolicy policy, long memoryBudget)
+    private SpillSpace space(
+            long diskBytes, long floor, SpillLimits.FallbackPolicy policy, long memoryBudget)
             throws IOException {
         disks.add(spill, diskBytes);
-        return new SpillSpace(List.of(spill),
-                new SpillLimits(floor, 0.0, Long.MAX_VALUE, CHUNK, Duration.ofSeconds(1), policy, memoryBudget),
-                disks, new FakeTicker());
+        return new SpillSpace(
+                List.of(spill),
+                new SpillLimits(
+                        floor,
+                        0.0,
+                        Long.MAX_VALUE,
+                        CHUNK,
+                        Duration.ofSeconds(1),
+                        policy,
+                        memoryBudget),
+                disks,
+                new FakeTicker());
     }
 
     private ResilientStateOutputStream stream(SpillSpace space) {
-        WorkerServices services = Workers.services(new FlinkFileSystemStore(), Workers.fastPolicy(3),
-                executor, space, metrics, Redactor.NONE);
-        return new ResilientStateOutputStream(new Path(remote.toUri()), true, 1024, BUFFER, services,
+        WorkerServices services =
+                Workers.services(
+                        new FlinkFileSystemStore(),
+                        Workers.fastPolicy(3),
+                        executor,
+                        space,
+                        metrics,
+                        Redactor.NONE);
+        return new ResilientStateOutputStream(
+                new Path(remote.toUri()),
+                true,
+                1024,
+                BUFFER,
+                services,
                 Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
     @Test
     void noRoomAnywhereKeepsTheStreamInMemory() throws Exception {
-        SpillSpace space = space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 1 << 20);
+        SpillSpace space =
+                space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 1 << 20);
         byte[] data = randomBytes(5 * BUFFER + 100, 1);
         ResilientStateOutputStream out = stream(space);
         out.write(data);
         StreamStateHandle handle = out.closeAndGetHandle();
         assertThat(readAll(handle)).isEqualTo(data);
-        assertThat(metrics.snapshot()).containsEntry("spillFallbacksNoSpace", 1L).containsEntry("spillFiles", 0L);
+        assertThat(metrics.snapshot())
+                .containsEntry("spillFallbacksNoSpace", 1L)
+                .containsEntry("spillFiles", 0L);
         assertThat(spillFiles()).isEmpty();
         assertThat(space.memoryBudget().used()).isZero();
     }
@@ -98,7 +120,8 @@ class SpillFallbackTest {
     @Test
     void diskRunningOutMidStreamMovesTheRestToMemoryAndKeepsTheSpilledPrefix() throws Exception {
         // room for exactly two chunks above the floor
-        SpillSpace space = space(12 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 4 << 20);
+        SpillSpace space =
+                space(12 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 4 << 20);
         byte[] data = randomBytes(12 * BUFFER + 7, 3);
         ResilientStateOutputStream out = stream(space);
         out.write(data, 0, 5000);
@@ -115,11 +138,13 @@ class SpillFallbackTest {
 
     @Test
     void exhaustedMemoryBudgetFailsTheStreamClearly() throws Exception {
-        SpillSpace space = space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 2 * BUFFER);
+        SpillSpace space =
+                space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 2 * BUFFER);
         ResilientStateOutputStream out = stream(space);
         assertThatThrownBy(() -> out.write(randomBytes(5 * BUFFER, 4)))
                 .hasMessageContaining("memory fallback budget is exhausted")
-                .hasMessageContaining("'execution.checkpointing.resilient.spill.fallback.memory-budget'");
+                .hasMessageContaining(
+                        "'execution.checkpointing.resilient.spill.fallback.memory-budget'");
         out.close();
         assertThat(space.memoryBudget().used()).isZero();
         assertThat(spillFiles()).isEmpty();

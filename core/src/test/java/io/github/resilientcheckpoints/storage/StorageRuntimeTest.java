@@ -1,28 +1,27 @@
 package io.github.resilientcheckpoints.storage;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.metrics.StorageMetricsMBeanRegistrar;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.testing.FakeTicker;
 import io.github.resilientcheckpoints.testing.RecordingStoreProvider;
 import io.github.resilientcheckpoints.testing.RecordingStoreProvider.RecordingStore;
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import io.github.resilientcheckpoints.time.Ticker;
+import java.lang.management.ManagementFactory;
+import java.net.URL;
+import java.net.URLClassLoader;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.lang.management.ManagementFactory;
-import java.net.URL;
-import java.net.URLClassLoader;
-import java.nio.file.Path;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 class StorageRuntimeTest {
 
@@ -39,14 +38,17 @@ class StorageRuntimeTest {
     private Configuration config() {
         Configuration conf = new Configuration();
         conf.set(CoreOptions.TMP_DIRS, tmp.toString());
-        conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, RecordingStoreProvider.SCHEME + "://bucket/checkpoints");
+        conf.set(
+                CheckpointingOptions.CHECKPOINTS_DIRECTORY,
+                RecordingStoreProvider.SCHEME + "://bucket/checkpoints");
         conf.setString("s3.access-key", "tenant-a");
         conf.setString("s3.secret-key", "secret-of-tenant-a");
         return conf;
     }
 
     private ResilientCheckpointStorage storage(Configuration conf) {
-        return ResilientCheckpointStorage.fromConfig(conf, getClass().getClassLoader()).withRuntime(runtime);
+        return ResilientCheckpointStorage.fromConfig(conf, getClass().getClassLoader())
+                .withRuntime(runtime);
     }
 
     @Test
@@ -59,7 +61,8 @@ class StorageRuntimeTest {
         CheckpointStore aAgain = storage(config()).store();
 
         assertThat(b).as("same root, other credentials: another client").isNotSameAs(a);
-        assertThat(((RecordingStore) b).config).containsEntry("s3.secret-key", "secret-of-tenant-b");
+        assertThat(((RecordingStore) b).config)
+                .containsEntry("s3.secret-key", "secret-of-tenant-b");
         assertThat(aAgain).as("equal settings share one store").isSameAs(a);
     }
 
@@ -67,7 +70,7 @@ class StorageRuntimeTest {
     void settingsThatDoNotConcernTheStoreShareIt() throws Exception {
         Configuration otherJob = config();
         otherJob.setString("pipeline.name", "another job");
-        otherJob.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, java.time.Duration.ofSeconds(7));
+        otherJob.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(7));
 
         assertThat(storage(otherJob).store()).isSameAs(storage(config()).store());
     }
@@ -75,7 +78,9 @@ class StorageRuntimeTest {
     @Test
     void storeKeysHoldNoSecret() throws Exception {
         storage(config()).store();
-        assertThat(runtime.storeKeys()).singleElement().asString()
+        assertThat(runtime.storeKeys())
+                .singleElement()
+                .asString()
                 .contains(RecordingStoreProvider.SCHEME + "://bucket/checkpoints")
                 .doesNotContain("secret-of-tenant-a")
                 .doesNotContain("tenant-a");
@@ -85,7 +90,9 @@ class StorageRuntimeTest {
     void idleStoresAreClosedAndRecreatedOnNextUse() throws Exception {
         RecordingStore first = (RecordingStore) storage(config()).store();
         ticker.advanceMillis(StorageRuntime.DEFAULT_STORE_IDLE_TIMEOUT.toMillis() - 1);
-        assertThat(storage(config()).store()).as("used again: the idle time starts over").isSameAs(first);
+        assertThat(storage(config()).store())
+                .as("used again: the idle time starts over")
+                .isSameAs(first);
 
         ticker.advanceMillis(StorageRuntime.DEFAULT_STORE_IDLE_TIMEOUT.toMillis() - 1);
         assertThat(runtime.closeIdleStores()).isZero();
@@ -102,11 +109,11 @@ class StorageRuntimeTest {
     @Test
     void storesOutliveTwiceTheCheckpointTimeout() throws Exception {
         Configuration conf = config();
-        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, java.time.Duration.ofHours(2));
+        conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofHours(2));
         RecordingStore store = (RecordingStore) storage(conf).store();
-        ticker.advanceMillis(java.time.Duration.ofHours(3).toMillis());
+        ticker.advanceMillis(Duration.ofHours(3).toMillis());
         assertThat(runtime.closeIdleStores()).isZero();
-        ticker.advanceMillis(java.time.Duration.ofHours(1).toMillis());
+        ticker.advanceMillis(Duration.ofHours(1).toMillis());
         assertThat(runtime.closeIdleStores()).isEqualTo(1);
         assertThat(store.closed).isTrue();
     }
@@ -128,7 +135,8 @@ class StorageRuntimeTest {
     }
 
     private static ClassLoader contextLoaderOf(ExecutorService executor) throws Exception {
-        return executor.submit(() -> Thread.currentThread().getContextClassLoader()).get(10, TimeUnit.SECONDS);
+        return executor.submit(() -> Thread.currentThread().getContextClassLoader())
+                .get(10, TimeUnit.SECONDS);
     }
 
     @Test
@@ -136,20 +144,29 @@ class StorageRuntimeTest {
         StorageRuntime own = new StorageRuntime("close-test", Ticker.SYSTEM, true);
         ExecutorService uploads = own.uploadExecutor(2);
         ExecutorService sweeps = own.sweepExecutor();
-        uploads.submit(() -> { }).get(10, TimeUnit.SECONDS);
-        sweeps.submit(() -> { }).get(10, TimeUnit.SECONDS);
-        RecordingStore store = (RecordingStore) ResilientCheckpointStorage
-                .fromConfig(config(), getClass().getClassLoader()).withRuntime(own).store();
-        assertThat(ManagementFactory.getPlatformMBeanServer()
-                .isRegistered(StorageMetricsMBeanRegistrar.objectName("close-test"))).isTrue();
+        uploads.submit(() -> {}).get(10, TimeUnit.SECONDS);
+        sweeps.submit(() -> {}).get(10, TimeUnit.SECONDS);
+        RecordingStore store =
+                (RecordingStore)
+                        ResilientCheckpointStorage.fromConfig(config(), getClass().getClassLoader())
+                                .withRuntime(own)
+                                .store();
+        assertThat(
+                        ManagementFactory.getPlatformMBeanServer()
+                                .isRegistered(
+                                        StorageMetricsMBeanRegistrar.objectName("close-test")))
+                .isTrue();
 
         own.close();
 
         assertThat(uploads.isTerminated()).isTrue();
         assertThat(sweeps.isTerminated()).isTrue();
         assertThat(store.closed).isTrue();
-        assertThat(ManagementFactory.getPlatformMBeanServer()
-                .isRegistered(StorageMetricsMBeanRegistrar.objectName("close-test"))).isFalse();
+        assertThat(
+                        ManagementFactory.getPlatformMBeanServer()
+                                .isRegistered(
+                                        StorageMetricsMBeanRegistrar.objectName("close-test")))
+                .isFalse();
         own.close(); // idempotent
         assertThatThrownBy(() -> own.uploadExecutor(2)).isInstanceOf(IllegalStateException.class);
     }

@@ -1,5 +1,9 @@
 package io.github.resilientcheckpoints.storage;
 
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillSpace;
@@ -8,7 +12,12 @@ import io.github.resilientcheckpoints.testing.ScriptedStore;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-
+import java.io.IOException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
@@ -17,17 +26,6 @@ import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
-import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Task-owned state streams (write-ahead sinks open one in {@code processElement} and close it at
@@ -50,15 +48,33 @@ class TaskOwnedStreamTest {
         assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
     }
 
-    private ResilientCheckpointStorageAccess access(ScriptedStore store, Duration budget) throws IOException {
-        SpillSpace space = new SpillSpace(List.of(spill), Workers.generousLimits(), FreeSpaceProbe.FILE_STORE, ticker);
-        RetryingUploader uploader = new RetryingUploader(store, Workers.fastPolicy(3), executor, ticker,
-                () -> 0.5, metrics, Redactor.NONE);
-        WorkerServices services = new WorkerServices(uploader, space, metrics, ticker, budget.toNanos());
+    private ResilientCheckpointStorageAccess access(ScriptedStore store, Duration budget)
+            throws IOException {
+        SpillSpace space =
+                new SpillSpace(
+                        List.of(spill),
+                        Workers.generousLimits(),
+                        FreeSpaceProbe.FILE_STORE,
+                        ticker);
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store,
+                        Workers.fastPolicy(3),
+                        executor,
+                        ticker,
+                        () -> 0.5,
+                        metrics,
+                        Redactor.NONE);
+        WorkerServices services =
+                new WorkerServices(uploader, space, metrics, ticker, budget.toNanos());
         JobID job = new JobID();
         FsCheckpointStorageAccess flink =
                 new FsCheckpointStorageAccess(new Path(remote.toUri()), null, job, 1024, BUFFER);
-        return new ResilientCheckpointStorageAccess(flink, job, 1024, BUFFER,
+        return new ResilientCheckpointStorageAccess(
+                flink,
+                job,
+                1024,
+                BUFFER,
                 new ResilientCheckpointStorageAccess.WorkerContext() {
                     @Override
                     public WorkerServices services() {
@@ -70,16 +86,18 @@ class TaskOwnedStreamTest {
                         return ticker.nanoTime();
                     }
                 },
-                (dir, id) -> { });
+                (dir, id) -> {});
     }
 
     @Test
     void streamOpenLongerThanTheBudgetStillUploads() throws Exception {
         ScriptedStore store = new ScriptedStore();
-        CheckpointStateOutputStream out = access(store, Duration.ofSeconds(10)).createTaskOwnedStateStream();
+        CheckpointStateOutputStream out =
+                access(store, Duration.ofSeconds(10)).createTaskOwnedStateStream();
         byte[] data = randomBytes(5 * BUFFER + 9, 1);
         out.write(data, 0, BUFFER);
-        ticker.advanceMillis(60_000); // the sink writes for a checkpoint interval longer than the timeout
+        ticker.advanceMillis(
+                60_000); // the sink writes for a checkpoint interval longer than the timeout
         out.write(data, BUFFER, data.length - BUFFER);
 
         StreamStateHandle handle = out.closeAndGetHandle();
@@ -93,7 +111,8 @@ class TaskOwnedStreamTest {
         // 300 ms of budget from closeAndGetHandle: a hung first attempt is given up after 300 ms
         // (not at once, as a budget counted from stream creation would), the retry succeeds.
         ScriptedStore store = new ScriptedStore().thenHang();
-        CheckpointStateOutputStream out = access(store, Duration.ofMillis(300)).createTaskOwnedStateStream();
+        CheckpointStateOutputStream out =
+                access(store, Duration.ofMillis(300)).createTaskOwnedStateStream();
         byte[] data = randomBytes(3 * BUFFER, 2);
         out.write(data);
         ticker.advanceMillis(60_000);

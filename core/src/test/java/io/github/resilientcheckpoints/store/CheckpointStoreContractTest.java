@@ -1,7 +1,17 @@
 package io.github.resilientcheckpoints.store;
 
-import io.github.resilientcheckpoints.testing.ByteSource;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.resilientcheckpoints.testing.ByteSource;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.UUID;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -9,21 +19,10 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.Random;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-
 /**
  * What every {@link CheckpointStore} promises, run against each adapter (generic over the local
- * file system, HDFS, …). Reads go through Flink's own {@link FileSystem} for the scheme: what a store
- * writes must be restorable by plain Flink.
+ * file system, HDFS, …). Reads go through Flink's own {@link FileSystem} for the scheme: what a
+ * store writes must be restorable by plain Flink.
  */
 public abstract class CheckpointStoreContractTest {
 
@@ -68,28 +67,30 @@ public abstract class CheckpointStoreContractTest {
     @Test
     void aFailingSourceLeavesNothingBehind() throws Exception {
         Path target = fresh("chk-2");
-        UploadSource broken = new UploadSource() {
-            @Override
-            public long length() {
-                return 1 << 20;
-            }
-
-            @Override
-            public InputStream open() {
-                return new InputStream() {
-                    int n;
+        UploadSource broken =
+                new UploadSource() {
+                    @Override
+                    public long length() {
+                        return 1 << 20;
+                    }
 
                     @Override
-                    public int read() throws IOException {
-                        if (++n > 300_000) {
-                            throw new IOException("local disk read error");
-                        }
-                        return 7;
+                    public InputStream open() {
+                        return new InputStream() {
+                            int n;
+
+                            @Override
+                            public int read() throws IOException {
+                                if (++n > 300_000) {
+                                    throw new IOException("local disk read error");
+                                }
+                                return 7;
+                            }
+                        };
                     }
                 };
-            }
-        };
-        assertThatThrownBy(() -> store().upload(broken, target)).hasMessageContaining("local disk read error");
+        assertThatThrownBy(() -> store().upload(broken, target))
+                .hasMessageContaining("local disk read error");
         assertNothingLeftBehind(target);
     }
 
@@ -102,25 +103,35 @@ public abstract class CheckpointStoreContractTest {
 
     @Test
     void listingReportsSizesAndAges() throws Exception {
-        assumeTrue(store() instanceof SupportsListing, "the store does not implement SupportsListing");
+        assumeTrue(
+                store() instanceof SupportsListing, "the store does not implement SupportsListing");
         long before = System.currentTimeMillis() - 60_000;
         Path dir = new Path(root(), "listed");
         List<Path> written = new ArrayList<>();
         for (int i = 0; i < 5; i++) {
-            written.add(store().upload(new ByteSource(bytes(1000 + i, i)), new Path(new Path(dir, "sub" + (i % 2)), "f" + i)));
+            written.add(
+                    store().upload(
+                                    new ByteSource(bytes(1000 + i, i)),
+                                    new Path(new Path(dir, "sub" + (i % 2)), "f" + i)));
         }
         List<StoredFile> files = ((SupportsListing) store()).listFiles(dir);
-        assertThat(files).extracting(f -> f.path().getName()).containsExactlyInAnyOrder("f0", "f1", "f2", "f3", "f4");
-        assertThat(files).allSatisfy(f -> {
-            assertThat(f.size()).isBetween(1000L, 1004L);
-            assertThat(f.modificationTimeMillis()).isGreaterThan(before);
-        });
+        assertThat(files)
+                .extracting(f -> f.path().getName())
+                .containsExactlyInAnyOrder("f0", "f1", "f2", "f3", "f4");
+        assertThat(files)
+                .allSatisfy(
+                        f -> {
+                            assertThat(f.size()).isBetween(1000L, 1004L);
+                            assertThat(f.modificationTimeMillis()).isGreaterThan(before);
+                        });
         assertThat(((SupportsListing) store()).listFiles(new Path(root(), "missing"))).isEmpty();
     }
 
     @Test
     void batchDeleteRemovesEveryFile() throws Exception {
-        assumeTrue(store() instanceof SupportsBatchDelete, "the store does not implement SupportsBatchDelete");
+        assumeTrue(
+                store() instanceof SupportsBatchDelete,
+                "the store does not implement SupportsBatchDelete");
         List<Path> written = new ArrayList<>();
         for (int i = 0; i < 40; i++) {
             written.add(store().upload(new ByteSource(bytes(10, i)), fresh("batch")));
@@ -154,7 +165,9 @@ public abstract class CheckpointStoreContractTest {
             if (!fs.exists(dir)) {
                 return;
             }
-            assertThat(java.util.Arrays.stream(fs.listStatus(dir)).map(st -> st.getPath() + " (" + st.getLen() + " bytes)"))
+            assertThat(
+                            Arrays.stream(fs.listStatus(dir))
+                                    .map(st -> st.getPath() + " (" + st.getLen() + " bytes)"))
                     .isEmpty();
         }
     }

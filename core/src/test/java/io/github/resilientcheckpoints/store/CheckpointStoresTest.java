@@ -1,19 +1,19 @@
 package io.github.resilientcheckpoints.store;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.net.URI;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.Test;
 
-import java.net.URI;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 class CheckpointStoresTest {
 
     @Test
     void providerFoundByServiceLoaderServesItsScheme() throws Exception {
-        CheckpointStore store = CheckpointStores.forRoot(URI.create("rcs-test://bucket/ckpt"), new Configuration());
+        CheckpointStore store =
+                CheckpointStores.forRoot(URI.create("rcs-test://bucket/ckpt"), new Configuration());
         assertThat(store.name()).isEqualTo("test-provider-high");
     }
 
@@ -25,7 +25,9 @@ class CheckpointStoresTest {
                 .isInstanceOf(FlinkFileSystemStore.class);
     }
 
-    /** Registered in src/test/resources/META-INF/services; two providers, the higher priority wins. */
+    /**
+     * Registered in src/test/resources/META-INF/services; two providers, the higher priority wins.
+     */
     public static class LowProvider implements CheckpointStoreProvider {
         @Override
         public boolean supportsScheme(String scheme) {

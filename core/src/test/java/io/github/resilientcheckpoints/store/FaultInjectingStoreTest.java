@@ -1,22 +1,20 @@
 package io.github.resilientcheckpoints.store;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
-import io.github.resilientcheckpoints.testing.EntropyTestFileSystem;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.cleanup.SweepPlanner;
-
-import org.apache.flink.core.fs.Path;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
+import io.github.resilientcheckpoints.testing.EntropyTestFileSystem;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 class FaultInjectingStoreTest {
 
@@ -47,8 +45,10 @@ class FaultInjectingStoreTest {
     @Test
     void partUploadsThroughTheWrapperReachTheStoreOrFailAsInjected() throws IOException {
         CapableStore capable = new CapableStore();
-        SupportsPartUploads always = new FaultInjectingStore(capable, 0.0, 0.0)
-                .capability(SupportsPartUploads.class).orElseThrow();
+        SupportsPartUploads always =
+                new FaultInjectingStore(capable, 0.0, 0.0)
+                        .capability(SupportsPartUploads.class)
+                        .orElseThrow();
         assertThat(always.partSize()).isEqualTo(capable.partSize());
         always.startPartUpload(new Path("file:///x"));
         assertThat(capable.partUploadsStarted).isEqualTo(1);
@@ -70,29 +70,41 @@ class FaultInjectingStoreTest {
 
     @Test
     void janitorCanPlanThroughTheWrapper() throws Exception {
-        java.nio.file.Path job = Files.createDirectories(tmp.resolve("0123456789abcdef0123456789abcdef"));
+        java.nio.file.Path job =
+                Files.createDirectories(tmp.resolve("0123456789abcdef0123456789abcdef"));
         Files.createDirectories(job.resolve("chk-1"));
         Files.writeString(job.resolve("chk-1/state"), "x");
         CheckpointStore wrapped = new FaultInjectingStore(new FlinkFileSystemStore(), 0.3, 0.3);
 
         SweepPlanner planner = new SweepPlanner(wrapped);
         SweepPlanner.Rules rules = SweepPlanner.Rules.offline(0, System.currentTimeMillis(), 1);
-        CheckpointIndex index = planner.index(List.of(new Path(tmp.toUri())), j -> 1, rules,
-                CheckpointIndex.MetadataReader.uncached(getClass().getClassLoader()));
+        CheckpointIndex index =
+                planner.index(
+                        List.of(new Path(tmp.toUri())),
+                        j -> 1,
+                        rules,
+                        CheckpointIndex.MetadataReader.uncached(getClass().getClassLoader()));
         SweepPlan plan = planner.planJob(index, index.job(new Path(job.toString())), rules);
         assertThat(plan.orphans()).hasSize(1);
     }
 
     @Test
     void wrapperKeepsTheWrappedStoresPathRewriting() throws Exception {
-        // Entropy injection: under the drill, an abandoned attempt must still learn the path really written.
-        Path target = new Path(EntropyTestFileSystem.SCHEME, null,
-                tmp.resolve(EntropyTestFileSystem.MARKER).resolve("chk-1/state").toString());
+        // Entropy injection: under the drill, an abandoned attempt must still learn the path really
+        // written.
+        Path target =
+                new Path(
+                        EntropyTestFileSystem.SCHEME,
+                        null,
+                        tmp.resolve(EntropyTestFileSystem.MARKER)
+                                .resolve("chk-1/state")
+                                .toString());
         CheckpointStore plain = new FlinkFileSystemStore();
         CheckpointStore wrapped = new FaultInjectingStore(plain, 0.3, 0.3);
         Path resolved = wrapped.resolveTarget(target);
         assertThat(resolved.toString()).doesNotContain(EntropyTestFileSystem.MARKER);
-        assertThat(plain.resolveTarget(target).toString()).doesNotContain(EntropyTestFileSystem.MARKER);
+        assertThat(plain.resolveTarget(target).toString())
+                .doesNotContain(EntropyTestFileSystem.MARKER);
     }
 
     @Test
@@ -102,8 +114,13 @@ class FaultInjectingStoreTest {
     }
 
     /** A store with every optional capability; only counts what it is asked. */
-    private static final class CapableStore implements CheckpointStore, SupportsPartUploads, SupportsListing,
-            SupportsBatchDelete, SupportsPendingUploads, SupportsThrottleSignals {
+    private static final class CapableStore
+            implements CheckpointStore,
+                    SupportsPartUploads,
+                    SupportsListing,
+                    SupportsBatchDelete,
+                    SupportsPendingUploads,
+                    SupportsThrottleSignals {
         int partUploadsStarted;
 
         @Override

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.testing;
 
 import io.github.resilientcheckpoints.store.UploadSource;
-
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 

@@ -1,7 +1,17 @@
 package io.github.resilientcheckpoints.testing;
 
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
+import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
 import org.apache.flink.api.common.state.ValueStateDescriptor;
@@ -14,25 +24,20 @@ import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.StateRecoveryOptions;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
+import org.apache.flink.runtime.checkpoint.FailedCheckpointStats;
+import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
-import java.time.Duration;
-import java.util.HashSet;
-import java.util.Random;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-
 /**
  * A keyed job whose state is checkable after any restore: an ordered sequence 0, 1, 2, … keyed by
- * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives, so
- * lost, duplicated or stale state shows up as a mismatch. Each key also carries a payload (checked
- * byte for byte after a restore), so snapshots are well above the inline threshold; the counters
- * change with every record, so RocksDB writes new files each checkpoint.
+ * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives,
+ * so lost, duplicated or stale state shows up as a mismatch. Each key also carries a payload
+ * (checked byte for byte after a restore), so snapshots are well above the inline threshold; the
+ * counters change with every record, so RocksDB writes new files each checkpoint.
  */
 public final class CountingJob {
 
@@ -41,6 +46,7 @@ public final class CountingJob {
 
     /** Counters of the running job (the MiniCluster runs in this JVM). */
     public static final AtomicLong CHECKED = new AtomicLong();
+
     public static final AtomicLong MISMATCHES = new AtomicLong();
     public static final AtomicLong RESTORED_KEYS = new AtomicLong();
 
@@ -58,14 +64,16 @@ public final class CountingJob {
         conf.set(CheckpointingOptions.CHECKPOINT_STORAGE, storage);
         conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, checkpointDir);
         conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofMillis(200));
-        conf.set(CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
+        conf.set(
+                CheckpointingOptions.EXTERNALIZED_CHECKPOINT_RETENTION,
                 ExternalizedCheckpointRetention.RETAIN_ON_CANCELLATION);
         conf.set(CheckpointingOptions.MAX_RETAINED_CHECKPOINTS, 3);
         conf.set(StateBackendOptions.STATE_BACKEND, backend);
         if ("rocksdb".equals(backend)) {
             conf.set(CheckpointingOptions.INCREMENTAL_CHECKPOINTS, true);
         }
-        // Any failed checkpoint or failover fails the job: tests see it instead of a silent restart.
+        // Any failed checkpoint or failover fails the job: tests see it instead of a silent
+        // restart.
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 0);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "none");
         return conf;
@@ -83,7 +91,8 @@ public final class CountingJob {
     }
 
     /** Submits the job; every key carries a payload of {@code payloadBytes} in its state. */
-    public static JobID start(MiniCluster cluster, Configuration conf, int payloadBytes) throws Exception {
+    public static JobID start(MiniCluster cluster, Configuration conf, int payloadBytes)
+            throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
         env.fromSequence(0, Long.MAX_VALUE)
                 .name("sequence")
@@ -94,12 +103,14 @@ public final class CountingJob {
                 .process(new Verifier(payloadBytes))
                 .setParallelism(2)
                 .sinkTo(new DiscardingSink<>());
-        org.apache.flink.runtime.jobgraph.JobGraph graph = env.getStreamGraph().getJobGraph();
+        JobGraph graph = env.getStreamGraph().getJobGraph();
         return cluster.submitJob(graph).get(60, TimeUnit.SECONDS).getJobID();
     }
 
     public static CheckpointStatsSnapshot stats(MiniCluster cluster, JobID job) throws Exception {
-        return cluster.getExecutionGraph(job).get(30, TimeUnit.SECONDS).getCheckpointStatsSnapshot();
+        return cluster.getExecutionGraph(job)
+                .get(30, TimeUnit.SECONDS)
+                .getCheckpointStatsSnapshot();
     }
 
     /** Waits until {@code count} more checkpoints than {@code already} have completed. */
@@ -109,9 +120,14 @@ public final class CountingJob {
         while (System.nanoTime() < end) {
             JobStatus status = cluster.getJobStatus(job).get(30, TimeUnit.SECONDS);
             if (status.isTerminalState()) {
-                Throwable cause = cluster.requestJobResult(job).get(30, TimeUnit.SECONDS)
-                        .getSerializedThrowable().map(t -> (Throwable) t).orElse(null);
-                throw new AssertionError("job ended while waiting for checkpoints: " + status, cause);
+                Throwable cause =
+                        cluster.requestJobResult(job)
+                                .get(30, TimeUnit.SECONDS)
+                                .getSerializedThrowable()
+                                .map(t -> (Throwable) t)
+                                .orElse(null);
+                throw new AssertionError(
+                        "job ended while waiting for checkpoints: " + status, cause);
             }
             if (status == JobStatus.RUNNING
                     && stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints() >= count) {
@@ -122,30 +138,49 @@ public final class CountingJob {
         throw new AssertionError("fewer than " + count + " checkpoints completed in 90 s");
     }
 
-    /** Waits until the verifier has checked {@code records} records, failing with the job's error if it ends. */
+    /**
+     * Waits until the verifier has checked {@code records} records, failing with the job's error if
+     * it ends.
+     */
     public static void awaitChecked(MiniCluster cluster, JobID job, long records) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (CHECKED.get() < records && System.nanoTime() < end) {
             JobStatus status = cluster.getJobStatus(job).get(30, TimeUnit.SECONDS);
             if (status.isTerminalState()) {
-                Throwable cause = cluster.requestJobResult(job).get(30, TimeUnit.SECONDS)
-                        .getSerializedThrowable().map(t -> (Throwable) t).orElse(null);
-                throw new AssertionError("job ended (" + status + ") after " + CHECKED.get()
-                        + " records, wanted " + records, cause);
+                Throwable cause =
+                        cluster.requestJobResult(job)
+                                .get(30, TimeUnit.SECONDS)
+                                .getSerializedThrowable()
+                                .map(t -> (Throwable) t)
+                                .orElse(null);
+                throw new AssertionError(
+                        "job ended ("
+                                + status
+                                + ") after "
+                                + CHECKED.get()
+                                + " records, wanted "
+                                + records,
+                        cause);
             }
             Thread.sleep(20);
         }
         if (CHECKED.get() < records) {
-            throw new AssertionError("only " + CHECKED.get() + " records checked, wanted " + records
-                    + "; job status " + cluster.getJobStatus(job).get(30, TimeUnit.SECONDS));
+            throw new AssertionError(
+                    "only "
+                            + CHECKED.get()
+                            + " records checked, wanted "
+                            + records
+                            + "; job status "
+                            + cluster.getJobStatus(job).get(30, TimeUnit.SECONDS));
         }
     }
 
     /**
-     * Restores the job from {@code checkpoint}, lets it check {@code 3 x KEYS} records and complete a
-     * checkpoint, cancels it, and fails unless every key came back with exactly the right state.
+     * Restores the job from {@code checkpoint}, lets it check {@code 3 x KEYS} records and complete
+     * a checkpoint, cancels it, and fails unless every key came back with exactly the right state.
      */
-    public static void verifyRestore(MiniCluster cluster, Configuration conf, String checkpoint, int payloadBytes)
+    public static void verifyRestore(
+            MiniCluster cluster, Configuration conf, String checkpoint, int payloadBytes)
             throws Exception {
         resetCounters();
         JobID restored = start(cluster, restoringFrom(conf, checkpoint), payloadBytes);
@@ -153,25 +188,36 @@ public final class CountingJob {
         awaitCompletedCheckpoints(cluster, restored, 1);
         cancel(cluster, restored);
         if (MISMATCHES.get() != 0 || RESTORED_KEYS.get() != KEYS) {
-            throw new AssertionError("restore from " + checkpoint + ": " + MISMATCHES.get() + " mismatches, "
-                    + RESTORED_KEYS.get() + " of " + KEYS + " keys came back with their state");
+            throw new AssertionError(
+                    "restore from "
+                            + checkpoint
+                            + ": "
+                            + MISMATCHES.get()
+                            + " mismatches, "
+                            + RESTORED_KEYS.get()
+                            + " of "
+                            + KEYS
+                            + " keys came back with their state");
         }
     }
 
     /** Failure messages of the job's failed checkpoints (empty when none failed). */
-    public static java.util.List<String> failureMessages(MiniCluster cluster, JobID job) throws Exception {
-        java.util.List<String> messages = new java.util.ArrayList<>();
+    public static List<String> failureMessages(MiniCluster cluster, JobID job) throws Exception {
+        List<String> messages = new ArrayList<>();
         for (var c : stats(cluster, job).getHistory().getCheckpoints()) {
-            if (c instanceof org.apache.flink.runtime.checkpoint.FailedCheckpointStats) {
-                messages.add(c.getCheckpointId() + ": "
-                        + ((org.apache.flink.runtime.checkpoint.FailedCheckpointStats) c).getFailureMessage());
+            if (c instanceof FailedCheckpointStats) {
+                messages.add(
+                        c.getCheckpointId()
+                                + ": "
+                                + ((FailedCheckpointStats) c).getFailureMessage());
             }
         }
         return messages;
     }
 
     public static String latestCheckpointPath(MiniCluster cluster, JobID job) throws Exception {
-        CompletedCheckpointStats latest = stats(cluster, job).getHistory().getLatestCompletedCheckpoint();
+        CompletedCheckpointStats latest =
+                stats(cluster, job).getHistory().getLatestCompletedCheckpoint();
         if (latest == null) {
             throw new AssertionError("no completed checkpoint");
         }
@@ -184,7 +230,7 @@ public final class CountingJob {
     }
 
     /** Slows the source so that a few checkpoints fit into a second of data. */
-    private static final class Pacer implements org.apache.flink.api.common.functions.MapFunction<Long, Long> {
+    private static final class Pacer implements MapFunction<Long, Long> {
         private long n;
 
         @Override
@@ -213,8 +259,9 @@ public final class CountingJob {
         @Override
         public void open(OpenContext openContext) {
             count = getRuntimeContext().getState(new ValueStateDescriptor<>("count", Types.LONG));
-            payload = getRuntimeContext().getState(
-                    new ValueStateDescriptor<>("payload", byte[].class));
+            payload =
+                    getRuntimeContext()
+                            .getState(new ValueStateDescriptor<>("payload", byte[].class));
             seen = new HashSet<>();
         }
 
@@ -236,7 +283,7 @@ public final class CountingJob {
                 byte[] stored = payload.value();
                 if (current > 0) {
                     RESTORED_KEYS.incrementAndGet();
-                    if (!java.util.Arrays.equals(stored, expectedPayload(key))) {
+                    if (!Arrays.equals(stored, expectedPayload(key))) {
                         MISMATCHES.incrementAndGet();
                     }
                 } else {

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.testing;
 
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import io.github.resilientcheckpoints.time.Ticker;
 import java.util.concurrent.atomic.AtomicLong;
 
 /** A ticker tests move by hand. */

@@ -1,22 +1,25 @@
 package io.github.resilientcheckpoints.testing;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.nio.file.AccessDeniedException;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.BlockLocation;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.FileSystemKind;
 import org.apache.flink.core.fs.FileSystemFactory;
+import org.apache.flink.core.fs.FileSystemKind;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.fs.local.LocalFileSystem;
-
-import java.io.IOException;
-import java.net.URI;
-import java.nio.file.AccessDeniedException;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * {@code faulty:///some/path}: the local file system, with faults injected into writes of files
@@ -25,9 +28,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * recoverable writer, so Flink writes {@code _metadata} with a plain stream.
  *
  * <p>{@link Mode#EVERY_OTHER} fails every second {@code _metadata} write, in turn at create, in the
- * middle of the bytes (a partial file is left) and at close (after all bytes were written):
- * {@code 50%} of writes fail, and never two in a row. {@link Mode#ACCESS_DENIED} refuses every
- * {@code _metadata} create as a permission error would.
+ * middle of the bytes (a partial file is left) and at close (after all bytes were written): {@code
+ * 50%} of writes fail, and never two in a row. {@link Mode#ACCESS_DENIED} refuses every {@code
+ * _metadata} create as a permission error would.
  *
  * <p>Checkpoint and savepoint directories ({@code chk-N}, {@code savepoint-*}) have faults of their
  * own: {@link DirectoryMode#FLAKY} fails two of every three {@code mkdirs} of such a directory and
@@ -44,11 +47,19 @@ public final class FaultyFileSystem extends FileSystem {
 
     public static final String SCHEME = "faulty";
 
-    public enum Mode { OFF, EVERY_OTHER, ACCESS_DENIED }
+    public enum Mode {
+        OFF,
+        EVERY_OTHER,
+        ACCESS_DENIED
+    }
 
     public static volatile Mode mode = Mode.OFF;
 
-    public enum DirectoryMode { OFF, FLAKY, ACCESS_DENIED }
+    public enum DirectoryMode {
+        OFF,
+        FLAKY,
+        ACCESS_DENIED
+    }
 
     public static volatile DirectoryMode directoryMode = DirectoryMode.OFF;
 
@@ -60,17 +71,22 @@ public final class FaultyFileSystem extends FileSystem {
 
     /** {@code _metadata} writes started (creates) and faults injected, since the JVM started. */
     public static final AtomicLong METADATA_CREATES = new AtomicLong();
+
     public static final AtomicLong FAULTS = new AtomicLong();
 
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
 
     /** State-file writes still to fail mid-stream; tests set it and reset it to 0. */
     public static final AtomicInteger failStateWrites = new AtomicInteger();
+
     public static final long STATE_FAULT_AFTER_BYTES = 1 << 20;
+
     /** While set and closed, every state-file write waits for it; tests reset it to null. */
-    public static volatile java.util.concurrent.CountDownLatch holdStateWrites;
+    public static volatile CountDownLatch holdStateWrites;
+
     /** State-file writes that waited at {@link #holdStateWrites}. */
     public static final AtomicLong HELD_STATE_WRITES = new AtomicLong();
+
     /** Faults injected into state-file writes since the JVM started. */
     public static final AtomicLong STATE_FAULTS = new AtomicLong();
 
@@ -83,16 +99,17 @@ public final class FaultyFileSystem extends FileSystem {
     }
 
     /**
-     * The counting job with {@code storage}, checkpointing to {@code faulty://checkpoints} with short
-     * retry backoffs (30 attempts), spilling to {@code spill}: what the JobManager fault tests run.
+     * The counting job with {@code storage}, checkpointing to {@code faulty://checkpoints} with
+     * short retry backoffs (30 attempts), spilling to {@code spill}: what the JobManager fault
+     * tests run.
      */
-    public static org.apache.flink.configuration.Configuration jobConfig(String storage,
-            java.nio.file.Path checkpoints, java.nio.file.Path spill) {
-        org.apache.flink.configuration.Configuration conf = CountingJob.config(storage, "hashmap", uri(checkpoints));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, java.util.List.of(spill.toString()));
+    public static Configuration jobConfig(
+            String storage, java.nio.file.Path checkpoints, java.nio.file.Path spill) {
+        Configuration conf = CountingJob.config(storage, "hashmap", uri(checkpoints));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
-        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(5));
-        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, java.time.Duration.ofMillis(50));
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
+        conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
         return conf;
     }
 
@@ -119,7 +136,8 @@ public final class FaultyFileSystem extends FileSystem {
     @Override
     public FSDataOutputStream create(Path f, WriteMode overwriteMode) throws IOException {
         if (!isMetadata(f) && failStateWrites.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
-            return new MidStreamFault(local.create(toLocal(f), overwriteMode), f, STATE_FAULT_AFTER_BYTES);
+            return new MidStreamFault(
+                    local.create(toLocal(f), overwriteMode), f, STATE_FAULT_AFTER_BYTES);
         }
         if (!isMetadata(f)) {
             // Unarmed, it only waits at the hold gate (when a test sets one) and never fails.
@@ -226,14 +244,15 @@ public final class FaultyFileSystem extends FileSystem {
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
             checkNotFailed();
-            java.util.concurrent.CountDownLatch gate = holdStateWrites;
+            CountDownLatch gate = holdStateWrites;
             if (gate != null && gate.getCount() > 0) {
                 HELD_STATE_WRITES.incrementAndGet();
                 try {
                     gate.await();
                 } catch (InterruptedException e) {
                     Thread.currentThread().interrupt();
-                    throw new java.io.InterruptedIOException("write to " + path + " interrupted while held");
+                    throw new InterruptedIOException(
+                            "write to " + path + " interrupted while held");
                 }
             }
             if (written + len > failAfter) {
@@ -297,8 +316,10 @@ public final class FaultyFileSystem extends FileSystem {
     }
 
     @Override
-    public BlockLocation[] getFileBlockLocations(FileStatus file, long start, long len) throws IOException {
-        return local.getFileBlockLocations(local.getFileStatus(toLocal(file.getPath())), start, len);
+    public BlockLocation[] getFileBlockLocations(FileStatus file, long start, long len)
+            throws IOException {
+        return local.getFileBlockLocations(
+                local.getFileStatus(toLocal(file.getPath())), start, len);
     }
 
     @Override
@@ -331,7 +352,8 @@ public final class FaultyFileSystem extends FileSystem {
 
     @Override
     public boolean delete(Path f, boolean recursive) throws IOException {
-        if (directoryMode == DirectoryMode.FLAKY && isLocationDirectory(f)
+        if (directoryMode == DirectoryMode.FLAKY
+                && isLocationDirectory(f)
                 && DELETE_SEQUENCE.getAndIncrement() % 2 == 1) {
             DIRECTORY_FAULTS.incrementAndGet();
             throw new IOException("injected: connection reset while deleting " + f);
@@ -344,7 +366,8 @@ public final class FaultyFileSystem extends FileSystem {
         if (directoryMode != DirectoryMode.OFF && isLocationDirectory(f)) {
             if (directoryMode == DirectoryMode.ACCESS_DENIED) {
                 DIRECTORY_FAULTS.incrementAndGet();
-                throw new AccessDeniedException(f.toUri().getPath(), null, "injected: access denied");
+                throw new AccessDeniedException(
+                        f.toUri().getPath(), null, "injected: access denied");
             }
             if (MKDIRS_SEQUENCE.getAndIncrement() % 3 != 2) {
                 DIRECTORY_FAULTS.incrementAndGet();

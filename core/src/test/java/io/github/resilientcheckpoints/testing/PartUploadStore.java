@@ -5,9 +5,6 @@ import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.core.fs.Path;
-
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -24,6 +21,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.core.fs.Path;
 
 /**
  * A local-file store with part uploads, shaped like S3 multipart: an upload is pending from start
@@ -35,16 +33,19 @@ public final class PartUploadStore implements CheckpointStore, SupportsPartUploa
 
     private final FlinkFileSystemStore real = new FlinkFileSystemStore();
     private final long partSize;
-    private final ExecutorService partThreads = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "fake-part");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService partThreads =
+            Executors.newCachedThreadPool(
+                    r -> {
+                        Thread t = new Thread(r, "fake-part");
+                        t.setDaemon(true);
+                        return t;
+                    });
     private final Map<String, Path> pending = new ConcurrentHashMap<>();
     private final AtomicInteger started = new AtomicInteger();
     private final AtomicInteger aborted = new AtomicInteger();
     private final AtomicInteger refusedCleanups = new AtomicInteger();
     private volatile CountDownLatch completionGate;
+
     /** Counted down when a completion starts (and then waits for the gate, if one is set). */
     public final CountDownLatch completionStarted = new CountDownLatch(1);
 
@@ -159,7 +160,8 @@ public final class PartUploadStore implements CheckpointStore, SupportsPartUploa
                     all = new ArrayList<>(parts);
                 }
                 if (lastPartNumber != all.size() + 1) {
-                    throw new IllegalStateException("last part " + lastPartNumber + " after " + all.size());
+                    throw new IllegalStateException(
+                            "last part " + lastPartNumber + " after " + all.size());
                 }
                 ByteArrayOutputStream out = new ByteArrayOutputStream();
                 for (Future<byte[]> f : all) {
@@ -202,7 +204,8 @@ public final class PartUploadStore implements CheckpointStore, SupportsPartUploa
         try (InputStream in = source.open()) {
             byte[] bytes = in.readAllBytes();
             if (bytes.length != source.length()) {
-                throw new IOException("source gave " + bytes.length + " of " + source.length() + " bytes");
+                throw new IOException(
+                        "source gave " + bytes.length + " of " + source.length() + " bytes");
             }
             return bytes;
         }

@@ -4,18 +4,16 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreProvider;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.configuration.ReadableConfig;
-import org.apache.flink.core.fs.Path;
-
 import java.net.URI;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.core.fs.Path;
 
 /**
- * Serves the scheme {@value #SCHEME} (registered in src/test/resources/META-INF/services) with stores
- * that remember the configuration they were created with and whether they were closed. Uploads are
- * not supported: runtime tests only look at which store they get.
+ * Serves the scheme {@value #SCHEME} (registered in src/test/resources/META-INF/services) with
+ * stores that remember the configuration they were created with and whether they were closed.
+ * Uploads are not supported: runtime tests only look at which store they get.
  */
 public final class RecordingStoreProvider implements CheckpointStoreProvider {
 

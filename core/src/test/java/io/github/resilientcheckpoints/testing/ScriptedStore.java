@@ -4,11 +4,11 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.core.fs.Path;
-
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -16,11 +16,12 @@ import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.core.fs.Path;
 
 /**
- * The real local-file store with a script in front: queued failures are thrown by the next
- * attempts (after writing part of the bytes, like a connection reset mid-body), a hang blocks an
- * attempt until interrupted. Everything else reaches the real {@link FlinkFileSystemStore}.
+ * The real local-file store with a script in front: queued failures are thrown by the next attempts
+ * (after writing part of the bytes, like a connection reset mid-body), a hang blocks an attempt
+ * until interrupted. Everything else reaches the real {@link FlinkFileSystemStore}.
  */
 public final class ScriptedStore implements CheckpointStore {
 
@@ -40,33 +41,36 @@ public final class ScriptedStore implements CheckpointStore {
 
     /** The next attempt writes half the bytes and then fails with {@code failure}. */
     public synchronized ScriptedStore thenFailMidBody(IOException failure) {
-        script.add((source, target) -> {
-            writePartially(source, target);
-            throw failure;
-        });
+        script.add(
+                (source, target) -> {
+                    writePartially(source, target);
+                    throw failure;
+                });
         return this;
     }
 
     /** The next attempt fails before writing anything. */
     public synchronized ScriptedStore thenFail(IOException failure) {
-        script.add((source, target) -> {
-            throw failure;
-        });
+        script.add(
+                (source, target) -> {
+                    throw failure;
+                });
         return this;
     }
 
     /** The next attempt writes part of the bytes and then blocks until interrupted. */
     public synchronized ScriptedStore thenHang() {
-        script.add((source, target) -> {
-            writePartially(source, target);
-            try {
-                Thread.sleep(Long.MAX_VALUE);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new java.io.InterruptedIOException("hung attempt interrupted");
-            }
-            throw new AssertionError();
-        });
+        script.add(
+                (source, target) -> {
+                    writePartially(source, target);
+                    try {
+                        Thread.sleep(Long.MAX_VALUE);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                        throw new InterruptedIOException("hung attempt interrupted");
+                    }
+                    throw new AssertionError();
+                });
         return this;
     }
 
@@ -111,11 +115,11 @@ public final class ScriptedStore implements CheckpointStore {
 
     /** Writes the first half of the source to the target without cleaning up, as a crash would. */
     private static void writePartially(UploadSource source, Path target) throws IOException {
-        java.nio.file.Path file = java.nio.file.Paths.get(target.toUri());
-        java.nio.file.Files.createDirectories(file.getParent());
+        java.nio.file.Path file = Paths.get(target.toUri());
+        Files.createDirectories(file.getParent());
         try (InputStream in = source.open()) {
             byte[] half = in.readNBytes((int) Math.min(source.length() / 2, 1 << 20));
-            java.nio.file.Files.write(file, half);
+            Files.write(file, half);
         }
     }
 

@@ -6,11 +6,10 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Ticker;
-
 import java.io.IOException;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,9 +29,17 @@ public final class Workers {
             StorageMetrics metrics,
             Redactor redactor)
             throws IOException {
-        return services(store, policy, executor,
-                new SpillSpace(List.of(spillDir), generousLimits(), FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM),
-                metrics, redactor);
+        return services(
+                store,
+                policy,
+                executor,
+                new SpillSpace(
+                        List.of(spillDir),
+                        generousLimits(),
+                        FreeSpaceProbe.FILE_STORE,
+                        Ticker.SYSTEM),
+                metrics,
+                redactor);
     }
 
     public static WorkerServices services(
@@ -42,18 +49,27 @@ public final class Workers {
             SpillSpace space,
             StorageMetrics metrics,
             Redactor redactor) {
-        RetryingUploader uploader = new RetryingUploader(
-                store, policy, executor, Ticker.SYSTEM, () -> 0.5, metrics, redactor);
-        return new WorkerServices(uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store, policy, executor, Ticker.SYSTEM, () -> 0.5, metrics, redactor);
+        return new WorkerServices(
+                uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
     }
 
     /** No floor, no quota: the disk of the test machine decides. */
     public static SpillLimits generousLimits() {
-        return new SpillLimits(0, 0.0, Long.MAX_VALUE, 1 << 20, Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY, 64 << 20);
+        return new SpillLimits(
+                0,
+                0.0,
+                Long.MAX_VALUE,
+                1 << 20,
+                Duration.ofSeconds(1),
+                SpillLimits.FallbackPolicy.MEMORY,
+                64 << 20);
     }
 
     public static RetryPolicy fastPolicy(int attempts) {
-        return new RetryPolicy(attempts, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30));
+        return new RetryPolicy(
+                attempts, Duration.ofMillis(1), Duration.ofMillis(5), Duration.ofSeconds(30));
     }
 }

@@ -1,9 +1,12 @@
 package io.github.resilientcheckpoints.upload;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.within;
+
 import io.github.resilientcheckpoints.testing.FakeTicker;
-
-import org.junit.jupiter.api.Test;
-
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -12,10 +15,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
-import static org.assertj.core.api.Assertions.within;
+import org.junit.jupiter.api.Test;
 
 class UploadThrottleTest {
 
@@ -27,8 +27,11 @@ class UploadThrottleTest {
     private final Sleeper fakeSleep = clock::advanceNanos;
 
     private UploadThrottle throttle(long rate, long burst, long chunk, int concurrency) {
-        return new UploadThrottle(new UploadThrottle.Settings(rate, rate / 10, burst, chunk, concurrency, 0.5, SECOND),
-                clock, fakeSleep);
+        return new UploadThrottle(
+                new UploadThrottle.Settings(
+                        rate, rate / 10, burst, chunk, concurrency, 0.5, SECOND),
+                clock,
+                fakeSleep);
     }
 
     @Test
@@ -52,7 +55,8 @@ class UploadThrottleTest {
         t.acquireBytes(512 * KB, Long.MAX_VALUE);
         assertThat(clock.nanoTime() - start).as("the burst").isZero();
         t.acquireBytes(64 * KB, Long.MAX_VALUE);
-        assertThat(clock.nanoTime() - start).as("next chunk waits its 1/16 s")
+        assertThat(clock.nanoTime() - start)
+                .as("next chunk waits its 1/16 s")
                 .isBetween(SECOND / 16 - 1000, SECOND / 16 + 1000);
         // idle for a minute refills the bucket, but only to the burst
         clock.advanceMillis(60_000);
@@ -70,13 +74,18 @@ class UploadThrottleTest {
         assertThatThrownBy(() -> t.acquireBytes(100 * KB, deadline))
                 .isInstanceOf(UploadThrottle.ThrottleTimeoutException.class)
                 .hasMessageContaining("before the checkpoint deadline");
-        assertThat(clock.nanoTime()).as("slept only for slots before the deadline").isLessThanOrEqualTo(deadline);
+        assertThat(clock.nanoTime())
+                .as("slept only for slots before the deadline")
+                .isLessThanOrEqualTo(deadline);
     }
 
     @Test
     void waitingForAPermitNeverPassesTheDeadline() throws Exception {
-        UploadThrottle t = new UploadThrottle(new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, KB, 1, 0.5, SECOND),
-                Ticker.SYSTEM, Sleeper.SYSTEM);
+        UploadThrottle t =
+                new UploadThrottle(
+                        new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, KB, 1, 0.5, SECOND),
+                        Ticker.SYSTEM,
+                        Sleeper.SYSTEM);
         t.acquirePermit(Long.MAX_VALUE);
         long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(50);
         assertThatThrownBy(() -> t.acquirePermit(deadline))
@@ -90,27 +99,33 @@ class UploadThrottleTest {
 
     @Test
     void concurrencyCapIsNeverExceededUnderManyThreads() throws Exception {
-        UploadThrottle t = new UploadThrottle(new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, KB, 4, 0.5, SECOND),
-                Ticker.SYSTEM, Sleeper.SYSTEM);
+        UploadThrottle t =
+                new UploadThrottle(
+                        new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, KB, 4, 0.5, SECOND),
+                        Ticker.SYSTEM,
+                        Sleeper.SYSTEM);
         AtomicInteger active = new AtomicInteger();
         AtomicInteger peak = new AtomicInteger();
         ExecutorService pool = Executors.newFixedThreadPool(16);
         try {
             List<Future<?>> futures = new ArrayList<>();
             for (int i = 0; i < 16; i++) {
-                futures.add(pool.submit(() -> {
-                    for (int j = 0; j < 200; j++) {
-                        t.acquirePermit(Long.MAX_VALUE);
-                        try {
-                            peak.accumulateAndGet(active.incrementAndGet(), Math::max);
-                            Thread.yield();
-                            active.decrementAndGet();
-                        } finally {
-                            t.releasePermit();
-                        }
-                    }
-                    return null;
-                }));
+                futures.add(
+                        pool.submit(
+                                () -> {
+                                    for (int j = 0; j < 200; j++) {
+                                        t.acquirePermit(Long.MAX_VALUE);
+                                        try {
+                                            peak.accumulateAndGet(
+                                                    active.incrementAndGet(), Math::max);
+                                            Thread.yield();
+                                            active.decrementAndGet();
+                                        } finally {
+                                            t.releasePermit();
+                                        }
+                                    }
+                                    return null;
+                                }));
             }
             for (Future<?> f : futures) {
                 f.get(60, TimeUnit.SECONDS);
@@ -124,22 +139,29 @@ class UploadThrottleTest {
 
     @Test
     void aSmallUploadQueuedBehindAHugeOneFinishesFirst() throws Exception {
-        UploadThrottle t = new UploadThrottle(new UploadThrottle.Settings(20 * MB, MB, 0, 256 * KB, 4, 0.5, SECOND),
-                Ticker.SYSTEM, Sleeper.SYSTEM);
+        UploadThrottle t =
+                new UploadThrottle(
+                        new UploadThrottle.Settings(20 * MB, MB, 0, 256 * KB, 4, 0.5, SECOND),
+                        Ticker.SYSTEM,
+                        Sleeper.SYSTEM);
         ExecutorService pool = Executors.newFixedThreadPool(2);
         try {
             CountDownLatch hugeStarted = new CountDownLatch(1);
-            Future<Long> huge = pool.submit(() -> {
-                t.acquireBytes(256 * KB, Long.MAX_VALUE);
-                hugeStarted.countDown();
-                t.acquireBytes(8 * MB, Long.MAX_VALUE); // 0.4 s at 20 MB/s
-                return System.nanoTime();
-            });
+            Future<Long> huge =
+                    pool.submit(
+                            () -> {
+                                t.acquireBytes(256 * KB, Long.MAX_VALUE);
+                                hugeStarted.countDown();
+                                t.acquireBytes(8 * MB, Long.MAX_VALUE); // 0.4 s at 20 MB/s
+                                return System.nanoTime();
+                            });
             assertThat(hugeStarted.await(10, TimeUnit.SECONDS)).isTrue();
-            Future<Long> small = pool.submit(() -> {
-                t.acquireBytes(256 * KB, Long.MAX_VALUE);
-                return System.nanoTime();
-            });
+            Future<Long> small =
+                    pool.submit(
+                            () -> {
+                                t.acquireBytes(256 * KB, Long.MAX_VALUE);
+                                return System.nanoTime();
+                            });
             assertThat(small.get(10, TimeUnit.SECONDS)).isLessThan(huge.get(10, TimeUnit.SECONDS));
         } finally {
             pool.shutdownNow();

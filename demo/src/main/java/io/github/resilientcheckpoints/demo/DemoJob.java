@@ -1,5 +1,10 @@
 package io.github.resilientcheckpoints.demo;
 
+import java.util.Arrays;
+import java.util.HashSet;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.api.common.functions.MapFunction;
@@ -18,10 +23,6 @@ import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
-import java.util.Arrays;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
-
 /**
  * The demo's job: records 0, 1, 2, … keyed by {@code n % KEYS}. Every key holds how many of its
  * records it has seen and a payload derived from that count, so when record {@code n} arrives the
@@ -36,6 +37,7 @@ final class DemoJob {
 
     static final AtomicLong RECORDS = new AtomicLong();
     static final AtomicLong MISMATCHES = new AtomicLong();
+
     /** Keys that found state of their own when their first record after a start arrived. */
     static final AtomicLong KEYS_WITH_STATE = new AtomicLong();
 
@@ -49,46 +51,68 @@ final class DemoJob {
 
     static JobID submit(MiniCluster cluster, Configuration conf) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        env.fromSequence(0, Long.MAX_VALUE).setParallelism(1)
-                .map(new Throttle()).setParallelism(1)
+        env.fromSequence(0, Long.MAX_VALUE)
+                .setParallelism(1)
+                .map(new Throttle())
+                .setParallelism(1)
                 .keyBy(n -> n % KEYS)
-                .process(new Check()).setParallelism(2)
+                .process(new Check())
+                .setParallelism(2)
                 .sinkTo(new DiscardingSink<>());
-        return cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS).getJobID();
+        return cluster.submitJob(env.getStreamGraph().getJobGraph())
+                .get(60, TimeUnit.SECONDS)
+                .getJobID();
     }
 
     static CheckpointStatsSnapshot checkpoints(MiniCluster cluster, JobID job) throws Exception {
-        return cluster.getExecutionGraph(job).get(30, TimeUnit.SECONDS).getCheckpointStatsSnapshot();
+        return cluster.getExecutionGraph(job)
+                .get(30, TimeUnit.SECONDS)
+                .getCheckpointStatsSnapshot();
     }
 
     static long failedCheckpoints(MiniCluster cluster, JobID job) throws Exception {
         return checkpoints(cluster, job).getHistory().getCheckpoints().stream()
-                .filter(c -> c instanceof FailedCheckpointStats).count();
+                .filter(c -> c instanceof FailedCheckpointStats)
+                .count();
     }
 
     static String latestCheckpoint(MiniCluster cluster, JobID job) throws Exception {
-        CompletedCheckpointStats latest = checkpoints(cluster, job).getHistory().getLatestCompletedCheckpoint();
+        CompletedCheckpointStats latest =
+                checkpoints(cluster, job).getHistory().getLatestCompletedCheckpoint();
         if (latest == null) {
             throw new IllegalStateException("job " + job + " has no completed checkpoint");
         }
         return latest.getExternalPath();
     }
 
-    /** Waits until the job has {@code count} completed checkpoints and has checked {@code records} records. */
+    /**
+     * Waits until the job has {@code count} completed checkpoints and has checked {@code records}
+     * records.
+     */
     static void await(MiniCluster cluster, JobID job, long count, long records) throws Exception {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
             JobStatus status = cluster.getJobStatus(job).get(30, TimeUnit.SECONDS);
             if (status.isGloballyTerminalState()) {
-                throw new IllegalStateException("job ended (" + status + "): " + cluster.requestJobResult(job)
-                        .get(30, TimeUnit.SECONDS).getSerializedThrowable().map(Throwable::getMessage).orElse(""));
+                throw new IllegalStateException(
+                        "job ended ("
+                                + status
+                                + "): "
+                                + cluster.requestJobResult(job)
+                                        .get(30, TimeUnit.SECONDS)
+                                        .getSerializedThrowable()
+                                        .map(Throwable::getMessage)
+                                        .orElse(""));
             }
-            if (status == JobStatus.RUNNING && RECORDS.get() >= records
-                    && checkpoints(cluster, job).getCounts().getNumberOfCompletedCheckpoints() >= count) {
+            if (status == JobStatus.RUNNING
+                    && RECORDS.get() >= records
+                    && checkpoints(cluster, job).getCounts().getNumberOfCompletedCheckpoints()
+                            >= count) {
                 return;
             }
             if (System.nanoTime() > end) {
-                throw new IllegalStateException("no " + count + " checkpoints / " + records + " records within 60 s");
+                throw new IllegalStateException(
+                        "no " + count + " checkpoints / " + records + " records within 60 s");
             }
             Thread.sleep(50);
         }
@@ -113,14 +137,18 @@ final class DemoJob {
     private static final class Check extends KeyedProcessFunction<Long, Long, Long> {
         private transient ValueState<Long> seen;
         private transient ValueState<byte[]> payload;
-        private transient java.util.Set<Long> started;
+        private transient Set<Long> started;
 
         @Override
         public void open(OpenContext context) {
             seen = getRuntimeContext().getState(new ValueStateDescriptor<>("seen", Types.LONG));
-            payload = getRuntimeContext().getState(new ValueStateDescriptor<>("payload",
-                    PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
-            started = new java.util.HashSet<>();
+            payload =
+                    getRuntimeContext()
+                            .getState(
+                                    new ValueStateDescriptor<>(
+                                            "payload",
+                                            PrimitiveArrayTypeInfo.BYTE_PRIMITIVE_ARRAY_TYPE_INFO));
+            started = new HashSet<>();
         }
 
         @Override
@@ -130,7 +158,8 @@ final class DemoJob {
             if (started.add(context.getCurrentKey()) && count != null) {
                 KEYS_WITH_STATE.incrementAndGet();
             }
-            if (have != n / KEYS || (count != null && !Arrays.equals(payload.value(), payloadFor(have)))) {
+            if (have != n / KEYS
+                    || (count != null && !Arrays.equals(payload.value(), payloadFor(have)))) {
                 MISMATCHES.incrementAndGet();
             }
             seen.update(have + 1);

@@ -1,5 +1,8 @@
 package io.github.resilientcheckpoints.demo;
 
+import java.io.InputStream;
+import java.net.URI;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.configuration.Configuration;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
@@ -7,7 +10,6 @@ import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.blobstore.ForwardingBlobStore;
 import org.gaul.s3proxy.blobstore.domain.MultipartUpload;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
-
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.services.s3.model.CreateBucketRequest;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
@@ -15,10 +17,6 @@ import software.amazon.awssdk.services.s3.model.PutObjectResponse;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.UploadPartRequest;
 import software.amazon.awssdk.services.s3.model.UploadPartResponse;
-
-import java.io.InputStream;
-import java.net.URI;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * A real S3 API server (S3Proxy, in memory) on 127.0.0.1 that answers every {@code n}-th write
@@ -29,20 +27,24 @@ public final class EmbeddedS3 implements AutoCloseable {
 
     public static final String REGION = "us-east-1";
     public static final String ACCESS_KEY = "demo-access-key";
+
     /** A made-up key for a loopback server; tests check that it never shows in a message. */
     public static final String SECRET_KEY = "demo-secret-key-never-logged";
 
     private final S3Proxy proxy;
     private final SlowDownEveryNth store;
 
-    /** @param slowDownEvery every this many writes one is answered 503 SlowDown; 0 for never */
+    /**
+     * @param slowDownEvery every this many writes one is answered 503 SlowDown; 0 for never
+     */
     public EmbeddedS3(int slowDownEvery) throws Exception {
         store = new SlowDownEveryNth(new TransientNio2BlobStore(), slowDownEvery);
-        proxy = S3Proxy.builder()
-                .blobStore(store)
-                .endpoint(URI.create("http://127.0.0.1:0"))
-                .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
-                .build();
+        proxy =
+                S3Proxy.builder()
+                        .blobStore(store)
+                        .endpoint(URI.create("http://127.0.0.1:0"))
+                        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+                        .build();
         proxy.start();
         long end = System.nanoTime() + 30_000_000_000L;
         while (!"STARTED".equals(proxy.getState())) {
@@ -87,7 +89,10 @@ public final class EmbeddedS3 implements AutoCloseable {
         proxy.stop();
     }
 
-    /** S3Proxy turns an {@link S3Exception} thrown here into the HTTP status and error code it carries. */
+    /**
+     * S3Proxy turns an {@link S3Exception} thrown here into the HTTP status and error code it
+     * carries.
+     */
     private static final class SlowDownEveryNth extends ForwardingBlobStore {
         private final int every;
         private final AtomicLong writes = new AtomicLong();
@@ -105,8 +110,8 @@ public final class EmbeddedS3 implements AutoCloseable {
         }
 
         @Override
-        public UploadPartResponse uploadMultipartPart(MultipartUpload upload, UploadPartRequest request,
-                InputStream content) {
+        public UploadPartResponse uploadMultipartPart(
+                MultipartUpload upload, UploadPartRequest request, InputStream content) {
             maybeSlowDown();
             return super.uploadMultipartPart(upload, request, content);
         }
@@ -114,11 +119,15 @@ public final class EmbeddedS3 implements AutoCloseable {
         private void maybeSlowDown() {
             if (every > 0 && writes.incrementAndGet() % every == 0) {
                 injected.incrementAndGet();
-                throw (S3Exception) S3Exception.builder()
-                        .statusCode(503)
-                        .awsErrorDetails(AwsErrorDetails.builder()
-                                .errorCode("SlowDown").errorMessage("Please reduce your request rate.").build())
-                        .build();
+                throw (S3Exception)
+                        S3Exception.builder()
+                                .statusCode(503)
+                                .awsErrorDetails(
+                                        AwsErrorDetails.builder()
+                                                .errorCode("SlowDown")
+                                                .errorMessage("Please reduce your request rate.")
+                                                .build())
+                                .build();
             }
         }
     }

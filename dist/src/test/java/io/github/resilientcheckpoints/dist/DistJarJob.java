@@ -6,7 +6,8 @@ import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.testing.CountingJob;
-
+import java.net.URI;
+import java.util.List;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FileSystem;
@@ -14,9 +15,6 @@ import org.apache.flink.core.plugin.PluginManager;
 import org.apache.flink.core.plugin.PluginUtils;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.minicluster.MiniClusterConfiguration;
-
-import java.net.URI;
-import java.util.List;
 
 /**
  * Runs in a child JVM whose classpath holds Flink, the test job and, of this project, only the
@@ -34,7 +32,8 @@ public final class DistJarJob {
         return String.valueOf(type.getProtectionDomain().getCodeSource().getLocation());
     }
 
-    @SuppressWarnings("try") // MiniCluster.close() may throw InterruptedException; main propagates it
+    @SuppressWarnings(
+            "try") // MiniCluster.close() may throw InterruptedException; main propagates it
     public static void main(String[] args) throws Exception {
         String dir = args[0];
         Configuration s3 = new Configuration();
@@ -42,8 +41,10 @@ public final class DistJarJob {
             int eq = args[i].indexOf('=');
             s3.setString(args[i].substring(0, eq), args[i].substring(eq + 1));
         }
-        for (String absent : List.of("com.github.benmanes.caffeine.cache.Caffeine",
-                "software.amazon.awssdk.services.s3.S3Client")) {
+        for (String absent :
+                List.of(
+                        "com.github.benmanes.caffeine.cache.Caffeine",
+                        "software.amazon.awssdk.services.s3.S3Client")) {
             try {
                 Class.forName(absent);
                 System.out.println("unexpected on the classpath: " + absent);
@@ -56,17 +57,24 @@ public final class DistJarJob {
         PluginManager plugins = PluginUtils.createPluginManagerFromRootFolder(s3);
         FileSystem.initialize(s3, plugins);
 
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", dir);
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(), "hashmap", dir);
         conf.addAll(s3);
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(args[1]));
         conf.setString(ResilientCheckpointOptions.PREFIX + "s3.part-size", "5 mb");
         conf.setString(ResilientCheckpointOptions.PREFIX + "s3.multipart-threshold", "5 mb");
         try (CheckpointStore store = CheckpointStores.forRoot(URI.create(dir), conf)) {
-            System.out.println("store: " + store.getClass().getName() + " from " + origin(store.getClass()));
+            System.out.println(
+                    "store: " + store.getClass().getName() + " from " + origin(store.getClass()));
         }
         System.out.println("factory from " + origin(ResilientCheckpointStorageFactory.class));
-        try (MiniCluster miniCluster = new MiniCluster(new MiniClusterConfiguration.Builder()
-                .setNumTaskManagers(1).setNumSlotsPerTaskManager(4).build())) {
+        try (MiniCluster miniCluster =
+                new MiniCluster(
+                        new MiniClusterConfiguration.Builder()
+                                .setNumTaskManagers(1)
+                                .setNumSlotsPerTaskManager(4)
+                                .build())) {
             miniCluster.start();
             JobID job = CountingJob.start(miniCluster, conf, 32 * 1024);
             CountingJob.awaitChecked(miniCluster, job, 2L * CountingJob.KEYS);
@@ -75,8 +83,15 @@ public final class DistJarJob {
             String latest = CountingJob.latestCheckpointPath(miniCluster, job);
             CountingJob.cancel(miniCluster, job);
             long uploads = StorageRuntime.shared().metrics().uploadsSucceeded();
-            System.out.println("uploads " + uploads + ", failed checkpoints " + failures
-                    + ", mismatches " + CountingJob.MISMATCHES.get() + ", restoring from " + latest);
+            System.out.println(
+                    "uploads "
+                            + uploads
+                            + ", failed checkpoints "
+                            + failures
+                            + ", mismatches "
+                            + CountingJob.MISMATCHES.get()
+                            + ", restoring from "
+                            + latest);
             // Fails unless every key comes back with exactly its counter and payload.
             CountingJob.verifyRestore(miniCluster, conf, latest, 32 * 1024);
             if (uploads > 0 && failures.isEmpty() && CountingJob.MISMATCHES.get() == 0) {

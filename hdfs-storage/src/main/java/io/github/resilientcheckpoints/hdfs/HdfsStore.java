@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
@@ -8,21 +10,7 @@ import io.github.resilientcheckpoints.store.SupportsBatchDelete;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
-
-import org.apache.hadoop.fs.FSDataOutputStream;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.fs.LocatedFileStatus;
-import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.QuotaUsage;
-import org.apache.hadoop.fs.RemoteIterator;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
+import io.github.resilientcheckpoints.time.Ticker;
 import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
@@ -32,11 +20,19 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.regex.Pattern;
+import org.apache.hadoop.fs.FSDataOutputStream;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Path;
+import org.apache.hadoop.fs.QuotaUsage;
+import org.apache.hadoop.fs.RemoteIterator;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
- * The HDFS store: every upload writes a hidden temporary file next to its target, {@code hsync}s
- * it (the bytes are on every DataNode of the pipeline), then renames it into place, so a reader
- * never sees a partial file; a failed upload deletes its temporary file, also when its thread was
+ * The HDFS store: every upload writes a hidden temporary file next to its target, {@code hsync}s it
+ * (the bytes are on every DataNode of the pipeline), then renames it into place, so a reader never
+ * sees a partial file; a failed upload deletes its temporary file, also when its thread was
  * interrupted (cancelled): deletes go through a {@link CleanupExecutor}. Before writing, the quota
  * headroom of the target directory and its ancestors is checked (cached), so a checkpoint that
  * cannot fit fails at once with the numbers instead of after gigabytes.
@@ -70,25 +66,44 @@ public final class HdfsStore
     private final String storagePolicy;
     private final long quotaCheckIntervalNanos;
     private final Ticker ticker;
+
     /**
      * Directories whose storage policy this store has set (the policy is per directory, and Flink
      * makes a new chk-N directory per checkpoint): bounded, a forgotten one costs one more call.
      */
-    private final Cache<Path, Boolean> policyApplied = Caffeine.newBuilder()
-            .maximumSize(MAX_CACHED_DIRECTORIES)
-            .executor(Runnable::run)
-            .build();
-    /** Quota views by {@link #quotaRoot job directory}; bounded, and dropped when no job uses them. */
-    private final Cache<Path, QuotaView> quotas = Caffeine.newBuilder()
-            .maximumSize(MAX_CACHED_DIRECTORIES)
-            .expireAfterAccess(Duration.ofHours(1))
-            .executor(Runnable::run)
-            .build();
-    /** Deletes of temporary and abandoned files: they must work on interrupted (cancelled) threads too. */
-    private final CleanupExecutor cleanup =
-            new CleanupExecutor("rcs-hdfs-cleanup", HdfsStore.class.getClassLoader(), 2, Duration.ofSeconds(30));
+    private final Cache<Path, Boolean> policyApplied =
+            Caffeine.newBuilder()
+                    .maximumSize(MAX_CACHED_DIRECTORIES)
+                    .executor(Runnable::run)
+                    .build();
 
-    public HdfsStore(FileSystem fs, int replication, String storagePolicy, Duration quotaCheckInterval, Ticker ticker) {
+    /**
+     * Quota views by {@link #quotaRoot job directory}; bounded, and dropped when no job uses them.
+     */
+    private final Cache<Path, QuotaView> quotas =
+            Caffeine.newBuilder()
+                    .maximumSize(MAX_CACHED_DIRECTORIES)
+                    .expireAfterAccess(Duration.ofHours(1))
+                    .executor(Runnable::run)
+                    .build();
+
+    /**
+     * Deletes of temporary and abandoned files: they must work on interrupted (cancelled) threads
+     * too.
+     */
+    private final CleanupExecutor cleanup =
+            new CleanupExecutor(
+                    "rcs-hdfs-cleanup",
+                    HdfsStore.class.getClassLoader(),
+                    2,
+                    Duration.ofSeconds(30));
+
+    public HdfsStore(
+            FileSystem fs,
+            int replication,
+            String storagePolicy,
+            Duration quotaCheckInterval,
+            Ticker ticker) {
         this.fs = fs;
         this.replication = (short) replication;
         this.storagePolicy = storagePolicy;
@@ -97,8 +112,8 @@ public final class HdfsStore
     }
 
     @Override
-    public org.apache.flink.core.fs.Path upload(UploadSource source, org.apache.flink.core.fs.Path target)
-            throws IOException {
+    public org.apache.flink.core.fs.Path upload(
+            UploadSource source, org.apache.flink.core.fs.Path target) throws IOException {
         TempFileWrite write = open(target, source.length());
         boolean committed = false;
         try {
@@ -114,20 +129,26 @@ public final class HdfsStore
     }
 
     @Override
-    public StreamingUpload startStreamingUpload(org.apache.flink.core.fs.Path target) throws IOException {
+    public StreamingUpload startStreamingUpload(org.apache.flink.core.fs.Path target)
+            throws IOException {
         return open(target, 0);
     }
 
-    /** Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}. */
-    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes) throws IOException {
+    /**
+     * Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}.
+     */
+    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes)
+            throws IOException {
         Path path = toHadoop(target);
         Path parent = path.getParent();
         long replicas = replication > 0 ? replication : fs.getDefaultReplication(path);
         QuotaView quota = checkQuota(parent, bytes * replicas);
         Path temp = new Path(parent, "." + path.getName() + TEMP_SUFFIX);
-        FSDataOutputStream out = replication > 0
-                ? fs.create(temp, false, 64 * 1024, replication, fs.getDefaultBlockSize(temp))
-                : fs.create(temp, false);
+        FSDataOutputStream out =
+                replication > 0
+                        ? fs.create(
+                                temp, false, 64 * 1024, replication, fs.getDefaultBlockSize(temp))
+                        : fs.create(temp, false);
         TempFileWrite write = new TempFileWrite(target, path, temp, out, quota, replicas);
         try {
             applyStoragePolicy(parent);
@@ -152,8 +173,13 @@ public final class HdfsStore
         private long written;
         private volatile boolean committed;
 
-        TempFileWrite(org.apache.flink.core.fs.Path target, Path path, Path temp, FSDataOutputStream out,
-                QuotaView quota, long replicas) {
+        TempFileWrite(
+                org.apache.flink.core.fs.Path target,
+                Path path,
+                Path temp,
+                FSDataOutputStream out,
+                QuotaView quota,
+                long replicas) {
             this.target = target;
             this.path = path;
             this.temp = temp;
@@ -174,8 +200,12 @@ public final class HdfsStore
             out.hsync();
             out.close();
             if (!fs.rename(temp, path)) {
-                throw new IOException("HDFS refused to rename '" + temp + "' to '" + path
-                        + "' (the target exists or its directory vanished)");
+                throw new IOException(
+                        "HDFS refused to rename '"
+                                + temp
+                                + "' to '"
+                                + path
+                                + "' (the target exists or its directory vanished)");
             }
             committed = true;
             quota.charge(written * replicas);
@@ -197,7 +227,8 @@ public final class HdfsStore
         }
     }
 
-    private static void copy(UploadSource source, FSDataOutputStream out, Path temp) throws IOException {
+    private static void copy(UploadSource source, FSDataOutputStream out, Path temp)
+            throws IOException {
         byte[] buffer = new byte[64 * 1024];
         long remaining = source.length();
         try (InputStream in = source.open()) {
@@ -207,7 +238,8 @@ public final class HdfsStore
                 }
                 int n = in.read(buffer, 0, (int) Math.min(buffer.length, remaining));
                 if (n < 0) {
-                    throw new IOException("source ended " + remaining + " bytes early while writing " + temp);
+                    throw new IOException(
+                            "source ended " + remaining + " bytes early while writing " + temp);
                 }
                 out.write(buffer, 0, n);
                 remaining -= n;
@@ -216,14 +248,19 @@ public final class HdfsStore
     }
 
     private void applyStoragePolicy(Path directory) {
-        if (storagePolicy == null || storagePolicy.isBlank()
+        if (storagePolicy == null
+                || storagePolicy.isBlank()
                 || policyApplied.asMap().putIfAbsent(directory, Boolean.TRUE) != null) {
             return;
         }
         try {
             fs.setStoragePolicy(directory, storagePolicy);
         } catch (IOException | RuntimeException e) {
-            LOG.warn("Could not set storage policy {} on {}: {}", storagePolicy, directory, e.toString());
+            LOG.warn(
+                    "Could not set storage policy {} on {}: {}",
+                    storagePolicy,
+                    directory,
+                    e.toString());
         }
     }
 
@@ -256,7 +293,9 @@ public final class HdfsStore
      */
     static Path quotaRoot(Path directory) {
         Path parent = directory.getParent();
-        return parent != null && CHECKPOINT_DIRECTORY.matcher(directory.getName()).matches() ? parent : directory;
+        return parent != null && CHECKPOINT_DIRECTORY.matcher(directory.getName()).matches()
+                ? parent
+                : directory;
     }
 
     private QuotaView readQuotas(Path directory) throws IOException {
@@ -265,8 +304,13 @@ public final class HdfsStore
             try {
                 QuotaUsage usage = fs.getQuotaUsage(p);
                 if (usage.getSpaceQuota() >= 0 || usage.getQuota() >= 0) {
-                    limits.add(new Limit(p, usage.getSpaceQuota(), usage.getSpaceConsumed(),
-                            usage.getQuota(), usage.getFileAndDirectoryCount()));
+                    limits.add(
+                            new Limit(
+                                    p,
+                                    usage.getSpaceQuota(),
+                                    usage.getSpaceConsumed(),
+                                    usage.getQuota(),
+                                    usage.getFileAndDirectoryCount()));
                 }
             } catch (FileNotFoundException notYetCreated) {
                 // chk-N may not exist yet; its ancestors still bound it
@@ -275,7 +319,8 @@ public final class HdfsStore
         return new QuotaView(ticker.nanoTime(), limits);
     }
 
-    private record Limit(Path directory, long spaceQuota, long spaceConsumed, long nsQuota, long nsCount) {}
+    private record Limit(
+            Path directory, long spaceQuota, long spaceConsumed, long nsQuota, long nsCount) {}
 
     /** Quotas as last read, minus what this store has written since. */
     private static final class QuotaView {
@@ -293,19 +338,24 @@ public final class HdfsStore
                 if (l.spaceQuota() >= 0) {
                     long free = l.spaceQuota() - l.spaceConsumed() - chargedSinceCheck;
                     if (bytesWithReplicas > free) {
-                        throw new QuotaHeadroomException(String.format(
-                                "A checkpoint file of %d bytes (with replicas) cannot fit under the HDFS"
-                                        + " space quota of '%s': quota %d bytes, used %d, free %d. Raise the"
-                                        + " quota (hdfs dfsadmin -setSpaceQuota) or delete old checkpoints.",
-                                bytesWithReplicas, l.directory(), l.spaceQuota(),
-                                l.spaceConsumed() + chargedSinceCheck, Math.max(0, free)));
+                        throw new QuotaHeadroomException(
+                                String.format(
+                                        "A checkpoint file of %d bytes (with replicas) cannot fit under the HDFS"
+                                                + " space quota of '%s': quota %d bytes, used %d, free %d. Raise the"
+                                                + " quota (hdfs dfsadmin -setSpaceQuota) or delete old checkpoints.",
+                                        bytesWithReplicas,
+                                        l.directory(),
+                                        l.spaceQuota(),
+                                        l.spaceConsumed() + chargedSinceCheck,
+                                        Math.max(0, free)));
                     }
                 }
                 if (l.nsQuota() >= 0 && l.nsQuota() - l.nsCount() < 2) {
-                    throw new QuotaHeadroomException(String.format(
-                            "No name left under the HDFS namespace quota of '%s': quota %d names, used %d."
-                                    + " Raise the quota (hdfs dfsadmin -setQuota) or delete old checkpoints.",
-                            l.directory(), l.nsQuota(), l.nsCount()));
+                    throw new QuotaHeadroomException(
+                            String.format(
+                                    "No name left under the HDFS namespace quota of '%s': quota %d names, used %d."
+                                            + " Raise the quota (hdfs dfsadmin -setQuota) or delete old checkpoints.",
+                                    l.directory(), l.nsQuota(), l.nsCount()));
                 }
             }
         }
@@ -337,7 +387,8 @@ public final class HdfsStore
     }
 
     @Override
-    public List<org.apache.flink.core.fs.Path> deleteAll(Collection<org.apache.flink.core.fs.Path> paths) {
+    public List<org.apache.flink.core.fs.Path> deleteAll(
+            Collection<org.apache.flink.core.fs.Path> paths) {
         // HDFS has no multi-file delete RPC.
         return SupportsBatchDelete.deleteEach(this, paths);
     }
@@ -352,8 +403,11 @@ public final class HdfsStore
         RemoteIterator<LocatedFileStatus> it = fs.listFiles(dir, true);
         while (it.hasNext()) {
             LocatedFileStatus s = it.next();
-            files.add(new StoredFile(new org.apache.flink.core.fs.Path(s.getPath().toUri()), s.getLen(),
-                    s.getModificationTime()));
+            files.add(
+                    new StoredFile(
+                            new org.apache.flink.core.fs.Path(s.getPath().toUri()),
+                            s.getLen(),
+                            s.getModificationTime()));
         }
         return files;
     }

@@ -1,11 +1,9 @@
 package io.github.resilientcheckpoints.hdfs;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-
+import java.time.Duration;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
-
-import java.time.Duration;
 
 /** Keys of the HDFS store adapter, under the storage's namespace. */
 public final class HdfsStoreOptions {

@@ -2,16 +2,15 @@ package io.github.resilientcheckpoints.hdfs;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreProvider;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.apache.flink.configuration.ReadableConfig;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.fs.FileSystem;
-
+import io.github.resilientcheckpoints.time.Ticker;
 import java.io.File;
 import java.io.IOException;
 import java.net.URI;
 import java.util.Map;
+import org.apache.flink.configuration.ReadableConfig;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 
 /** Serves {@code hdfs://} checkpoint directories with {@link HdfsStore}. */
 public final class HdfsStoreProvider implements CheckpointStoreProvider {
@@ -33,11 +32,19 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
         Configuration hadoop = hadoopConfiguration(config);
         int replication = config.get(HdfsStoreOptions.REPLICATION);
         if (replication < 0 || replication > Short.MAX_VALUE) {
-            throw new IOException("Invalid value " + replication + " for '" + HdfsStoreOptions.REPLICATION.key()
-                    + "': expected 0 (cluster default) or a replication factor up to " + Short.MAX_VALUE);
+            throw new IOException(
+                    "Invalid value "
+                            + replication
+                            + " for '"
+                            + HdfsStoreOptions.REPLICATION.key()
+                            + "': expected 0 (cluster default) or a replication factor up to "
+                            + Short.MAX_VALUE);
         }
-        return new HdfsStore(FileSystem.newInstance(checkpointRoot, hadoop), replication,
-                config.get(HdfsStoreOptions.STORAGE_POLICY), config.get(HdfsStoreOptions.QUOTA_CHECK_INTERVAL),
+        return new HdfsStore(
+                FileSystem.newInstance(checkpointRoot, hadoop),
+                replication,
+                config.get(HdfsStoreOptions.STORAGE_POLICY),
+                config.get(HdfsStoreOptions.QUOTA_CHECK_INTERVAL),
                 Ticker.SYSTEM);
     }
 
@@ -52,13 +59,13 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
             for (String name : new String[] {"core-site.xml", "hdfs-site.xml"}) {
                 File file = new File(confDir, name);
                 if (file.isFile()) {
-                    hadoop.addResource(new org.apache.hadoop.fs.Path(file.getAbsolutePath()));
+                    hadoop.addResource(new Path(file.getAbsolutePath()));
                 }
             }
         }
         if (config instanceof org.apache.flink.configuration.Configuration) {
-            for (Map.Entry<String, String> e
-                    : ((org.apache.flink.configuration.Configuration) config).toMap().entrySet()) {
+            for (Map.Entry<String, String> e :
+                    ((org.apache.flink.configuration.Configuration) config).toMap().entrySet()) {
                 if (e.getKey().startsWith(FLINK_HADOOP_PREFIX)) {
                     hadoop.set(e.getKey().substring(FLINK_HADOOP_PREFIX.length()), e.getValue());
                 }

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.hdfs;
 
 import io.github.resilientcheckpoints.store.UploadSource;
-
 import java.io.ByteArrayInputStream;
 import java.io.InputStream;
 import java.util.concurrent.CountDownLatch;

@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.cleanup.MetadataReferences;
@@ -8,7 +10,13 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.Set;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FileSystem;
@@ -25,16 +33,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.List;
-import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Cleanup given {@code hdfs:///path} (no authority: the default file system's name node) for a job
@@ -65,9 +63,13 @@ class HdfsCleanupIT {
     }
 
     @Test
-    void aRootWithoutAuthorityNamesTheSameFiles(@InjectMiniCluster MiniCluster cluster) throws Exception {
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "rocksdb",
-                dfs.uri() + "/flink/ckpt");
+    void aRootWithoutAuthorityNamesTheSameFiles(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "rocksdb",
+                        dfs.uri() + "/flink/ckpt");
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         CountingJob.resetCounters();
         JobID job = CountingJob.start(cluster, conf);
@@ -75,17 +77,20 @@ class HdfsCleanupIT {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
         String latest = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
-        Set<String> referenced = MetadataReferences.read(new Path(latest), getClass().getClassLoader());
+        Set<String> referenced =
+                MetadataReferences.read(new Path(latest), getClass().getClassLoader());
         assertThat(referenced).anyMatch(k -> k.contains("/" + job.toHexString() + "/shared/"));
 
         DistributedFileSystem hdfs = dfs.fs();
         org.apache.hadoop.fs.Path orphan =
-                new org.apache.hadoop.fs.Path("/flink/ckpt/" + job.toHexString() + "/shared/planted-orphan");
+                new org.apache.hadoop.fs.Path(
+                        "/flink/ckpt/" + job.toHexString() + "/shared/planted-orphan");
         try (FSDataOutputStream out = hdfs.create(orphan)) {
             out.write(new byte[] {7});
         }
         long twoDaysAgo = System.currentTimeMillis() - Duration.ofDays(2).toMillis();
-        RemoteIterator<LocatedFileStatus> files = hdfs.listFiles(new org.apache.hadoop.fs.Path("/flink/ckpt"), true);
+        RemoteIterator<LocatedFileStatus> files =
+                hdfs.listFiles(new org.apache.hadoop.fs.Path("/flink/ckpt"), true);
         while (files.hasNext()) {
             hdfs.setTimes(files.next().getPath(), twoDaysAgo, -1);
         }
@@ -94,10 +99,18 @@ class HdfsCleanupIT {
         Configuration operator = new Configuration();
         operator.setString("flink.hadoop.fs.defaultFS", dfs.uri().toString());
         FileSystem.initialize(operator, null);
-        try (CheckpointStore store = CheckpointStores.forRoot(URI.create("hdfs:///flink/ckpt"), operator)) {
+        try (CheckpointStore store =
+                CheckpointStores.forRoot(URI.create("hdfs:///flink/ckpt"), operator)) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            int exit = CleanupCommandAccess.run(store, "hdfs:///flink/ckpt", true, new String[0], operator,
-                    new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+            int exit =
+                    CleanupCommandAccess.run(
+                            store,
+                            "hdfs:///flink/ckpt",
+                            true,
+                            new String[0],
+                            operator,
+                            new PrintStream(out, true, StandardCharsets.UTF_8),
+                            System.err);
             String printed = out.toString(StandardCharsets.UTF_8);
             assertThat(exit).as(printed).isZero();
             assertThat(printed).contains("planted-orphan");
@@ -107,7 +120,9 @@ class HdfsCleanupIT {
         }
         assertThat(hdfs.exists(orphan)).isFalse();
         for (String key : referenced) {
-            assertThat(hdfs.exists(new org.apache.hadoop.fs.Path(URI.create(key).getPath()))).as(key).isTrue();
+            assertThat(hdfs.exists(new org.apache.hadoop.fs.Path(URI.create(key).getPath())))
+                    .as(key)
+                    .isTrue();
         }
         CountingJob.verifyRestore(cluster, conf, latest, CountingJob.PAYLOAD_BYTES);
     }

@@ -1,25 +1,18 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.testing.ByteSource;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.CheckpointUploadException;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Ticker;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.hadoop.fs.FileSystem;
-import org.apache.hadoop.hdfs.DistributedFileSystem;
-import org.apache.hadoop.hdfs.MiniDFSCluster;
-import org.apache.hadoop.hdfs.protocol.HdfsConstants;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.time.Duration;
 import java.util.Random;
@@ -28,9 +21,17 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.flink.core.fs.Path;
+import org.apache.hadoop.fs.FileStatus;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.SafeModeAction;
+import org.apache.hadoop.hdfs.DistributedFileSystem;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
+import org.apache.hadoop.hdfs.protocol.HdfsConstants;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The HDFS adapter under DataNode loss, NameNode trouble and quotas, on a real 3-DataNode HDFS. */
 class HdfsFaultIT {
@@ -47,7 +48,13 @@ class HdfsFaultIT {
     @BeforeEach
     void start() throws IOException {
         dfs = new MiniDfs(base, 3);
-        store = new HdfsStore(FileSystem.newInstance(dfs.uri(), dfs.conf()), 3, null, Duration.ofSeconds(10), Ticker.SYSTEM);
+        store =
+                new HdfsStore(
+                        FileSystem.newInstance(dfs.uri(), dfs.conf()),
+                        3,
+                        null,
+                        Duration.ofSeconds(10),
+                        Ticker.SYSTEM);
     }
 
     @AfterEach
@@ -59,19 +66,30 @@ class HdfsFaultIT {
     }
 
     private RetryingUploader uploader() {
-        return new RetryingUploader(store,
-                new RetryPolicy(20, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(60)),
-                executor, Ticker.SYSTEM, RetryingUploader.threadLocalRandom(), metrics, Redactor.NONE);
+        return new RetryingUploader(
+                store,
+                new RetryPolicy(
+                        20, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofSeconds(60)),
+                executor,
+                Ticker.SYSTEM,
+                RetryingUploader.threadLocalRandom(),
+                metrics,
+                Redactor.NONE);
     }
 
     private Path dir(String name) {
         return new Path(dfs.uri() + "/ckpt/" + name);
     }
 
-    private Future<Path> uploadAsync(io.github.resilientcheckpoints.store.UploadSource source, Path dir) {
-        return executor.submit(() -> uploader().upload(source,
-                () -> new Path(dir, UUID.randomUUID().toString()),
-                System.nanoTime() + TimeUnit.MINUTES.toNanos(2), new UploadCancellation()));
+    private Future<Path> uploadAsync(UploadSource source, Path dir) {
+        return executor.submit(
+                () ->
+                        uploader()
+                                .upload(
+                                        source,
+                                        () -> new Path(dir, UUID.randomUUID().toString()),
+                                        System.nanoTime() + TimeUnit.MINUTES.toNanos(2),
+                                        new UploadCancellation()));
     }
 
     @Test
@@ -83,7 +101,7 @@ class HdfsFaultIT {
         assertThat(source.reachedGate.await(30, TimeUnit.SECONDS)).isTrue();
 
         DistributedFileSystem fs = dfs.fs();
-        org.apache.hadoop.fs.FileStatus[] during = fs.listStatus(new org.apache.hadoop.fs.Path(chk.toUri()));
+        FileStatus[] during = fs.listStatus(new org.apache.hadoop.fs.Path(chk.toUri()));
         assertThat(during).as("only the hidden temporary file exists mid-upload").hasSize(1);
         assertThat(during[0].getPath().getName()).startsWith(".").endsWith(HdfsStore.TEMP_SUFFIX);
 
@@ -112,15 +130,17 @@ class HdfsFaultIT {
     @Test
     void safeModeIsRetriedUntilTheNameNodeAcceptsWritesAgain() throws Exception {
         DistributedFileSystem fs = dfs.fs();
-        fs.setSafeMode(org.apache.hadoop.fs.SafeModeAction.ENTER);
+        fs.setSafeMode(SafeModeAction.ENTER);
         byte[] data = bytes(2 * MB, 3);
         Future<Path> upload = uploadAsync(new ByteSource(data), dir("chk-3"));
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (metrics.failures(FailureClass.TRANSIENT) < 2 && System.nanoTime() < end) {
             Thread.sleep(20);
         }
-        assertThat(metrics.failures(FailureClass.TRANSIENT)).as("SafeModeException is transient").isGreaterThanOrEqualTo(2);
-        fs.setSafeMode(org.apache.hadoop.fs.SafeModeAction.LEAVE);
+        assertThat(metrics.failures(FailureClass.TRANSIENT))
+                .as("SafeModeException is transient")
+                .isGreaterThanOrEqualTo(2);
+        fs.setSafeMode(SafeModeAction.LEAVE);
 
         Path written = upload.get(60, TimeUnit.SECONDS);
         assertThat(read(written)).isEqualTo(data);
@@ -148,16 +168,23 @@ class HdfsFaultIT {
         fs.setQuota(quotaDir, HdfsConstants.QUOTA_DONT_SET, 4L * MB);
         byte[] data = bytes(8 * MB, 5);
 
-        assertThatThrownBy(() -> uploadAsync(new ByteSource(data), dir("quota/chk-5")).get(60, TimeUnit.SECONDS))
+        assertThatThrownBy(
+                        () ->
+                                uploadAsync(new ByteSource(data), dir("quota/chk-5"))
+                                        .get(60, TimeUnit.SECONDS))
                 .cause()
-                .isInstanceOfSatisfying(CheckpointUploadException.class, e -> {
-                    assertThat(e.attempts()).isEqualTo(1);
-                    assertThat(e.failureClass()).isEqualTo(FailureClass.PERMANENT);
-                })
+                .isInstanceOfSatisfying(
+                        CheckpointUploadException.class,
+                        e -> {
+                            assertThat(e.attempts()).isEqualTo(1);
+                            assertThat(e.failureClass()).isEqualTo(FailureClass.PERMANENT);
+                        })
                 .hasMessageContaining("space quota of '" + dfs.uri() + "/ckpt/quota'")
                 .hasMessageContaining("quota 4194304 bytes")
                 .hasMessageContaining("used 0");
-        assertThat(fs.getContentSummary(quotaDir).getSpaceConsumed()).as("nothing was written").isZero();
+        assertThat(fs.getContentSummary(quotaDir).getSpaceConsumed())
+                .as("nothing was written")
+                .isZero();
         assertThat(fs.listFiles(quotaDir, true).hasNext()).isFalse();
     }
 

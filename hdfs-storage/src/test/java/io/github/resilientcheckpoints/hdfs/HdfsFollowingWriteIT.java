@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -7,13 +9,21 @@ import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.testing.SpillFiles;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.function.BooleanSupplier;
 import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.StreamStateHandle;
@@ -24,18 +34,6 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
-import java.time.Duration;
-import java.util.Arrays;
-import java.util.List;
-import java.util.Random;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The HDFS store's following write, on a real 2-DataNode HDFS: the hidden temporary file grows
@@ -56,15 +54,23 @@ class HdfsFollowingWriteIT {
     private DistributedFileSystem client;
     private final ExecutorService executor = Executors.newCachedThreadPool();
     private final StorageMetrics metrics = new StorageMetrics();
-    private final UploadThrottle throttle = new UploadThrottle(
-            new UploadThrottle.Settings(Long.MAX_VALUE, 1, 0, 1 << 20, 4, 0.5, TimeUnit.SECONDS.toNanos(30)),
-            Ticker.SYSTEM, Sleeper.SYSTEM);
+    private final UploadThrottle throttle =
+            new UploadThrottle(
+                    new UploadThrottle.Settings(
+                            Long.MAX_VALUE, 1, 0, 1 << 20, 4, 0.5, TimeUnit.SECONDS.toNanos(30)),
+                    Ticker.SYSTEM,
+                    Sleeper.SYSTEM);
 
     @BeforeEach
     void start() throws IOException {
         dfs = new MiniDfs(base, 2);
-        store = new HdfsStore(FileSystem.newInstance(dfs.uri(), dfs.conf()), 2, null, Duration.ofSeconds(10),
-                Ticker.SYSTEM);
+        store =
+                new HdfsStore(
+                        FileSystem.newInstance(dfs.uri(), dfs.conf()),
+                        2,
+                        null,
+                        Duration.ofSeconds(10),
+                        Ticker.SYSTEM);
         client = dfs.fs();
         client.mkdirs(new org.apache.hadoop.fs.Path("/ckpt/chk-1"));
     }
@@ -82,15 +88,42 @@ class HdfsFollowingWriteIT {
     }
 
     private ResilientStateOutputStream stream() throws IOException {
-        SpillSpace space = new SpillSpace(List.of(spill), new SpillLimits(0, 0.0, Long.MAX_VALUE, 1 << 20,
-                Duration.ofSeconds(1), SpillLimits.FallbackPolicy.MEMORY, 64 << 20), FreeSpaceProbe.FILE_STORE,
-                Ticker.SYSTEM);
-        RetryingUploader uploader = new RetryingUploader(store,
-                new RetryPolicy(5, Duration.ofMillis(50), Duration.ofMillis(500), Duration.ofSeconds(60)),
-                executor, Ticker.SYSTEM, () -> 0.5, metrics, Redactor.NONE, throttle);
+        SpillSpace space =
+                new SpillSpace(
+                        List.of(spill),
+                        new SpillLimits(
+                                0,
+                                0.0,
+                                Long.MAX_VALUE,
+                                1 << 20,
+                                Duration.ofSeconds(1),
+                                SpillLimits.FallbackPolicy.MEMORY,
+                                64 << 20),
+                        FreeSpaceProbe.FILE_STORE,
+                        Ticker.SYSTEM);
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store,
+                        new RetryPolicy(
+                                5,
+                                Duration.ofMillis(50),
+                                Duration.ofMillis(500),
+                                Duration.ofSeconds(60)),
+                        executor,
+                        Ticker.SYSTEM,
+                        () -> 0.5,
+                        metrics,
+                        Redactor.NONE,
+                        throttle);
         WorkerServices services =
-                new WorkerServices(uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
-        return new ResilientStateOutputStream(dir(), true, 1024, 32 * 1024, services,
+                new WorkerServices(
+                        uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+        return new ResilientStateOutputStream(
+                dir(),
+                true,
+                1024,
+                32 * 1024,
+                services,
                 Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
@@ -105,7 +138,9 @@ class HdfsFollowingWriteIT {
         StreamStateHandle handle = out.closeAndGetHandle();
 
         assertThat(read(handle)).isEqualTo(data);
-        assertThat(files()).hasSize(1).allMatch(f -> !f.getPath().getName().endsWith(HdfsStore.TEMP_SUFFIX));
+        assertThat(files())
+                .hasSize(1)
+                .allMatch(f -> !f.getPath().getName().endsWith(HdfsStore.TEMP_SUFFIX));
         assertThat(metrics.pipelinedUploads()).isEqualTo(1);
         assertThat(metrics.attempts()).as("no whole-file attempt was needed").isZero();
         assertThat(throttle.inFlight()).isZero();
@@ -158,8 +193,10 @@ class HdfsFollowingWriteIT {
 
     /** Bytes of the temporary files that are in complete blocks (what the NameNode reports). */
     private long temporaryBytes() {
-        return files().stream().filter(f -> f.getPath().getName().endsWith(HdfsStore.TEMP_SUFFIX))
-                .mapToLong(FileStatus::getLen).sum();
+        return files().stream()
+                .filter(f -> f.getPath().getName().endsWith(HdfsStore.TEMP_SUFFIX))
+                .mapToLong(FileStatus::getLen)
+                .sum();
     }
 
     private static byte[] read(StreamStateHandle handle) throws IOException {

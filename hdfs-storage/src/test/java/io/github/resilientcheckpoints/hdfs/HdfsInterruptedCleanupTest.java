@@ -1,7 +1,14 @@
 package io.github.resilientcheckpoints.hdfs;
 
-import io.github.resilientcheckpoints.upload.Ticker;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.time.Ticker;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.flink.core.fs.Path;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileStatus;
@@ -12,19 +19,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.time.Duration;
-import java.util.Arrays;
-import java.util.UUID;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * Cleanup (deleting the temporary file of a failed upload, deleting an abandoned attempt's file)
- * happens on cancelled, hence interrupted, threads; the Hadoop client refuses RPCs on such a thread.
- * The store must clean up anyway and leave the interrupt flag as it found it.
+ * happens on cancelled, hence interrupted, threads; the Hadoop client refuses RPCs on such a
+ * thread. The store must clean up anyway and leave the interrupt flag as it found it.
  */
 class HdfsInterruptedCleanupTest {
 
@@ -38,7 +36,13 @@ class HdfsInterruptedCleanupTest {
     @BeforeAll
     static void startHdfs() throws IOException {
         dfs = new MiniDfs(base, 1);
-        store = new HdfsStore(FileSystem.newInstance(dfs.uri(), dfs.conf()), 1, null, Duration.ofSeconds(10), Ticker.SYSTEM);
+        store =
+                new HdfsStore(
+                        FileSystem.newInstance(dfs.uri(), dfs.conf()),
+                        1,
+                        null,
+                        Duration.ofSeconds(10),
+                        Ticker.SYSTEM);
     }
 
     @AfterAll
@@ -71,16 +75,21 @@ class HdfsInterruptedCleanupTest {
         byte[] data = new byte[3 * MB];
         GatedSource source = new GatedSource(data, MB);
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread uploader = new Thread(() -> {
-            try {
-                store.upload(source, new Path(dir, "state"));
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "interrupted-uploader");
+        Thread uploader =
+                new Thread(
+                        () -> {
+                            try {
+                                store.upload(source, new Path(dir, "state"));
+                            } catch (Throwable t) {
+                                failure.set(t);
+                            }
+                        },
+                        "interrupted-uploader");
         uploader.start();
         try {
-            assertThat(source.reachedGate.await(60, TimeUnit.SECONDS)).as("the upload is half way").isTrue();
+            assertThat(source.reachedGate.await(60, TimeUnit.SECONDS))
+                    .as("the upload is half way")
+                    .isTrue();
             assertThat(list(dir)).as("the temporary file exists mid-upload").hasSize(1);
             uploader.interrupt();
             uploader.join(TimeUnit.SECONDS.toMillis(60));
@@ -90,7 +99,8 @@ class HdfsInterruptedCleanupTest {
         }
         assertThat(failure.get()).isInstanceOf(IOException.class);
         assertThat(Arrays.stream(list(dir)).map(s -> s.getPath().getName()))
-                .as("no temporary (or partial) file is left").isEmpty();
+                .as("no temporary (or partial) file is left")
+                .isEmpty();
     }
 
     @Test
@@ -101,7 +111,8 @@ class HdfsInterruptedCleanupTest {
             out.write(new byte[] {1, 2, 3});
         }
 
-        Thread.currentThread().interrupt(); // as an abandoned attempt's thread, cleaning up after itself
+        Thread.currentThread()
+                .interrupt(); // as an abandoned attempt's thread, cleaning up after itself
         store.delete(file);
         assertThat(Thread.interrupted()).as("the interrupt flag is kept").isTrue();
 

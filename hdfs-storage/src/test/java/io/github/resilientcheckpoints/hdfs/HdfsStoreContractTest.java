@@ -2,17 +2,15 @@ package io.github.resilientcheckpoints.hdfs;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreContractTest;
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import io.github.resilientcheckpoints.time.Ticker;
+import java.io.IOException;
+import java.time.Duration;
+import java.util.UUID;
 import org.apache.flink.core.fs.Path;
 import org.apache.hadoop.fs.FileSystem;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.io.IOException;
-import java.time.Duration;
-import java.util.UUID;
 
 /** The store contract on a real HDFS. */
 class HdfsStoreContractTest extends CheckpointStoreContractTest {
@@ -25,7 +23,13 @@ class HdfsStoreContractTest extends CheckpointStoreContractTest {
     @BeforeAll
     static void startHdfs() throws IOException {
         dfs = new MiniDfs(base, 1);
-        store = new HdfsStore(FileSystem.newInstance(dfs.uri(), dfs.conf()), 1, null, Duration.ofSeconds(10), Ticker.SYSTEM);
+        store =
+                new HdfsStore(
+                        FileSystem.newInstance(dfs.uri(), dfs.conf()),
+                        1,
+                        null,
+                        Duration.ofSeconds(10),
+                        Ticker.SYSTEM);
     }
 
     @AfterAll

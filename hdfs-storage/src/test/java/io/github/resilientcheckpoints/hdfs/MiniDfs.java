@@ -1,14 +1,15 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import java.io.IOException;
+import java.net.URI;
+import java.nio.file.Path;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.apache.hadoop.hdfs.MiniDFSCluster;
 
-import java.io.IOException;
-import java.net.URI;
-import java.nio.file.Path;
-
-/** A real HDFS on loopback (NameNode + DataNodes in this JVM), owned and shut down by a test class. */
+/**
+ * A real HDFS on loopback (NameNode + DataNodes in this JVM), owned and shut down by a test class.
+ */
 final class MiniDfs implements AutoCloseable {
 
     final MiniDFSCluster cluster;

@@ -1,5 +1,8 @@
 package io.github.resilientcheckpoints.jmh;
 
+import java.io.IOException;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -14,16 +17,12 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.infra.BenchmarkParams;
 
-import java.io.IOException;
-import java.util.Random;
-import java.util.concurrent.TimeUnit;
-
 /**
  * Time inside {@code closeAndGetHandle()} only: before each measured call, a 32 MiB state file is
  * written in 64 KiB pieces (not measured), and the call happens right after the last write, as a
  * snapshot does. {@code ours} sends the tail the following write has not yet read and commits;
- * {@code flink} flushes its buffer and syncs. Targets: the local disk and a real HDFS
- * ({@code MiniDFSCluster}, see {@link HdfsWriteBenchmark}). One call per iteration (single shot).
+ * {@code flink} flushes its buffer and syncs. Targets: the local disk and a real HDFS ({@code
+ * MiniDFSCluster}, see {@link HdfsWriteBenchmark}). One call per iteration (single shot).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -37,8 +36,10 @@ public class CloseLatencyBenchmark {
 
     private Targets target;
     private byte[] piece;
+
     /** The stream the measured call closes: only that one is written before it. */
     private CheckpointStateOutputStream open;
+
     private StreamStateHandle written;
 
     @Setup(Level.Trial)
@@ -55,8 +56,11 @@ public class CloseLatencyBenchmark {
 
     @Setup(Level.Iteration)
     public void writeState(BenchmarkParams params) throws IOException {
-        open = Targets.writeAll(params.getBenchmark().endsWith(".ours") ? target.ours() : target.flink(), piece,
-                STATE_BYTES);
+        open =
+                Targets.writeAll(
+                        params.getBenchmark().endsWith(".ours") ? target.ours() : target.flink(),
+                        piece,
+                        STATE_BYTES);
     }
 
     @TearDown(Level.Iteration)

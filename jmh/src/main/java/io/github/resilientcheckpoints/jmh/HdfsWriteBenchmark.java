@@ -1,5 +1,8 @@
 package io.github.resilientcheckpoints.jmh;
 
+import java.io.IOException;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Level;
@@ -11,19 +14,16 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
-import java.io.IOException;
-import java.util.Random;
-import java.util.concurrent.TimeUnit;
-
 /**
  * One checkpoint state file of {@code stateMiB} MiB written to a real HDFS ({@code MiniDFSCluster}
  * in the benchmark's JVM: one NameNode, one DataNode, replication 1, on loopback) up to its handle:
  *
  * <ul>
- *   <li>{@code ours}: {@code ResilientStateOutputStream} with the HDFS store — spill file, following
- *       write into the hidden temporary file, {@code hsync} + rename in {@code closeAndGetHandle()};
- *   <li>{@code flink}: Flink's {@code FsCheckpointStateOutputStream} through Flink's
- *       {@code HadoopFileSystem}, writing into the DataNode pipeline, {@code hsync} at the end.
+ *   <li>{@code ours}: {@code ResilientStateOutputStream} with the HDFS store — spill file,
+ *       following write into the hidden temporary file, {@code hsync} + rename in {@code
+ *       closeAndGetHandle()};
+ *   <li>{@code flink}: Flink's {@code FsCheckpointStateOutputStream} through Flink's {@code
+ *       HadoopFileSystem}, writing into the DataNode pipeline, {@code hsync} at the end.
  * </ul>
  *
  * Score: operations per second; multiply by {@code stateMiB} for MiB per second.

@@ -9,21 +9,10 @@ import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.fs.hdfs.HadoopFileSystem;
-import org.apache.flink.runtime.state.CheckpointStateOutputStream;
-import org.apache.flink.runtime.state.StreamStateHandle;
-import org.apache.flink.runtime.state.filesystem.FileStateHandle;
-import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
-import org.apache.hadoop.conf.Configuration;
-import org.apache.hadoop.hdfs.MiniDFSCluster;
-
 import java.io.IOException;
 import java.nio.file.Files;
 import java.time.Duration;
@@ -35,13 +24,22 @@ import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.fs.hdfs.HadoopFileSystem;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.hdfs.MiniDFSCluster;
 
 /**
- * One place a benchmark writes checkpoint state to, with both streams set up as in production:
- * ours ({@link ResilientStateOutputStream}: spill file, following write, commit) and Flink's
- * ({@link FsCheckpointStreamFactory.FsCheckpointStateOutputStream} straight into the target file
- * system, {@code sync} at the end). Both use a 20 KiB write buffer. Owns and closes everything it
- * starts (upload threads, the MiniDFSCluster, temporary directories).
+ * One place a benchmark writes checkpoint state to, with both streams set up as in production: ours
+ * ({@link ResilientStateOutputStream}: spill file, following write, commit) and Flink's ({@link
+ * FsCheckpointStreamFactory.FsCheckpointStateOutputStream} straight into the target file system,
+ * {@code sync} at the end). Both use a 20 KiB write buffer. Owns and closes everything it starts
+ * (upload threads, the MiniDFSCluster, temporary directories).
  */
 final class Targets implements AutoCloseable {
 
@@ -49,6 +47,7 @@ final class Targets implements AutoCloseable {
 
     /** The state file's directory, in Flink's terms. */
     final Path directory;
+
     private final FileSystem flinkFs;
     private final java.nio.file.Path root;
     private final ExecutorService executor;
@@ -57,8 +56,14 @@ final class Targets implements AutoCloseable {
     private final org.apache.hadoop.fs.FileSystem hadoop;
     private final CheckpointStore store;
 
-    private Targets(java.nio.file.Path root, Path directory, FileSystem flinkFs, CheckpointStore store,
-            MiniDFSCluster cluster, org.apache.hadoop.fs.FileSystem hadoop) throws IOException {
+    private Targets(
+            java.nio.file.Path root,
+            Path directory,
+            FileSystem flinkFs,
+            CheckpointStore store,
+            MiniDFSCluster cluster,
+            org.apache.hadoop.fs.FileSystem hadoop)
+            throws IOException {
         this.root = root;
         this.directory = directory;
         this.flinkFs = flinkFs;
@@ -66,28 +71,61 @@ final class Targets implements AutoCloseable {
         this.cluster = cluster;
         this.hadoop = hadoop;
         AtomicInteger n = new AtomicInteger();
-        this.executor = new ThreadPoolExecutor(4, 4, 60, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
-            Thread t = new Thread(r, "rcs-jmh-upload-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-        });
+        this.executor =
+                new ThreadPoolExecutor(
+                        4,
+                        4,
+                        60,
+                        TimeUnit.SECONDS,
+                        new LinkedBlockingQueue<>(),
+                        r -> {
+                            Thread t = new Thread(r, "rcs-jmh-upload-" + n.incrementAndGet());
+                            t.setDaemon(true);
+                            return t;
+                        });
         StorageMetrics metrics = new StorageMetrics();
-        SpillSpace space = new SpillSpace(List.of(root.resolve("spill")),
-                new SpillLimits(0, 0.0, Long.MAX_VALUE, 4 << 20, Duration.ofSeconds(1),
-                        SpillLimits.FallbackPolicy.MEMORY, 64 << 20),
-                FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM);
-        RetryingUploader uploader = new RetryingUploader(store,
-                new RetryPolicy(3, Duration.ofMillis(10), Duration.ofMillis(100), Duration.ofMinutes(1)),
-                executor, Ticker.SYSTEM, RetryingUploader.threadLocalRandom(), metrics, Redactor.NONE);
-        this.services = new WorkerServices(uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+        SpillSpace space =
+                new SpillSpace(
+                        List.of(root.resolve("spill")),
+                        new SpillLimits(
+                                0,
+                                0.0,
+                                Long.MAX_VALUE,
+                                4 << 20,
+                                Duration.ofSeconds(1),
+                                SpillLimits.FallbackPolicy.MEMORY,
+                                64 << 20),
+                        FreeSpaceProbe.FILE_STORE,
+                        Ticker.SYSTEM);
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store,
+                        new RetryPolicy(
+                                3,
+                                Duration.ofMillis(10),
+                                Duration.ofMillis(100),
+                                Duration.ofMinutes(1)),
+                        executor,
+                        Ticker.SYSTEM,
+                        RetryingUploader.threadLocalRandom(),
+                        metrics,
+                        Redactor.NONE);
+        this.services =
+                new WorkerServices(
+                        uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
     }
 
     /** The local file system: spill directory and target directory on the same disk. */
     static Targets local() throws IOException {
         java.nio.file.Path root = Files.createTempDirectory("rcs-jmh");
         java.nio.file.Path remote = Files.createDirectories(root.resolve("remote"));
-        return new Targets(root, new Path(remote.toUri()), FileSystem.getLocalFileSystem(), new FlinkFileSystemStore(),
-                null, null);
+        return new Targets(
+                root,
+                new Path(remote.toUri()),
+                FileSystem.getLocalFileSystem(),
+                new FlinkFileSystemStore(),
+                null,
+                null);
     }
 
     /**
@@ -107,30 +145,49 @@ final class Targets implements AutoCloseable {
         MiniDFSCluster cluster = new MiniDFSCluster.Builder(conf).numDataNodes(1).build();
         cluster.waitActive();
         Configuration clientConf = cluster.getConfiguration(0);
-        org.apache.hadoop.fs.FileSystem hadoop = org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf);
+        org.apache.hadoop.fs.FileSystem hadoop =
+                org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf);
         hadoop.mkdirs(new org.apache.hadoop.fs.Path("/bench"));
-        HdfsStore store = new HdfsStore(org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf), 1,
-                null, Duration.ofSeconds(10), Ticker.SYSTEM);
-        FileSystem flink = new HadoopFileSystem(org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf));
-        return new Targets(root, new Path(cluster.getURI() + "/bench"), flink, store, cluster, hadoop);
+        HdfsStore store =
+                new HdfsStore(
+                        org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf),
+                        1,
+                        null,
+                        Duration.ofSeconds(10),
+                        Ticker.SYSTEM);
+        FileSystem flink =
+                new HadoopFileSystem(
+                        org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf));
+        return new Targets(
+                root, new Path(cluster.getURI() + "/bench"), flink, store, cluster, hadoop);
     }
 
     ResilientStateOutputStream ours() {
-        return new ResilientStateOutputStream(directory, true, BUFFER, BUFFER, services,
+        return new ResilientStateOutputStream(
+                directory,
+                true,
+                BUFFER,
+                BUFFER,
+                services,
                 System.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
     CheckpointStateOutputStream flink() {
-        return new FsCheckpointStreamFactory.FsCheckpointStateOutputStream(directory, flinkFs, BUFFER, BUFFER, true);
+        return new FsCheckpointStreamFactory.FsCheckpointStateOutputStream(
+                directory, flinkFs, BUFFER, BUFFER, true);
     }
 
-    /** Writes {@code bytes} in {@code piece}s, closes for a handle, deletes it; returns the state size. */
-    long writeCloseAndDiscard(CheckpointStateOutputStream out, byte[] piece, long bytes) throws Exception {
+    /**
+     * Writes {@code bytes} in {@code piece}s, closes for a handle, deletes it; returns the state
+     * size.
+     */
+    long writeCloseAndDiscard(CheckpointStateOutputStream out, byte[] piece, long bytes)
+            throws Exception {
         return discard(writeAll(out, piece, bytes).closeAndGetHandle());
     }
 
-    static CheckpointStateOutputStream writeAll(CheckpointStateOutputStream out, byte[] piece, long bytes)
-            throws IOException {
+    static CheckpointStateOutputStream writeAll(
+            CheckpointStateOutputStream out, byte[] piece, long bytes) throws IOException {
         for (long written = 0; written < bytes; written += piece.length) {
             out.write(piece);
         }
@@ -141,7 +198,9 @@ final class Targets implements AutoCloseable {
     long discard(StreamStateHandle handle) throws Exception {
         long size = handle.getStateSize();
         if (hadoop != null && handle instanceof FileStateHandle) {
-            hadoop.delete(new org.apache.hadoop.fs.Path(((FileStateHandle) handle).getFilePath().toUri()), false);
+            hadoop.delete(
+                    new org.apache.hadoop.fs.Path(((FileStateHandle) handle).getFilePath().toUri()),
+                    false);
         } else {
             handle.discardState();
         }

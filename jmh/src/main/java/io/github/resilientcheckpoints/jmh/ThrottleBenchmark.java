@@ -1,9 +1,10 @@
 package io.github.resilientcheckpoints.jmh;
 
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
+import java.io.IOException;
+import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
 import org.openjdk.jmh.annotations.Mode;
@@ -11,9 +12,6 @@ import org.openjdk.jmh.annotations.OutputTimeUnit;
 import org.openjdk.jmh.annotations.Scope;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Threads;
-
-import java.io.IOException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Cost of the throttle itself: taking one 256 KiB chunk of bandwidth at a rate so high that nobody
@@ -26,10 +24,18 @@ import java.util.concurrent.TimeUnit;
 @OutputTimeUnit(TimeUnit.NANOSECONDS)
 public class ThrottleBenchmark {
 
-    private final UploadThrottle throttle = new UploadThrottle(
-            new UploadThrottle.Settings(Long.MAX_VALUE / 4, 1, 1L << 40, 256 * 1024, 1024, 0.5,
-                    TimeUnit.SECONDS.toNanos(30)),
-            Ticker.SYSTEM, Sleeper.SYSTEM);
+    private final UploadThrottle throttle =
+            new UploadThrottle(
+                    new UploadThrottle.Settings(
+                            Long.MAX_VALUE / 4,
+                            1,
+                            1L << 40,
+                            256 * 1024,
+                            1024,
+                            0.5,
+                            TimeUnit.SECONDS.toNanos(30)),
+                    Ticker.SYSTEM,
+                    Sleeper.SYSTEM);
 
     private void chunk() throws IOException {
         throttle.acquireBytes(256 * 1024, Long.MAX_VALUE);

@@ -1,7 +1,16 @@
 package io.github.resilientcheckpoints.jmh;
 
 import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
-
+import java.io.BufferedOutputStream;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.Random;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStreamFactory;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -14,15 +23,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 
-import java.io.BufferedOutputStream;
-import java.io.FileOutputStream;
-import java.io.IOException;
-import java.io.OutputStream;
-import java.nio.file.Files;
-import java.util.Random;
-import java.util.UUID;
-import java.util.concurrent.TimeUnit;
-
 /**
  * One checkpoint state file of {@code stateMiB} MiB, written in {@code writeSize} pieces and
  * finished, on the same local disk, three ways:
@@ -30,7 +30,8 @@ import java.util.concurrent.TimeUnit;
  * <ul>
  *   <li>{@code ours}: {@link ResilientStateOutputStream} — buffer, spill file, and the following
  *       write of the generic store (the remote file is written from the spill file on an upload
- *       thread while the state is still written), tail + {@code sync} in {@code closeAndGetHandle()};
+ *       thread while the state is still written), tail + {@code sync} in {@code
+ *       closeAndGetHandle()};
  *   <li>{@code flink}: Flink's {@link FsCheckpointStreamFactory.FsCheckpointStateOutputStream},
  *       writing the final file directly (with {@code sync}) up to {@code closeAndGetHandle()};
  *   <li>{@code plain}: {@code BufferedOutputStream(FileOutputStream)}, no sync: the floor.
@@ -79,8 +80,9 @@ public class WriteHotPathBenchmark {
 
     @Benchmark
     public long plain() throws IOException {
-        java.nio.file.Path file = java.nio.file.Paths.get(target.directory.toUri()).resolve(UUID.randomUUID().toString());
-        try (OutputStream out = new BufferedOutputStream(new FileOutputStream(file.toFile()), Targets.BUFFER)) {
+        Path file = Paths.get(target.directory.toUri()).resolve(UUID.randomUUID().toString());
+        try (OutputStream out =
+                new BufferedOutputStream(new FileOutputStream(file.toFile()), Targets.BUFFER)) {
             for (long written = 0; written < stateBytes; written += piece.length) {
                 out.write(piece);
             }

@@ -2,7 +2,14 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
-
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -29,25 +36,15 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
-
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.S3Object;
 
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.List;
-import java.util.Random;
-import java.util.concurrent.TimeUnit;
-
 /**
- * One checkpoint state file ({@code sizeMb} MiB) written through Flink's SPI
- * ({@code CheckpointStreamFactory} → stream → {@code closeAndGetHandle()}) to the same loopback S3
- * server (S3Proxy, in memory) behind the fault proxy, which caps each request's upload bandwidth to
- * {@code mbPerSecond} (10^6 bytes/s; 0: uncapped) — roughly what one connection to real S3 gets:
+ * One checkpoint state file ({@code sizeMb} MiB) written through Flink's SPI ({@code
+ * CheckpointStreamFactory} → stream → {@code closeAndGetHandle()}) to the same loopback S3 server
+ * (S3Proxy, in memory) behind the fault proxy, which caps each request's upload bandwidth to {@code
+ * mbPerSecond} (10^6 bytes/s; 0: uncapped) — roughly what one connection to real S3 gets:
  *
  * <ul>
  *   <li>{@code ours}: this storage (S3 adapter, pipelined multipart);
@@ -63,7 +60,9 @@ import java.util.concurrent.TimeUnit;
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
-@Fork(value = 1, jvmArgsAppend = {"-Xmx3g", "-Daws.disableEc2Metadata=true"})
+@Fork(
+        value = 1,
+        jvmArgsAppend = {"-Xmx3g", "-Daws.disableEc2Metadata=true"})
 @Warmup(iterations = 1)
 @Measurement(iterations = 3)
 public class S3UploadBenchmark {
@@ -113,27 +112,46 @@ public class S3UploadBenchmark {
         conf.setString(S3StoreOptions.PARALLEL_PARTS.key(), String.valueOf(parallelParts));
         conf.setString(S3StoreOptions.PART_SIZE.key(), partMb + " mb");
 
-        // Our storage still needs an s3:// file system for Flink's directory bookkeeping: the native one.
-        Path plugins = Paths.get("target", "flink-plugins", "ours".equals(storage) ? "native" : storage)
-                .toAbsolutePath();
-        FileSystem.initialize(conf, new DefaultPluginManager(
-                new DirectoryBasedPluginFinder(plugins).findPlugins(), S3UploadBenchmark.class.getClassLoader(),
-                new String[] {"java.", "org.apache.flink.", "javax.annotation.", "org.slf4j", "org.apache.log4j",
-                        "org.apache.logging", "org.apache.commons.logging", "ch.qos.logback"}));
+        // Our storage still needs an s3:// file system for Flink's directory bookkeeping: the
+        // native one.
+        Path plugins =
+                Paths.get("target", "flink-plugins", "ours".equals(storage) ? "native" : storage)
+                        .toAbsolutePath();
+        FileSystem.initialize(
+                conf,
+                new DefaultPluginManager(
+                        new DirectoryBasedPluginFinder(plugins).findPlugins(),
+                        S3UploadBenchmark.class.getClassLoader(),
+                        new String[] {
+                            "java.",
+                            "org.apache.flink.",
+                            "javax.annotation.",
+                            "org.slf4j",
+                            "org.apache.log4j",
+                            "org.apache.logging",
+                            "org.apache.commons.logging",
+                            "ch.qos.logback"
+                        }));
 
-        CheckpointStorage checkpointStorage = "ours".equals(storage)
-                ? ResilientCheckpointStorage.fromConfig(conf, S3UploadBenchmark.class.getClassLoader())
-                : FileSystemCheckpointStorage.createFromConfig(conf, S3UploadBenchmark.class.getClassLoader());
+        CheckpointStorage checkpointStorage =
+                "ours".equals(storage)
+                        ? ResilientCheckpointStorage.fromConfig(
+                                conf, S3UploadBenchmark.class.getClassLoader())
+                        : FileSystemCheckpointStorage.createFromConfig(
+                                conf, S3UploadBenchmark.class.getClassLoader());
         CheckpointStorageAccess access = checkpointStorage.createCheckpointStorage(new JobID());
         access.initializeBaseLocationsForCheckpoint();
-        streams = access.resolveCheckpointStorageLocation(1, access.initializeLocationForCheckpoint(1).getLocationReference());
+        streams =
+                access.resolveCheckpointStorageLocation(
+                        1, access.initializeLocationForCheckpoint(1).getLocationReference());
         piece = new byte[WRITE_SIZE];
         new Random(7).nextBytes(piece);
     }
 
     @Benchmark
     public StreamStateHandle writeAndClose() throws Exception {
-        CheckpointStateOutputStream out = streams.createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
+        CheckpointStateOutputStream out =
+                streams.createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
         long bytes = (long) sizeMb << 20;
         for (long written = 0; written < bytes; written += WRITE_SIZE) {
             out.write(piece, 0, WRITE_SIZE);
@@ -147,7 +165,10 @@ public class S3UploadBenchmark {
         return handle;
     }
 
-    /** Every file and pending upload is removed between operations: the server holds one file at a time. */
+    /**
+     * Every file and pending upload is removed between operations: the server holds one file at a
+     * time.
+     */
     @TearDown(Level.Invocation)
     public void emptyBucket() {
         for (S3Object o : direct.listObjectsV2Paginator(b -> b.bucket(BUCKET)).contents()) {
@@ -160,15 +181,27 @@ public class S3UploadBenchmark {
 
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
-        List<Long> sorted = new ArrayList<>(closeNanos.size() > 1 ? closeNanos.subList(1, closeNanos.size()) : closeNanos);
+        List<Long> sorted =
+                new ArrayList<>(
+                        closeNanos.size() > 1
+                                ? closeNanos.subList(1, closeNanos.size())
+                                : closeNanos);
         Collections.sort(sorted);
         List<Long> millis = new ArrayList<>();
         for (long n : closeNanos) {
             millis.add(TimeUnit.NANOSECONDS.toMillis(n));
         }
-        System.out.printf("%nCLOSE storage=%s sizeMb=%d mbPerSecond=%d parallelParts=%d partMb=%d"
-                        + " median_ms=%d all_ms=%s (the first is the warmup, not in the median)%n", storage, sizeMb, mbPerSecond,
-                parallelParts, partMb, sorted.isEmpty() ? -1 : TimeUnit.NANOSECONDS.toMillis(sorted.get(sorted.size() / 2)),
+        System.out.printf(
+                "%nCLOSE storage=%s sizeMb=%d mbPerSecond=%d parallelParts=%d partMb=%d"
+                        + " median_ms=%d all_ms=%s (the first is the warmup, not in the median)%n",
+                storage,
+                sizeMb,
+                mbPerSecond,
+                parallelParts,
+                partMb,
+                sorted.isEmpty()
+                        ? -1
+                        : TimeUnit.NANOSECONDS.toMillis(sorted.get(sorted.size() / 2)),
                 millis);
         direct.close();
         proxy.close();

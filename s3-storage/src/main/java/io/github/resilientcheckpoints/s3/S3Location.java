@@ -1,9 +1,8 @@
 package io.github.resilientcheckpoints.s3;
 
-import org.apache.flink.core.fs.Path;
-
 import java.net.URI;
 import java.util.Set;
+import org.apache.flink.core.fs.Path;
 
 /**
  * Where an object is: the scheme it was named with ({@code s3}, {@code s3a} or {@code s3p}), the
@@ -16,10 +15,12 @@ record S3Location(String scheme, String bucket, String key) {
 
     S3Location {
         if (scheme == null || !SCHEMES.contains(scheme)) {
-            throw new IllegalArgumentException("not an s3://, s3a:// or s3p:// location: scheme '" + scheme + "'");
+            throw new IllegalArgumentException(
+                    "not an s3://, s3a:// or s3p:// location: scheme '" + scheme + "'");
         }
         if (bucket == null || bucket.isEmpty()) {
-            throw new IllegalArgumentException("no bucket in " + scheme + "://" + bucket + "/" + key);
+            throw new IllegalArgumentException(
+                    "no bucket in " + scheme + "://" + bucket + "/" + key);
         }
         key = key == null ? "" : key;
     }
@@ -32,7 +33,10 @@ record S3Location(String scheme, String bucket, String key) {
     static S3Location of(Path path) {
         URI uri = path.toUri();
         String bucket = uri.getRawAuthority();
-        if (uri.getScheme() == null || bucket == null || bucket.isEmpty() || bucket.contains("@")
+        if (uri.getScheme() == null
+                || bucket == null
+                || bucket.isEmpty()
+                || bucket.contains("@")
                 || bucket.contains(":")) {
             throw new IllegalArgumentException("not an s3://bucket/key path: " + path);
         }

@@ -2,23 +2,13 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.core.fs.Path;
-
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
-import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
-import software.amazon.awssdk.services.s3.model.CompletedPart;
-import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
-import software.amazon.awssdk.services.s3.model.S3Exception;
-import software.amazon.awssdk.services.s3.model.UploadPartResponse;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.io.SequenceInputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Enumeration;
 import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
@@ -27,6 +17,14 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.apache.flink.core.fs.Path;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
+import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * One multipart upload.
@@ -35,8 +33,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   <li>Parts are built from units of {@code s3.part-size} (what the pipelined writer hands over,
  *       or slices of a whole file) along {@link S3PartSchedule}: later parts join more units, so
  *       S3's 10 000 parts hold files up to 5 TiB although the writer does not know the final size.
- *   <li>At most {@code s3.parallel-parts} parts of this upload are on the store's part threads at
- *       a time; the others wait here, not in the shared queue, so one huge upload never occupies
+ *   <li>At most {@code s3.parallel-parts} parts of this upload are on the store's part threads at a
+ *       time; the others wait here, not in the shared queue, so one huge upload never occupies
  *       every part thread while the parts of small files wait behind it.
  *   <li>Each part is retried alone (a failed part never makes the others resend); any failure
  *       aborts the upload so nothing incomplete stays behind.
@@ -47,8 +45,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  *       upload that fails after a completion was sent deletes the key, which may hold the object.
  * </ul>
  *
- * Requests, their retries and the abort are the store's ({@link S3Store#withRequestRetries},
- * {@link S3Store#abortQuietly}, which also works from an interrupted thread).
+ * Requests, their retries and the abort are the store's ({@link S3Store#withRequestRetries}, {@link
+ * S3Store#abortQuietly}, which also works from an interrupted thread).
  */
 final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
@@ -72,7 +70,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         this.store = store;
         this.location = location;
         this.uploadId = uploadId;
-        this.schedule = new S3PartSchedule(store.settings().partSize(), store.settings().maxParts());
+        this.schedule =
+                new S3PartSchedule(store.settings().partSize(), store.settings().maxParts());
         this.parallel = store.settings().parallelParts();
     }
 
@@ -83,14 +82,27 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         AtomicInteger sent = new AtomicInteger();
         String uploadId;
         try {
-            uploadId = store.withRequestRetries("CreateMultipartUpload", bucket, key, false, () -> {
-                sent.incrementAndGet();
-                return store.client().createMultipartUpload(
-                        b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C)).uploadId();
-            });
+            uploadId =
+                    store.withRequestRetries(
+                            "CreateMultipartUpload",
+                            bucket,
+                            key,
+                            false,
+                            () -> {
+                                sent.incrementAndGet();
+                                return store.client()
+                                        .createMultipartUpload(
+                                                b ->
+                                                        b.bucket(bucket)
+                                                                .key(key)
+                                                                .checksumAlgorithm(
+                                                                        ChecksumAlgorithm.CRC32_C))
+                                        .uploadId();
+                            });
         } catch (IOException | RuntimeException e) {
             // S3 may have created the upload although its answer never reached us (the thread was
-            // interrupted by a cancel, the connection reset): nobody would know its id, and it would
+            // interrupted by a cancel, the connection reset): nobody would know its id, and it
+            // would
             // stay pending, billed. The key is fresh, so whatever is pending under it is ours.
             store.abortUploadsOfKeyLater(location, null);
             throw e;
@@ -123,18 +135,32 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             return;
         }
         if (partNumber > schedule.maxParts()) {
-            result.completeExceptionally(new IOException("Upload of s3://" + location.bucket() + "/" + location.key()
-                    + " needs more than S3's " + schedule.maxParts() + " parts: the file is larger than "
-                    + schedule.capacityBytes() + " bytes, the most that parts growing from '"
-                    + S3StoreOptions.PART_SIZE.key() + "' (" + schedule.unitBytes() + " bytes) hold: raise '"
-                    + S3StoreOptions.PART_SIZE.key() + "'"));
+            result.completeExceptionally(
+                    new IOException(
+                            "Upload of s3://"
+                                    + location.bucket()
+                                    + "/"
+                                    + location.key()
+                                    + " needs more than S3's "
+                                    + schedule.maxParts()
+                                    + " parts: the file is larger than "
+                                    + schedule.capacityBytes()
+                                    + " bytes, the most that parts growing from '"
+                                    + S3StoreOptions.PART_SIZE.key()
+                                    + "' ("
+                                    + schedule.unitBytes()
+                                    + " bytes) hold: raise '"
+                                    + S3StoreOptions.PART_SIZE.key()
+                                    + "'"));
             return;
         }
         waiting.add(new PartTask(partNumber, part, result));
         dispatch();
     }
 
-    /** Hands waiting parts to the part threads while fewer than {@code s3.parallel-parts} are there. */
+    /**
+     * Hands waiting parts to the part threads while fewer than {@code s3.parallel-parts} are there.
+     */
     private void dispatch() {
         while (inFlight < parallel && !waiting.isEmpty()) {
             PartTask task = waiting.poll();
@@ -143,9 +169,16 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                 started.add(store.partExecutor().submit(task));
             } catch (RejectedExecutionException e) {
                 inFlight--;
-                task.result.completeExceptionally(new IOException("the S3 part threads refused part "
-                        + task.partNumber + " of s3://" + location.bucket() + "/" + location.key()
-                        + " (the store is closing)", e));
+                task.result.completeExceptionally(
+                        new IOException(
+                                "the S3 part threads refused part "
+                                        + task.partNumber
+                                        + " of s3://"
+                                        + location.bucket()
+                                        + "/"
+                                        + location.key()
+                                        + " (the store is closing)",
+                                e));
             }
         }
     }
@@ -204,19 +237,35 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             for (CompletableFuture<CompletedPart> f : all) {
                 done.add(await(f));
             }
-            store.withRequestRetries("CompleteMultipartUpload", location.bucket(), location.key(), false, () -> {
-                boolean resend = completionsSent.incrementAndGet() > 1;
-                try {
-                    return store.client().completeMultipartUpload(
-                            b -> b.bucket(location.bucket()).key(location.key()).uploadId(uploadId)
-                                    .multipartUpload(CompletedMultipartUpload.builder().parts(done).build()));
-                } catch (S3Exception e) {
-                    if (resend && isNoSuchUpload(e) && completedEarlier(total, done.size())) {
-                        return null; // the earlier request completed it; its answer was lost
-                    }
-                    throw e;
-                }
-            });
+            store.withRequestRetries(
+                    "CompleteMultipartUpload",
+                    location.bucket(),
+                    location.key(),
+                    false,
+                    () -> {
+                        boolean resend = completionsSent.incrementAndGet() > 1;
+                        try {
+                            return store.client()
+                                    .completeMultipartUpload(
+                                            b ->
+                                                    b.bucket(location.bucket())
+                                                            .key(location.key())
+                                                            .uploadId(uploadId)
+                                                            .multipartUpload(
+                                                                    CompletedMultipartUpload
+                                                                            .builder()
+                                                                            .parts(done)
+                                                                            .build()));
+                        } catch (S3Exception e) {
+                            if (resend
+                                    && isNoSuchUpload(e)
+                                    && completedEarlier(total, done.size())) {
+                                return null; // the earlier request completed it; its answer was
+                                // lost
+                            }
+                            throw e;
+                        }
+                    });
             completed = true;
             synchronized (this) {
                 finished = true;
@@ -229,15 +278,18 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             if (!completed) {
                 S3Store.suppress(failure, abortReporting());
                 if (completionsSent.get() > 0) {
-                    // A completion may have gone through unseen: the key is fresh, whatever is there is ours.
-                    S3Store.suppress(failure, store.deleteQuietly(location.bucket(), location.key()));
+                    // A completion may have gone through unseen: the key is fresh, whatever is
+                    // there is ours.
+                    S3Store.suppress(
+                            failure, store.deleteQuietly(location.bucket(), location.key()));
                 }
             }
         }
     }
 
     private static boolean isNoSuchUpload(S3Exception e) {
-        return e.awsErrorDetails() != null && "NoSuchUpload".equals(e.awsErrorDetails().errorCode());
+        return e.awsErrorDetails() != null
+                && "NoSuchUpload".equals(e.awsErrorDetails().errorCode());
     }
 
     /**
@@ -287,17 +339,34 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     /** One part, retried alone. */
     private CompletedPart uploadPart(UploadSource bytes, int partNumber) throws IOException {
         long size = bytes.length();
-        UploadPartResponse r = store.withRequestRetries("UploadPart " + partNumber, location.bucket(), location.key(),
-                true, () -> {
-                    store.dataRequestSent();
-                    return store.client().uploadPart(b -> b.bucket(location.bucket()).key(location.key())
-                                    .uploadId(uploadId).partNumber(partNumber).contentLength(size)
-                                    .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
-                            RequestBody.fromContentProvider(() -> S3Store.range(bytes, 0, size), size,
-                                    "application/octet-stream"));
-                });
-        return CompletedPart.builder().partNumber(partNumber).eTag(r.eTag())
-                .checksumCRC32C(r.checksumCRC32C()).build();
+        UploadPartResponse r =
+                store.withRequestRetries(
+                        "UploadPart " + partNumber,
+                        location.bucket(),
+                        location.key(),
+                        true,
+                        () -> {
+                            store.dataRequestSent();
+                            return store.client()
+                                    .uploadPart(
+                                            b ->
+                                                    b.bucket(location.bucket())
+                                                            .key(location.key())
+                                                            .uploadId(uploadId)
+                                                            .partNumber(partNumber)
+                                                            .contentLength(size)
+                                                            .checksumAlgorithm(
+                                                                    ChecksumAlgorithm.CRC32_C),
+                                            RequestBody.fromContentProvider(
+                                                    () -> S3Store.range(bytes, 0, size),
+                                                    size,
+                                                    "application/octet-stream"));
+                        });
+        return CompletedPart.builder()
+                .partNumber(partNumber)
+                .eTag(r.eTag())
+                .checksumCRC32C(r.checksumCRC32C())
+                .build();
     }
 
     /** Consecutive units as one source; each unit is opened only when the previous one is read. */
@@ -320,18 +389,19 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             @Override
             public InputStream open() {
                 Iterator<UploadSource> next = copy.iterator();
-                return new SequenceInputStream(new java.util.Enumeration<InputStream>() {
-                    @Override
-                    public boolean hasMoreElements() {
-                        return next.hasNext();
-                    }
+                return new SequenceInputStream(
+                        new Enumeration<InputStream>() {
+                            @Override
+                            public boolean hasMoreElements() {
+                                return next.hasNext();
+                            }
 
-                    @Override
-                    public InputStream nextElement() {
-                        UploadSource u = next.next();
-                        return S3Store.range(u, 0, u.length());
-                    }
-                });
+                            @Override
+                            public InputStream nextElement() {
+                                UploadSource u = next.next();
+                                return S3Store.range(u, 0, u.length());
+                            }
+                        });
             }
         };
     }

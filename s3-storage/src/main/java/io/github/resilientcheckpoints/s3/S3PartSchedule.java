@@ -24,7 +24,8 @@ final class S3PartSchedule {
 
     S3PartSchedule(long unitBytes, int maxParts) {
         if (unitBytes < 1 || maxParts < 1) {
-            throw new IllegalArgumentException("part size " + unitBytes + " and part count " + maxParts);
+            throw new IllegalArgumentException(
+                    "part size " + unitBytes + " and part count " + maxParts);
         }
         this.unitBytes = unitBytes;
         this.maxParts = maxParts;
@@ -32,7 +33,10 @@ final class S3PartSchedule {
         this.maxUnits = Math.max(1, S3_MAX_PART_BYTES / unitBytes);
     }
 
-    /** Units of the configured part size in part {@code partNumber} (1-based), unless it is the last. */
+    /**
+     * Units of the configured part size in part {@code partNumber} (1-based), unless it is the
+     * last.
+     */
     long unitsInPart(int partNumber) {
         int step = Math.min(40, (partNumber - 1) / partsPerStep);
         return Math.min(maxUnits, 1L << step);

@@ -10,29 +10,14 @@ import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.apache.flink.core.fs.Path;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.services.s3.S3Client;
-import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
-import software.amazon.awssdk.services.s3.model.Delete;
-import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
-import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
-import software.amazon.awssdk.services.s3.model.MultipartUpload;
-import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
-import software.amazon.awssdk.services.s3.model.S3Error;
-import software.amazon.awssdk.services.s3.model.S3Object;
-
+import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -40,9 +25,30 @@ import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+import javax.annotation.Nullable;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.AbortedException;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.Delete;
+import software.amazon.awssdk.services.s3.model.DeleteObjectsResponse;
+import software.amazon.awssdk.services.s3.model.ListMultipartUploadsResponse;
+import software.amazon.awssdk.services.s3.model.MultipartUpload;
+import software.amazon.awssdk.services.s3.model.NoSuchUploadException;
+import software.amazon.awssdk.services.s3.model.ObjectIdentifier;
+import software.amazon.awssdk.services.s3.model.S3Error;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+import software.amazon.awssdk.services.s3.model.S3Object;
 
 /**
  * The S3 store on AWS SDK v2.
@@ -53,35 +59,58 @@ import java.util.concurrent.atomic.AtomicLong;
  *       memory beyond the part in flight), each retried alone on failure; a failed or interrupted
  *       upload is aborted so no incomplete upload is left behind (an abort failure is logged; the
  *       cleanup sweep finds what is left).
- *   <li>Cleanup on cancelled threads: aborts and deletes of abandoned data go through a
- *       {@link CleanupExecutor}, so an interrupted (cancelled) thread cannot make the SDK refuse them.
+ *   <li>Cleanup on cancelled threads: aborts and deletes of abandoned data go through a {@link
+ *       CleanupExecutor}, so an interrupted (cancelled) thread cannot make the SDK refuse them.
  *   <li>Integrity: every request carries a CRC32C checksum that S3 verifies; a mismatch fails that
  *       request, which is resent.
  *   <li>Retries: the SDK's own retries are off. Parts are retried here ({@code s3.part-attempts});
  *       whole files by the storage's retry loop, which also bounds everything by the deadline.
  *   <li>Throttling: every 503 SlowDown / 429 absorbed by a part retry is reported to the throttle.
- *   <li>Entropy: Flink's {@code s3.entropy.key} in a data file key is replaced by random characters,
- *       as Flink does; the handle carries the real key.
+ *   <li>Entropy: Flink's {@code s3.entropy.key} in a data file key is replaced by random
+ *       characters, as Flink does; the handle carries the real key.
  * </ul>
  */
-public final class S3Store implements CheckpointStore, SupportsListing, SupportsBatchDelete,
-        SupportsPendingUploads, SupportsThrottleSignals, SupportsPartUploads {
+public final class S3Store
+        implements CheckpointStore,
+                SupportsListing,
+                SupportsBatchDelete,
+                SupportsPendingUploads,
+                SupportsThrottleSignals,
+                SupportsPartUploads {
 
     private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
 
     static final int MAX_DELETE_BATCH = 1000;
-    private static final char[] ENTROPY_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789".toCharArray();
+    private static final char[] ENTROPY_ALPHABET =
+            "abcdefghijklmnopqrstuvwxyz0123456789".toCharArray();
 
     /**
      * Settings of the store (sizes in bytes). {@code maxParts} is S3's limit of parts per upload
      * (10 000); tests lower it to reach the limit with small files.
      */
-    public record Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
-                           String entropyKey, int entropyLength, int maxParts) {
+    public record Settings(
+            long multipartThreshold,
+            long partSize,
+            int parallelParts,
+            int partAttempts,
+            String entropyKey,
+            int entropyLength,
+            int maxParts) {
 
-        public Settings(long multipartThreshold, long partSize, int parallelParts, int partAttempts,
-                String entropyKey, int entropyLength) {
-            this(multipartThreshold, partSize, parallelParts, partAttempts, entropyKey, entropyLength,
+        public Settings(
+                long multipartThreshold,
+                long partSize,
+                int parallelParts,
+                int partAttempts,
+                String entropyKey,
+                int entropyLength) {
+            this(
+                    multipartThreshold,
+                    partSize,
+                    parallelParts,
+                    partAttempts,
+                    entropyKey,
+                    entropyLength,
                     S3PartSchedule.S3_MAX_PARTS);
         }
 
@@ -91,7 +120,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 LOG.warn("s3 part size {} is below the S3 minimum of 5 MiB", partSize);
             }
             if (parallelParts < 1 || partAttempts < 1 || partSize < 1) {
-                throw new IllegalArgumentException("invalid S3 settings: " + parallelParts + ", " + partAttempts);
+                throw new IllegalArgumentException(
+                        "invalid S3 settings: " + parallelParts + ", " + partAttempts);
             }
         }
     }
@@ -100,17 +130,25 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     private final Settings settings;
     private final ExecutorService partExecutor;
     private final SecureRandom random = new SecureRandom();
-    private volatile Runnable throttleListener = () -> { };
-    private final java.util.Set<String> verifiedBuckets = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    private volatile Runnable throttleListener = () -> {};
+    private final Set<String> verifiedBuckets = ConcurrentHashMap.newKeySet();
     private final AtomicLong partRequests = new AtomicLong();
     private final AtomicLong partRetries = new AtomicLong();
     private final AtomicLong deleteRequests = new AtomicLong();
-    /** Aborts and deletes of abandoned data: they must work on interrupted (cancelled) threads too. */
-    private final CleanupExecutor cleanup =
-            new CleanupExecutor("rcs-s3-cleanup", S3Store.class.getClassLoader(), 4, Duration.ofSeconds(30));
 
-    /** Resends of one request: {@code s3.part-attempts}, backoff with full jitter from 100 ms to 2 s. */
+    /**
+     * Aborts and deletes of abandoned data: they must work on interrupted (cancelled) threads too.
+     */
+    private final CleanupExecutor cleanup =
+            new CleanupExecutor(
+                    "rcs-s3-cleanup", S3Store.class.getClassLoader(), 4, Duration.ofSeconds(30));
+
+    /**
+     * Resends of one request: {@code s3.part-attempts}, backoff with full jitter from 100 ms to 2
+     * s.
+     */
     private final RetryPolicy requestPolicy;
+
     private final Ticker ticker;
     private final Sleeper sleeper;
 
@@ -120,15 +158,24 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /** With the clock and the waits of the request retries injected (tests). */
-    S3Store(S3Client client, Settings settings, ExecutorService partExecutor, Ticker ticker, Sleeper sleeper) {
+    S3Store(
+            S3Client client,
+            Settings settings,
+            ExecutorService partExecutor,
+            Ticker ticker,
+            Sleeper sleeper) {
         this.client = client;
         this.settings = settings;
         this.partExecutor = partExecutor;
         this.ticker = ticker;
         this.sleeper = sleeper;
         // The attempt timeout is the SDK's (s3.request-timeout); the deadline is the storage's.
-        this.requestPolicy = new RetryPolicy(settings.partAttempts(), Duration.ofMillis(100), Duration.ofSeconds(2),
-                Duration.ofDays(1));
+        this.requestPolicy =
+                new RetryPolicy(
+                        settings.partAttempts(),
+                        Duration.ofMillis(100),
+                        Duration.ofSeconds(2),
+                        Duration.ofDays(1));
     }
 
     // ------------------------------------------------------------------ upload
@@ -161,8 +208,8 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
      *
      * <p>Only a 404 (NoSuchBucket) is conclusive. A 403 is not: least-privilege policies grant
      * s3:PutObject and the multipart actions but withhold s3:ListBucket (or grant it for a prefix
-     * only), and HeadBucket then answers 403 to credentials that can write every checkpoint file.
-     * A 403 is looked into once with a listing request, whose answer has a body: when it says the
+     * only), and HeadBucket then answers 403 to credentials that can write every checkpoint file. A
+     * 403 is looked into once with a listing request, whose answer has a body: when it says the
      * credentials themselves are wrong, that is conclusive; otherwise the uploads find out.
      */
     private void ensureBucket(String bucket) throws IOException {
@@ -172,15 +219,21 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         try {
             client.headBucket(b -> b.bucket(bucket));
             verifiedBuckets.add(bucket);
-        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+        } catch (S3Exception e) {
             if (e.statusCode() == 404) {
-                throw new BucketUnusableException("NoSuchBucket: bucket '" + bucket + "' does not exist: create it"
-                        + " or correct the bucket in 'execution.checkpointing.dir'", e);
+                throw new BucketUnusableException(
+                        "NoSuchBucket: bucket '"
+                                + bucket
+                                + "' does not exist: create it"
+                                + " or correct the bucket in 'execution.checkpointing.dir'",
+                        e);
             }
             if (e.statusCode() == 403) {
                 rejectWrongCredentials(bucket, e);
-                LOG.debug("HeadBucket of '{}' was refused (403); a policy may withhold s3:ListBucket while"
-                        + " allowing writes, so the uploads go ahead", bucket);
+                LOG.debug(
+                        "HeadBucket of '{}' was refused (403); a policy may withhold s3:ListBucket while"
+                                + " allowing writes, so the uploads go ahead",
+                        bucket);
                 verifiedBuckets.add(bucket);
             }
             // anything else: let the upload itself find out
@@ -194,24 +247,31 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     /**
      * A HEAD answer has no body, so a 403 does not say whether the credentials are wrong or merely
-     * not allowed to list: one listing request (same permission, s3:ListBucket) brings the error code.
+     * not allowed to list: one listing request (same permission, s3:ListBucket) brings the error
+     * code.
      */
-    private void rejectWrongCredentials(String bucket, software.amazon.awssdk.services.s3.model.S3Exception head)
+    private void rejectWrongCredentials(String bucket, S3Exception head)
             throws BucketUnusableException {
-        software.amazon.awssdk.services.s3.model.S3Exception detail;
+        S3Exception detail;
         try {
             client.listObjectsV2(b -> b.bucket(bucket).maxKeys(1));
             return;
-        } catch (software.amazon.awssdk.services.s3.model.S3Exception e) {
+        } catch (S3Exception e) {
             detail = e;
         } catch (RuntimeException e) {
             return;
         }
-        String code = detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
+        String code =
+                detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
         if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
             detail.addSuppressed(head);
-            throw new BucketUnusableException(code + ": S3 rejected the credentials used for bucket '" + bucket
-                    + "': check " + S3Failures.CREDENTIAL_KEYS, detail);
+            throw new BucketUnusableException(
+                    code
+                            + ": S3 rejected the credentials used for bucket '"
+                            + bucket
+                            + "': check "
+                            + S3Failures.CREDENTIAL_KEYS,
+                    detail);
         }
     }
 
@@ -228,12 +288,22 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         boolean done = false;
         Throwable failure = null;
         try {
-            withRequestRetries("PutObject", bucket, key, () -> {
-                partRequests.incrementAndGet();
-                return client.putObject(
-                        b -> b.bucket(bucket).key(key).checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
-                        RequestBody.fromContentProvider(() -> open(source), source.length(), "application/octet-stream"));
-            });
+            withRequestRetries(
+                    "PutObject",
+                    bucket,
+                    key,
+                    () -> {
+                        partRequests.incrementAndGet();
+                        return client.putObject(
+                                b ->
+                                        b.bucket(bucket)
+                                                .key(key)
+                                                .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
+                                RequestBody.fromContentProvider(
+                                        () -> open(source),
+                                        source.length(),
+                                        "application/octet-stream"));
+                    });
             done = true;
         } catch (IOException | RuntimeException | Error e) {
             failure = e;
@@ -247,10 +317,12 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /** Deletes what a failed upload may have left; returns the failure (logged) or null. */
-    @javax.annotation.Nullable
+    @Nullable
     Exception deleteQuietly(String bucket, String key) {
         try {
-            cleanup.call("DeleteObject of s3://" + bucket + "/" + key, () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
+            cleanup.call(
+                    "DeleteObject of s3://" + bucket + "/" + key,
+                    () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
             return null;
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
@@ -259,11 +331,11 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     }
 
     /**
-     * Sends one request, resending it alone (up to {@code s3.part-attempts}) on a retryable failure;
-     * throttle signals are reported. A permanent failure or an interrupt ends it at once.
+     * Sends one request, resending it alone (up to {@code s3.part-attempts}) on a retryable
+     * failure; throttle signals are reported. A permanent failure or an interrupt ends it at once.
      */
-    private <T> T withRequestRetries(String operation, String bucket, String key,
-            java.util.function.Supplier<T> request) throws IOException {
+    private <T> T withRequestRetries(
+            String operation, String bucket, String key, Supplier<T> request) throws IOException {
         return withRequestRetries(operation, bucket, key, false, request);
     }
 
@@ -272,12 +344,18 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
      *     credentials already created: a signature rejection (403) then means the signed body
      *     changed in transit, not bad credentials, and the part is resent
      */
-    <T> T withRequestRetries(String operation, String bucket, String key,
-            boolean bodyOfAuthenticatedUpload, java.util.function.Supplier<T> request) throws IOException {
+    <T> T withRequestRetries(
+            String operation,
+            String bucket,
+            String key,
+            boolean bodyOfAuthenticatedUpload,
+            Supplier<T> request)
+            throws IOException {
         long noDeadline = ticker.nanoTime() + Duration.ofDays(1).toNanos();
         for (int attempt = 1; ; attempt++) {
             if (Thread.currentThread().isInterrupted()) {
-                throw new InterruptedIOException(operation + " of s3://" + bucket + "/" + key + " was cancelled");
+                throw new InterruptedIOException(
+                        operation + " of s3://" + bucket + "/" + key + " was cancelled");
             }
             try {
                 return request.get();
@@ -285,13 +363,21 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 SourceFailure sourceFailure = sourceFailure(e);
                 if (sourceFailure != null) {
                     // The staged bytes could not be read, not S3's fault: resending cannot help.
-                    throw new IOException(operation + " of s3://" + bucket + "/" + key
-                            + " failed reading the staged bytes: " + sourceFailure.getMessage(), sourceFailure);
+                    throw new IOException(
+                            operation
+                                    + " of s3://"
+                                    + bucket
+                                    + "/"
+                                    + key
+                                    + " failed reading the staged bytes: "
+                                    + sourceFailure.getMessage(),
+                            sourceFailure);
                 }
                 IOException failure = S3Failures.wrap(operation, bucket, key, e);
                 FailureClass c = S3Failures.classify(e);
-                if (bodyOfAuthenticatedUpload && e instanceof software.amazon.awssdk.services.s3.model.S3Exception
-                        && ((software.amazon.awssdk.services.s3.model.S3Exception) e).statusCode() == 403) {
+                if (bodyOfAuthenticatedUpload
+                        && e instanceof S3Exception
+                        && ((S3Exception) e).statusCode() == 403) {
                     c = FailureClass.TRANSIENT;
                 }
                 if (isInterrupt(e)) {
@@ -300,18 +386,30 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 if (c == FailureClass.THROTTLED) {
                     throttleListener.run();
                 }
-                RetryPolicy.Decision next = requestPolicy.onFailure(attempt, c, ticker.nanoTime(), noDeadline,
-                        java.util.concurrent.ThreadLocalRandom.current()::nextDouble);
+                RetryPolicy.Decision next =
+                        requestPolicy.onFailure(
+                                attempt,
+                                c,
+                                ticker.nanoTime(),
+                                noDeadline,
+                                ThreadLocalRandom.current()::nextDouble);
                 if (!next.retry()) {
                     if (S3Failures.isExpiredCredentials(e)) {
-                        // The SDK resolved the credentials again for every resend: the provider did not refresh.
-                        throw new S3Failures.ExpiredCredentials(operation, bucket, key, attempt,
-                                (software.amazon.awssdk.services.s3.model.S3Exception) e);
+                        // The SDK resolved the credentials again for every resend: the provider did
+                        // not refresh.
+                        throw new S3Failures.ExpiredCredentials(
+                                operation, bucket, key, attempt, (S3Exception) e);
                     }
                     throw failure;
                 }
-                LOG.debug("{} of s3://{}/{} failed on attempt {} ({}): {}; resending", operation, bucket, key,
-                        attempt, c, e.toString());
+                LOG.debug(
+                        "{} of s3://{}/{} failed on attempt {} ({}): {}; resending",
+                        operation,
+                        bucket,
+                        key,
+                        attempt,
+                        c,
+                        e.toString());
                 partRetries.incrementAndGet();
                 pause(next.delayNanos());
             }
@@ -320,8 +418,9 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     private static boolean isInterrupt(Throwable e) {
         for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof InterruptedException || t instanceof InterruptedIOException
-                    || t instanceof software.amazon.awssdk.core.exception.AbortedException) {
+            if (t instanceof InterruptedException
+                    || t instanceof InterruptedIOException
+                    || t instanceof AbortedException) {
                 return true;
             }
         }
@@ -414,50 +513,63 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
     static final long ORPHAN_RECHECK_MILLIS = 2000;
 
     /**
-     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key but
-     * {@code keep}: now, and once more a little later for a request that was still on its way.
+     * Aborts, on a cleanup thread, every multipart upload pending under exactly this (fresh) key
+     * but {@code keep}: now, and once more a little later for a request that was still on its way.
      */
-    void abortUploadsOfKeyLater(S3Location location, @javax.annotation.Nullable String keep) {
-        cleanup.runLater(() -> {
-            for (int pass = 0; pass < 2; pass++) {
-                try {
-                    if (pass > 0) {
-                        Thread.sleep(ORPHAN_RECHECK_MILLIS);
-                    }
-                    for (MultipartUpload u : client.listMultipartUploads(
-                            b -> b.bucket(location.bucket()).prefix(location.key())).uploads()) {
-                        if (u.key().equals(location.key()) && !u.uploadId().equals(keep)) {
-                            abortQuietly(location.bucket(), location.key(), u.uploadId());
+    void abortUploadsOfKeyLater(S3Location location, @Nullable String keep) {
+        cleanup.runLater(
+                () -> {
+                    for (int pass = 0; pass < 2; pass++) {
+                        try {
+                            if (pass > 0) {
+                                Thread.sleep(ORPHAN_RECHECK_MILLIS);
+                            }
+                            for (MultipartUpload u :
+                                    client.listMultipartUploads(
+                                                    b ->
+                                                            b.bucket(location.bucket())
+                                                                    .prefix(location.key()))
+                                            .uploads()) {
+                                if (u.key().equals(location.key()) && !u.uploadId().equals(keep)) {
+                                    abortQuietly(location.bucket(), location.key(), u.uploadId());
+                                }
+                            }
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            return;
+                        } catch (RuntimeException e) {
+                            LOG.debug(
+                                    "Could not look for multipart uploads left under s3://{}/{}",
+                                    location.bucket(),
+                                    location.key(),
+                                    e);
                         }
                     }
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    return;
-                } catch (RuntimeException e) {
-                    LOG.debug("Could not look for multipart uploads left under s3://{}/{}", location.bucket(),
-                            location.key(), e);
-                }
-            }
-        });
+                });
     }
 
     /**
      * Aborts a multipart upload; a failure is logged and returned (the cleanup sweep finds what is
      * left; callers attach it to their own failure as suppressed).
      */
-    @javax.annotation.Nullable
+    @Nullable
     Exception abortQuietly(String bucket, String key, String uploadId) {
         try {
             abortUpload(bucket, key, uploadId);
             return null;
         } catch (IOException | RuntimeException e) {
-            LOG.warn("Could not abort multipart upload {} of s3://{}/{}: {}", uploadId, bucket, key, e.toString());
+            LOG.warn(
+                    "Could not abort multipart upload {} of s3://{}/{}: {}",
+                    uploadId,
+                    bucket,
+                    key,
+                    e.toString());
             return e;
         }
     }
 
     /** Attaches a cleanup failure to the failure it cleaned up after. */
-    static void suppress(@javax.annotation.Nullable Throwable failure, @javax.annotation.Nullable Exception cleanupFailure) {
+    static void suppress(@Nullable Throwable failure, @Nullable Exception cleanupFailure) {
         if (failure != null && cleanupFailure != null && failure != cleanupFailure) {
             failure.addSuppressed(cleanupFailure);
         }
@@ -465,27 +577,33 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
 
     /** Aborts a multipart upload, also from an interrupted thread; one already gone is fine. */
     private void abortUpload(String bucket, String key, String uploadId) throws IOException {
-        cleanup.call("AbortMultipartUpload of s3://" + bucket + "/" + key, () -> {
-            try {
-                return client.abortMultipartUpload(b -> b.bucket(bucket).key(key).uploadId(uploadId));
-            } catch (software.amazon.awssdk.services.s3.model.NoSuchUploadException gone) {
-                return null; // already completed or aborted
-            } catch (RuntimeException e) {
-                throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
-            }
-        });
+        cleanup.call(
+                "AbortMultipartUpload of s3://" + bucket + "/" + key,
+                () -> {
+                    try {
+                        return client.abortMultipartUpload(
+                                b -> b.bucket(bucket).key(key).uploadId(uploadId));
+                    } catch (NoSuchUploadException gone) {
+                        return null; // already completed or aborted
+                    } catch (RuntimeException e) {
+                        throw S3Failures.wrap("AbortMultipartUpload", bucket, key, e);
+                    }
+                });
     }
 
-    /** Bytes [offset, offset+size) of the source; its read failures are marked as {@link SourceFailure}. */
+    /**
+     * Bytes [offset, offset+size) of the source; its read failures are marked as {@link
+     * SourceFailure}.
+     */
     static InputStream range(UploadSource source, long offset, long size) {
         InputStream in;
         try {
             in = source.open();
             in.skipNBytes(offset);
         } catch (IOException e) {
-            throw new java.io.UncheckedIOException(new SourceFailure(e));
+            throw new UncheckedIOException(new SourceFailure(e));
         }
-        return new java.io.FilterInputStream(in) {
+        return new FilterInputStream(in) {
             long left = size;
 
             @Override
@@ -542,14 +660,16 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         String bucket = location.bucket();
         String key = location.key();
         // Abandoned attempts are deleted from their own, interrupted thread.
-        cleanup.call("DeleteObject of " + path, () -> {
-            try {
-                deleteRequests.incrementAndGet();
-                return client.deleteObject(b -> b.bucket(bucket).key(key));
-            } catch (RuntimeException e) {
-                throw S3Failures.wrap("DeleteObject", bucket, key, e);
-            }
-        });
+        cleanup.call(
+                "DeleteObject of " + path,
+                () -> {
+                    try {
+                        deleteRequests.incrementAndGet();
+                        return client.deleteObject(b -> b.bucket(bucket).key(key));
+                    } catch (RuntimeException e) {
+                        throw S3Failures.wrap("DeleteObject", bucket, key, e);
+                    }
+                });
     }
 
     /**
@@ -562,13 +682,15 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         Map<String, Map<String, Path>> byBucket = new LinkedHashMap<>();
         for (Path p : paths) {
             S3Location l = S3Location.of(p);
-            byBucket.computeIfAbsent(l.bucket(), b -> new LinkedHashMap<>()).putIfAbsent(l.key(), p);
+            byBucket.computeIfAbsent(l.bucket(), b -> new LinkedHashMap<>())
+                    .putIfAbsent(l.key(), p);
         }
         List<Path> failed = new ArrayList<>();
         for (Map.Entry<String, Map<String, Path>> e : byBucket.entrySet()) {
             List<String> keys = new ArrayList<>(e.getValue().keySet());
             for (int from = 0; from < keys.size(); from += MAX_DELETE_BATCH) {
-                List<String> batch = keys.subList(from, Math.min(keys.size(), from + MAX_DELETE_BATCH));
+                List<String> batch =
+                        keys.subList(from, Math.min(keys.size(), from + MAX_DELETE_BATCH));
                 for (String key : deleteBatch(e.getKey(), batch)) {
                     failed.add(e.getValue().get(key));
                 }
@@ -588,8 +710,15 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             FailureClass failureClass;
             try {
                 deleteRequests.incrementAndGet();
-                DeleteObjectsResponse r = client.deleteObjects(
-                        b -> b.bucket(bucket).delete(Delete.builder().objects(ids).quiet(true).build()));
+                DeleteObjectsResponse r =
+                        client.deleteObjects(
+                                b ->
+                                        b.bucket(bucket)
+                                                .delete(
+                                                        Delete.builder()
+                                                                .objects(ids)
+                                                                .quiet(true)
+                                                                .build()));
                 List<String> again = new ArrayList<>();
                 for (S3Error err : r.errors()) {
                     again.add(err.key());
@@ -598,10 +727,19 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
                 failureClass = FailureClass.TRANSIENT;
             } catch (RuntimeException ex) {
                 failureClass = S3Failures.classify(ex);
-                RetryPolicy.Decision next = requestPolicy.onFailure(attempt, failureClass, ticker.nanoTime(),
-                        noDeadline, java.util.concurrent.ThreadLocalRandom.current()::nextDouble);
+                RetryPolicy.Decision next =
+                        requestPolicy.onFailure(
+                                attempt,
+                                failureClass,
+                                ticker.nanoTime(),
+                                noDeadline,
+                                ThreadLocalRandom.current()::nextDouble);
                 if (!next.retry()) {
-                    throw S3Failures.wrap("DeleteObjects (" + pending.size() + " keys)", bucket, pending.get(0), ex);
+                    throw S3Failures.wrap(
+                            "DeleteObjects (" + pending.size() + " keys)",
+                            bucket,
+                            pending.get(0),
+                            ex);
                 }
                 pause(next.delayNanos());
                 continue;
@@ -609,8 +747,13 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             if (pending.isEmpty()) {
                 break;
             }
-            RetryPolicy.Decision next = requestPolicy.onFailure(attempt, failureClass, ticker.nanoTime(), noDeadline,
-                    java.util.concurrent.ThreadLocalRandom.current()::nextDouble);
+            RetryPolicy.Decision next =
+                    requestPolicy.onFailure(
+                            attempt,
+                            failureClass,
+                            ticker.nanoTime(),
+                            noDeadline,
+                            ThreadLocalRandom.current()::nextDouble);
             if (!next.retry()) {
                 break; // reported to the caller as not deleted
             }
@@ -626,9 +769,14 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
         String prefix = dir.prefix();
         List<StoredFile> files = new ArrayList<>();
         try {
-            for (S3Object o : client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix)).contents()) {
-                files.add(new StoredFile(dir.withKey(o.key()).toPath(), o.size(),
-                        o.lastModified().toEpochMilli()));
+            for (S3Object o :
+                    client.listObjectsV2Paginator(b -> b.bucket(bucket).prefix(prefix))
+                            .contents()) {
+                files.add(
+                        new StoredFile(
+                                dir.withKey(o.key()).toPath(),
+                                o.size(),
+                                o.lastModified().toEpochMilli()));
             }
         } catch (RuntimeException e) {
             throw S3Failures.wrap("ListObjectsV2", bucket, prefix, e);
@@ -648,11 +796,19 @@ public final class S3Store implements CheckpointStore, SupportsListing, Supports
             while (true) {
                 String km = keyMarker;
                 String im = idMarker;
-                ListMultipartUploadsResponse r = client.listMultipartUploads(b -> b.bucket(bucket).prefix(prefix)
-                        .keyMarker(km).uploadIdMarker(im));
+                ListMultipartUploadsResponse r =
+                        client.listMultipartUploads(
+                                b ->
+                                        b.bucket(bucket)
+                                                .prefix(prefix)
+                                                .keyMarker(km)
+                                                .uploadIdMarker(im));
                 for (MultipartUpload u : r.uploads()) {
-                    uploads.add(new PendingUpload(dir.withKey(u.key()).toPath(), u.uploadId(),
-                            u.initiated().toEpochMilli()));
+                    uploads.add(
+                            new PendingUpload(
+                                    dir.withKey(u.key()).toPath(),
+                                    u.uploadId(),
+                                    u.initiated().toEpochMilli()));
                 }
                 if (!Boolean.TRUE.equals(r.isTruncated())) {
                     return uploads;

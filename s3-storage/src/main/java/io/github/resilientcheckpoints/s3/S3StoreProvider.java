@@ -2,10 +2,21 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreProvider;
-
+import java.io.IOException;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.Nullable;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.FallbackKey;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
-
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
 import software.amazon.awssdk.auth.credentials.DefaultCredentialsProvider;
@@ -17,17 +28,10 @@ import software.amazon.awssdk.regions.providers.DefaultAwsRegionProviderChain;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 
-import java.io.IOException;
-import java.net.URI;
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
-
-/** Serves {@code s3://} (and {@code s3a://}, {@code s3p://}) checkpoint directories with {@link S3Store}. */
+/**
+ * Serves {@code s3://} (and {@code s3a://}, {@code s3p://}) checkpoint directories with {@link
+ * S3Store}.
+ */
 public final class S3StoreProvider implements CheckpointStoreProvider {
 
     @Override
@@ -50,7 +54,9 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
             settings(config);
             if (config.get(S3StoreOptions.REQUEST_TIMEOUT).isNegative()
                     || config.get(S3StoreOptions.REQUEST_TIMEOUT).isZero()) {
-                throw invalid(S3StoreOptions.REQUEST_TIMEOUT, config.get(S3StoreOptions.REQUEST_TIMEOUT),
+                throw invalid(
+                        S3StoreOptions.REQUEST_TIMEOUT,
+                        config.get(S3StoreOptions.REQUEST_TIMEOUT),
                         "expected a positive duration, e.g. '2 min'");
             }
             config.get(S3StoreOptions.PATH_STYLE_ACCESS);
@@ -58,19 +64,28 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
         } catch (IllegalConfigurationException e) {
             throw e;
         } catch (IllegalArgumentException e) {
-            // Flink's parse failures name the key as it was spelled ("Could not parse value ... for key ...").
-            throw new IllegalConfigurationException("Invalid S3 configuration: " + e.getMessage()
-                    + spelling(config, e.getMessage()), e);
+            // Flink's parse failures name the key as it was spelled ("Could not parse value ... for
+            // key ...").
+            throw new IllegalConfigurationException(
+                    "Invalid S3 configuration: "
+                            + e.getMessage()
+                            + spelling(config, e.getMessage()),
+                    e);
         }
     }
 
     /** Flink's parse failure names an option's main key; say which spelling was actually set. */
     private static String spelling(ReadableConfig config, String message) {
-        java.util.Map<String, String> set = config.toMap();
-        for (org.apache.flink.configuration.ConfigOption<?> option : List.of(S3StoreOptions.ACCESS_KEY,
-                S3StoreOptions.SECRET_KEY, S3StoreOptions.PATH_STYLE_ACCESS)) {
-            if (message != null && message.contains(option.key()) && !set.containsKey(option.key())) {
-                for (org.apache.flink.configuration.FallbackKey fallback : option.fallbackKeys()) {
+        Map<String, String> set = config.toMap();
+        for (ConfigOption<?> option :
+                List.of(
+                        S3StoreOptions.ACCESS_KEY,
+                        S3StoreOptions.SECRET_KEY,
+                        S3StoreOptions.PATH_STYLE_ACCESS)) {
+            if (message != null
+                    && message.contains(option.key())
+                    && !set.containsKey(option.key())) {
+                for (FallbackKey fallback : option.fallbackKeys()) {
                     if (set.containsKey(fallback.getKey())) {
                         return " (set as '" + fallback.getKey() + "')";
                     }
@@ -97,9 +112,13 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
         boolean hasSecret = config.get(S3StoreOptions.SECRET_KEY) != null;
         if (hasAccess != hasSecret) {
             // Names the keys only, never a value.
-            throw new IllegalConfigurationException("Only one of '" + S3StoreOptions.ACCESS_KEY.key()
-                    + "' (or 's3.access.key') and '" + S3StoreOptions.SECRET_KEY.key() + "' (or 's3.secret.key')"
-                    + " is set: set both, or neither to use the AWS default credential chain");
+            throw new IllegalConfigurationException(
+                    "Only one of '"
+                            + S3StoreOptions.ACCESS_KEY.key()
+                            + "' (or 's3.access.key') and '"
+                            + S3StoreOptions.SECRET_KEY.key()
+                            + "' (or 's3.secret.key')"
+                            + " is set: set both, or neither to use the AWS default credential chain");
         }
         long partSize = config.get(S3StoreOptions.PART_SIZE).getBytes();
         long threshold = config.get(S3StoreOptions.MULTIPART_THRESHOLD).getBytes();
@@ -113,23 +132,34 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
             throw invalid(S3StoreOptions.PART_ATTEMPTS, attempts, "expected 1 to 100");
         }
         if (partSize < (5L << 20) || partSize > S3PartSchedule.S3_MAX_PART_BYTES) {
-            throw invalid(S3StoreOptions.PART_SIZE, config.get(S3StoreOptions.PART_SIZE),
+            throw invalid(
+                    S3StoreOptions.PART_SIZE,
+                    config.get(S3StoreOptions.PART_SIZE),
                     "expected 5 mb to 5 gb (S3's part limits)");
         }
         if (threshold < 1 || threshold > S3PartSchedule.S3_MAX_PART_BYTES) {
-            throw invalid(S3StoreOptions.MULTIPART_THRESHOLD, config.get(S3StoreOptions.MULTIPART_THRESHOLD),
+            throw invalid(
+                    S3StoreOptions.MULTIPART_THRESHOLD,
+                    config.get(S3StoreOptions.MULTIPART_THRESHOLD),
                     "expected 1 b to 5 gb (a single PutObject holds at most 5 gb)");
         }
         String entropyKey = config.get(S3StoreOptions.ENTROPY_KEY);
-        if (entropyKey != null && !entropyKey.isEmpty() && (entropyLength < 1 || entropyLength > 64)) {
-            throw invalid(S3StoreOptions.ENTROPY_LENGTH, entropyLength,
-                    "expected 1 to 64 characters replacing '" + S3StoreOptions.ENTROPY_KEY.key() + "'");
+        if (entropyKey != null
+                && !entropyKey.isEmpty()
+                && (entropyLength < 1 || entropyLength > 64)) {
+            throw invalid(
+                    S3StoreOptions.ENTROPY_LENGTH,
+                    entropyLength,
+                    "expected 1 to 64 characters replacing '"
+                            + S3StoreOptions.ENTROPY_KEY.key()
+                            + "'");
         }
-        return new S3Store.Settings(threshold, partSize, parallel, attempts, entropyKey, entropyLength);
+        return new S3Store.Settings(
+                threshold, partSize, parallel, attempts, entropyKey, entropyLength);
     }
 
     private static IllegalConfigurationException invalid(
-            org.apache.flink.configuration.ConfigOption<?> option, Object value, String expected) {
+            ConfigOption<?> option, Object value, String expected) {
         return new IllegalConfigurationException(
                 "Invalid value " + value + " for '" + option.key() + "': " + expected);
     }
@@ -138,7 +168,7 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
      * The region to sign with: {@code s3.region}; with an endpoint but no region, us-east-1 (what
      * S3-compatible servers accept); else the SDK's region chain, which must find one.
      */
-    @javax.annotation.Nullable
+    @Nullable
     private static Region region(ReadableConfig config) {
         String region = config.get(S3StoreOptions.REGION);
         if (region != null && !region.isBlank()) {
@@ -152,9 +182,12 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
             new DefaultAwsRegionProviderChain().getRegion();
             return null; // the SDK finds it again when the client is built
         } catch (RuntimeException e) {
-            throw new IllegalConfigurationException("No S3 region: set '" + S3StoreOptions.REGION.key()
-                    + "' (e.g. 'eu-west-1'), or 's3.endpoint' for an S3-compatible server; the AWS region chain"
-                    + " (AWS_REGION, aws.region, profile, instance metadata) found none", e);
+            throw new IllegalConfigurationException(
+                    "No S3 region: set '"
+                            + S3StoreOptions.REGION.key()
+                            + "' (e.g. 'eu-west-1'), or 's3.endpoint' for an S3-compatible server; the AWS region chain"
+                            + " (AWS_REGION, aws.region, profile, instance metadata) found none",
+                    e);
         }
     }
 
@@ -164,17 +197,23 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
 
     /** The client of {@code config} with these credentials (tests: providers that expire). */
     static S3Client client(ReadableConfig config, AwsCredentialsProvider credentials) {
-        S3ClientBuilder builder = S3Client.builder()
-                .httpClientBuilder(UrlConnectionHttpClient.builder()
-                        .connectionTimeout(Duration.ofSeconds(10))
-                        .socketTimeout(Duration.ofSeconds(60)))
-                .credentialsProvider(credentials)
-                .forcePathStyle(config.get(S3StoreOptions.PATH_STYLE_ACCESS))
-                // Our part and file retries are the only ones: the SDK's would multiply them.
-                .overrideConfiguration(o -> o
-                        .retryStrategy(RetryMode.STANDARD)
-                        .retryStrategy(b -> b.maxAttempts(1))
-                        .apiCallAttemptTimeout(config.get(S3StoreOptions.REQUEST_TIMEOUT)));
+        S3ClientBuilder builder =
+                S3Client.builder()
+                        .httpClientBuilder(
+                                UrlConnectionHttpClient.builder()
+                                        .connectionTimeout(Duration.ofSeconds(10))
+                                        .socketTimeout(Duration.ofSeconds(60)))
+                        .credentialsProvider(credentials)
+                        .forcePathStyle(config.get(S3StoreOptions.PATH_STYLE_ACCESS))
+                        // Our part and file retries are the only ones: the SDK's would multiply
+                        // them.
+                        .overrideConfiguration(
+                                o ->
+                                        o.retryStrategy(RetryMode.STANDARD)
+                                                .retryStrategy(b -> b.maxAttempts(1))
+                                                .apiCallAttemptTimeout(
+                                                        config.get(
+                                                                S3StoreOptions.REQUEST_TIMEOUT)));
         Region region = region(config);
         if (region != null) {
             builder.region(region);
@@ -197,12 +236,18 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
 
     static ExecutorService partThreads(int parallel) {
         AtomicInteger n = new AtomicInteger();
-        ThreadPoolExecutor pool = new ThreadPoolExecutor(parallel * 4, parallel * 4, 60, TimeUnit.SECONDS,
-                new LinkedBlockingQueue<>(), r -> {
-                    Thread t = new Thread(r, "rcs-s3-part-" + n.incrementAndGet());
-                    t.setDaemon(true);
-                    return t;
-                });
+        ThreadPoolExecutor pool =
+                new ThreadPoolExecutor(
+                        parallel * 4,
+                        parallel * 4,
+                        60,
+                        TimeUnit.SECONDS,
+                        new LinkedBlockingQueue<>(),
+                        r -> {
+                            Thread t = new Thread(r, "rcs-s3-part-" + n.incrementAndGet());
+                            t.setDaemon(true);
+                            return t;
+                        });
         pool.allowCoreThreadTimeOut(true);
         return pool;
     }

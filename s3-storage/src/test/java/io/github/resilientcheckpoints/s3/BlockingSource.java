@@ -1,16 +1,16 @@
 package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.UploadSource;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.util.Arrays;
 import java.util.concurrent.CountDownLatch;
 
 /**
- * {@code length} zero bytes; a stream that reaches position {@code blockAt} signals {@link #reached}
- * and blocks there until {@link #release} opens or its thread is interrupted. Interrupted, it
- * behaves as a well-mannered reader: sets the interrupt flag again and throws
+ * {@code length} zero bytes; a stream that reaches position {@code blockAt} signals {@link
+ * #reached} and blocks there until {@link #release} opens or its thread is interrupted.
+ * Interrupted, it behaves as a well-mannered reader: sets the interrupt flag again and throws
  * {@link InterruptedIOException}. Skips never block (parts skip to their offset).
  */
 final class BlockingSource implements UploadSource {
@@ -52,12 +52,13 @@ final class BlockingSource implements UploadSource {
                         release.await();
                     } catch (InterruptedException e) {
                         Thread.currentThread().interrupt();
-                        throw new InterruptedIOException("reading the staged bytes was interrupted");
+                        throw new InterruptedIOException(
+                                "reading the staged bytes was interrupted");
                     }
                 }
                 long end = pos < blockAt ? Math.min(blockAt, length) : length;
                 int n = (int) Math.min(len, end - pos);
-                java.util.Arrays.fill(b, off, off + n, (byte) 0);
+                Arrays.fill(b, off, off + n, (byte) 0);
                 pos += n;
                 return n;
             }

@@ -1,11 +1,9 @@
 package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
-
+import java.net.URI;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
-
-import java.net.URI;
 
 /**
  * Run in a child JVM with a small heap: uploads a synthetic file much larger than that heap through
@@ -21,6 +19,7 @@ public final class BoundedHeapUpload {
         try (CheckpointStore store = new S3StoreProvider().create(URI.create(target), conf)) {
             store.upload(new SyntheticSource(size), new Path(target));
         }
-        System.out.println("uploaded " + size + " bytes with max heap " + Runtime.getRuntime().maxMemory());
+        System.out.println(
+                "uploaded " + size + " bytes with max heap " + Runtime.getRuntime().maxMemory());
     }
 }

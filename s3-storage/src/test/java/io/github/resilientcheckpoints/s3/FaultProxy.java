@@ -11,11 +11,17 @@ import java.net.Socket;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.Locale;
+import java.util.Queue;
 import java.util.Random;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Predicate;
 
 /**
  * An HTTP/1.1 proxy on 127.0.0.1 between an S3 client and an S3 server that misbehaves on purpose,
@@ -27,49 +33,69 @@ final class FaultProxy implements AutoCloseable {
 
     private final ServerSocket server;
     private final URI upstream;
-    private final ExecutorService pool = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "fault-proxy");
-        t.setDaemon(true);
-        return t;
-    });
+    private final ExecutorService pool =
+            Executors.newCachedThreadPool(
+                    r -> {
+                        Thread t = new Thread(r, "fault-proxy");
+                        t.setDaemon(true);
+                        return t;
+                    });
     private final Random random = new Random(42);
 
     volatile double slowDownRatio;
     volatile double resetRatio;
+
     /** Share of requests whose body is forwarded with one byte flipped (corruption in transit). */
     volatile double corruptRatio;
+
     volatile long latencyMillis;
     volatile long bytesPerSecond;
+
     /** Only requests whose request line contains this are candidates for faults (null: all). */
     volatile String faultOnlyIf;
 
-    /** Requests whose request line matches are answered 403 AccessDenied (least-privilege policies). */
-    volatile java.util.function.Predicate<String> denyIf = line -> false;
+    /**
+     * Requests whose request line matches are answered 403 AccessDenied (least-privilege policies).
+     */
+    volatile Predicate<String> denyIf = line -> false;
+
     /** Requests whose head (request line and headers) matches are answered 400 ExpiredToken. */
-    volatile java.util.function.Predicate<String> expiredTokenIf = head -> false;
+    volatile Predicate<String> expiredTokenIf = head -> false;
+
     /**
      * The next this-many requests whose request line matches {@link #dropResponseIf} reach the
      * server, but their answer is lost (the client's connection is reset instead).
      */
-    final java.util.concurrent.atomic.AtomicInteger responsesToDrop = new java.util.concurrent.atomic.AtomicInteger();
-    volatile java.util.function.Predicate<String> dropResponseIf = line -> false;
-    /** UploadPart requests with a higher part number are refused as S3 does above 10 000 (0: no limit). */
+    final AtomicInteger responsesToDrop = new AtomicInteger();
+
+    volatile Predicate<String> dropResponseIf = line -> false;
+
+    /**
+     * UploadPart requests with a higher part number are refused as S3 does above 10 000 (0: no
+     * limit).
+     */
     volatile int maxPartNumber;
+
     /** Every UploadPart seen: "partNumber:contentLength". */
-    final java.util.Queue<String> partsSeen = new java.util.concurrent.ConcurrentLinkedQueue<>();
+    final Queue<String> partsSeen = new ConcurrentLinkedQueue<>();
 
     final AtomicLong requests = new AtomicLong();
     final AtomicLong expiredTokens = new AtomicLong();
     final AtomicLong droppedResponses = new AtomicLong();
     final AtomicLong noSuchUploads = new AtomicLong();
-    /** Uploads completed by a request whose answer was dropped: S3 answers a resend NoSuchUpload. */
-    private final java.util.Set<String> completedUploads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    /**
+     * Uploads completed by a request whose answer was dropped: S3 answers a resend NoSuchUpload.
+     */
+    private final Set<String> completedUploads = ConcurrentHashMap.newKeySet();
+
     final AtomicLong slowDowns = new AtomicLong();
     final AtomicLong resets = new AtomicLong();
     final AtomicLong corruptions = new AtomicLong();
+
     /**
-     * Fault candidates that the proxy failed to relay without injecting a fault (the upstream server
-     * or the loopback connection failed): the client sees them as faults too.
+     * Fault candidates that the proxy failed to relay without injecting a fault (the upstream
+     * server or the loopback connection failed): the client sees them as faults too.
      */
     final AtomicLong relayFailures = new AtomicLong();
 
@@ -123,26 +149,44 @@ final class FaultProxy implements AutoCloseable {
             if (expiredTokenIf.test(head)) {
                 expiredTokens.incrementAndGet();
                 in.skipNBytes(length);
-                answer(client, requestLine, 400, "Bad Request", "ExpiredToken",
+                answer(
+                        client,
+                        requestLine,
+                        400,
+                        "Bad Request",
+                        "ExpiredToken",
                         "The provided token has expired.");
                 return;
             }
             if (maxPartNumber > 0 && partNumber > maxPartNumber) {
                 in.skipNBytes(length);
-                answer(client, requestLine, 400, "Bad Request", "InvalidArgument",
+                answer(
+                        client,
+                        requestLine,
+                        400,
+                        "Bad Request",
+                        "InvalidArgument",
                         "Part number must be an integer between 1 and " + maxPartNumber);
                 return;
             }
             String uploadId = uploadId(requestLine);
-            if (requestLine.startsWith("POST ") && uploadId != null && completedUploads.contains(uploadId)) {
+            if (requestLine.startsWith("POST ")
+                    && uploadId != null
+                    && completedUploads.contains(uploadId)) {
                 noSuchUploads.incrementAndGet();
                 in.skipNBytes(length);
-                answer(client, requestLine, 404, "Not Found", "NoSuchUpload",
+                answer(
+                        client,
+                        requestLine,
+                        404,
+                        "Not Found",
+                        "NoSuchUpload",
                         "The specified multipart upload does not exist.");
                 return;
             }
-            boolean dropResponse = dropResponseIf.test(requestLine)
-                    && responsesToDrop.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
+            boolean dropResponse =
+                    dropResponseIf.test(requestLine)
+                            && responsesToDrop.getAndUpdate(n -> Math.max(0, n - 1)) > 0;
             double draw;
             synchronized (random) {
                 draw = random.nextDouble();
@@ -150,10 +194,16 @@ final class FaultProxy implements AutoCloseable {
             if (candidate && draw < slowDownRatio) {
                 slowDowns.incrementAndGet();
                 in.skipNBytes(length);
-                String body = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
-                        + "<Message>Please reduce your request rate.</Message></Error>";
-                write(client.getOutputStream(), "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
-                        + "Content-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body);
+                String body =
+                        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>SlowDown</Code>"
+                                + "<Message>Please reduce your request rate.</Message></Error>";
+                write(
+                        client.getOutputStream(),
+                        "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\n"
+                                + "Content-Length: "
+                                + body.length()
+                                + "\r\nConnection: close\r\n\r\n"
+                                + body);
                 return;
             }
             if (candidate && draw < slowDownRatio + resetRatio && length > 1) {
@@ -162,8 +212,11 @@ final class FaultProxy implements AutoCloseable {
                 client.setSoLinger(true, 0); // RST instead of FIN
                 return;
             }
-            boolean corrupt = candidate && length > 0
-                    && draw >= slowDownRatio + resetRatio && draw < slowDownRatio + resetRatio + corruptRatio;
+            boolean corrupt =
+                    candidate
+                            && length > 0
+                            && draw >= slowDownRatio + resetRatio
+                            && draw < slowDownRatio + resetRatio + corruptRatio;
             if (corrupt) {
                 corruptions.incrementAndGet();
             }
@@ -199,7 +252,8 @@ final class FaultProxy implements AutoCloseable {
         } catch (IOException | InterruptedException e) {
             if (candidateRelay && !server.isClosed()) {
                 relayFailures.incrementAndGet();
-                System.err.println("FaultProxy: relaying a request failed without an injected fault: " + e);
+                System.err.println(
+                        "FaultProxy: relaying a request failed without an injected fault: " + e);
             }
             // the client or the server went away; nothing to relay
         }
@@ -233,7 +287,9 @@ final class FaultProxy implements AutoCloseable {
         }
     }
 
-    /** The object bytes of a request: an aws-chunked body (with a checksum trailer) says them apart. */
+    /**
+     * The object bytes of a request: an aws-chunked body (with a checksum trailer) says them apart.
+     */
     private static long decodedLength(String head, long length) {
         for (String line : head.split("\r\n")) {
             if (line.toLowerCase(Locale.ROOT).startsWith("x-amz-decoded-content-length:")) {
@@ -250,7 +306,9 @@ final class FaultProxy implements AutoCloseable {
         }
         int from = at + "uploadId=".length();
         int to = from;
-        while (to < requestLine.length() && requestLine.charAt(to) != '&' && requestLine.charAt(to) != ' ') {
+        while (to < requestLine.length()
+                && requestLine.charAt(to) != '&'
+                && requestLine.charAt(to) != ' ') {
             to++;
         }
         return requestLine.substring(from, to);
@@ -270,12 +328,33 @@ final class FaultProxy implements AutoCloseable {
     }
 
     /** An S3 error answer; a HEAD answer carries no body, as S3's does not. */
-    private static void answer(Socket client, String requestLine, int status, String reason, String code,
-            String message) throws IOException {
-        String body = requestLine.startsWith("HEAD ") ? "" : "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>"
-                + code + "</Code><Message>" + message + "</Message></Error>";
-        write(client.getOutputStream(), "HTTP/1.1 " + status + " " + reason + "\r\nContent-Type: application/xml\r\n"
-                + "Content-Length: " + body.length() + "\r\nConnection: close\r\n\r\n" + body);
+    private static void answer(
+            Socket client,
+            String requestLine,
+            int status,
+            String reason,
+            String code,
+            String message)
+            throws IOException {
+        String body =
+                requestLine.startsWith("HEAD ")
+                        ? ""
+                        : "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>"
+                                + code
+                                + "</Code><Message>"
+                                + message
+                                + "</Message></Error>";
+        write(
+                client.getOutputStream(),
+                "HTTP/1.1 "
+                        + status
+                        + " "
+                        + reason
+                        + "\r\nContent-Type: application/xml\r\n"
+                        + "Content-Length: "
+                        + body.length()
+                        + "\r\nConnection: close\r\n\r\n"
+                        + body);
     }
 
     private static String readHead(InputStream in) throws IOException {
@@ -299,7 +378,8 @@ final class FaultProxy implements AutoCloseable {
                 return Long.parseLong(line.substring(15).trim());
             }
             if (lower.startsWith("transfer-encoding:") && lower.contains("chunked")) {
-                throw new IOException("chunked request bodies are not supported by the fault proxy");
+                throw new IOException(
+                        "chunked request bodies are not supported by the fault proxy");
             }
         }
         return 0;
@@ -309,7 +389,9 @@ final class FaultProxy implements AutoCloseable {
         StringBuilder sb = new StringBuilder();
         for (String line : head.split("\r\n")) {
             String lower = line.toLowerCase(Locale.ROOT);
-            if (!lower.startsWith("connection:") && !lower.startsWith("expect:") && !line.isEmpty()) {
+            if (!lower.startsWith("connection:")
+                    && !lower.startsWith("expect:")
+                    && !line.isEmpty()) {
                 sb.append(line).append("\r\n");
             }
         }

@@ -2,7 +2,8 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreContractTest;
-
+import java.net.URI;
+import java.util.UUID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterAll;
@@ -10,14 +11,10 @@ import org.junit.jupiter.api.BeforeAll;
 import org.testcontainers.containers.MinIOContainer;
 import org.testcontainers.junit.jupiter.Container;
 import org.testcontainers.junit.jupiter.Testcontainers;
-
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
-
-import java.net.URI;
-import java.util.UUID;
 
 /**
  * The same store contract against MinIO, where a Docker engine exists; reported as skipped where
@@ -29,17 +26,24 @@ class MinioStoreContractTest extends CheckpointStoreContractTest {
     static final String BUCKET = "minio-contract";
 
     @Container
-    static final MinIOContainer MINIO = new MinIOContainer("minio/minio:RELEASE.2024-12-18T13-15-44Z");
+    static final MinIOContainer MINIO =
+            new MinIOContainer("minio/minio:RELEASE.2024-12-18T13-15-44Z");
 
     private static CheckpointStore store;
 
     @BeforeAll
     static void start() throws Exception {
         URI endpoint = URI.create(MINIO.getS3URL());
-        try (S3Client c = S3Client.builder().endpointOverride(endpoint).region(Region.US_EAST_1).forcePathStyle(true)
-                .credentialsProvider(StaticCredentialsProvider.create(
-                        AwsBasicCredentials.create(MINIO.getUserName(), MINIO.getPassword())))
-                .build()) {
+        try (S3Client c =
+                S3Client.builder()
+                        .endpointOverride(endpoint)
+                        .region(Region.US_EAST_1)
+                        .forcePathStyle(true)
+                        .credentialsProvider(
+                                StaticCredentialsProvider.create(
+                                        AwsBasicCredentials.create(
+                                                MINIO.getUserName(), MINIO.getPassword())))
+                        .build()) {
             c.createBucket(b -> b.bucket(BUCKET));
         }
         Configuration conf = new Configuration();

@@ -1,15 +1,23 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.storage.ResilientStateOutputStream;
 import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import java.io.InputStream;
+import java.net.URI;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.StreamStateHandle;
@@ -18,19 +26,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-
 import software.amazon.awssdk.services.s3.S3Client;
-
-import java.io.InputStream;
-import java.net.URI;
-import java.time.Duration;
-import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** The state stream sends full parts to S3 while it is still being written. */
 class PipelinedUploadTest {
@@ -59,10 +55,22 @@ class PipelinedUploadTest {
         conf.setString(S3StoreOptions.PART_ATTEMPTS.key(), "2");
         store = (S3Store) new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf);
         direct = server.client();
-        services = Workers.services(store,
-                new RetryPolicy(5, Duration.ofMillis(10), Duration.ofMillis(100), Duration.ofMinutes(1)),
-                executor, new SpillSpace(List.of(spill), Workers.generousLimits(), FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM),
-                metrics, Redactor.NONE);
+        services =
+                Workers.services(
+                        store,
+                        new RetryPolicy(
+                                5,
+                                Duration.ofMillis(10),
+                                Duration.ofMillis(100),
+                                Duration.ofMinutes(1)),
+                        executor,
+                        new SpillSpace(
+                                List.of(spill),
+                                Workers.generousLimits(),
+                                FreeSpaceProbe.FILE_STORE,
+                                Ticker.SYSTEM),
+                        metrics,
+                        Redactor.NONE);
     }
 
     @AfterEach
@@ -76,8 +84,13 @@ class PipelinedUploadTest {
     }
 
     private ResilientStateOutputStream stream() {
-        return new ResilientStateOutputStream(new Path("s3://" + BUCKET + "/job/chk-1"), true, 20 * 1024, 64 * 1024,
-                services, System.nanoTime() + TimeUnit.MINUTES.toNanos(2));
+        return new ResilientStateOutputStream(
+                new Path("s3://" + BUCKET + "/job/chk-1"),
+                true,
+                20 * 1024,
+                64 * 1024,
+                services,
+                System.nanoTime() + TimeUnit.MINUTES.toNanos(2));
     }
 
     private static void write(ResilientStateOutputStream out, long from, long to) throws Exception {
@@ -108,12 +121,16 @@ class PipelinedUploadTest {
         while (store.dataRequests() < 3 && System.nanoTime() < end) {
             Thread.sleep(10);
         }
-        assertThat(store.dataRequests()).as("three full parts sent before the stream was closed").isEqualTo(3);
+        assertThat(store.dataRequests())
+                .as("three full parts sent before the stream was closed")
+                .isEqualTo(3);
         write(out, 16 * MB, size);
         StreamStateHandle handle = out.closeAndGetHandle();
 
         assertStored(handle, size);
-        assertThat(store.dataRequests()).as("3 early parts + the last; nothing sent twice").isEqualTo(4);
+        assertThat(store.dataRequests())
+                .as("3 early parts + the last; nothing sent twice")
+                .isEqualTo(4);
         assertThat(metrics.pipelinedUploads()).isEqualTo(1);
         assertThat(metrics.pipelineFallbacks()).isZero();
         assertThat(metrics.uploadsSucceeded()).isEqualTo(1);
@@ -149,7 +166,8 @@ class PipelinedUploadTest {
         }
         executor.submit(out::close).get(10, TimeUnit.SECONDS);
         end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (!store.listPendingUploads(new Path("s3://" + BUCKET + "/")).isEmpty() && System.nanoTime() < end) {
+        while (!store.listPendingUploads(new Path("s3://" + BUCKET + "/")).isEmpty()
+                && System.nanoTime() < end) {
             Thread.sleep(20);
         }
         assertThat(store.listPendingUploads(new Path("s3://" + BUCKET + "/"))).isEmpty();

@@ -1,11 +1,16 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-import io.github.resilientcheckpoints.storage.StorageRuntime;
-
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.minicluster.MiniCluster;
@@ -16,10 +21,6 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-
-import java.util.List;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A Flink job checkpointing to {@code s3://} on a real S3 API server through the storage, with a
@@ -33,7 +34,7 @@ class S3CheckpointIT {
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
 
-    @TempDir java.nio.file.Path spill;
+    @TempDir Path spill;
 
     private static S3Server server;
     private static FaultProxy proxy;
@@ -62,17 +63,16 @@ class S3CheckpointIT {
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.setString(S3StoreOptions.PART_SIZE.key(), "5 mb");
         conf.setString(S3StoreOptions.MULTIPART_THRESHOLD.key(), "5 mb");
-        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, java.time.Duration.ofMillis(20));
+        conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
         return conf;
     }
 
     @Test
-    void checkpointsThroughFaultsAndRestoresWithOursAndWithFlinkS3(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void checkpointsThroughFaultsAndRestoresWithOursAndWithFlinkS3(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         int payload = 32 * 1024; // 400 keys x 32 KiB: each subtask's snapshot is a multipart upload
         Configuration conf = config(ResilientCheckpointStorageFactory.class.getName(), "job-a");
-        long uploadsBefore = StorageRuntime.shared()
-                .metrics().uploadsSucceeded();
+        long uploadsBefore = StorageRuntime.shared().metrics().uploadsSucceeded();
         proxy.faultOnlyIf = "partNumber=";
         proxy.slowDownRatio = 0.15;
         proxy.resetRatio = 0.1;
@@ -82,9 +82,12 @@ class S3CheckpointIT {
             CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
             CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
             // Faults are random: checkpoint on until some were injected.
-            long end = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+            long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
             while (proxy.slowDowns.get() + proxy.resets.get() == 0 && System.nanoTime() < end) {
-                long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+                long completed =
+                        CountingJob.stats(cluster, job)
+                                .getCounts()
+                                .getNumberOfCompletedCheckpoints();
                 CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
             }
             assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
@@ -92,9 +95,11 @@ class S3CheckpointIT {
             CountingJob.cancel(cluster, job);
             assertThat(CountingJob.MISMATCHES.get()).isZero();
             assertThat(checkpoint).startsWith("s3://" + BUCKET + "/job-a/");
-            assertThat(proxy.slowDowns.get() + proxy.resets.get()).as("faults were injected").isPositive();
-            assertThat(StorageRuntime.shared()
-                    .metrics().uploadsSucceeded()).isGreaterThan(uploadsBefore);
+            assertThat(proxy.slowDowns.get() + proxy.resets.get())
+                    .as("faults were injected")
+                    .isPositive();
+            assertThat(StorageRuntime.shared().metrics().uploadsSucceeded())
+                    .isGreaterThan(uploadsBefore);
 
             proxy.slowDownRatio = 0;
             proxy.resetRatio = 0;

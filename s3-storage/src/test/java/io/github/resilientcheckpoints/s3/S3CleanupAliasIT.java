@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.cleanup.MetadataReferences;
@@ -7,7 +9,12 @@ import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.net.URI;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Set;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
@@ -19,24 +26,14 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.net.URI;
-import java.nio.charset.StandardCharsets;
-import java.util.List;
-import java.util.Set;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
- * Cleanup on S3 under every spelling of the scheme: a job checkpoints to {@code s3a://} (the S3 store
- * writes {@code s3://} handles), and the sweep is planned from {@code s3a://}, {@code s3p://} and
- * {@code s3://} roots alike: only the planted orphan is ever planned for deletion, never a file a
- * retained checkpoint references, and the newest checkpoint restores exactly afterwards.
+ * Cleanup on S3 under every spelling of the scheme: a job checkpoints to {@code s3a://} (the S3
+ * store writes {@code s3://} handles), and the sweep is planned from {@code s3a://}, {@code s3p://}
+ * and {@code s3://} roots alike: only the planted orphan is ever planned for deletion, never a file
+ * a retained checkpoint references, and the newest checkpoint restores exactly afterwards.
  */
 class S3CleanupAliasIT {
 
@@ -69,37 +66,48 @@ class S3CleanupAliasIT {
     }
 
     @Test
-    void everySpellingOfTheSchemeNamesTheSameFiles(@InjectMiniCluster MiniCluster cluster) throws Exception {
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "rocksdb",
-                "s3a://" + BUCKET + "/alias");
+    void everySpellingOfTheSchemeNamesTheSameFiles(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "rocksdb",
+                        "s3a://" + BUCKET + "/alias");
         conf.addAll(FlinkS3.config(server.endpoint()));
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
-        int payload = 2048; // SST files above the inline threshold: RocksDB's shared files are real objects
+        int payload = 2048; // SST files above the inline threshold: RocksDB's shared files are real
+        // objects
         CountingJob.resetCounters();
         JobID job = CountingJob.start(cluster, conf, payload);
         CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
         String latest = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
-        Set<String> referenced = MetadataReferences.read(new Path(latest), getClass().getClassLoader());
-        assertThat(referenced).as("the checkpoint references files in shared/")
+        Set<String> referenced =
+                MetadataReferences.read(new Path(latest), getClass().getClassLoader());
+        assertThat(referenced)
+                .as("the checkpoint references files in shared/")
                 .anyMatch(k -> k.contains("/" + job.toHexString() + "/shared/"));
         String orphanKey = "alias/" + job.toHexString() + "/shared/planted-orphan";
         sdk.putObject(b -> b.bucket(BUCKET).key(orphanKey), RequestBody.fromBytes(new byte[] {7}));
         Thread.sleep(1100); // S3 times have second granularity; the grace below is one second
 
         for (String scheme : List.of("s3a", "s3p", "s3")) {
-            try (CheckpointStore store = new S3StoreProvider().create(URI.create(scheme + "://" + BUCKET + "/"), conf)) {
+            try (CheckpointStore store =
+                    new S3StoreProvider().create(URI.create(scheme + "://" + BUCKET + "/"), conf)) {
                 Run dry = cleanup(store, scheme + "://" + BUCKET + "/alias", false);
                 assertThat(dry.exit()).as(scheme + ": " + dry.out() + dry.err()).isZero();
                 assertThat(dry.out()).as(scheme).contains("would delete").contains(orphanKey);
                 for (String key : referenced) {
                     // the same object, whichever scheme the line spells it with
-                    assertThat(dry.out()).as(scheme).doesNotContain(key.substring("s3://".length()));
+                    assertThat(dry.out())
+                            .as(scheme)
+                            .doesNotContain(key.substring("s3://".length()));
                 }
             }
         }
-        try (CheckpointStore store = new S3StoreProvider().create(URI.create("s3p://" + BUCKET + "/"), conf)) {
+        try (CheckpointStore store =
+                new S3StoreProvider().create(URI.create("s3p://" + BUCKET + "/"), conf)) {
             Run run = cleanup(store, "s3p://" + BUCKET + "/alias", true);
             assertThat(run.exit()).as(run.out() + run.err()).isZero();
         }
@@ -109,12 +117,19 @@ class S3CleanupAliasIT {
 
     private record Run(int exit, String out, String err) {}
 
-    private static Run cleanup(CheckpointStore store, String dir, boolean execute) throws Exception {
+    private static Run cleanup(CheckpointStore store, String dir, boolean execute)
+            throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = CleanupCommandAccess.run(store, dir, execute,
-                new String[] {"--older-than", "1 s", "--allow-grace-below-timeout"},
-                new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        int exit =
+                CleanupCommandAccess.run(
+                        store,
+                        dir,
+                        execute,
+                        new String[] {"--older-than", "1 s", "--allow-grace-below-timeout"},
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8));
+        return new Run(
+                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 }

@@ -1,21 +1,13 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
 import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.cleanup.SweepPlanner;
 import io.github.resilientcheckpoints.cleanup.Sweeper;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.core.fs.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.Test;
-
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.services.s3.S3Client;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -26,8 +18,13 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /** Cleanup on the S3 store: orphans, incomplete uploads, and batched deletes measured. */
 class S3CleanupTest {
@@ -61,15 +58,24 @@ class S3CleanupTest {
         put(JOB + "/shared/unreferenced");
         put(JOB + "/savepoint-aa11/_metadata");
         put("elsewhere/shared/not-ours");
-        String uploadId = sdk.createMultipartUpload(b -> b.bucket(BUCKET).key(JOB + "/shared/half-written")).uploadId();
+        String uploadId =
+                sdk.createMultipartUpload(b -> b.bucket(BUCKET).key(JOB + "/shared/half-written"))
+                        .uploadId();
         Thread.sleep(1100); // S3 times have second granularity; the grace below is one second
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit = CleanupCommandAccess.run(store, "s3://" + BUCKET + "/" + JOB, true,
-                new String[] {"--older-than", "1 s", "--allow-grace-below-timeout"}, new PrintStream(out, true, StandardCharsets.UTF_8), System.err);
+        int exit =
+                CleanupCommandAccess.run(
+                        store,
+                        "s3://" + BUCKET + "/" + JOB,
+                        true,
+                        new String[] {"--older-than", "1 s", "--allow-grace-below-timeout"},
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        System.err);
         String printed = out.toString(StandardCharsets.UTF_8);
         assertThat(exit).as(printed).isZero();
-        assertThat(printed).contains("delete s3://" + BUCKET + "/" + JOB + "/chk-3/abandoned-state")
+        assertThat(printed)
+                .contains("delete s3://" + BUCKET + "/" + JOB + "/chk-3/abandoned-state")
                 .contains("delete s3://" + BUCKET + "/" + JOB + "/shared/unreferenced")
                 .contains("abort incomplete upload " + uploadId)
                 .contains("Deleted 2 files");
@@ -88,10 +94,17 @@ class S3CleanupTest {
         Thread.sleep(1100);
 
         SweepPlanner planner = new SweepPlanner(store);
-        SweepPlanner.Rules rules = SweepPlanner.Rules.offline(1000, System.currentTimeMillis(), Integer.MAX_VALUE);
-        CheckpointIndex index = planner.index(List.of(new Path("s3://" + BUCKET + "/bench")), job -> Integer.MAX_VALUE,
-                rules, CheckpointIndex.MetadataReader.uncached(getClass().getClassLoader()));
-        SweepPlan plan = planner.planJob(index, index.job(new Path("s3://" + BUCKET + "/" + batchedJob)), rules);
+        SweepPlanner.Rules rules =
+                SweepPlanner.Rules.offline(1000, System.currentTimeMillis(), Integer.MAX_VALUE);
+        CheckpointIndex index =
+                planner.index(
+                        List.of(new Path("s3://" + BUCKET + "/bench")),
+                        job -> Integer.MAX_VALUE,
+                        rules,
+                        CheckpointIndex.MetadataReader.uncached(getClass().getClassLoader()));
+        SweepPlan plan =
+                planner.planJob(
+                        index, index.job(new Path("s3://" + BUCKET + "/" + batchedJob)), rules);
         assertThat(plan.orphans()).hasSize(n);
         long requestsBefore = store.deleteRequests();
         long t0 = System.nanoTime();
@@ -111,8 +124,14 @@ class S3CleanupTest {
         assertThat(batchedRequests).isEqualTo(10);
         assertThat(singleRequests).isEqualTo(n);
         assertThat(keys("bench")).isEmpty();
-        System.out.printf("DELETE-BENCH %d orphans on S3Proxy: batched %d requests %.2f s, one per file %d requests %.2f s,"
-                        + " ratio %.1fx%n", n, batchedRequests, batchedNanos / 1e9, singleRequests, singleNanos / 1e9,
+        System.out.printf(
+                "DELETE-BENCH %d orphans on S3Proxy: batched %d requests %.2f s, one per file %d requests %.2f s,"
+                        + " ratio %.1fx%n",
+                n,
+                batchedRequests,
+                batchedNanos / 1e9,
+                singleRequests,
+                singleNanos / 1e9,
                 (double) singleNanos / batchedNanos);
     }
 
@@ -126,10 +145,12 @@ class S3CleanupTest {
             List<Future<Path>> futures = new ArrayList<>();
             for (int i = 0; i < n; i++) {
                 String key = prefix + i;
-                futures.add(pool.submit(() -> {
-                    put(key);
-                    return new Path("s3://" + BUCKET + "/" + key);
-                }));
+                futures.add(
+                        pool.submit(
+                                () -> {
+                                    put(key);
+                                    return new Path("s3://" + BUCKET + "/" + key);
+                                }));
             }
             List<Path> paths = new ArrayList<>();
             for (Future<Path> f : futures) {
@@ -143,7 +164,9 @@ class S3CleanupTest {
 
     private static List<String> keys(String prefix) {
         List<String> keys = new ArrayList<>();
-        sdk.listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix(prefix)).contents().forEach(o -> keys.add(o.key()));
+        sdk.listObjectsV2Paginator(b -> b.bucket(BUCKET).prefix(prefix))
+                .contents()
+                .forEach(o -> keys.add(o.key()));
         return keys;
     }
 }

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.ConfigDocsTest;
-
 import org.junit.jupiter.api.Test;
 
 /** The README's S3 key table is generated from {@link S3StoreOptions}; stale fails. */

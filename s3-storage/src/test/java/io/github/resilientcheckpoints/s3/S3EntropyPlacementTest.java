@@ -1,19 +1,16 @@
 package io.github.resilientcheckpoints.s3;
 
-import io.github.resilientcheckpoints.testing.ByteSource;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.testing.ByteSource;
+import java.net.URI;
+import java.util.UUID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-
 import software.amazon.awssdk.services.s3.S3Client;
-
-import java.net.URI;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * With {@code s3.entropy.key} the store decides the randomised key before anything is written
@@ -56,15 +53,20 @@ class S3EntropyPlacementTest {
     void uploadWritesWhereTheTargetWasResolvedTo() throws Exception {
         Path target = new Path("s3://" + BUCKET + "/_entropy_/job/chk-1/" + UUID.randomUUID());
         Path resolved = store.resolveTarget(target);
-        assertThat(resolved.toString()).doesNotContain("_entropy_")
+        assertThat(resolved.toString())
+                .doesNotContain("_entropy_")
                 .matches("s3://" + BUCKET + "/[a-z0-9]{6}/job/chk-1/.*");
-        assertThat(store.resolveTarget(target)).as("fresh entropy per attempt").isNotEqualTo(resolved);
+        assertThat(store.resolveTarget(target))
+                .as("fresh entropy per attempt")
+                .isNotEqualTo(resolved);
 
         Path written = store.upload(new ByteSource(new byte[] {4, 5, 6}), resolved);
 
         assertThat(written).isEqualTo(resolved);
         store.delete(resolved);
-        assertThat(sdk.listObjectsV2(b -> b.bucket(BUCKET)).keyCount()).as("nothing left after the delete").isZero();
+        assertThat(sdk.listObjectsV2(b -> b.bucket(BUCKET)).keyCount())
+                .as("nothing left after the delete")
+                .isZero();
     }
 
     @Test

@@ -1,25 +1,26 @@
 package io.github.resilientcheckpoints.s3;
 
-import io.github.resilientcheckpoints.store.FailureClass;
+import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.store.FailureClass;
+import java.io.IOException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
-
-import java.io.IOException;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** Classification of S3 answers and SDK failures. */
 class S3FailuresTest {
 
     private static S3Exception s3(int status, String code) {
-        return (S3Exception) S3Exception.builder().statusCode(status).message(code)
-                .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).build()).build();
+        return (S3Exception)
+                S3Exception.builder()
+                        .statusCode(status)
+                        .message(code)
+                        .awsErrorDetails(AwsErrorDetails.builder().errorCode(code).build())
+                        .build();
     }
 
     @ParameterizedTest
@@ -40,7 +41,8 @@ class S3FailuresTest {
         S3Exception e = s3(403, code);
         assertThat(S3Failures.classify(e)).isEqualTo(FailureClass.PERMANENT);
         assertThat(S3Failures.wrap("PutObject", "b", "k", e).getMessage())
-                .contains("'s3.access-key'").contains("'s3.secret-key'");
+                .contains("'s3.access-key'")
+                .contains("'s3.secret-key'");
     }
 
     @ParameterizedTest
@@ -48,23 +50,32 @@ class S3FailuresTest {
     void expiredTemporaryCredentialsAreResentWithRefreshedOnes(String code) {
         assertThat(S3Failures.classify(s3(400, code))).isEqualTo(FailureClass.TRANSIENT);
         assertThat(S3Failures.classify(s3(403, code))).isEqualTo(FailureClass.TRANSIENT);
-        assertThat(S3Failures.classify(new S3Failures.ExpiredCredentials("PutObject", "b", "k", 4, s3(400, code))))
+        assertThat(
+                        S3Failures.classify(
+                                new S3Failures.ExpiredCredentials(
+                                        "PutObject", "b", "k", 4, s3(400, code))))
                 .isEqualTo(FailureClass.PERMANENT);
     }
 
     @Test
     void credentialsThatCannotBeLoadedArePermanentEvenWrapped() {
-        SdkClientException e = SdkClientException.create(
-                "Unable to load credentials from any of the providers in the chain AwsCredentialsProviderChain(...)");
+        SdkClientException e =
+                SdkClientException.create(
+                        "Unable to load credentials from any of the providers in the chain AwsCredentialsProviderChain(...)");
         assertThat(S3Failures.classify(e)).isEqualTo(FailureClass.PERMANENT);
-        assertThat(S3Failures.classify(new IOException("PutObject failed", e))).isEqualTo(FailureClass.PERMANENT);
+        assertThat(S3Failures.classify(new IOException("PutObject failed", e)))
+                .isEqualTo(FailureClass.PERMANENT);
         assertThat(S3Failures.wrap("PutObject", "b", "k", e).getMessage())
-                .contains("No S3 credentials could be loaded").contains("'s3.access-key'");
+                .contains("No S3 credentials could be loaded")
+                .contains("'s3.access-key'");
     }
 
     @Test
     void otherClientFailuresStayTransient() {
-        assertThat(S3Failures.classify(SdkClientException.create("Unable to execute HTTP request: Connection reset")))
+        assertThat(
+                        S3Failures.classify(
+                                SdkClientException.create(
+                                        "Unable to execute HTTP request: Connection reset")))
                 .isEqualTo(FailureClass.TRANSIENT);
     }
 }

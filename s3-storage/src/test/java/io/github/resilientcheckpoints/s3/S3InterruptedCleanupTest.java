@@ -1,25 +1,22 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.testing.ByteSource;
-
+import java.io.InterruptedIOException;
+import java.net.URI;
+import java.util.UUID;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
-
-import java.io.InterruptedIOException;
-import java.net.URI;
-import java.util.UUID;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * Cleanup (aborting a multipart upload, deleting an abandoned object) happens on cancelled, hence
@@ -69,25 +66,34 @@ class S3InterruptedCleanupTest {
     }
 
     private static int pendingUploads(String directory) {
-        return sdk.listMultipartUploads(b -> b.bucket(BUCKET).prefix(directory + "/")).uploads().size();
+        return sdk.listMultipartUploads(b -> b.bucket(BUCKET).prefix(directory + "/"))
+                .uploads()
+                .size();
     }
 
     @Test
     void aMultipartUploadWhoseThreadIsInterruptedMidUploadLeavesNoPendingUpload() throws Exception {
         String dir = newDirectory();
-        // 12 MiB: three parts; the second blocks 1 MiB in, so the upload thread waits for its parts.
+        // 12 MiB: three parts; the second blocks 1 MiB in, so the upload thread waits for its
+        // parts.
         BlockingSource source = new BlockingSource(12L * MB, 6L * MB);
         AtomicReference<Throwable> failure = new AtomicReference<>();
-        Thread uploader = new Thread(() -> {
-            try {
-                store.upload(source, new Path("s3://" + BUCKET + "/" + dir + "/state"));
-            } catch (Throwable t) {
-                failure.set(t);
-            }
-        }, "interrupted-uploader");
+        Thread uploader =
+                new Thread(
+                        () -> {
+                            try {
+                                store.upload(
+                                        source, new Path("s3://" + BUCKET + "/" + dir + "/state"));
+                            } catch (Throwable t) {
+                                failure.set(t);
+                            }
+                        },
+                        "interrupted-uploader");
         uploader.start();
         try {
-            assertThat(source.reached.await(60, TimeUnit.SECONDS)).as("a part is in flight").isTrue();
+            assertThat(source.reached.await(60, TimeUnit.SECONDS))
+                    .as("a part is in flight")
+                    .isTrue();
             assertThat(pendingUploads(dir)).as("the multipart upload exists").isEqualTo(1);
             uploader.interrupt();
             uploader.join(TimeUnit.SECONDS.toMillis(60));
@@ -102,7 +108,8 @@ class S3InterruptedCleanupTest {
     @Test
     void aPartUploadAbortedFromAnInterruptedThreadLeavesNoPendingUpload() throws Exception {
         String dir = newDirectory();
-        SupportsPartUploads.PartUpload upload = store.startPartUpload(new Path("s3://" + BUCKET + "/" + dir + "/state"));
+        SupportsPartUploads.PartUpload upload =
+                store.startPartUpload(new Path("s3://" + BUCKET + "/" + dir + "/state"));
         assertThat(pendingUploads(dir)).isEqualTo(1);
 
         Thread.currentThread().interrupt(); // as a task thread being cancelled
@@ -117,7 +124,8 @@ class S3InterruptedCleanupTest {
         String key = newDirectory() + "/abandoned";
         sdk.putObject(b -> b.bucket(BUCKET).key(key), RequestBody.fromBytes(new byte[] {1, 2, 3}));
 
-        Thread.currentThread().interrupt(); // as an abandoned attempt's thread, cleaning up after itself
+        Thread.currentThread()
+                .interrupt(); // as an abandoned attempt's thread, cleaning up after itself
         store.delete(new Path("s3://" + BUCKET + "/" + key));
         assertThat(Thread.interrupted()).as("the interrupt flag is kept").isTrue();
 
@@ -127,7 +135,8 @@ class S3InterruptedCleanupTest {
     @Test
     void cleanupStillWorksOnAnUninterruptedThread() throws Exception {
         String dir = newDirectory();
-        SupportsPartUploads.PartUpload upload = store.startPartUpload(new Path("s3://" + BUCKET + "/" + dir + "/state"));
+        SupportsPartUploads.PartUpload upload =
+                store.startPartUpload(new Path("s3://" + BUCKET + "/" + dir + "/state"));
         upload.submitPart(1, new ByteSource(new byte[5 * MB]));
         upload.abort();
         assertThat(Thread.currentThread().isInterrupted()).isFalse();

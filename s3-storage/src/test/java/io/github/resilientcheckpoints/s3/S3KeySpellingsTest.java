@@ -1,22 +1,19 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.testing.ByteSource;
-
+import java.io.InputStream;
+import java.net.URI;
+import java.util.UUID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
-
 import software.amazon.awssdk.services.s3.S3Client;
-
-import java.io.InputStream;
-import java.net.URI;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Flink's S3 file systems accept {@code s3.access.key}/{@code s3.secret.key}/{@code
@@ -67,7 +64,9 @@ class S3KeySpellingsTest {
         Configuration hyphenated = new Configuration();
         hyphenated.setString("s3.access-key", "hyphen-access");
         hyphenated.setString("s3.access.key", "dotted-access");
-        assertThat(hyphenated.get(S3StoreOptions.ACCESS_KEY)).as("the documented spelling wins").isEqualTo("hyphen-access");
+        assertThat(hyphenated.get(S3StoreOptions.ACCESS_KEY))
+                .as("the documented spelling wins")
+                .isEqualTo("hyphen-access");
     }
 
     @Test
@@ -78,10 +77,12 @@ class S3KeySpellingsTest {
         conf.setString("s3.path.style.access", "true");
         conf.setString(S3StoreOptions.PART_ATTEMPTS.key(), "1");
         byte[] data = {4, 5, 6};
-        try (CheckpointStore store = new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf);
+        try (CheckpointStore store =
+                        new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf);
                 S3Client direct = server.client()) {
             Path written = store.upload(new ByteSource(data), target());
-            try (InputStream in = direct.getObject(b -> b.bucket(BUCKET).key(S3Store.key(written)))) {
+            try (InputStream in =
+                    direct.getObject(b -> b.bucket(BUCKET).key(S3Store.key(written)))) {
                 assertThat(in.readAllBytes()).isEqualTo(data);
             }
         }
@@ -91,7 +92,10 @@ class S3KeySpellingsTest {
     void onlyOneOfAccessAndSecretKeyIsAConfigurationErrorNamingTheKeysNotTheValue() {
         Configuration conf = connection();
         conf.setString("s3.access.key", S3Server.ACCESS_KEY);
-        assertThatThrownBy(() -> new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf))
+        assertThatThrownBy(
+                        () ->
+                                new S3StoreProvider()
+                                        .create(URI.create("s3://" + BUCKET + "/"), conf))
                 .hasMessageContaining("'s3.access-key'")
                 .hasMessageContaining("'s3.secret-key'")
                 .hasMessageNotContaining(S3Server.ACCESS_KEY);

@@ -1,41 +1,40 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
-
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.core.fs.Path;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
-import org.junit.jupiter.api.Test;
-
-import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
-import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
-import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
-import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
-import software.amazon.awssdk.services.s3.S3Client;
-
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.InterruptedIOException;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.TreeMap;
 import java.util.UUID;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.AwsCredentialsProvider;
+import software.amazon.awssdk.auth.credentials.AwsSessionCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
+import software.amazon.awssdk.services.s3.S3Client;
 
 /**
- * The S3 adapter at S3's limits, against a real S3 API server behind the fault proxy: least-privilege
- * policies, expiring credentials, lost answers of non-idempotent requests, the part-count limit and
- * one huge upload sharing the part threads with small ones.
+ * The S3 adapter at S3's limits, against a real S3 API server behind the fault proxy:
+ * least-privilege policies, expiring credentials, lost answers of non-idempotent requests, the
+ * part-count limit and one huge upload sharing the part threads with small ones.
  */
 class S3LimitsTest {
 
@@ -68,15 +67,19 @@ class S3LimitsTest {
         conf.setString(S3StoreOptions.PART_SIZE.key(), "5 mb");
         conf.setString(S3StoreOptions.MULTIPART_THRESHOLD.key(), "5 mb");
         conf.setString(S3StoreOptions.PARALLEL_PARTS.key(), String.valueOf(parallelParts));
-        S3Store store = (S3Store) new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf);
+        S3Store store =
+                (S3Store) new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf);
         closeAfter.add(0, store);
         return store;
     }
 
     private S3Store store(AwsCredentialsProvider credentials, int maxParts) {
         Configuration conf = FlinkS3.config(proxy.endpoint());
-        S3Store store = new S3Store(S3StoreProvider.client(conf, credentials),
-                new S3Store.Settings(5 * MB, 5 * MB, 2, 4, null, 4, maxParts), S3StoreProvider.partThreads(2));
+        S3Store store =
+                new S3Store(
+                        S3StoreProvider.client(conf, credentials),
+                        new S3Store.Settings(5 * MB, 5 * MB, 2, 4, null, 4, maxParts),
+                        S3StoreProvider.partThreads(2));
         closeAfter.add(0, store);
         return store;
     }
@@ -93,7 +96,9 @@ class S3LimitsTest {
 
     private List<String> pendingUploads() {
         List<String> ids = new ArrayList<>();
-        direct.listMultipartUploads(b -> b.bucket(BUCKET)).uploads().forEach(u -> ids.add(u.uploadId()));
+        direct.listMultipartUploads(b -> b.bucket(BUCKET))
+                .uploads()
+                .forEach(u -> ids.add(u.uploadId()));
         return ids;
     }
 
@@ -103,8 +108,12 @@ class S3LimitsTest {
     void aBucketWhoseHeadAndListingAreForbiddenIsStillWrittenWhenPutsAreAllowed() throws Exception {
         // A least-privilege policy: s3:ListBucket withheld (HeadBucket and listing answer 403),
         // s3:PutObject and the multipart actions allowed.
-        proxy.denyIf = line -> line.startsWith("HEAD /" + BUCKET + " ") || line.startsWith("HEAD /" + BUCKET + "/ ")
-                || line.startsWith("GET /" + BUCKET + "?") || line.startsWith("GET /" + BUCKET + "/?");
+        proxy.denyIf =
+                line ->
+                        line.startsWith("HEAD /" + BUCKET + " ")
+                                || line.startsWith("HEAD /" + BUCKET + "/ ")
+                                || line.startsWith("GET /" + BUCKET + "?")
+                                || line.startsWith("GET /" + BUCKET + "/?");
         S3Store store = store(2);
         SyntheticSource small = new SyntheticSource(1000);
         assertStored(store.upload(small, target()), small);
@@ -115,18 +124,28 @@ class S3LimitsTest {
     @Test
     void aMissingBucketIsStillNamedAtOnce() throws Exception {
         S3Store store = store(2);
-        assertThatThrownBy(() -> store.upload(new SyntheticSource(1000), new Path("s3://no-such-bucket/f")))
+        assertThatThrownBy(
+                        () ->
+                                store.upload(
+                                        new SyntheticSource(1000),
+                                        new Path("s3://no-such-bucket/f")))
                 .hasMessageContaining("no-such-bucket")
                 .satisfies(e -> assertThat(store.classify(e)).isEqualTo(FailureClass.PERMANENT));
     }
 
-    // ------------------------------------------------------------------ item 4: expiring credentials
+    // ------------------------------------------------------------------ item 4: expiring
+    // credentials
 
-    /** Session credentials whose token the server has stopped accepting, until the provider refreshes. */
+    /**
+     * Session credentials whose token the server has stopped accepting, until the provider
+     * refreshes.
+     */
     private AwsCredentialsProvider expiringUntilRefused() {
-        return () -> proxy.expiredTokens.get() == 0
-                ? AwsSessionCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY, "stale-session-token")
-                : AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY);
+        return () ->
+                proxy.expiredTokens.get() == 0
+                        ? AwsSessionCredentials.create(
+                                S3Server.ACCESS_KEY, S3Server.SECRET_KEY, "stale-session-token")
+                        : AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY);
     }
 
     private static boolean carriesStaleToken(String head) {
@@ -145,8 +164,14 @@ class S3LimitsTest {
     @Test
     void aTokenThatStaysExpiredFailsAsPermanentNamingTheCredentials() throws Exception {
         proxy.expiredTokenIf = head -> head.startsWith("PUT ") && carriesStaleToken(head);
-        S3Store store = store(() -> AwsSessionCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY,
-                "stale-session-token"), S3PartSchedule.S3_MAX_PARTS);
+        S3Store store =
+                store(
+                        () ->
+                                AwsSessionCredentials.create(
+                                        S3Server.ACCESS_KEY,
+                                        S3Server.SECRET_KEY,
+                                        "stale-session-token"),
+                        S3PartSchedule.S3_MAX_PARTS);
         assertThatThrownBy(() -> store.upload(new SyntheticSource(1000), target()))
                 .hasMessageContaining("ExpiredToken")
                 .hasMessageContaining("s3.access-key")
@@ -154,7 +179,8 @@ class S3LimitsTest {
                 .satisfies(e -> assertThat(store.classify(e)).isEqualTo(FailureClass.PERMANENT));
     }
 
-    // ------------------------------------------------------------------ item 5: non-idempotent requests
+    // ------------------------------------------------------------------ item 5: non-idempotent
+    // requests
 
     @Test
     void aCompletionWhoseAnswerWasLostIsRecognisedByTheObject() throws Exception {
@@ -164,7 +190,9 @@ class S3LimitsTest {
         SyntheticSource source = new SyntheticSource(12 * MB + 7);
         Path written = store.upload(source, target());
         assertThat(proxy.droppedResponses.get()).isEqualTo(1);
-        assertThat(proxy.noSuchUploads.get()).as("the resent completion was answered NoSuchUpload").isPositive();
+        assertThat(proxy.noSuchUploads.get())
+                .as("the resent completion was answered NoSuchUpload")
+                .isPositive();
         assertStored(written, source);
         assertThat(pendingUploads()).isEmpty();
     }
@@ -181,7 +209,9 @@ class S3LimitsTest {
         while (!pendingUploads().isEmpty() && System.nanoTime() < end) {
             Thread.sleep(100);
         }
-        assertThat(pendingUploads()).as("the upload created by the lost request is aborted").isEmpty();
+        assertThat(pendingUploads())
+                .as("the upload created by the lost request is aborted")
+                .isEmpty();
     }
 
     // ------------------------------------------------------------------ item 2: part-count limit
@@ -189,8 +219,10 @@ class S3LimitsTest {
     /** A store and a server that both allow 4 parts per upload. */
     private S3Store fourPartStore() {
         proxy.maxPartNumber = 4;
-        return store(StaticCredentialsProvider.create(
-                AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY)), 4);
+        return store(
+                StaticCredentialsProvider.create(
+                        AwsBasicCredentials.create(S3Server.ACCESS_KEY, S3Server.SECRET_KEY)),
+                4);
     }
 
     @Test
@@ -216,7 +248,7 @@ class S3LimitsTest {
 
     /** The size of each part number the server received (a part resent counts once). */
     private List<Long> sizesByPart() {
-        java.util.TreeMap<Integer, Long> sizes = new java.util.TreeMap<>();
+        TreeMap<Integer, Long> sizes = new TreeMap<>();
         for (String seen : proxy.partsSeen) {
             String[] nl = seen.split(":");
             sizes.put(Integer.parseInt(nl[0]), Long.parseLong(nl[1]));
@@ -224,30 +256,32 @@ class S3LimitsTest {
         return new ArrayList<>(sizes.values());
     }
 
-    // ------------------------------------------------------------------ item 6: head-of-line blocking
+    // ------------------------------------------------------------------ item 6: head-of-line
+    // blocking
 
     @Test
     void aHugeUploadDoesNotHoldUpThePartsOfSmallFiles() throws Exception {
         S3Store store = store(1);
         CountDownLatch release = new CountDownLatch(1);
         SyntheticSource hugeBytes = new SyntheticSource(12 * 5 * MB);
-        UploadSource huge = new UploadSource() {
-            @Override
-            public long length() {
-                return hugeBytes.length();
-            }
+        UploadSource huge =
+                new UploadSource() {
+                    @Override
+                    public long length() {
+                        return hugeBytes.length();
+                    }
 
-            @Override
-            public InputStream open() throws IOException {
-                try {
-                    release.await();
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                    throw new java.io.InterruptedIOException();
-                }
-                return hugeBytes.open();
-            }
-        };
+                    @Override
+                    public InputStream open() throws IOException {
+                        try {
+                            release.await();
+                        } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                            throw new InterruptedIOException();
+                        }
+                        return hugeBytes.open();
+                    }
+                };
         ExecutorService writer = Executors.newSingleThreadExecutor();
         try {
             Future<Path> hugeUpload = writer.submit(() -> store.upload(huge, target()));

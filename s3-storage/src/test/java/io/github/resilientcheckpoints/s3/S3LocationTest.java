@@ -1,10 +1,10 @@
 package io.github.resilientcheckpoints.s3;
 
-import org.apache.flink.core.fs.Path;
-import org.junit.jupiter.api.Test;
-
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import org.apache.flink.core.fs.Path;
+import org.junit.jupiter.api.Test;
 
 class S3LocationTest {
 
@@ -28,9 +28,12 @@ class S3LocationTest {
 
     @Test
     void refusesWhatIsNotAnS3Location() {
-        assertThatThrownBy(() -> S3Location.of(new Path("hdfs://nn/dir"))).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> S3Location.of(new Path("/local/dir"))).isInstanceOf(IllegalArgumentException.class);
-        assertThatThrownBy(() -> S3Location.of(new Path("s3:///no-bucket"))).isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Location.of(new Path("hdfs://nn/dir")))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Location.of(new Path("/local/dir")))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> S3Location.of(new Path("s3:///no-bucket")))
+                .isInstanceOf(IllegalArgumentException.class);
     }
 
     @Test
@@ -43,6 +46,7 @@ class S3LocationTest {
         S3Location dotted = S3Location.of(new Path("s3a://my.bucket.example/k"));
         assertThat(dotted.bucket()).isEqualTo("my.bucket.example");
         assertThat(dotted.key()).isEqualTo("k");
-        assertThat(S3Location.of(new Path("s3://legacy_Bucket.v1")).bucket()).isEqualTo("legacy_Bucket.v1");
+        assertThat(S3Location.of(new Path("s3://legacy_Bucket.v1")).bucket())
+                .isEqualTo("legacy_Bucket.v1");
     }
 }

@@ -1,12 +1,17 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
@@ -19,12 +24,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * Issue 13 on S3: the fault proxy answers 503 SlowDown to half of the requests on {@code _metadata}
  * (the JobManager's PUTs and the deletes before a retry); the job keeps running and restores.
@@ -36,7 +35,7 @@ class S3MetadataRetryIT {
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
 
-    @TempDir java.nio.file.Path spill;
+    @TempDir Path spill;
 
     private static S3Server server;
     private static FaultProxy proxy;
@@ -64,16 +63,20 @@ class S3MetadataRetryIT {
     }
 
     @Test
-    void jobKeepsRunningWhenHalfOfTheMetadataUploadsAreThrottled(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
-        Configuration conf = CountingJob.config(
-                ResilientCheckpointStorageFactory.class.getName(), "hashmap", "s3://" + BUCKET + "/job-m");
+    void jobKeepsRunningWhenHalfOfTheMetadataUploadsAreThrottled(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "hashmap",
+                        "s3://" + BUCKET + "/job-m");
         conf.addAll(FlinkS3.config(proxy.endpoint()));
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
-        // One request per attempt: the JobManager's retry loop, not the store's request retries, rides it out.
+        // One request per attempt: the JobManager's retry loop, not the store's request retries,
+        // rides it out.
         conf.set(S3StoreOptions.PART_ATTEMPTS, 1);
         long retriesBefore = metrics().metadataRetries();
         proxy.faultOnlyIf = "/_metadata";
@@ -85,15 +88,23 @@ class S3MetadataRetryIT {
             // Faults are random: checkpoint on until some hit _metadata.
             long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
             while (proxy.slowDowns.get() < 2 && System.nanoTime() < end) {
-                long completed = CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
+                long completed =
+                        CountingJob.stats(cluster, job)
+                                .getCounts()
+                                .getNumberOfCompletedCheckpoints();
                 CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
             }
-            assertThat(proxy.slowDowns.get()).as("503 SlowDown answered on _metadata").isGreaterThanOrEqualTo(2);
+            assertThat(proxy.slowDowns.get())
+                    .as("503 SlowDown answered on _metadata")
+                    .isGreaterThanOrEqualTo(2);
             assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
             assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
-            assertThat(metrics().metadataRetries()).as("retried by the JobManager").isGreaterThan(retriesBefore);
+            assertThat(metrics().metadataRetries())
+                    .as("retried by the JobManager")
+                    .isGreaterThan(retriesBefore);
             CountingJob.cancel(cluster, job);
-            // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
+            // Read after the cancel: checkpoints completing meanwhile would subsume an earlier
+            // pick.
             String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
             assertThat(CountingJob.MISMATCHES.get()).isZero();
 

@@ -1,10 +1,10 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /** The part sizes of S3's 10 000 parts: a pipelined writer does not know how big the file gets. */
 class S3PartScheduleTest {
@@ -15,12 +15,14 @@ class S3PartScheduleTest {
     @ValueSource(longs = {5, 8, 16, 64, 100, 1024, 5120})
     void tenThousandPartsHoldS3sLargestObjectWithNoPartAboveFiveGib(long partMb) {
         S3PartSchedule schedule = new S3PartSchedule(partMb * MB, S3PartSchedule.S3_MAX_PARTS);
-        assertThat(schedule.capacityBytes()).isGreaterThanOrEqualTo(S3PartSchedule.S3_MAX_OBJECT_BYTES);
+        assertThat(schedule.capacityBytes())
+                .isGreaterThanOrEqualTo(S3PartSchedule.S3_MAX_OBJECT_BYTES);
         for (int n = 1; n <= S3PartSchedule.S3_MAX_PARTS; n++) {
             long bytes = schedule.unitsInPart(n) * partMb * MB;
             assertThat(bytes).isBetween(5 * MB, S3PartSchedule.S3_MAX_PART_BYTES);
             if (n > 1) {
-                assertThat(schedule.unitsInPart(n)).isGreaterThanOrEqualTo(schedule.unitsInPart(n - 1));
+                assertThat(schedule.unitsInPart(n))
+                        .isGreaterThanOrEqualTo(schedule.unitsInPart(n - 1));
             }
         }
     }

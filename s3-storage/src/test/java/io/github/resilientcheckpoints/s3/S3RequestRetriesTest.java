@@ -1,20 +1,18 @@
 package io.github.resilientcheckpoints.s3;
 
-import io.github.resilientcheckpoints.store.FailureClass;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.resilientcheckpoints.store.FailureClass;
+import java.util.List;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
-
-import java.util.List;
-import java.util.UUID;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * Request resends follow core's {@code RetryPolicy} with the injected clock and waits: as many
@@ -35,9 +33,13 @@ class S3RequestRetriesTest {
         s3 = new ProxiedS3(BUCKET);
         proxy = s3.proxy;
         Configuration conf = FlinkS3.config(proxy.endpoint());
-        store = new S3Store(S3StoreProvider.client(conf),
-                new S3Store.Settings(5 << 20, 5 << 20, 2, 3, null, 4), S3StoreProvider.partThreads(2),
-                System::nanoTime, waits::add);
+        store =
+                new S3Store(
+                        S3StoreProvider.client(conf),
+                        new S3Store.Settings(5 << 20, 5 << 20, 2, 3, null, 4),
+                        S3StoreProvider.partThreads(2),
+                        System::nanoTime,
+                        waits::add);
     }
 
     @AfterEach
@@ -50,7 +52,11 @@ class S3RequestRetriesTest {
     void aRequestIsSentAsOftenAsThePolicyAllowsWaitingWithinItsCaps() {
         proxy.faultOnlyIf = "PUT ";
         proxy.slowDownRatio = 1.0;
-        assertThatThrownBy(() -> store.upload(new SyntheticSource(1000), new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
+        assertThatThrownBy(
+                        () ->
+                                store.upload(
+                                        new SyntheticSource(1000),
+                                        new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
                 .hasMessageContaining("PutObject")
                 .satisfies(e -> assertThat(store.classify(e)).isEqualTo(FailureClass.THROTTLED));
         assertThat(store.dataRequests()).isEqualTo(3);
@@ -64,7 +70,11 @@ class S3RequestRetriesTest {
         // Every PUT is refused and so is the DELETE that cleans up after it.
         proxy.faultOnlyIf = "";
         proxy.denyIf = line -> line.startsWith("PUT ") || line.startsWith("DELETE ");
-        assertThatThrownBy(() -> store.upload(new SyntheticSource(1000), new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
+        assertThatThrownBy(
+                        () ->
+                                store.upload(
+                                        new SyntheticSource(1000),
+                                        new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
                 .satisfies(e -> assertThat(e.getSuppressed()).as("the failed delete").isNotEmpty());
     }
 }

@@ -1,10 +1,14 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
 import io.github.resilientcheckpoints.testing.ByteSource;
-
+import java.net.URI;
+import java.util.List;
+import java.util.UUID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterAll;
@@ -12,18 +16,12 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.net.URI;
-import java.util.List;
-import java.util.UUID;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
- * A checkpoint directory may be configured as {@code s3://}, {@code s3a://} or {@code s3p://}. Every
- * path the store hands back (written files, listings, pending uploads) keeps that scheme, as Flink's
- * own file systems do: the cleanup compares listings with the references in {@code _metadata} by
- * scheme, authority and path, and a listing in another scheme than the job directory makes it give
- * up on the job.
+ * A checkpoint directory may be configured as {@code s3://}, {@code s3a://} or {@code s3p://}.
+ * Every path the store hands back (written files, listings, pending uploads) keeps that scheme, as
+ * Flink's own file systems do: the cleanup compares listings with the references in {@code
+ * _metadata} by scheme, authority and path, and a listing in another scheme than the job directory
+ * makes it give up on the job.
  */
 class S3SchemesTest {
 
@@ -61,12 +59,17 @@ class S3SchemesTest {
 
         SupportsPartUploads.PartUpload parts = store.startPartUpload(new Path(dir, "parts"));
         List<SupportsPendingUploads.PendingUpload> pending = store.listPendingUploads(dir);
-        assertThat(pending).extracting(SupportsPendingUploads.PendingUpload::path).containsExactly(new Path(dir, "parts"));
-        assertThat(parts.complete(1, new ByteSource(new byte[] {2}))).isEqualTo(new Path(dir, "parts"));
+        assertThat(pending)
+                .extracting(SupportsPendingUploads.PendingUpload::path)
+                .containsExactly(new Path(dir, "parts"));
+        assertThat(parts.complete(1, new ByteSource(new byte[] {2})))
+                .isEqualTo(new Path(dir, "parts"));
 
-        assertThat(store.listFiles(dir)).extracting(StoredFile::path)
+        assertThat(store.listFiles(dir))
+                .extracting(StoredFile::path)
                 .containsExactlyInAnyOrder(new Path(dir, "small"), new Path(dir, "parts"));
-        assertThat(store.deleteAll(List.of(new Path(dir, "small"), new Path(dir, "parts")))).isEmpty();
+        assertThat(store.deleteAll(List.of(new Path(dir, "small"), new Path(dir, "parts"))))
+                .isEmpty();
         assertThat(store.listFiles(dir)).isEmpty();
     }
 }

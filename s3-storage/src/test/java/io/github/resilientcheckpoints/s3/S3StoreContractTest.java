@@ -2,14 +2,15 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreContractTest;
-
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.core.fs.Path;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-
+import java.io.IOException;
 import java.net.URI;
 import java.util.UUID;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.assertj.core.api.Assertions;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 
 /** The store contract on a real S3 API server; reads go through flink-s3-fs-native. */
 class S3StoreContractTest extends CheckpointStoreContractTest {
@@ -47,12 +48,13 @@ class S3StoreContractTest extends CheckpointStoreContractTest {
 
     /**
      * S3Proxy keeps its own temporary blob ({@code <key>-<uuid>}) of a PutObject whose body broke
-     * off; real S3 stores nothing for such a request. What we own is the target key: it must be gone.
+     * off; real S3 stores nothing for such a request. What we own is the target key: it must be
+     * gone.
      */
     @Override
-    protected void assertNothingLeftBehind(Path target) throws java.io.IOException {
-        org.apache.flink.core.fs.FileSystem fs = org.apache.flink.core.fs.FileSystem.get(target.toUri());
-        org.assertj.core.api.Assertions.assertThat(fs.exists(target)).isFalse();
+    protected void assertNothingLeftBehind(Path target) throws IOException {
+        FileSystem fs = FileSystem.get(target.toUri());
+        Assertions.assertThat(fs.exists(target)).isFalse();
     }
 
     @Override

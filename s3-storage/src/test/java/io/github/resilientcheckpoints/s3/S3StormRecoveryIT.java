@@ -1,13 +1,18 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
-import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
+import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
-
+import java.io.IOException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -19,18 +24,8 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
-
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
-
-import java.io.IOException;
-import java.nio.file.Files;
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
-
-import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A storm and the calm after it. A job with large state (each subtask's snapshot is a pipelined
@@ -44,13 +39,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 class S3StormRecoveryIT {
 
     static final String BUCKET = "storm";
+
     /** 400 keys x 32 KiB: each of the two subtasks snapshots 6.4 MB, more than one 5 MB part. */
     static final int PAYLOAD = 32 * 1024;
 
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
 
-    @TempDir java.nio.file.Path spill;
+    @TempDir Path spill;
 
     private static S3Server server;
     private static FaultProxy proxy;
@@ -79,8 +75,11 @@ class S3StormRecoveryIT {
     }
 
     private Configuration config(String dir) {
-        Configuration conf = CountingJob.config(
-                ResilientCheckpointStorageFactory.class.getName(), "hashmap", "s3://" + BUCKET + "/" + dir);
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "hashmap",
+                        "s3://" + BUCKET + "/" + dir);
         conf.addAll(FlinkS3.config(proxy.endpoint()));
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.setString(S3StoreOptions.PART_SIZE.key(), "5 mb");
@@ -98,35 +97,59 @@ class S3StormRecoveryIT {
     void afterAStormOfAbortedCheckpointsAndCancelledUploadsCheckpointsCompleteAgainAndNothingIsLeft(
             @InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration stormy = config("job-storm");
-        UploadThrottle throttle = ResilientCheckpointStorage
-                .fromConfig(stormy, getClass().getClassLoader()).throttle();
+        UploadThrottle throttle =
+                ResilientCheckpointStorage.fromConfig(stormy, getClass().getClassLoader())
+                        .throttle();
         try {
             // The storm: 1 MB/s and 100 ms per request; a 6.4 MB snapshot cannot finish in 3 s.
             proxy.bytesPerSecond = 1 << 20;
             proxy.latencyMillis = 100;
             CountingJob.resetCounters();
             JobID storm = CountingJob.start(cluster, stormy, PAYLOAD);
-            await("two checkpoints aborted by their timeout", Duration.ofSeconds(40),
-                    () -> CountingJob.stats(cluster, storm).getCounts().getNumberOfFailedCheckpoints() >= 2);
-            await("parts of a snapshot in flight", Duration.ofSeconds(20), () -> !pendingUploads().isEmpty());
+            await(
+                    "two checkpoints aborted by their timeout",
+                    Duration.ofSeconds(40),
+                    () ->
+                            CountingJob.stats(cluster, storm)
+                                            .getCounts()
+                                            .getNumberOfFailedCheckpoints()
+                                    >= 2);
+            await(
+                    "parts of a snapshot in flight",
+                    Duration.ofSeconds(20),
+                    () -> !pendingUploads().isEmpty());
             CountingJob.cancel(cluster, storm); // tasks cancelled mid-upload
-            assertThat(CountingJob.stats(cluster, storm).getCounts().getNumberOfCompletedCheckpoints())
-                    .as("no checkpoint could complete in the storm").isZero();
+            assertThat(
+                            CountingJob.stats(cluster, storm)
+                                    .getCounts()
+                                    .getNumberOfCompletedCheckpoints())
+                    .as("no checkpoint could complete in the storm")
+                    .isZero();
 
             // The calm: the same TaskManager, its throttle and spill directory, a healthy store.
             proxy.bytesPerSecond = 0;
             proxy.latencyMillis = 0;
             CountingJob.resetCounters();
             JobID calm = CountingJob.start(cluster, config("job-calm"), PAYLOAD);
-            await("three checkpoints completed after the store healed", Duration.ofSeconds(30),
-                    () -> CountingJob.stats(cluster, calm).getCounts().getNumberOfCompletedCheckpoints() >= 3);
+            await(
+                    "three checkpoints completed after the store healed",
+                    Duration.ofSeconds(30),
+                    () ->
+                            CountingJob.stats(cluster, calm)
+                                            .getCounts()
+                                            .getNumberOfCompletedCheckpoints()
+                                    >= 3);
             CountingJob.cancel(cluster, calm);
             assertThat(CountingJob.MISMATCHES.get()).isZero();
 
             // Abandoned attempts give their permit back when their thread leaves the store, and
             // cleanup runs in the background: give both a moment.
-            waitUntil(Duration.ofSeconds(20), () -> throttle.inFlight() == 0
-                    && pendingUploads().isEmpty() && spillFiles().isEmpty());
+            waitUntil(
+                    Duration.ofSeconds(20),
+                    () ->
+                            throttle.inFlight() == 0
+                                    && pendingUploads().isEmpty()
+                                    && spillFiles().isEmpty());
             assertThat(throttle.inFlight()).as("upload permits in flight").isZero();
             assertThat(pendingUploads()).as("multipart uploads left pending").isEmpty();
             assertThat(spillFiles()).as("spill files left").isEmpty();
@@ -140,7 +163,7 @@ class S3StormRecoveryIT {
         return sdk.listMultipartUploads(b -> b.bucket(BUCKET)).uploads();
     }
 
-    private List<java.nio.file.Path> spillFiles() throws IOException {
+    private List<Path> spillFiles() throws IOException {
         return SpillFiles.under(spill);
     }
 
@@ -151,7 +174,8 @@ class S3StormRecoveryIT {
     /** Waits for {@code check}, failing with {@code what} when it never holds. */
     private static void await(String what, Duration timeout, Check check) throws Exception {
         if (!waitUntil(timeout, check)) {
-            throw new AssertionError("timed out after " + timeout.toSeconds() + " s waiting for: " + what);
+            throw new AssertionError(
+                    "timed out after " + timeout.toSeconds() + " s waiting for: " + what);
         }
     }
 

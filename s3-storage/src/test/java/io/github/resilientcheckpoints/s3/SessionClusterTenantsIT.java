@@ -1,10 +1,15 @@
 package io.github.resilientcheckpoints.s3;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -19,12 +24,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.time.Duration;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
  * A session cluster: one TaskManager runs two jobs that checkpoint to the same bucket with
  * different {@code s3.*} credentials. Each job's state must be written with its own identity: the
@@ -37,7 +36,7 @@ class SessionClusterTenantsIT {
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
 
-    @TempDir java.nio.file.Path spill;
+    @TempDir Path spill;
 
     private static S3Server server;
 
@@ -57,8 +56,11 @@ class SessionClusterTenantsIT {
     }
 
     private Configuration config(String secret) {
-        Configuration conf = CountingJob.config(
-                ResilientCheckpointStorageFactory.class.getName(), "hashmap", "s3://" + BUCKET + "/checkpoints");
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "hashmap",
+                        "s3://" + BUCKET + "/checkpoints");
         conf.addAll(FlinkS3.config(server.endpoint()));
         conf.setString("s3.secret-key", secret);
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
@@ -66,7 +68,8 @@ class SessionClusterTenantsIT {
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(20));
-        conf.set(CoreOptions.DEFAULT_PARALLELISM, 2); // both jobs fit into the TaskManager's 4 slots
+        conf.set(
+                CoreOptions.DEFAULT_PARALLELISM, 2); // both jobs fit into the TaskManager's 4 slots
         return conf;
     }
 
@@ -79,8 +82,8 @@ class SessionClusterTenantsIT {
     }
 
     @Test
-    void aJobWithWrongCredentialsDoesNotWriteWithAnotherJobsClient(@InjectMiniCluster MiniCluster cluster)
-            throws Exception {
+    void aJobWithWrongCredentialsDoesNotWriteWithAnotherJobsClient(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
         int payload = 8 * 1024; // well above the inline threshold: state goes through the store
         CountingJob.resetCounters();
         JobID right = CountingJob.start(cluster, config(S3Server.SECRET_KEY), payload);
@@ -94,17 +97,23 @@ class SessionClusterTenantsIT {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (System.nanoTime() < end
                 && !cluster.getJobStatus(wrong).get(30, TimeUnit.SECONDS).isTerminalState()) {
-            assertThat(CountingJob.stats(cluster, wrong).getCounts().getNumberOfCompletedCheckpoints())
-                    .as("a checkpoint of the job with the wrong secret completed: it wrote with another identity")
+            assertThat(
+                            CountingJob.stats(cluster, wrong)
+                                    .getCounts()
+                                    .getNumberOfCompletedCheckpoints())
+                    .as(
+                            "a checkpoint of the job with the wrong secret completed: it wrote with another identity")
                     .isZero();
             Thread.sleep(50);
         }
-        assertThat(CountingJob.stats(cluster, wrong).getCounts().getNumberOfCompletedCheckpoints()).isZero();
+        assertThat(CountingJob.stats(cluster, wrong).getCounts().getNumberOfCompletedCheckpoints())
+                .isZero();
         assertThat(cluster.getJobStatus(wrong).get(30, TimeUnit.SECONDS))
                 .as("the job with the wrong secret failed (no checkpoint failure is tolerated)")
                 .isEqualTo(JobStatus.FAILED);
 
-        long before = CountingJob.stats(cluster, right).getCounts().getNumberOfCompletedCheckpoints();
+        long before =
+                CountingJob.stats(cluster, right).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, right, before + 2);
         assertThat(CountingJob.failureMessages(cluster, right)).isEmpty();
 

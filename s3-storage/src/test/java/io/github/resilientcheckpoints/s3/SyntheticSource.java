@@ -1,7 +1,7 @@
 package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.UploadSource;
-
+import java.io.IOException;
 import java.io.InputStream;
 
 /**
@@ -58,7 +58,7 @@ final class SyntheticSource implements UploadSource {
     }
 
     /** Reads {@code in} to the end and says whether it is exactly this source's bytes. */
-    boolean matches(InputStream in) throws java.io.IOException {
+    boolean matches(InputStream in) throws IOException {
         byte[] buf = new byte[64 * 1024];
         long pos = 0;
         int n;

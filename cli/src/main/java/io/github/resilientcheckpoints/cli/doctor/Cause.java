@@ -1,7 +1,8 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
 /**
- * A likely cause named by {@code doctor diagnose}, with the numbers that point to it and one change.
+ * A likely cause named by {@code doctor diagnose}, with the numbers that point to it and one
+ * change.
  *
  * @param checkpointId the checkpoint it explains, or -1 for a finding about the whole history
  * @param failing whether it explains a failed checkpoint (the command then exits non-zero)

@@ -5,9 +5,6 @@ import io.github.resilientcheckpoints.cli.doctor.Cause.Kind;
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Checkpoint;
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Subtask;
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Vertex;
-
-import org.apache.flink.configuration.CheckpointingOptions;
-
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -17,6 +14,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.apache.flink.configuration.CheckpointingOptions;
 
 /**
  * The cause rules of {@code doctor diagnose}: pure functions of the parsed statistics. Every failed
@@ -53,31 +51,41 @@ public final class Diagnosis {
     /** Completed checkpoints that take this share of the timeout leave it too little headroom. */
     static final double NEAR_TIMEOUT = 0.5;
 
-    /** A failed checkpoint this close to the timeout ran out of time (our uploads stop at 0.9 of it). */
+    /**
+     * A failed checkpoint this close to the timeout ran out of time (our uploads stop at 0.9 of
+     * it).
+     */
     static final double RAN_OUT = 0.8;
 
     /** Completed checkpoints the growth rule needs, and by how much the state must have grown. */
     static final int GROWTH_WINDOW = 5;
+
     static final double GROWTH_FACTOR = 1.5;
 
-    private static final Pattern REFUSING = Pattern.compile(
-            "access ?denied|permission denied|forbidden|nosuchbucket|no such bucket|bucket does not exist"
-                    + "|invalidaccesskeyid|signaturedoesnotmatch|not authori[sz]ed|read-only file system"
-                    + "|not a directory|filenotfound|no such file|does not exist|permanent");
-    private static final Pattern DISK = Pattern.compile(
-            "no space left|disk quota exceeded|not enough space|no spill directory|cannot use the spill"
-                    + "|spill director");
-    private static final Pattern STORE = Pattern.compile(
-            "slowdown|slow down|throttl|503|429|deadline|upload budget");
+    private static final Pattern REFUSING =
+            Pattern.compile(
+                    "access ?denied|permission denied|forbidden|nosuchbucket|no such bucket|bucket does not exist"
+                            + "|invalidaccesskeyid|signaturedoesnotmatch|not authori[sz]ed|read-only file system"
+                            + "|not a directory|filenotfound|no such file|does not exist|permanent");
+    private static final Pattern DISK =
+            Pattern.compile(
+                    "no space left|disk quota exceeded|not enough space|no spill directory|cannot use the spill"
+                            + "|spill director");
+    private static final Pattern STORE =
+            Pattern.compile("slowdown|slow down|throttl|503|429|deadline|upload budget");
     private static final Pattern FINALIZE = Pattern.compile("finali[sz]e");
     private static final Pattern EXPIRED = Pattern.compile("expired|timed out|timeout");
-    private static final Pattern PATH = Pattern.compile("([a-z][a-z0-9+.-]*://\\S+|(?<![\\w])/[\\w./-]+)");
+    private static final Pattern PATH =
+            Pattern.compile("([a-z][a-z0-9+.-]*://\\S+|(?<![\\w])/[\\w./-]+)");
 
     private static final String TIMEOUT_KEY = CheckpointingOptions.CHECKPOINTING_TIMEOUT.key();
 
     private final long slowMs;
 
-    /** @param slow completed checkpoints at least this long count as slow; null: half the job's timeout */
+    /**
+     * @param slow completed checkpoints at least this long count as slow; null: half the job's
+     *     timeout
+     */
     public Diagnosis(Duration slow) {
         this.slowMs = slow == null ? -1 : slow.toMillis();
     }
@@ -113,31 +121,76 @@ public final class Diagnosis {
         String what = failed ? "failed after " + ms(c.endToEndMs()) : "took " + ms(c.endToEndMs());
         if (failed && REFUSING.matcher(lower).find()) {
             String path = firstPath(message);
-            return new Cause(Kind.STORE_REFUSING, c.id(), true,
-                    what + ": " + shorten(message) + counters(job, "failuresPermanent", "metadataWriteFailures"),
-                    "make " + (path == null ? "the checkpoint directory" : path) + " writable with the job's"
+            return new Cause(
+                    Kind.STORE_REFUSING,
+                    c.id(),
+                    true,
+                    what
+                            + ": "
+                            + shorten(message)
+                            + counters(job, "failuresPermanent", "metadataWriteFailures"),
+                    "make "
+                            + (path == null ? "the checkpoint directory" : path)
+                            + " writable with the job's"
                             + " credentials (create the bucket or directory; grant put/get/delete), or set "
-                            + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key() + " to a location that is; check with"
+                            + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
+                            + " to a location that is; check with"
                             + " 'doctor check'");
         }
         if (failed && DISK.matcher(lower).find()) {
-            return new Cause(Kind.LOCAL_DISK, c.id(), true, what + ": " + shorten(message)
-                    + counters(job, "spillFallbacksNoSpace", "spillFallbacksWriteFailed", "spillFailures",
-                    "memoryFallbackBytes"),
-                    ResilientCheckpointOptions.SPILL_DIRECTORIES.key() + ": add a directory on a disk with room"
-                            + " (or " + ResilientCheckpointOptions.SPILL_FALLBACK.key() + ": MEMORY)");
+            return new Cause(
+                    Kind.LOCAL_DISK,
+                    c.id(),
+                    true,
+                    what
+                            + ": "
+                            + shorten(message)
+                            + counters(
+                                    job,
+                                    "spillFallbacksNoSpace",
+                                    "spillFallbacksWriteFailed",
+                                    "spillFailures",
+                                    "memoryFallbackBytes"),
+                    ResilientCheckpointOptions.SPILL_DIRECTORIES.key()
+                            + ": add a directory on a disk with room"
+                            + " (or "
+                            + ResilientCheckpointOptions.SPILL_FALLBACK.key()
+                            + ": MEMORY)");
         }
-        boolean ranOut = failed && (EXPIRED.matcher(lower).find() || c.endToEndMs() >= RAN_OUT * job.timeoutMs());
+        boolean ranOut =
+                failed
+                        && (EXPIRED.matcher(lower).find()
+                                || c.endToEndMs() >= RAN_OUT * job.timeoutMs());
         if (failed && !ranOut && FINALIZE.matcher(lower).find()) {
-            // Flink's message drops the cause; a _metadata write that failed well before the deadline
-            // was refused (or failed on every attempt): a slow store would have been retried until it.
+            // Flink's message drops the cause; a _metadata write that failed well before the
+            // deadline
+            // was refused (or failed on every attempt): a slow store would have been retried until
+            // it.
             String root = job.lastCompletedPath() == null ? null : parent(job.lastCompletedPath());
-            return new Cause(Kind.STORE_REFUSING, c.id(), true, what + " of " + TIMEOUT_KEY + " "
-                    + ms(job.timeoutMs()) + ": '" + shorten(message) + "': the JobManager could not write the"
-                    + " checkpoint's _metadata" + (root == null ? "" : " under " + root) + " and gave up long"
-                    + " before the deadline, so the store refused it or failed every attempt"
-                    + counters(job, "metadataWriteFailures", "metadataRetries", "failuresPermanent"),
-                    "make " + (root == null ? "the checkpoint directory" : root) + " writable for the JobManager"
+            return new Cause(
+                    Kind.STORE_REFUSING,
+                    c.id(),
+                    true,
+                    what
+                            + " of "
+                            + TIMEOUT_KEY
+                            + " "
+                            + ms(job.timeoutMs())
+                            + ": '"
+                            + shorten(message)
+                            + "': the JobManager could not write the"
+                            + " checkpoint's _metadata"
+                            + (root == null ? "" : " under " + root)
+                            + " and gave up long"
+                            + " before the deadline, so the store refused it or failed every attempt"
+                            + counters(
+                                    job,
+                                    "metadataWriteFailures",
+                                    "metadataRetries",
+                                    "failuresPermanent"),
+                    "make "
+                            + (root == null ? "the checkpoint directory" : root)
+                            + " writable for the JobManager"
                             + " with the job's credentials (create the bucket or directory; grant put/get/delete);"
                             + " check with 'doctor check'");
         }
@@ -147,15 +200,32 @@ public final class Diagnosis {
             long barrier = s.barrierMs();
             long dominant = Math.max(barrier, Math.max(s.syncMs(), s.asyncMs()));
             if (dominant >= PHASE_FLOOR_MS && dominant >= PHASE_SHARE * s.endToEndMs()) {
-                String where = slowest.vertex().name() + " #" + s.index() + " (" + ms(s.endToEndMs()) + " in all)";
+                String where =
+                        slowest.vertex().name()
+                                + " #"
+                                + s.index()
+                                + " ("
+                                + ms(s.endToEndMs())
+                                + " in all)";
                 if (dominant == barrier) {
                     return barrierDelay(job, c, what, slowest, where);
                 }
                 if (dominant == s.asyncMs()) {
-                    return storeSlow(job, c, what + "; async (upload) phase " + ms(s.asyncMs()) + " on " + where);
+                    return storeSlow(
+                            job,
+                            c,
+                            what + "; async (upload) phase " + ms(s.asyncMs()) + " on " + where);
                 }
-                return new Cause(Kind.SNAPSHOT_SLOW, c.id(), failed, what + "; synchronous snapshot " + ms(s.syncMs())
-                        + " on " + where + ": the task thread was busy snapshotting (CPU or memory pressure)",
+                return new Cause(
+                        Kind.SNAPSHOT_SLOW,
+                        c.id(),
+                        failed,
+                        what
+                                + "; synchronous snapshot "
+                                + ms(s.syncMs())
+                                + " on "
+                                + where
+                                + ": the task thread was busy snapshotting (CPU or memory pressure)",
                         fullSnapshots(c)
                                 ? CheckpointingOptions.INCREMENTAL_CHECKPOINTS.key() + ": true"
                                 : "taskmanager.numberOfTaskSlots: fewer slots per TaskManager (more CPU per snapshot)");
@@ -166,22 +236,52 @@ public final class Diagnosis {
         }
         if (ranOut || (c.completed() && c.endToEndMs() >= NEAR_TIMEOUT * job.timeoutMs())) {
             long needed = measuredNeed(job, c);
-            return new Cause(Kind.TIMEOUT_TOO_SHORT, c.id(), failed, what + " with " + TIMEOUT_KEY + " "
-                    + ms(job.timeoutMs()) + "; completed checkpoints took up to " + ms(needed)
-                    + (slowest == null ? "" : "; no phase out of line (slowest subtask: barrier "
-                    + ms(slowest.subtask().barrierMs()) + ", sync " + ms(slowest.subtask().syncMs()) + ", async "
-                    + ms(slowest.subtask().asyncMs()) + ")") + (failed ? ": " + shorten(message) : ""),
+            return new Cause(
+                    Kind.TIMEOUT_TOO_SHORT,
+                    c.id(),
+                    failed,
+                    what
+                            + " with "
+                            + TIMEOUT_KEY
+                            + " "
+                            + ms(job.timeoutMs())
+                            + "; completed checkpoints took up to "
+                            + ms(needed)
+                            + (slowest == null
+                                    ? ""
+                                    : "; no phase out of line (slowest subtask: barrier "
+                                            + ms(slowest.subtask().barrierMs())
+                                            + ", sync "
+                                            + ms(slowest.subtask().syncMs())
+                                            + ", async "
+                                            + ms(slowest.subtask().asyncMs())
+                                            + ")")
+                            + (failed ? ": " + shorten(message) : ""),
                     TIMEOUT_KEY + ": " + suggestTimeout(Math.max(needed, job.timeoutMs())));
         }
-        return new Cause(Kind.UNEXPLAINED, c.id(), failed, what + (message.isEmpty() ? "" : ": " + shorten(message))
-                + (slowest == null ? "; no subtask acknowledged" : "; slowest subtask "
-                + slowest.vertex().name() + " #" + slowest.subtask().index() + ": barrier "
-                + ms(slowest.subtask().barrierMs()) + ", sync " + ms(slowest.subtask().syncMs()) + ", async "
-                + ms(slowest.subtask().asyncMs())),
+        return new Cause(
+                Kind.UNEXPLAINED,
+                c.id(),
+                failed,
+                what
+                        + (message.isEmpty() ? "" : ": " + shorten(message))
+                        + (slowest == null
+                                ? "; no subtask acknowledged"
+                                : "; slowest subtask "
+                                        + slowest.vertex().name()
+                                        + " #"
+                                        + slowest.subtask().index()
+                                        + ": barrier "
+                                        + ms(slowest.subtask().barrierMs())
+                                        + ", sync "
+                                        + ms(slowest.subtask().syncMs())
+                                        + ", async "
+                                        + ms(slowest.subtask().asyncMs())),
                 "read the JobManager and TaskManager logs around checkpoint " + c.id());
     }
 
-    private Cause barrierDelay(JobStats job, Checkpoint c, String what, Located slowest, String where) {
+    private Cause barrierDelay(
+            JobStats job, Checkpoint c, String what, Located slowest, String where) {
         Subtask s = slowest.subtask();
         List<Long> peers = new ArrayList<>();
         for (Subtask other : slowest.vertex().subtasks()) {
@@ -189,55 +289,92 @@ public final class Diagnosis {
                 peers.add(other.barrierMs());
             }
         }
-        String evidence = what + "; barrier wait " + ms(s.barrierMs()) + " (start delay " + ms(s.startDelayMs())
-                + ", alignment " + ms(s.alignmentMs()) + ") on " + where;
+        String evidence =
+                what
+                        + "; barrier wait "
+                        + ms(s.barrierMs())
+                        + " (start delay "
+                        + ms(s.startDelayMs())
+                        + ", alignment "
+                        + ms(s.alignmentMs())
+                        + ") on "
+                        + where;
         if (!peers.isEmpty()) {
             long median = median(peers);
             if (s.barrierMs() >= SKEW_FACTOR * Math.max(median, 50)) {
-                evidence += "; its " + peers.size() + " peers waited " + ms(median) + " (median): one subtask far"
-                        + " behind, skew";
+                evidence +=
+                        "; its "
+                                + peers.size()
+                                + " peers waited "
+                                + ms(median)
+                                + " (median): one subtask far"
+                                + " behind, skew";
             } else {
                 evidence += "; its peers waited " + ms(median) + " (median): backpressure";
             }
         } else {
             evidence += ": backpressure";
         }
-        String fix = job.unaligned()
-                ? "taskmanager.network.memory.buffer-debloat.enabled: true"
-                : CheckpointingOptions.ENABLE_UNALIGNED.key() + ": true";
+        String fix =
+                job.unaligned()
+                        ? "taskmanager.network.memory.buffer-debloat.enabled: true"
+                        : CheckpointingOptions.ENABLE_UNALIGNED.key() + ": true";
         return new Cause(Kind.BARRIER_DELAY, c.id(), c.failed(), evidence, fix);
     }
 
     private Cause storeSlow(JobStats job, Checkpoint c, String evidence) {
-        String more = counters(job, "uploadRetries", "failuresThrottled", "throttleSignals", "throttleWaitMillis",
-                "failuresTransient", "attemptTimeouts", "deadlineExceeded");
-        boolean throttled = job.counter("failuresThrottled") > 0 || job.counter("throttleSignals") > 0;
+        String more =
+                counters(
+                        job,
+                        "uploadRetries",
+                        "failuresThrottled",
+                        "throttleSignals",
+                        "throttleWaitMillis",
+                        "failuresTransient",
+                        "attemptTimeouts",
+                        "deadlineExceeded");
+        boolean throttled =
+                job.counter("failuresThrottled") > 0 || job.counter("throttleSignals") > 0;
         String fix;
         if (throttled) {
             long limit = job.counters().getOrDefault("throttleConcurrencyLimit", 0L);
             if (limit == 1) {
-                fix = "s3.entropy.key: _entropy_, with _entropy_ in " + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
-                        + " (the store throttles even one upload at a time; S3 limits requests per prefix)";
+                fix =
+                        "s3.entropy.key: _entropy_, with _entropy_ in "
+                                + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
+                                + " (the store throttles even one upload at a time; S3 limits requests per prefix)";
             } else {
                 long lower = limit > 1 && limit < 4096 ? limit / 2 : 8;
-                fix = ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS.key() + ": " + lower
-                        + " (fewer requests at once stop the store's throttling sooner)";
+                fix =
+                        ResilientCheckpointOptions.THROTTLE_MAX_CONCURRENT_UPLOADS.key()
+                                + ": "
+                                + lower
+                                + " (fewer requests at once stop the store's throttling sooner)";
             }
         } else if (fullSnapshots(c)) {
-            fix = CheckpointingOptions.INCREMENTAL_CHECKPOINTS.key() + ": true (upload only what changed)";
+            fix =
+                    CheckpointingOptions.INCREMENTAL_CHECKPOINTS.key()
+                            + ": true (upload only what changed)";
         } else {
-            fix = TIMEOUT_KEY + ": " + suggestTimeout(Math.max(c.endToEndMs(), job.timeoutMs()))
-                    + " (the store needs this long; or a faster store)";
+            fix =
+                    TIMEOUT_KEY
+                            + ": "
+                            + suggestTimeout(Math.max(c.endToEndMs(), job.timeoutMs()))
+                            + " (the store needs this long; or a faster store)";
         }
         return new Cause(Kind.STORE_SLOW, c.id(), c.failed(), evidence + more, fix);
     }
 
-    /** State size rose in each of the last completed checkpoints, by at least {@link #GROWTH_FACTOR}. */
+    /**
+     * State size rose in each of the last completed checkpoints, by at least {@link
+     * #GROWTH_FACTOR}.
+     */
     Cause stateGrowth(JobStats job) {
-        List<Checkpoint> completed = job.checkpoints().stream()
-                .filter(c -> c.completed() && !c.savepoint())
-                .sorted(Comparator.comparingLong(Checkpoint::id))
-                .toList();
+        List<Checkpoint> completed =
+                job.checkpoints().stream()
+                        .filter(c -> c.completed() && !c.savepoint())
+                        .sorted(Comparator.comparingLong(Checkpoint::id))
+                        .toList();
         if (completed.size() < GROWTH_WINDOW) {
             return null;
         }
@@ -251,14 +388,23 @@ public final class Diagnosis {
         if (first.stateSize() <= 0 || last.stateSize() < GROWTH_FACTOR * first.stateSize()) {
             return null;
         }
-        String evidence = String.format(Locale.ROOT, "state size rose in each of the last %d checkpoints (%d to %d):"
-                        + " %s to %s (x%.1f)", completed.size(), first.id(), last.id(),
-                Preflight.bytes(first.stateSize()), Preflight.bytes(last.stateSize()),
-                (double) last.stateSize() / first.stateSize());
-        String fix = fullSnapshots(last)
-                ? CheckpointingOptions.INCREMENTAL_CHECKPOINTS.key() + ": true (each checkpoint then uploads only"
-                + " what changed); and a state TTL on the growing state"
-                : "table.exec.state.ttl: 1 d (SQL), or StateTtlConfig on the growing state (DataStream)";
+        String evidence =
+                String.format(
+                        Locale.ROOT,
+                        "state size rose in each of the last %d checkpoints (%d to %d):"
+                                + " %s to %s (x%.1f)",
+                        completed.size(),
+                        first.id(),
+                        last.id(),
+                        Preflight.bytes(first.stateSize()),
+                        Preflight.bytes(last.stateSize()),
+                        (double) last.stateSize() / first.stateSize());
+        String fix =
+                fullSnapshots(last)
+                        ? CheckpointingOptions.INCREMENTAL_CHECKPOINTS.key()
+                                + ": true (each checkpoint then uploads only"
+                                + " what changed); and a state TTL on the growing state"
+                        : "table.exec.state.ttl: 1 d (SQL), or StateTtlConfig on the growing state (DataStream)";
         return new Cause(Kind.STATE_GROWTH, -1, false, evidence, fix);
     }
 
@@ -289,7 +435,8 @@ public final class Diagnosis {
         Located best = null;
         for (Vertex v : c.vertices()) {
             for (Subtask s : v.subtasks()) {
-                if (s.acknowledged() && (best == null || s.endToEndMs() > best.subtask().endToEndMs())) {
+                if (s.acknowledged()
+                        && (best == null || s.endToEndMs() > best.subtask().endToEndMs())) {
                     best = new Located(v, s);
                 }
             }
@@ -334,6 +481,8 @@ public final class Diagnosis {
     }
 
     static String ms(long millis) {
-        return millis >= 10_000 ? String.format(Locale.ROOT, "%.1f s", millis / 1000.0) : millis + " ms";
+        return millis >= 10_000
+                ? String.format(Locale.ROOT, "%.1f s", millis / 1000.0)
+                : millis + " ms";
     }
 }

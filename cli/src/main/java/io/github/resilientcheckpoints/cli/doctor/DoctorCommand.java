@@ -2,15 +2,6 @@ package io.github.resilientcheckpoints.cli.doctor;
 
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
-
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.GlobalConfiguration;
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.plugin.PluginUtils;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.flink.util.TimeUtils;
-
 import java.io.PrintStream;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -20,28 +11,37 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.configuration.Configuration;
+import org.apache.flink.configuration.GlobalConfiguration;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.plugin.PluginUtils;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
+import org.apache.flink.util.TimeUtils;
 
 /** {@code doctor check} and {@code doctor diagnose}: argument handling, output and exit codes. */
 public final class DoctorCommand {
 
-    public static final String USAGE = "usage: doctor check [-D<key>=<value> ...] [<conf dir>] [--json]\n"
-            + "       doctor diagnose <rest-url> [<job-id>] [--slow <duration>] [--json]\n"
-            + "  check     preflight: our keys and the Flink keys we depend on, the checkpoint root (write, read\n"
-            + "            back, delete a probe with the configured credentials), each spill directory's free\n"
-            + "            space against floor and quota, the jar's place (lib/ vs plugins/), the Flink version.\n"
-            + "            Configuration: <conf dir>/config.yaml (default $FLINK_CONF_DIR) plus -D options;\n"
-            + "            lib/ and plugins/ of $FLINK_HOME, else of the conf dir's parent.\n"
-            + "  diagnose  reads the job's checkpoint history, per-subtask numbers and our counters from Flink's\n"
-            + "            REST API (e.g. http://jobmanager:8081) and names the likely cause of every failed or\n"
-            + "            slow checkpoint with its numbers and one change. <job-id>: default the running job.\n"
-            + "            --slow: completed checkpoints this long count as slow (default: half the timeout)\n"
-            + "  --json    one JSON document instead of text\n"
-            + "exit: 0 nothing failing, 1 a FAIL finding or a failed checkpoint, 2 bad usage or unreachable";
+    public static final String USAGE =
+            "usage: doctor check [-D<key>=<value> ...] [<conf dir>] [--json]\n"
+                    + "       doctor diagnose <rest-url> [<job-id>] [--slow <duration>] [--json]\n"
+                    + "  check     preflight: our keys and the Flink keys we depend on, the checkpoint root (write, read\n"
+                    + "            back, delete a probe with the configured credentials), each spill directory's free\n"
+                    + "            space against floor and quota, the jar's place (lib/ vs plugins/), the Flink version.\n"
+                    + "            Configuration: <conf dir>/config.yaml (default $FLINK_CONF_DIR) plus -D options;\n"
+                    + "            lib/ and plugins/ of $FLINK_HOME, else of the conf dir's parent.\n"
+                    + "  diagnose  reads the job's checkpoint history, per-subtask numbers and our counters from Flink's\n"
+                    + "            REST API (e.g. http://jobmanager:8081) and names the likely cause of every failed or\n"
+                    + "            slow checkpoint with its numbers and one change. <job-id>: default the running job.\n"
+                    + "            --slow: completed checkpoints this long count as slow (default: half the timeout)\n"
+                    + "  --json    one JSON document instead of text\n"
+                    + "exit: 0 nothing failing, 1 a FAIL finding or a failed checkpoint, 2 bad usage or unreachable";
 
     private DoctorCommand() {}
 
     /** Runs {@code doctor <args>} with the process environment given as {@code env}. */
-    public static int run(String[] args, PrintStream out, PrintStream err, Map<String, String> env) {
+    public static int run(
+            String[] args, PrintStream out, PrintStream err, Map<String, String> env) {
         if (args.length == 0 || args[0].equals("--help") || args[0].equals("-h")) {
             (args.length == 0 ? err : out).println(USAGE);
             return args.length == 0 ? 2 : 0;
@@ -100,24 +100,38 @@ public final class DoctorCommand {
                 conf = GlobalConfiguration.loadConfiguration(confDir, dynamic);
                 findings.add(Finding.ok("conf-dir", "read " + Paths.get(confDir).toAbsolutePath()));
             } catch (RuntimeException e) {
-                findings.add(Finding.fail("conf-dir", "cannot read the configuration in " + confDir + ": "
-                        + e.getMessage(), "give the directory that holds Flink's config.yaml"));
+                findings.add(
+                        Finding.fail(
+                                "conf-dir",
+                                "cannot read the configuration in "
+                                        + confDir
+                                        + ": "
+                                        + e.getMessage(),
+                                "give the directory that holds Flink's config.yaml"));
                 return printFindings(findings, json, out);
             }
         }
         String home = env.get("FLINK_HOME");
-        Path distribution = home != null ? Paths.get(home)
-                : confDir != null ? Paths.get(confDir).toAbsolutePath().getParent() : null;
+        Path distribution =
+                home != null
+                        ? Paths.get(home)
+                        : confDir != null ? Paths.get(confDir).toAbsolutePath().getParent() : null;
         FileSystem.initialize(conf, PluginUtils.createPluginManagerFromRootFolder(conf));
-        findings.addAll(new Preflight(conf, distribution, codeSource(), FreeSpaceProbe.FILE_STORE).run());
+        findings.addAll(
+                new Preflight(conf, distribution, codeSource(), FreeSpaceProbe.FILE_STORE).run());
         return printFindings(findings, json, out);
     }
 
-    /** Where the storage's classes are loaded from: the jar in lib/, the cli jar, or a classes dir. */
+    /**
+     * Where the storage's classes are loaded from: the jar in lib/, the cli jar, or a classes dir.
+     */
     static Path codeSource() {
-        CodeSource source = ResilientCheckpointStorageFactory.class.getProtectionDomain().getCodeSource();
+        CodeSource source =
+                ResilientCheckpointStorageFactory.class.getProtectionDomain().getCodeSource();
         try {
-            return source == null ? Paths.get("(unknown)") : Paths.get(source.getLocation().toURI());
+            return source == null
+                    ? Paths.get("(unknown)")
+                    : Paths.get(source.getLocation().toURI());
         } catch (URISyntaxException e) {
             return Paths.get(source.getLocation().getPath());
         }
@@ -129,8 +143,11 @@ public final class DoctorCommand {
             ObjectNode root = FlinkRest.JSON.createObjectNode();
             ArrayNode list = root.putArray("findings");
             for (Finding f : findings) {
-                list.addObject().put("level", f.level().name()).put("check", f.check())
-                        .put("message", f.message()).put("fix", f.fix());
+                list.addObject()
+                        .put("level", f.level().name())
+                        .put("check", f.check())
+                        .put("message", f.message())
+                        .put("fix", f.fix());
             }
             root.put("failing", failing);
             out.println(root.toPrettyString());

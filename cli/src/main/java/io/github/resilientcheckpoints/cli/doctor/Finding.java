@@ -11,7 +11,11 @@ package io.github.resilientcheckpoints.cli.doctor;
 public record Finding(Level level, String check, String message, String fix) {
 
     /** How a check came out; FAIL makes the command exit non-zero. */
-    public enum Level { OK, WARN, FAIL }
+    public enum Level {
+        OK,
+        WARN,
+        FAIL
+    }
 
     public static Finding ok(String check, String message) {
         return new Finding(Level.OK, check, message, "");
@@ -27,6 +31,7 @@ public record Finding(Level level, String check, String message, String fix) {
 
     /** The report line: {@code LEVEL check: message -> fix}. */
     public String line() {
-        return String.format("%-4s %s: %s%s", level, check, message, fix.isEmpty() ? "" : " -> " + fix);
+        return String.format(
+                "%-4s %s: %s%s", level, check, message, fix.isEmpty() ? "" : " -> " + fix);
     }
 }

@@ -1,10 +1,6 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Checkpoint;
-
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.URI;
@@ -19,6 +15,8 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.ObjectMapper;
 
 /**
  * Reads a job's checkpoint statistics and our counters from Flink's REST API (the endpoints the web
@@ -71,7 +69,8 @@ public final class FlinkRest {
         private final Duration requestTimeout;
 
         Http(String baseUrl, Duration requestTimeout) {
-            this.base = baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
+            this.base =
+                    baseUrl.endsWith("/") ? baseUrl.substring(0, baseUrl.length() - 1) : baseUrl;
             this.requestTimeout = requestTimeout;
             this.http = HttpClient.newBuilder().connectTimeout(requestTimeout).build();
         }
@@ -79,8 +78,12 @@ public final class FlinkRest {
         @Override
         public JsonNode get(String path) throws IOException {
             URI uri = URI.create(base + path);
-            HttpRequest request = HttpRequest.newBuilder(uri).timeout(requestTimeout)
-                    .header("Accept", "application/json").GET().build();
+            HttpRequest request =
+                    HttpRequest.newBuilder(uri)
+                            .timeout(requestTimeout)
+                            .header("Accept", "application/json")
+                            .GET()
+                            .build();
             HttpResponse<String> response;
             try {
                 response = http.send(request, HttpResponse.BodyHandlers.ofString());
@@ -88,22 +91,35 @@ public final class FlinkRest {
                 Thread.currentThread().interrupt();
                 throw new InterruptedIOException("interrupted while reading " + uri);
             } catch (IOException e) {
-                throw new IOException("cannot reach Flink's REST API at " + uri + ": " + e
-                        + " (is the JobManager's rest.address/rest.port right and reachable?)", e);
+                throw new IOException(
+                        "cannot reach Flink's REST API at "
+                                + uri
+                                + ": "
+                                + e
+                                + " (is the JobManager's rest.address/rest.port right and reachable?)",
+                        e);
             }
             if (response.statusCode() == 404) {
                 throw new NotFound("GET " + uri + " answered HTTP 404");
             }
             if (response.statusCode() != 200) {
-                String body = response.body() == null ? "" : response.body().replaceAll("\\s+", " ");
-                throw new IOException("GET " + uri + " answered HTTP " + response.statusCode() + ": "
-                        + (body.length() > 300 ? body.substring(0, 300) + "..." : body));
+                String body =
+                        response.body() == null ? "" : response.body().replaceAll("\\s+", " ");
+                throw new IOException(
+                        "GET "
+                                + uri
+                                + " answered HTTP "
+                                + response.statusCode()
+                                + ": "
+                                + (body.length() > 300 ? body.substring(0, 300) + "..." : body));
             }
             return JSON.readTree(response.body());
         }
     }
 
-    /** The job to diagnose when none is named: the only running one, else the most recently started. */
+    /**
+     * The job to diagnose when none is named: the only running one, else the most recently started.
+     */
     public String pickJob() throws IOException {
         JsonNode jobs = get("/jobs/overview").path("jobs");
         List<JsonNode> running = new ArrayList<>();
@@ -112,7 +128,8 @@ public final class FlinkRest {
             if ("RUNNING".equals(job.path("state").asText())) {
                 running.add(job);
             }
-            if (latest == null || job.path("start-time").asLong() > latest.path("start-time").asLong()) {
+            if (latest == null
+                    || job.path("start-time").asLong() > latest.path("start-time").asLong()) {
                 latest = job;
             }
         }
@@ -122,7 +139,10 @@ public final class FlinkRest {
         if (running.size() > 1) {
             StringBuilder sb = new StringBuilder("several jobs are running; name one:");
             for (JsonNode job : running) {
-                sb.append("\n  ").append(job.path("jid").asText()).append("  ").append(job.path("name").asText());
+                sb.append("\n  ")
+                        .append(job.path("jid").asText())
+                        .append("  ")
+                        .append(job.path("name").asText());
             }
             throw new IllegalArgumentException(sb.toString());
         }
@@ -152,8 +172,15 @@ public final class FlinkRest {
                 Map<String, JsonNode> subtasks = new LinkedHashMap<>();
                 for (Iterator<String> it = details.path("tasks").fieldNames(); it.hasNext(); ) {
                     String vertex = it.next();
-                    subtasks.put(vertex,
-                            get("/jobs/" + jobId + "/checkpoints/details/" + id + "/subtasks/" + vertex));
+                    subtasks.put(
+                            vertex,
+                            get(
+                                    "/jobs/"
+                                            + jobId
+                                            + "/checkpoints/details/"
+                                            + id
+                                            + "/subtasks/"
+                                            + vertex));
                 }
                 checkpoints.add(StatsParser.checkpoint(details, subtasks, vertexNames));
             } catch (NotFound e) {
@@ -161,9 +188,15 @@ public final class FlinkRest {
             }
         }
         checkpoints.sort((a, b) -> Long.compare(a.id(), b.id()));
-        return new JobStats(jobId, job.path("name").asText(), job.path("state").asText(),
-                config.path("timeout").asLong(), config.path("interval").asLong(),
-                config.path("unaligned_checkpoints").asBoolean(), checkpoints, counters());
+        return new JobStats(
+                jobId,
+                job.path("name").asText(),
+                job.path("state").asText(),
+                config.path("timeout").asLong(),
+                config.path("interval").asLong(),
+                config.path("unaligned_checkpoints").asBoolean(),
+                checkpoints,
+                counters());
     }
 
     /** Our counters, summed over every TaskManager that publishes them. */
@@ -181,8 +214,13 @@ public final class FlinkRest {
             if (ours.isEmpty()) {
                 continue;
             }
-            JsonNode values = get("/taskmanagers/" + id + "/metrics?get="
-                    + URLEncoder.encode(String.join(",", ours), StandardCharsets.UTF_8));
+            JsonNode values =
+                    get(
+                            "/taskmanagers/"
+                                    + id
+                                    + "/metrics?get="
+                                    + URLEncoder.encode(
+                                            String.join(",", ours), StandardCharsets.UTF_8));
             StatsParser.addCounters(values, sums);
         }
         return sums;

@@ -4,16 +4,23 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What {@code doctor diagnose} knows about one job: its checkpoint configuration, the checkpoints in
- * Flink's history (oldest first) with per-subtask numbers, and our counters summed over the
+ * What {@code doctor diagnose} knows about one job: its checkpoint configuration, the checkpoints
+ * in Flink's history (oldest first) with per-subtask numbers, and our counters summed over the
  * TaskManagers (empty when they are not published: file merging off, or no upload yet).
  *
  * @param timeoutMs {@code execution.checkpointing.timeout}
  * @param intervalMs {@code execution.checkpointing.interval}
  * @param unaligned whether unaligned checkpoints are on
  */
-public record JobStats(String jobId, String name, String state, long timeoutMs, long intervalMs, boolean unaligned,
-        List<Checkpoint> checkpoints, Map<String, Long> counters) {
+public record JobStats(
+        String jobId,
+        String name,
+        String state,
+        long timeoutMs,
+        long intervalMs,
+        boolean unaligned,
+        List<Checkpoint> checkpoints,
+        Map<String, Long> counters) {
 
     /**
      * One checkpoint of the history.
@@ -21,12 +28,21 @@ public record JobStats(String jobId, String name, String state, long timeoutMs, 
      * @param status COMPLETED, FAILED or IN_PROGRESS
      * @param endToEndMs trigger to last acknowledgement (completed) or to failure (failed)
      * @param stateSize full size of the state it references
-     * @param checkpointedSize bytes this checkpoint wrote (less than the state size when incremental)
+     * @param checkpointedSize bytes this checkpoint wrote (less than the state size when
+     *     incremental)
      * @param failureMessage Flink's failure message, null unless failed
      * @param externalPath where a completed checkpoint's _metadata is, else null
      */
-    public record Checkpoint(long id, String status, boolean savepoint, long endToEndMs, long stateSize,
-            long checkpointedSize, String failureMessage, String externalPath, List<Vertex> vertices) {
+    public record Checkpoint(
+            long id,
+            String status,
+            boolean savepoint,
+            long endToEndMs,
+            long stateSize,
+            long checkpointedSize,
+            String failureMessage,
+            String externalPath,
+            List<Vertex> vertices) {
 
         public boolean failed() {
             return "FAILED".equals(status);
@@ -48,8 +64,15 @@ public record JobStats(String jobId, String name, String state, long timeoutMs, 
      * @param syncMs the synchronous snapshot on the task thread
      * @param asyncMs the asynchronous part: writing the state to the store
      */
-    public record Subtask(int index, boolean acknowledged, long endToEndMs, long startDelayMs, long alignmentMs,
-            long syncMs, long asyncMs, long checkpointedSize) {
+    public record Subtask(
+            int index,
+            boolean acknowledged,
+            long endToEndMs,
+            long startDelayMs,
+            long alignmentMs,
+            long syncMs,
+            long asyncMs,
+            long checkpointedSize) {
 
         public long barrierMs() {
             return startDelayMs + alignmentMs;

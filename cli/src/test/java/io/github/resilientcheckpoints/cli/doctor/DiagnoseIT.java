@@ -1,11 +1,23 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cli.doctor.Cause.Kind;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.FaultyFileSystem;
-
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -22,34 +34,21 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.nio.file.Paths;
-import java.time.Duration;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
-import java.util.concurrent.TimeUnit;
-import java.util.stream.Collectors;
-
-import static org.assertj.core.api.Assertions.assertThat;
-
 /**
- * {@code doctor diagnose} against a real MiniCluster's REST endpoint, one engineered job per cause on
- * one shared cluster. Asserts on cause kinds, never on numbers. With {@code -Ddoctor.record=DIR} the
- * REST answers of each case are saved for {@link DiagnosisTest}.
+ * {@code doctor diagnose} against a real MiniCluster's REST endpoint, one engineered job per cause
+ * on one shared cluster. Asserts on cause kinds, never on numbers. With {@code -Ddoctor.record=DIR}
+ * the REST answers of each case are saved for {@link DiagnosisTest}.
  */
 class DiagnoseIT {
 
     @RegisterExtension
-    static final MiniClusterExtension MINI_CLUSTER = new MiniClusterExtension(
-            new MiniClusterResourceConfiguration.Builder()
-                    .setNumberTaskManagers(1)
-                    .setNumberSlotsPerTaskManager(4)
-                    .setConfiguration(clusterConfig())
-                    .build());
+    static final MiniClusterExtension MINI_CLUSTER =
+            new MiniClusterExtension(
+                    new MiniClusterResourceConfiguration.Builder()
+                            .setNumberTaskManagers(1)
+                            .setNumberSlotsPerTaskManager(4)
+                            .setConfiguration(clusterConfig())
+                            .build());
 
     @TempDir Path checkpoints;
     @TempDir Path spill;
@@ -73,7 +72,9 @@ class DiagnoseIT {
     }
 
     private Configuration job(String root) {
-        Configuration conf = CountingJob.config(ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(), "hashmap", root);
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         return conf;
     }
@@ -82,11 +83,15 @@ class DiagnoseIT {
         return job(checkpoints.toUri().toString());
     }
 
-    /** Reads the job through the REST API (recording the answers when asked) and prints the report. */
-    private static List<Cause> diagnose(MiniCluster cluster, JobID job, String name, Duration slow) throws Exception {
+    /**
+     * Reads the job through the REST API (recording the answers when asked) and prints the report.
+     */
+    private static List<Cause> diagnose(MiniCluster cluster, JobID job, String name, Duration slow)
+            throws Exception {
         String url = cluster.getRestAddress().get(30, TimeUnit.SECONDS).toString();
         Thread.sleep(300); // the REST caches (100 ms) see the last checkpoints
-        RecordedRest recorder = RecordedRest.recording(new FlinkRest.Http(url, Duration.ofSeconds(30)));
+        RecordedRest recorder =
+                RecordedRest.recording(new FlinkRest.Http(url, Duration.ofSeconds(30)));
         JobStats stats = new FlinkRest(recorder, url).read(job.toString());
         String dir = System.getProperty("doctor.record");
         if (dir != null) {
@@ -94,7 +99,12 @@ class DiagnoseIT {
         }
         Diagnosis diagnosis = new Diagnosis(slow);
         List<Cause> causes = diagnosis.causes(stats);
-        System.out.println("=== " + name + "\n" + new DiagnoseReport(stats, causes, diagnosis.slowThresholdMs(stats)).text());
+        System.out.println(
+                "=== "
+                        + name
+                        + "\n"
+                        + new DiagnoseReport(stats, causes, diagnosis.slowThresholdMs(stats))
+                                .text());
         return causes;
     }
 
@@ -117,7 +127,8 @@ class DiagnoseIT {
     }
 
     /** Diagnoses with a 1 s threshold once a checkpoint took that long, then cancels the job. */
-    private static List<Cause> diagnoseOnceSlow(MiniCluster cluster, JobID job, String name) throws Exception {
+    private static List<Cause> diagnoseOnceSlow(MiniCluster cluster, JobID job, String name)
+            throws Exception {
         try {
             CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
             awaitCompletedCheckpointSlowerThan(cluster, job, Duration.ofSeconds(1));
@@ -127,16 +138,26 @@ class DiagnoseIT {
         }
     }
 
-    private static void awaitCompletedCheckpointSlowerThan(MiniCluster cluster, JobID job, Duration slow)
-            throws Exception {
-        await("a completed checkpoint of " + slow + " or more", () -> CountingJob.stats(cluster, job).getHistory()
-                .getCheckpoints().stream()
-                .anyMatch(c -> c.getStatus().isCompleted() && c.getEndToEndDuration() >= slow.toMillis()));
+    private static void awaitCompletedCheckpointSlowerThan(
+            MiniCluster cluster, JobID job, Duration slow) throws Exception {
+        await(
+                "a completed checkpoint of " + slow + " or more",
+                () ->
+                        CountingJob.stats(cluster, job).getHistory().getCheckpoints().stream()
+                                .anyMatch(
+                                        c ->
+                                                c.getStatus().isCompleted()
+                                                        && c.getEndToEndDuration()
+                                                                >= slow.toMillis()));
     }
 
-    private static void awaitFailedCheckpoints(MiniCluster cluster, JobID job, long count) throws Exception {
-        await(count + " failed checkpoints",
-                () -> CountingJob.stats(cluster, job).getCounts().getNumberOfFailedCheckpoints() >= count);
+    private static void awaitFailedCheckpoints(MiniCluster cluster, JobID job, long count)
+            throws Exception {
+        await(
+                count + " failed checkpoints",
+                () ->
+                        CountingJob.stats(cluster, job).getCounts().getNumberOfFailedCheckpoints()
+                                >= count);
     }
 
     @Test
@@ -151,7 +172,8 @@ class DiagnoseIT {
     @Test
     void slowThrottlingStoreIsNamed(@InjectMiniCluster MiniCluster cluster) throws Exception {
         Configuration conf = job();
-        // the drill: 80 % of upload attempts answered with a throttle signal, backing off 200 ms to 1 s
+        // the drill: 80 % of upload attempts answered with a throttle signal, backing off 200 ms to
+        // 1 s
         conf.set(ResilientCheckpointOptions.FAULT_INJECTION_THROTTLED_RATIO, 0.8);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(200));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofSeconds(1));
@@ -160,16 +182,20 @@ class DiagnoseIT {
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(2));
         // the retry waits are jittered: diagnosed once the drill has made a checkpoint slow
-        List<Cause> causes = diagnoseOnceSlow(cluster, CountingJob.start(cluster, conf), "store-throttled");
+        List<Cause> causes =
+                diagnoseOnceSlow(cluster, CountingJob.start(cluster, conf), "store-throttled");
         assertThat(kinds(causes)).containsExactly(Kind.STORE_SLOW);
         assertThat(causes).anySatisfy(c -> assertThat(c.evidence()).contains("failuresThrottled"));
     }
 
     @Test
-    void skewedKeyWithSlowOperatorIsBarrierDelay(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void skewedKeyWithSlowOperatorIsBarrierDelay(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration conf = job();
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
-        List<Cause> causes = diagnoseOnceSlow(cluster, EngineeredJobs.skewed(cluster, conf), "skew-backpressure");
+        List<Cause> causes =
+                diagnoseOnceSlow(
+                        cluster, EngineeredJobs.skewed(cluster, conf), "skew-backpressure");
         assertThat(kinds(causes)).containsExactly(Kind.BARRIER_DELAY);
         assertThat(causes).allSatisfy(c -> assertThat(c.fix()).contains("unaligned"));
     }
@@ -193,11 +219,14 @@ class DiagnoseIT {
         List<Cause> causes = diagnose(cluster, job, "timeout-too-short", null);
         CountingJob.cancel(cluster, job);
         assertThat(kinds(causes)).containsExactly(Kind.TIMEOUT_TOO_SHORT);
-        assertThat(causes).anySatisfy(c -> assertThat(c.fix()).startsWith("execution.checkpointing.timeout: "));
+        assertThat(causes)
+                .anySatisfy(
+                        c -> assertThat(c.fix()).startsWith("execution.checkpointing.timeout: "));
     }
 
     @Test
-    void refusingRootIsNamedAndFailsTheCommand(@InjectMiniCluster MiniCluster cluster) throws Exception {
+    void refusingRootIsNamedAndFailsTheCommand(@InjectMiniCluster MiniCluster cluster)
+            throws Exception {
         Configuration conf = job(FaultyFileSystem.uri(checkpoints));
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
         JobID job = CountingJob.start(cluster, conf);
@@ -209,8 +238,12 @@ class DiagnoseIT {
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         String url = cluster.getRestAddress().get(30, TimeUnit.SECONDS).toString();
-        int exit = DoctorCommand.run(new String[] {"diagnose", url, job.toString(), "--json"},
-                new PrintStream(out, true, StandardCharsets.UTF_8), System.err, Map.of());
+        int exit =
+                DoctorCommand.run(
+                        new String[] {"diagnose", url, job.toString(), "--json"},
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        System.err,
+                        Map.of());
         CountingJob.cancel(cluster, job);
 
         assertThat(kinds(causes)).containsExactly(Kind.STORE_REFUSING);

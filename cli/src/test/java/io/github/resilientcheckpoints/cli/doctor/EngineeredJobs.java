@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.functions.MapFunction;
 import org.apache.flink.api.common.functions.OpenContext;
@@ -14,8 +15,6 @@ import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
-import java.util.concurrent.TimeUnit;
-
 /** Jobs built to show one cause each (the healthy and store cases use core's CountingJob). */
 final class EngineeredJobs {
 
@@ -23,31 +22,47 @@ final class EngineeredJobs {
 
     /**
      * Nine records in ten go to key 0, whose operator takes 5 ms per record; the other keys cost
-     * nothing. The subtask owning key 0 is backpressured, and aligned barriers queue behind its backlog.
+     * nothing. The subtask owning key 0 is backpressured, and aligned barriers queue behind its
+     * backlog.
      */
     static JobID skewed(MiniCluster cluster, Configuration conf) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        env.fromSequence(0, Long.MAX_VALUE).name("sequence").setParallelism(1)
-                .map(new SkewedRecord()).setParallelism(1)
+        env.fromSequence(0, Long.MAX_VALUE)
+                .name("sequence")
+                .setParallelism(1)
+                .map(new SkewedRecord())
+                .setParallelism(1)
                 .keyBy(t -> t.f0)
-                .process(new SlowOnHotKey()).name("slow-on-hot-key").setParallelism(2)
-                .sinkTo(new DiscardingSink<>()).setParallelism(2);
+                .process(new SlowOnHotKey())
+                .name("slow-on-hot-key")
+                .setParallelism(2)
+                .sinkTo(new DiscardingSink<>())
+                .setParallelism(2);
         return submit(cluster, env);
     }
 
     /** Every record is a new key with 64 bytes of state: the state grows with every checkpoint. */
     static JobID growing(MiniCluster cluster, Configuration conf) throws Exception {
         StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
-        env.fromSequence(0, Long.MAX_VALUE).name("sequence").setParallelism(1)
-                .map(new Paced()).setParallelism(1)
+        env.fromSequence(0, Long.MAX_VALUE)
+                .name("sequence")
+                .setParallelism(1)
+                .map(new Paced())
+                .setParallelism(1)
                 .keyBy(n -> n)
-                .process(new RememberEveryKey()).name("remember-every-key").setParallelism(2)
-                .sinkTo(new DiscardingSink<>()).setParallelism(2);
+                .process(new RememberEveryKey())
+                .name("remember-every-key")
+                .setParallelism(2)
+                .sinkTo(new DiscardingSink<>())
+                .setParallelism(2);
         return submit(cluster, env);
     }
 
-    private static JobID submit(MiniCluster cluster, StreamExecutionEnvironment env) throws Exception {
-        return cluster.submitJob(env.getStreamGraph().getJobGraph()).get(60, TimeUnit.SECONDS).getJobID();
+    private static JobID submit(MiniCluster cluster, StreamExecutionEnvironment env)
+            throws Exception {
+        return cluster.submitJob(env.getStreamGraph().getJobGraph())
+                .get(60, TimeUnit.SECONDS)
+                .getJobID();
     }
 
     private static final class SkewedRecord implements MapFunction<Long, Tuple2<Long, String>> {
@@ -59,7 +74,8 @@ final class EngineeredJobs {
         }
     }
 
-    private static final class SlowOnHotKey extends KeyedProcessFunction<Long, Tuple2<Long, String>, Long> {
+    private static final class SlowOnHotKey
+            extends KeyedProcessFunction<Long, Tuple2<Long, String>, Long> {
         private transient ValueState<Long> count;
 
         @Override
@@ -68,7 +84,8 @@ final class EngineeredJobs {
         }
 
         @Override
-        public void processElement(Tuple2<Long, String> value, Context ctx, Collector<Long> out) throws Exception {
+        public void processElement(Tuple2<Long, String> value, Context ctx, Collector<Long> out)
+                throws Exception {
             if (value.f0 == 0L) {
                 Thread.sleep(5);
             }
@@ -94,7 +111,9 @@ final class EngineeredJobs {
 
         @Override
         public void open(OpenContext openContext) {
-            payload = getRuntimeContext().getState(new ValueStateDescriptor<>("payload", byte[].class));
+            payload =
+                    getRuntimeContext()
+                            .getState(new ValueStateDescriptor<>("payload", byte[].class));
         }
 
         @Override

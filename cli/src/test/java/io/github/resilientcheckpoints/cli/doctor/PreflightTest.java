@@ -1,11 +1,9 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
-
-import org.apache.flink.configuration.Configuration;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -16,25 +14,29 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
+import org.apache.flink.configuration.Configuration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** {@code doctor check} on real directories, files and file systems; one check per case. */
 class PreflightTest {
 
-    static final String FACTORY = "io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory";
+    static final String FACTORY =
+            "io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory";
 
     @TempDir Path tmp;
 
     private record Run(int exit, String out, String err) {
         List<String> lines(String level, String check) {
-            return Arrays.stream(out.split("\n")).filter(l -> l.startsWith(level) && l.contains(" " + check + ":"))
+            return Arrays.stream(out.split("\n"))
+                    .filter(l -> l.startsWith(level) && l.contains(" " + check + ":"))
                     .toList();
         }
     }
 
-    /** A Flink distribution: conf/config.yaml with the given lines, lib/ with our jar and caffeine. */
+    /**
+     * A Flink distribution: conf/config.yaml with the given lines, lib/ with our jar and caffeine.
+     */
     private Path distribution(String... yaml) throws Exception {
         Path home = tmp.resolve("flink");
         Files.createDirectories(home.resolve("conf"));
@@ -42,13 +44,17 @@ class PreflightTest {
         Files.createDirectories(home.resolve("plugins"));
         Files.write(home.resolve("lib/resilient-checkpoint-storage-core-0.1.0.jar"), new byte[0]);
         Files.write(home.resolve("lib/caffeine-3.2.4.jar"), new byte[0]);
-        List<String> lines = new ArrayList<>(List.of(
-                "execution.checkpointing.storage: " + FACTORY,
-                "execution.checkpointing.dir: " + tmp.resolve("checkpoints").toUri(),
-                "execution.checkpointing.interval: 1 min",
-                "execution.checkpointing.resilient.spill.directories: " + tmp.resolve("spill"),
-                "execution.checkpointing.resilient.spill.floor: 1 mb",
-                "execution.checkpointing.resilient.spill.floor-fraction: 0.0"));
+        List<String> lines =
+                new ArrayList<>(
+                        List.of(
+                                "execution.checkpointing.storage: " + FACTORY,
+                                "execution.checkpointing.dir: "
+                                        + tmp.resolve("checkpoints").toUri(),
+                                "execution.checkpointing.interval: 1 min",
+                                "execution.checkpointing.resilient.spill.directories: "
+                                        + tmp.resolve("spill"),
+                                "execution.checkpointing.resilient.spill.floor: 1 mb",
+                                "execution.checkpointing.resilient.spill.floor-fraction: 0.0"));
         lines.addAll(List.of(yaml));
         Files.write(home.resolve("conf/config.yaml"), lines);
         return home;
@@ -60,9 +66,14 @@ class PreflightTest {
         all.add(home.resolve("conf").toString());
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit = DoctorCommand.run(all.toArray(String[]::new), new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), Map.of("FLINK_HOME", home.toString()));
-        return new Run(exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+        int exit =
+                DoctorCommand.run(
+                        all.toArray(String[]::new),
+                        new PrintStream(out, true, StandardCharsets.UTF_8),
+                        new PrintStream(err, true, StandardCharsets.UTF_8),
+                        Map.of("FLINK_HOME", home.toString()));
+        return new Run(
+                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
     @Test
@@ -72,13 +83,23 @@ class PreflightTest {
         System.out.println(run.out());
         assertThat(run.exit()).as(run.out() + run.err()).isZero();
         assertThat(run.out()).doesNotContain("FAIL ").doesNotContain("WARN ");
-        assertThat(run.lines("OK", "flink-version")).singleElement().asString().contains("Flink 2.");
-        assertThat(run.lines("OK", "jar-location")).singleElement().asString()
+        assertThat(run.lines("OK", "flink-version"))
+                .singleElement()
+                .asString()
+                .contains("Flink 2.");
+        assertThat(run.lines("OK", "jar-location"))
+                .singleElement()
+                .asString()
                 .contains("resilient-checkpoint-storage-core-0.1.0.jar");
         assertThat(run.lines("OK", "config")).hasSize(1);
-        assertThat(run.lines("OK", "checkpoint-root")).singleElement().asString()
+        assertThat(run.lines("OK", "checkpoint-root"))
+                .singleElement()
+                .asString()
                 .contains("wrote, read back and deleted");
-        assertThat(run.lines("OK", "spill")).singleElement().asString().contains("usable for spill");
+        assertThat(run.lines("OK", "spill"))
+                .singleElement()
+                .asString()
+                .contains("usable for spill");
         try (var left = Files.list(tmp.resolve("checkpoints"))) {
             assertThat(left).as("the probe object was deleted").isEmpty();
         }
@@ -89,33 +110,55 @@ class PreflightTest {
         Path home = distribution("execution.checkpointing.resilient.retry.max-attempt: 5");
         Run unknown = check(home);
         assertThat(unknown.exit()).isEqualTo(1);
-        assertThat(unknown.lines("FAIL", "config")).singleElement().asString()
+        assertThat(unknown.lines("FAIL", "config"))
+                .singleElement()
+                .asString()
                 .contains("unknown key 'execution.checkpointing.resilient.retry.max-attempt'")
                 .contains("did you mean 'execution.checkpointing.resilient.retry.max-attempts'");
-        assertThat(unknown.lines("WARN", "checkpoint-root")).as("no probe with a broken config").hasSize(1);
+        assertThat(unknown.lines("WARN", "checkpoint-root"))
+                .as("no probe with a broken config")
+                .hasSize(1);
 
-        Run unreadable = check(distribution(), "-Dexecution.checkpointing.resilient.retry.max-attempts=many");
+        Run unreadable =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.resilient.retry.max-attempts=many");
         assertThat(unreadable.exit()).isEqualTo(1);
-        assertThat(unreadable.lines("FAIL", "config")).singleElement().asString()
+        assertThat(unreadable.lines("FAIL", "config"))
+                .singleElement()
+                .asString()
                 .contains("cannot read 'execution.checkpointing.resilient.retry.max-attempts'");
 
         // a rule across keys, from the storage's own validation
-        Run rule = check(distribution(), "-Dexecution.checkpointing.resilient.throttle.max-rate=1 kb",
-                "-Dexecution.checkpointing.resilient.throttle.min-rate=1 mb");
+        Run rule =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.resilient.throttle.max-rate=1 kb",
+                        "-Dexecution.checkpointing.resilient.throttle.min-rate=1 mb");
         assertThat(rule.exit()).isEqualTo(1);
-        assertThat(rule.lines("FAIL", "config")).singleElement().asString()
+        assertThat(rule.lines("FAIL", "config"))
+                .singleElement()
+                .asString()
                 .contains("execution.checkpointing.resilient.throttle.max-rate")
                 .contains("execution.checkpointing.resilient.throttle.min-rate");
     }
 
     @Test
     void flinkKeysWeDependOnAreChecked() throws Exception {
-        Run run = check(distribution(), "-Dexecution.checkpointing.storage=jobmanager",
-                "-Dexecution.checkpointing.timeout=10 s", "-Dexecution.checkpointing.resilient.retry.attempt-timeout=8 s");
+        Run run =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.storage=jobmanager",
+                        "-Dexecution.checkpointing.timeout=10 s",
+                        "-Dexecution.checkpointing.resilient.retry.attempt-timeout=8 s");
         assertThat(run.exit()).isEqualTo(1);
-        assertThat(run.lines("FAIL", "storage")).singleElement().asString()
+        assertThat(run.lines("FAIL", "storage"))
+                .singleElement()
+                .asString()
                 .contains("-> execution.checkpointing.storage: " + FACTORY);
-        assertThat(run.lines("WARN", "timeout")).singleElement().asString()
+        assertThat(run.lines("WARN", "timeout"))
+                .singleElement()
+                .asString()
                 .contains("fewer than two attempts fit")
                 .contains("execution.checkpointing.resilient.retry.attempt-timeout: ");
     }
@@ -123,64 +166,106 @@ class PreflightTest {
     @Test
     void anUnreachableRootFailsTheProbe() throws Exception {
         Path notADirectory = Files.write(tmp.resolve("a-file"), new byte[] {1});
-        Run run = check(distribution(), "-Dexecution.checkpointing.dir=" + notADirectory.toUri() + "/checkpoints");
+        Run run =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.dir=" + notADirectory.toUri() + "/checkpoints");
         assertThat(run.exit()).isEqualTo(1);
-        assertThat(run.lines("FAIL", "checkpoint-root")).singleElement().asString()
-                .contains("cannot write").contains("a-file/checkpoints/.rcs-doctor-probe-")
+        assertThat(run.lines("FAIL", "checkpoint-root"))
+                .singleElement()
+                .asString()
+                .contains("cannot write")
+                .contains("a-file/checkpoints/.rcs-doctor-probe-")
                 .contains("-> create the directory");
 
-        Run scheme = check(distribution(), "-Dexecution.checkpointing.dir=nosuchscheme://bucket/checkpoints");
+        Run scheme =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.dir=nosuchscheme://bucket/checkpoints");
         assertThat(scheme.exit()).isEqualTo(1);
-        assertThat(scheme.lines("FAIL", "checkpoint-root")).singleElement().asString()
-                .contains("nosuchscheme://bucket/checkpoints").contains("plugin");
+        assertThat(scheme.lines("FAIL", "checkpoint-root"))
+                .singleElement()
+                .asString()
+                .contains("nosuchscheme://bucket/checkpoints")
+                .contains("plugin");
     }
 
     @Test
     void aSpillDirectoryBelowTheFloorFails() throws Exception {
         // more floor than this disk has: nothing may spill here
-        Run run = check(distribution(), "-Dexecution.checkpointing.resilient.spill.floor=1000000 tb");
+        Run run =
+                check(distribution(), "-Dexecution.checkpointing.resilient.spill.floor=1000000 tb");
         assertThat(run.exit()).isEqualTo(1);
-        assertThat(run.lines("FAIL", "spill")).singleElement().asString()
-                .contains(tmp.resolve("spill").toString()).contains("below the floor")
+        assertThat(run.lines("FAIL", "spill"))
+                .singleElement()
+                .asString()
+                .contains(tmp.resolve("spill").toString())
+                .contains("below the floor")
                 .contains("execution.checkpointing.resilient.spill.floor");
     }
 
     @Test
     void aSmallRealDiskBelowTheFloorFails() throws Exception {
         String small = System.getenv("RCS_SMALL_DISK");
-        assumeTrue(small != null && Files.isDirectory(Paths.get(small)),
+        assumeTrue(
+                small != null && Files.isDirectory(Paths.get(small)),
                 "RCS_SMALL_DISK (a small tmpfs, mounted by .ci/run as root) is not set");
         Path dir = Paths.get(small).resolve("doctor-" + System.nanoTime());
-        Run run = check(distribution(), "-Dexecution.checkpointing.resilient.spill.directories=" + dir,
-                "-Dexecution.checkpointing.resilient.spill.floor=1 gb");
-        assertThat(run.lines("FAIL", "spill")).singleElement().asString().contains("below the floor");
-        Run fits = check(distribution(), "-Dexecution.checkpointing.resilient.spill.directories=" + dir,
-                "-Dexecution.checkpointing.resilient.spill.floor=1 mb",
-                "-Dexecution.checkpointing.resilient.spill.quota=10 gb");
+        Run run =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.resilient.spill.directories=" + dir,
+                        "-Dexecution.checkpointing.resilient.spill.floor=1 gb");
+        assertThat(run.lines("FAIL", "spill"))
+                .singleElement()
+                .asString()
+                .contains("below the floor");
+        Run fits =
+                check(
+                        distribution(),
+                        "-Dexecution.checkpointing.resilient.spill.directories=" + dir,
+                        "-Dexecution.checkpointing.resilient.spill.floor=1 mb",
+                        "-Dexecution.checkpointing.resilient.spill.quota=10 gb");
         assertThat(fits.lines("OK", "spill")).hasSize(1);
-        assertThat(fits.lines("WARN", "spill")).singleElement().asString()
+        assertThat(fits.lines("WARN", "spill"))
+                .singleElement()
+                .asString()
                 .contains("less than execution.checkpointing.resilient.spill.quota");
     }
 
     @Test
     void aJarInPluginsFails() throws Exception {
         Path home = distribution();
-        Path plugin = Files.createDirectories(home.resolve("plugins/rcs"))
-                .resolve("resilient-checkpoint-storage-core-0.1.0.jar");
+        Path plugin =
+                Files.createDirectories(home.resolve("plugins/rcs"))
+                        .resolve("resilient-checkpoint-storage-core-0.1.0.jar");
         Files.write(plugin, new byte[0]);
-        List<Finding> findings = new Preflight(new Configuration(), home, plugin, FreeSpaceProbe.FILE_STORE)
-                .jarPlacement();
-        assertThat(findings).singleElement().satisfies(f -> {
-            assertThat(f.level()).isEqualTo(Finding.Level.FAIL);
-            assertThat(f.message()).contains("inside plugins/");
-            assertThat(f.fix()).contains("lib/");
-        });
-        List<Finding> fromLib = new Preflight(new Configuration(), home, Paths.get("/opt/cli.jar"),
-                FreeSpaceProbe.FILE_STORE).jarPlacement();
-        assertThat(fromLib).anySatisfy(f -> {
-            assertThat(f.level()).isEqualTo(Finding.Level.FAIL);
-            assertThat(f.message()).contains("plugins/rcs/resilient-checkpoint-storage-core-0.1.0.jar");
-        });
+        List<Finding> findings =
+                new Preflight(new Configuration(), home, plugin, FreeSpaceProbe.FILE_STORE)
+                        .jarPlacement();
+        assertThat(findings)
+                .singleElement()
+                .satisfies(
+                        f -> {
+                            assertThat(f.level()).isEqualTo(Finding.Level.FAIL);
+                            assertThat(f.message()).contains("inside plugins/");
+                            assertThat(f.fix()).contains("lib/");
+                        });
+        List<Finding> fromLib =
+                new Preflight(
+                                new Configuration(),
+                                home,
+                                Paths.get("/opt/cli.jar"),
+                                FreeSpaceProbe.FILE_STORE)
+                        .jarPlacement();
+        assertThat(fromLib)
+                .anySatisfy(
+                        f -> {
+                            assertThat(f.level()).isEqualTo(Finding.Level.FAIL);
+                            assertThat(f.message())
+                                    .contains(
+                                            "plugins/rcs/resilient-checkpoint-storage-core-0.1.0.jar");
+                        });
     }
 
     @Test
@@ -188,6 +273,9 @@ class PreflightTest {
         Path empty = Files.createDirectories(tmp.resolve("empty/conf"));
         Run run = check(empty.getParent());
         assertThat(run.exit()).isEqualTo(1);
-        assertThat(run.lines("FAIL", "conf-dir")).singleElement().asString().contains(empty.toString());
+        assertThat(run.lines("FAIL", "conf-dir"))
+                .singleElement()
+                .asString()
+                .contains(empty.toString());
     }
 }

@@ -1,8 +1,5 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
-
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
@@ -10,10 +7,12 @@ import java.nio.file.Path;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
+import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 
 /**
- * REST answers by path: recorded from a live endpoint (one JSON object, path to answer) and replayed
- * in unit tests, so the cause rules run on what Flink really sent.
+ * REST answers by path: recorded from a live endpoint (one JSON object, path to answer) and
+ * replayed in unit tests, so the cause rules run on what Flink really sent.
  */
 final class RecordedRest implements FlinkRest.Source {
 
@@ -55,7 +54,8 @@ final class RecordedRest implements FlinkRest.Source {
         if (live == null) {
             JsonNode answer = answers.get(path);
             if (answer == null) {
-                // Recording keeps every answer that came; any error but a 404 (a checkpoint that left
+                // Recording keeps every answer that came; any error but a 404 (a checkpoint that
+                // left
                 // Flink's history while it was read) failed the recorded run instead.
                 throw new FlinkRest.NotFound("not recorded (HTTP 404 when recorded): GET " + path);
             }
@@ -70,6 +70,7 @@ final class RecordedRest implements FlinkRest.Source {
         ObjectNode root = FlinkRest.JSON.createObjectNode();
         answers.forEach(root::set);
         Files.createDirectories(file.getParent());
-        Files.writeString(file, FlinkRest.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root));
+        Files.writeString(
+                file, FlinkRest.JSON.writerWithDefaultPrettyPrinter().writeValueAsString(root));
     }
 }

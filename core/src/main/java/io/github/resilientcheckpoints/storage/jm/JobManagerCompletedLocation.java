@@ -1,13 +1,11 @@
 package io.github.resilientcheckpoints.storage.jm;
 
+import java.io.IOException;
+import javax.annotation.Nullable;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FsCompletedCheckpointStorageLocation;
-
-import javax.annotation.Nullable;
-
-import java.io.IOException;
 
 /**
  * Flink's completed checkpoint location whose disposal is retried: when Flink discards the
@@ -26,8 +24,12 @@ public final class JobManagerCompletedLocation extends FsCompletedCheckpointStor
 
     @Nullable private final transient LocationDeletes deletes;
 
-    JobManagerCompletedLocation(FileSystem fs, Path exclusiveCheckpointDir, FileStateHandle metadataFileHandle,
-            String externalPointer, LocationDeletes deletes) {
+    JobManagerCompletedLocation(
+            FileSystem fs,
+            Path exclusiveCheckpointDir,
+            FileStateHandle metadataFileHandle,
+            String externalPointer,
+            LocationDeletes deletes) {
         super(fs, exclusiveCheckpointDir, metadataFileHandle, externalPointer);
         this.deletes = deletes;
     }
@@ -39,6 +41,9 @@ public final class JobManagerCompletedLocation extends FsCompletedCheckpointStor
             return;
         }
         // Flink calls this on its I/O executor (CheckpointsCleaner), after discarding the state.
-        deletes.delete("delete checkpoint directory", getExclusiveCheckpointDir(), super::disposeStorageLocation);
+        deletes.delete(
+                "delete checkpoint directory",
+                getExclusiveCheckpointDir(),
+                super::disposeStorageLocation);
     }
 }

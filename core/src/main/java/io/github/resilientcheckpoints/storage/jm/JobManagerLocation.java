@@ -1,5 +1,8 @@
 package io.github.resilientcheckpoints.storage.jm;
 
+import java.io.IOException;
+import java.util.Collection;
+import java.util.List;
 import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
@@ -7,10 +10,6 @@ import org.apache.flink.runtime.state.CheckpointStorageLocationReference;
 import org.apache.flink.runtime.state.CheckpointedStateScope;
 import org.apache.flink.runtime.state.StreamStateHandle;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
-
-import java.io.IOException;
-import java.util.Collection;
-import java.util.List;
 
 /**
  * A checkpoint or savepoint location on the JobManager: Flink's {@link FsCheckpointStorageLocation}
@@ -25,8 +24,12 @@ public final class JobManagerLocation implements CheckpointStorageLocation {
     private final int maxBufferedBytes;
     private final LocationDeletes deletes;
 
-    JobManagerLocation(FsCheckpointStorageLocation flink, MetadataWriter writer, long deadlineNanos,
-            int maxBufferedBytes, LocationDeletes deletes) {
+    JobManagerLocation(
+            FsCheckpointStorageLocation flink,
+            MetadataWriter writer,
+            long deadlineNanos,
+            int maxBufferedBytes,
+            LocationDeletes deletes) {
         this.flink = flink;
         this.deletes = deletes;
         this.writer = writer;
@@ -36,18 +39,25 @@ public final class JobManagerLocation implements CheckpointStorageLocation {
 
     @Override
     public CheckpointMetadataOutputStream createMetadataOutputStream() {
-        return new ResilientMetadataOutputStream(writer, flink.getMetadataFilePath(),
-                flink.getCheckpointDirectory(), deadlineNanos, maxBufferedBytes, deletes);
+        return new ResilientMetadataOutputStream(
+                writer,
+                flink.getMetadataFilePath(),
+                flink.getCheckpointDirectory(),
+                deadlineNanos,
+                maxBufferedBytes,
+                deletes);
     }
 
     /**
      * Flink's own delete of the aborted checkpoint's directory (recursive: nothing in an aborted
-     * {@code chk-N} is referenced by any checkpoint), retried on a background thread: Flink may call
-     * this on the checkpoint coordinator's thread, which must not wait for the store.
+     * {@code chk-N} is referenced by any checkpoint), retried on a background thread: Flink may
+     * call this on the checkpoint coordinator's thread, which must not wait for the store.
      */
     @Override
     public void disposeOnFailure() {
-        deletes.deleteLater("delete aborted checkpoint directory", flink.getCheckpointDirectory(),
+        deletes.deleteLater(
+                "delete aborted checkpoint directory",
+                flink.getCheckpointDirectory(),
                 flink::disposeOnFailure);
     }
 
@@ -57,8 +67,8 @@ public final class JobManagerLocation implements CheckpointStorageLocation {
     }
 
     @Override
-    public CheckpointStateOutputStream createCheckpointStateOutputStream(CheckpointedStateScope scope)
-            throws IOException {
+    public CheckpointStateOutputStream createCheckpointStateOutputStream(
+            CheckpointedStateScope scope) throws IOException {
         return flink.createCheckpointStateOutputStream(scope);
     }
 
@@ -69,8 +79,8 @@ public final class JobManagerLocation implements CheckpointStorageLocation {
     }
 
     @Override
-    public List<StreamStateHandle> duplicate(List<StreamStateHandle> stateHandles, CheckpointedStateScope scope)
-            throws IOException {
+    public List<StreamStateHandle> duplicate(
+            List<StreamStateHandle> stateHandles, CheckpointedStateScope scope) throws IOException {
         return flink.duplicate(stateHandles, scope);
     }
 

@@ -2,26 +2,25 @@ package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
-
+import java.io.IOException;
+import java.net.URI;
+import java.util.Locale;
+import java.util.Objects;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ThreadLocalRandom;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStorageLocation;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageLocation;
 
-import java.io.IOException;
-import java.net.URI;
-import java.util.Objects;
-import java.util.concurrent.Executor;
-import java.util.concurrent.ThreadLocalRandom;
-
 /**
  * Turns Flink's JobManager-side locations into ones whose {@code _metadata} is written by {@link
  * MetadataWriter} and whose deletes are retried ({@link LocationDeletes}); creates them with
- * retries. The deadline of a location is fixed when it is created (the checkpoint's
- * trigger): the checkpoint timeout times the deadline fraction from then.
+ * retries. The deadline of a location is fixed when it is created (the checkpoint's trigger): the
+ * checkpoint timeout times the deadline fraction from then.
  *
  * <p>{@code _metadata} under the checkpoint root goes through the same store as the TaskManagers'
  * state; a savepoint in another file system or bucket through a store for that root.
@@ -50,12 +49,20 @@ public final class JobManagerLocations {
     private final long budgetNanos;
 
     /**
-     * @param attempts runs the attempts of metadata writes, directory creations and deletes (threads
-     *     owned by the runtime)
+     * @param attempts runs the attempts of metadata writes, directory creations and deletes
+     *     (threads owned by the runtime)
      * @param deletes runs the deletes of aborted locations (threads owned by the runtime)
      */
-    public JobManagerLocations(URI checkpointRoot, StoreSource stores, Executor attempts, Executor deletes,
-            RetryPolicy policy, Ticker ticker, StorageMetrics metrics, Redactor redactor, long budgetNanos) {
+    public JobManagerLocations(
+            URI checkpointRoot,
+            StoreSource stores,
+            Executor attempts,
+            Executor deletes,
+            RetryPolicy policy,
+            Ticker ticker,
+            StorageMetrics metrics,
+            Redactor redactor,
+            long budgetNanos) {
         this.checkpointRoot = checkpointRoot;
         this.stores = stores;
         this.attempts = attempts;
@@ -74,10 +81,11 @@ public final class JobManagerLocations {
     }
 
     /**
-     * Creates a checkpoint or savepoint location with Flink's own call, retried when the store fails
-     * (each attempt is Flink's {@code mkdirs}, which is idempotent), and wraps it. The deadline of
-     * the location starts now (the checkpoint's trigger) and bounds both the directory and the
-     * {@code _metadata}: a store that keeps failing fails this checkpoint, never the coordinator.
+     * Creates a checkpoint or savepoint location with Flink's own call, retried when the store
+     * fails (each attempt is Flink's {@code mkdirs}, which is idempotent), and wraps it. The
+     * deadline of the location starts now (the checkpoint's trigger) and bounds both the directory
+     * and the {@code _metadata}: a store that keeps failing fails this checkpoint, never the
+     * coordinator.
      *
      * @param what for logs and errors, e.g. "create checkpoint directory"
      * @param directory the directory created, or the one it is created under (savepoints)
@@ -86,25 +94,39 @@ public final class JobManagerLocations {
             throws IOException {
         long start = ticker.nanoTime();
         StoreRetries retries = retries(storeFor(directory.toUri()));
-        StoreRetries.Operation op = new StoreRetries.Operation(what, directory.toString(),
-                metrics::directoryCreateAttemptStarted, metrics::directoryCreated, metrics::directoryCreateFailed);
-        CheckpointStorageLocation location = retries.call(op, attempt -> flink.create(), deadline(start));
+        StoreRetries.Operation op =
+                new StoreRetries.Operation(
+                        what,
+                        directory.toString(),
+                        metrics::directoryCreateAttemptStarted,
+                        metrics::directoryCreated,
+                        metrics::directoryCreateFailed);
+        CheckpointStorageLocation location =
+                retries.call(op, attempt -> flink.create(), deadline(start));
         return wrap(location, start);
     }
 
-    /** Wraps a location Flink just created; anything but Flink's file system location is returned as is. */
+    /**
+     * Wraps a location Flink just created; anything but Flink's file system location is returned as
+     * is.
+     */
     public CheckpointStorageLocation wrap(CheckpointStorageLocation location) throws IOException {
         return wrap(location, ticker.nanoTime());
     }
 
-    private CheckpointStorageLocation wrap(CheckpointStorageLocation location, long start) throws IOException {
+    private CheckpointStorageLocation wrap(CheckpointStorageLocation location, long start)
+            throws IOException {
         if (!(location instanceof FsCheckpointStorageLocation)) {
             return location;
         }
         FsCheckpointStorageLocation flink = (FsCheckpointStorageLocation) location;
         StoreRetries retries = retries(storeFor(flink.getMetadataFilePath().toUri()));
-        return new JobManagerLocation(flink, new MetadataWriter(retries, metrics), deadline(start),
-                DEFAULT_MAX_BUFFERED_BYTES, new LocationDeletes(retries, metrics, redactor, budgetNanos, deletes));
+        return new JobManagerLocation(
+                flink,
+                new MetadataWriter(retries, metrics),
+                deadline(start),
+                DEFAULT_MAX_BUFFERED_BYTES,
+                new LocationDeletes(retries, metrics, redactor, budgetNanos, deletes));
     }
 
     private long deadline(long start) {
@@ -113,15 +135,26 @@ public final class JobManagerLocations {
     }
 
     private StoreRetries retries(CheckpointStore store) {
-        return new StoreRetries(store, policy, ticker, Sleeper.SYSTEM, () -> ThreadLocalRandom.current().nextDouble(),
-                redactor, attempts);
+        return new StoreRetries(
+                store,
+                policy,
+                ticker,
+                Sleeper.SYSTEM,
+                () -> ThreadLocalRandom.current().nextDouble(),
+                redactor,
+                attempts);
     }
 
     private CheckpointStore storeFor(URI target) throws IOException {
         if (sameRoot(target, checkpointRoot)) {
             return stores.store(checkpointRoot);
         }
-        return stores.store(URI.create(scheme(target) + "://" + Objects.toString(target.getAuthority(), "") + "/"));
+        return stores.store(
+                URI.create(
+                        scheme(target)
+                                + "://"
+                                + Objects.toString(target.getAuthority(), "")
+                                + "/"));
     }
 
     private static boolean sameRoot(URI a, URI b) {
@@ -129,6 +162,6 @@ public final class JobManagerLocations {
     }
 
     private static String scheme(URI uri) {
-        return uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(java.util.Locale.ROOT);
+        return uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(Locale.ROOT);
     }
 }

@@ -2,15 +2,14 @@ package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.upload.Redactor;
-
-import org.apache.flink.core.fs.Path;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
+import java.nio.file.DirectoryNotEmptyException;
+import java.util.Locale;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
+import org.apache.flink.core.fs.Path;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Retries the JobManager's deletes of checkpoint locations: what is deleted, and when, stays
@@ -35,8 +34,14 @@ final class LocationDeletes {
     private final long budgetNanos;
     private final Executor background;
 
-    /** @param background runs {@link #deleteLater} (the runtime's location-delete threads) */
-    LocationDeletes(StoreRetries retries, StorageMetrics metrics, Redactor redactor, long budgetNanos,
+    /**
+     * @param background runs {@link #deleteLater} (the runtime's location-delete threads)
+     */
+    LocationDeletes(
+            StoreRetries retries,
+            StorageMetrics metrics,
+            Redactor redactor,
+            long budgetNanos,
             Executor background) {
         this.retries = retries;
         this.metrics = metrics;
@@ -49,27 +54,36 @@ final class LocationDeletes {
     void delete(String what, Path directory, FlinkDelete flink) throws IOException {
         long start = retries.ticker().nanoTime();
         long deadline = start + budgetNanos < start ? Long.MAX_VALUE : start + budgetNanos;
-        StoreRetries.Operation op = new StoreRetries.Operation(what, directory.toString(),
-                metrics::locationDeleteAttemptStarted, metrics::locationDeleted, metrics::locationDeleteFailed,
-                LocationDeletes::notEmpty);
-        retries.call(op, attempt -> {
-            flink.run();
-            return null;
-        }, deadline);
+        StoreRetries.Operation op =
+                new StoreRetries.Operation(
+                        what,
+                        directory.toString(),
+                        metrics::locationDeleteAttemptStarted,
+                        metrics::locationDeleted,
+                        metrics::locationDeleteFailed,
+                        LocationDeletes::notEmpty);
+        retries.call(
+                op,
+                attempt -> {
+                    flink.run();
+                    return null;
+                },
+                deadline);
     }
 
     /**
-     * Flink deletes a completed checkpoint's directory non-recursively, after the state files in it:
-     * if one of those deletes failed (Flink's own, not retried), the directory is not empty, and
-     * repeating the delete cannot change that.
+     * Flink deletes a completed checkpoint's directory non-recursively, after the state files in
+     * it: if one of those deletes failed (Flink's own, not retried), the directory is not empty,
+     * and repeating the delete cannot change that.
      */
     static boolean notEmpty(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
             String type = t.getClass().getName();
-            String message = String.valueOf(t.getMessage()).toLowerCase(java.util.Locale.ROOT);
-            if (t instanceof java.nio.file.DirectoryNotEmptyException
+            String message = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+            if (t instanceof DirectoryNotEmptyException
                     || type.endsWith("PathIsNotEmptyDirectoryException")
-                    || message.contains("is not empty") || message.contains("is non empty")) {
+                    || message.contains("is not empty")
+                    || message.contains("is non empty")) {
                 return true;
             }
         }
@@ -81,19 +95,25 @@ final class LocationDeletes {
      * once; a delete that fails for good is logged once, with the path.
      */
     void deleteLater(String what, Path directory, FlinkDelete flink) {
-        Runnable task = () -> {
-            try {
-                delete(what, directory, flink);
-            } catch (IOException | RuntimeException e) {
-                LOG.warn("{}; it stays until it is deleted by hand or by the janitor"
-                        + " ('execution.checkpointing.resilient.cleanup.janitor.enabled')", redactor.describe(e));
-            }
-        };
+        Runnable task =
+                () -> {
+                    try {
+                        delete(what, directory, flink);
+                    } catch (IOException | RuntimeException e) {
+                        LOG.warn(
+                                "{}; it stays until it is deleted by hand or by the janitor"
+                                        + " ('execution.checkpointing.resilient.cleanup.janitor.enabled')",
+                                redactor.describe(e));
+                    }
+                };
         try {
             background.execute(task);
         } catch (RejectedExecutionException closed) {
-            LOG.warn("Could not {} {}: the storage runtime is closed; it stays until it is deleted by hand or by"
-                    + " the janitor", what, redactor.redact(directory.toString()));
+            LOG.warn(
+                    "Could not {} {}: the storage runtime is closed; it stays until it is deleted by hand or by"
+                            + " the janitor",
+                    what,
+                    redactor.redact(directory.toString()));
         }
     }
 }

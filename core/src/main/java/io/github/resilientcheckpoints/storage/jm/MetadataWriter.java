@@ -4,21 +4,20 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.filesystem.FsCheckpointMetadataOutputStream;
-
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.util.concurrent.Executor;
 import java.util.function.DoubleSupplier;
+import org.apache.flink.core.fs.FileSystem;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.filesystem.FsCheckpointMetadataOutputStream;
 
 /**
  * Writes one checkpoint's {@code _metadata} to its exact path through a {@link CheckpointStore},
@@ -35,8 +34,8 @@ import java.util.function.DoubleSupplier;
  *   <li>the generic store ({@link FlinkFileSystemStore}): exactly what Flink does, Flink's own
  *       {@link FsCheckpointMetadataOutputStream} (a recoverable writer, i.e. temp file + commit,
  *       where the file system has one; else a plain file, deleted on failure);
- *   <li>any other store: its upload, which for the S3 store is one PutObject or multipart upload
- *       to the exact key (atomic overwrite) and for the HDFS store temp file + hsync + rename.
+ *   <li>any other store: its upload, which for the S3 store is one PutObject or multipart upload to
+ *       the exact key (atomic overwrite) and for the HDFS store temp file + hsync + rename.
  * </ul>
  */
 public final class MetadataWriter {
@@ -54,12 +53,22 @@ public final class MetadataWriter {
     private final boolean generic;
 
     /**
-     * @param attemptRunner runs each attempt on a thread of its own (the runtime's daemon threads), so
-     *     that a hanging store cannot hold the caller past the deadline; tests may run them inline
+     * @param attemptRunner runs each attempt on a thread of its own (the runtime's daemon threads),
+     *     so that a hanging store cannot hold the caller past the deadline; tests may run them
+     *     inline
      */
-    public MetadataWriter(CheckpointStore store, RetryPolicy policy, Ticker ticker, Sleeper sleeper,
-            DoubleSupplier jitter, StorageMetrics metrics, Redactor redactor, Executor attemptRunner) {
-        this(new StoreRetries(store, policy, ticker, sleeper, jitter, redactor, attemptRunner), metrics);
+    public MetadataWriter(
+            CheckpointStore store,
+            RetryPolicy policy,
+            Ticker ticker,
+            Sleeper sleeper,
+            DoubleSupplier jitter,
+            StorageMetrics metrics,
+            Redactor redactor,
+            Executor attemptRunner) {
+        this(
+                new StoreRetries(store, policy, ticker, sleeper, jitter, redactor, attemptRunner),
+                metrics);
     }
 
     MetadataWriter(StoreRetries retries, StorageMetrics metrics) {
@@ -78,18 +87,26 @@ public final class MetadataWriter {
      *     permanent failure, the attempt cap or the deadline ends the retries
      */
     public void write(byte[] bytes, Path target, long deadlineNanos) throws IOException {
-        StoreRetries.Operation op = new StoreRetries.Operation("write checkpoint metadata to", target.toString(),
-                metrics::metadataAttemptStarted, metrics::metadataWritten, metrics::metadataWriteFailed);
-        retries.call(op, attempt -> {
-            if (attempt > 1) {
-                // Same name every time: clear what the failed attempt may have left.
-                store.delete(target);
-            } else if (generic) {
-                refuseExisting(target);
-            }
-            commit.write(bytes, target);
-            return null;
-        }, deadlineNanos);
+        StoreRetries.Operation op =
+                new StoreRetries.Operation(
+                        "write checkpoint metadata to",
+                        target.toString(),
+                        metrics::metadataAttemptStarted,
+                        metrics::metadataWritten,
+                        metrics::metadataWriteFailed);
+        retries.call(
+                op,
+                attempt -> {
+                    if (attempt > 1) {
+                        // Same name every time: clear what the failed attempt may have left.
+                        store.delete(target);
+                    } else if (generic) {
+                        refuseExisting(target);
+                    }
+                    commit.write(bytes, target);
+                    return null;
+                },
+                deadlineNanos);
     }
 
     /**
@@ -99,7 +116,9 @@ public final class MetadataWriter {
     private static void refuseExisting(Path target) throws IOException {
         FileSystem fs = FileSystem.getUnguardedFileSystem(target.toUri());
         if (fs.exists(target)) {
-            throw new java.nio.file.FileAlreadyExistsException(target.toString(), null,
+            throw new FileAlreadyExistsException(
+                    target.toString(),
+                    null,
                     "a checkpoint metadata file already exists there and is never overwritten");
         }
     }
@@ -107,7 +126,8 @@ public final class MetadataWriter {
     /** The generic store: Flink's own metadata stream, so the result is what Flink would write. */
     private static void flinkCommit(byte[] bytes, Path target) throws IOException {
         FileSystem fs = FileSystem.getUnguardedFileSystem(target.toUri());
-        FsCheckpointMetadataOutputStream out = new FsCheckpointMetadataOutputStream(fs, target, target.getParent());
+        FsCheckpointMetadataOutputStream out =
+                new FsCheckpointMetadataOutputStream(fs, target, target.getParent());
         try {
             out.write(bytes, 0, bytes.length);
             out.closeAndFinalizeCheckpoint();
@@ -116,7 +136,9 @@ public final class MetadataWriter {
         }
     }
 
-    /** Any other store: its upload to the exact path (S3: atomic put; HDFS: temp + hsync + rename). */
+    /**
+     * Any other store: its upload to the exact path (S3: atomic put; HDFS: temp + hsync + rename).
+     */
     private void storeCommit(byte[] bytes, Path target) throws IOException {
         Path written = store.upload(new BytesSource(bytes), target);
         if (!target.equals(written)) {
@@ -125,8 +147,14 @@ public final class MetadataWriter {
             } catch (IOException ignored) {
                 // found by cleanup
             }
-            throw new IllegalStateException("store '" + store.name() + "' wrote checkpoint metadata to "
-                    + written + " instead of " + target + "; _metadata must be at the exact path");
+            throw new IllegalStateException(
+                    "store '"
+                            + store.name()
+                            + "' wrote checkpoint metadata to "
+                            + written
+                            + " instead of "
+                            + target
+                            + "; _metadata must be at the exact path");
         }
     }
 

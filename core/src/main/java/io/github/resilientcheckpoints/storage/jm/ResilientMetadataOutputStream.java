@@ -1,24 +1,23 @@
 package io.github.resilientcheckpoints.storage.jm;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointMetadataOutputStream;
 import org.apache.flink.runtime.state.filesystem.FsCompletedCheckpointStorageLocation;
-
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 
 /**
  * The JobManager's {@code _metadata} stream: the bytes are buffered in memory (metadata is small)
  * and written by {@link MetadataWriter} on {@link #closeAndFinalizeCheckpoint()} — retried, to the
  * exact path, bounded by the checkpoint's deadline. The result is Flink's own {@link
  * FsCompletedCheckpointStorageLocation} (as {@link JobManagerCompletedLocation}, whose disposal is
- * retried) over a plain {@code _metadata} file, so the checkpoint stays restorable by vanilla Flink.
+ * retried) over a plain {@code _metadata} file, so the checkpoint stays restorable by vanilla
+ * Flink.
  *
  * <p>Past {@code maxBufferedBytes} (metadata with very many inline state handles) the stream hands
  * over to Flink's own {@link FsCheckpointMetadataOutputStream}: what Flink does today, without
@@ -39,8 +38,13 @@ public final class ResilientMetadataOutputStream extends CheckpointMetadataOutpu
     private FsCheckpointMetadataOutputStream overflow;
     private boolean closed;
 
-    ResilientMetadataOutputStream(MetadataWriter writer, Path metadataPath, Path exclusiveCheckpointDir,
-            long deadlineNanos, int maxBufferedBytes, LocationDeletes deletes) {
+    ResilientMetadataOutputStream(
+            MetadataWriter writer,
+            Path metadataPath,
+            Path exclusiveCheckpointDir,
+            long deadlineNanos,
+            int maxBufferedBytes,
+            LocationDeletes deletes) {
         this.writer = writer;
         this.deletes = deletes;
         this.metadataPath = metadataPath;
@@ -76,8 +80,11 @@ public final class ResilientMetadataOutputStream extends CheckpointMetadataOutpu
     }
 
     private void handOver() throws IOException {
-        LOG.warn("Checkpoint metadata {} is larger than {} bytes: written through Flink's own stream,"
-                + " without retries", metadataPath, maxBufferedBytes);
+        LOG.warn(
+                "Checkpoint metadata {} is larger than {} bytes: written through Flink's own stream,"
+                        + " without retries",
+                metadataPath,
+                maxBufferedBytes);
         FileSystem fs = FileSystem.getUnguardedFileSystem(metadataPath.toUri());
         overflow = new FsCheckpointMetadataOutputStream(fs, metadataPath, exclusiveCheckpointDir);
         buffer.writeTo(overflow);
@@ -96,7 +103,10 @@ public final class ResilientMetadataOutputStream extends CheckpointMetadataOutpu
         }
     }
 
-    /** Nothing to make durable before {@link #closeAndFinalizeCheckpoint()}: that is where it is written. */
+    /**
+     * Nothing to make durable before {@link #closeAndFinalizeCheckpoint()}: that is where it is
+     * written.
+     */
     @Override
     public void sync() throws IOException {
         if (overflow != null) {
@@ -125,7 +135,9 @@ public final class ResilientMetadataOutputStream extends CheckpointMetadataOutpu
         }
     }
 
-    /** Without {@link #closeAndFinalizeCheckpoint()}: the checkpoint failed; nothing was written. */
+    /**
+     * Without {@link #closeAndFinalizeCheckpoint()}: the checkpoint failed; nothing was written.
+     */
     @Override
     public void close() {
         synchronized (this) {

@@ -3,14 +3,10 @@ package io.github.resilientcheckpoints.storage.jm;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
@@ -22,6 +18,8 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.IntConsumer;
 import java.util.function.Predicate;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The JobManager's retry loop for one store operation on one path ({@code _metadata} writes, the
@@ -29,8 +27,8 @@ import java.util.function.Predicate;
  * storage's {@link RetryPolicy}, the store's {@link CheckpointStore#classify classification}, and a
  * deadline no attempt or wait crosses.
  *
- * <p>Each attempt runs on a thread of the attempt executor, and the caller waits for it at most
- * the per-attempt timeout (never past the deadline): a hanging store cannot hold the checkpoint
+ * <p>Each attempt runs on a thread of the attempt executor, and the caller waits for it at most the
+ * per-attempt timeout (never past the deadline): a hanging store cannot hold the checkpoint
  * coordinator. An attempt that overran is interrupted and awaited before the next one starts, so
  * attempts on the same path never overlap.
  */
@@ -45,14 +43,24 @@ final class StoreRetries {
     }
 
     /**
-     * What is done and to which path, for logs and errors ("write checkpoint metadata to",
-     * "create checkpoint directory"), the counters it moves, and failures that retrying this
-     * operation cannot help whatever the store says (none by default).
+     * What is done and to which path, for logs and errors ("write checkpoint metadata to", "create
+     * checkpoint directory"), the counters it moves, and failures that retrying this operation
+     * cannot help whatever the store says (none by default).
      */
-    record Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed,
+    record Operation(
+            String what,
+            String path,
+            IntConsumer attemptStarted,
+            Runnable succeeded,
+            Runnable failed,
             Predicate<Throwable> hopeless) {
 
-        Operation(String what, String path, IntConsumer attemptStarted, Runnable succeeded, Runnable failed) {
+        Operation(
+                String what,
+                String path,
+                IntConsumer attemptStarted,
+                Runnable succeeded,
+                Runnable failed) {
             this(what, path, attemptStarted, succeeded, failed, t -> false);
         }
     }
@@ -65,8 +73,14 @@ final class StoreRetries {
     private final Redactor redactor;
     private final Executor attemptRunner;
 
-    StoreRetries(CheckpointStore store, RetryPolicy policy, Ticker ticker, Sleeper sleeper, DoubleSupplier jitter,
-            Redactor redactor, Executor attemptRunner) {
+    StoreRetries(
+            CheckpointStore store,
+            RetryPolicy policy,
+            Ticker ticker,
+            Sleeper sleeper,
+            DoubleSupplier jitter,
+            Redactor redactor,
+            Executor attemptRunner) {
         this.store = store;
         this.policy = policy;
         this.ticker = ticker;
@@ -89,7 +103,8 @@ final class StoreRetries {
      * deadline passes.
      *
      * @throws InterruptedIOException when the calling thread is interrupted (flag restored)
-     * @throws IOException naming the operation, the path, the store's last answer and the likely fix
+     * @throws IOException naming the operation, the path, the store's last answer and the likely
+     *     fix
      */
     <T> T call(Operation op, Attempt<T> body, long deadlineNanos) throws IOException {
         int attempt = 0;
@@ -111,7 +126,11 @@ final class StoreRetries {
                 T result = runAttempt(() -> body.run(number), attemptBudget, deadlineNanos, op);
                 op.succeeded().run();
                 if (attempt > 1) {
-                    LOG.info("{} {}: done on attempt {}", capitalized(op.what()), redactor.redact(op.path()), attempt);
+                    LOG.info(
+                            "{} {}: done on attempt {}",
+                            capitalized(op.what()),
+                            redactor.redact(op.path()),
+                            attempt);
                 }
                 return result;
             } catch (InterruptedIOException e) {
@@ -124,13 +143,19 @@ final class StoreRetries {
                 failureClass = op.hopeless().test(e) ? FailureClass.PERMANENT : store.classify(e);
             }
             RetryPolicy.Decision decision =
-                    policy.onFailure(attempt, failureClass, ticker.nanoTime(), deadlineNanos, jitter);
+                    policy.onFailure(
+                            attempt, failureClass, ticker.nanoTime(), deadlineNanos, jitter);
             if (!decision.retry()) {
                 op.failed().run();
                 throw failure(op, attempt, decision.giveUpReason(), failed);
             }
-            LOG.warn("Could not {} {} on attempt {} ({}): {}; retrying in {} ms", op.what(),
-                    redactor.redact(op.path()), attempt, failureClass, redactor.describe(failed),
+            LOG.warn(
+                    "Could not {} {} on attempt {} ({}): {}; retrying in {} ms",
+                    op.what(),
+                    redactor.redact(op.path()),
+                    attempt,
+                    failureClass,
+                    redactor.describe(failed),
                     TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
             try {
                 sleeper.sleepNanos(decision.delayNanos());
@@ -146,26 +171,28 @@ final class StoreRetries {
     }
 
     /** Runs one attempt on an attempt thread, waiting at most {@code budgetNanos} for it. */
-    private <T> T runAttempt(Body<T> body, long budgetNanos, long deadlineNanos, Operation op) throws IOException {
+    private <T> T runAttempt(Body<T> body, long budgetNanos, long deadlineNanos, Operation op)
+            throws IOException {
         CompletableFuture<T> done = new CompletableFuture<>();
         Thread[] runner = new Thread[1];
         Object lock = new Object();
-        attemptRunner.execute(() -> {
-            synchronized (lock) {
-                runner[0] = Thread.currentThread();
-            }
-            try {
-                done.complete(body.run());
-            } catch (Throwable t) {
-                done.completeExceptionally(t);
-            } finally {
-                synchronized (lock) {
-                    runner[0] = null;
-                    // Never leave an interrupt behind on a pooled thread.
-                    Thread.interrupted();
-                }
-            }
-        });
+        attemptRunner.execute(
+                () -> {
+                    synchronized (lock) {
+                        runner[0] = Thread.currentThread();
+                    }
+                    try {
+                        done.complete(body.run());
+                    } catch (Throwable t) {
+                        done.completeExceptionally(t);
+                    } finally {
+                        synchronized (lock) {
+                            runner[0] = null;
+                            // Never leave an interrupt behind on a pooled thread.
+                            Thread.interrupted();
+                        }
+                    }
+                });
         try {
             return done.get(budgetNanos, TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
@@ -184,16 +211,22 @@ final class StoreRetries {
             try {
                 done.handle((v, t) -> null).get(Math.max(0, left), TimeUnit.NANOSECONDS);
             } catch (TimeoutException stillRunning) {
-                throw new IOException("an attempt to " + op.what() + " " + redactor.redact(op.path())
-                        + " did not end within its time and did not stop when interrupted before the deadline");
+                throw new IOException(
+                        "an attempt to "
+                                + op.what()
+                                + " "
+                                + redactor.redact(op.path())
+                                + " did not end within its time and did not stop when interrupted before the deadline");
             } catch (InterruptedException ie) {
                 Thread.currentThread().interrupt();
                 throw interrupted(op);
             } catch (ExecutionException ignored) {
                 // handle() never completes exceptionally
             }
-            throw new AttemptTimedOut("the attempt took longer than "
-                    + Duration.ofNanos(budgetNanos).toMillis() + " ms and was interrupted");
+            throw new AttemptTimedOut(
+                    "the attempt took longer than "
+                            + Duration.ofNanos(budgetNanos).toMillis()
+                            + " ms and was interrupted");
         } catch (InterruptedException e) {
             interrupt(lock, runner);
             Thread.currentThread().interrupt();
@@ -210,35 +243,58 @@ final class StoreRetries {
     }
 
     private InterruptedIOException interrupted(Operation op) {
-        return new InterruptedIOException("Could not " + op.what() + " " + redactor.redact(op.path())
-                + ": interrupted (the checkpoint was cancelled or the JobManager is shutting down)");
+        return new InterruptedIOException(
+                "Could not "
+                        + op.what()
+                        + " "
+                        + redactor.redact(op.path())
+                        + ": interrupted (the checkpoint was cancelled or the JobManager is shutting down)");
     }
 
-    private IOException failure(Operation op, int attempts, RetryPolicy.GiveUpReason reason, Throwable last) {
+    private IOException failure(
+            Operation op, int attempts, RetryPolicy.GiveUpReason reason, Throwable last) {
         String why;
         String fix;
         switch (reason) {
             case PERMANENT:
                 why = "the store refused it permanently";
                 // The JobManager does this, not a TaskManager.
-                fix = GenericFailureClassifier.likelyFix(last).replace("TaskManager's", "JobManager's");
+                fix =
+                        GenericFailureClassifier.likelyFix(last)
+                                .replace("TaskManager's", "JobManager's");
                 break;
             case ATTEMPTS_EXHAUSTED:
                 why = "all " + attempts + " attempts failed";
-                fix = "the store is failing persistently; check its health, or raise"
-                        + " 'resilient-checkpoints.retry.max-attempts'";
+                fix =
+                        "the store is failing persistently; check its health, or raise"
+                                + " 'resilient-checkpoints.retry.max-attempts'";
                 break;
             default:
-                why = "the deadline (checkpoint timeout x deadline fraction) passed after "
-                        + attempts + " attempt(s)";
-                fix = "the store is too slow or failing; check its health, or raise"
-                        + " 'execution.checkpointing.timeout'";
+                why =
+                        "the deadline (checkpoint timeout x deadline fraction) passed after "
+                                + attempts
+                                + " attempt(s)";
+                fix =
+                        "the store is too slow or failing; check its health, or raise"
+                                + " 'execution.checkpointing.timeout'";
                 break;
         }
         String answer = last == null ? "no answer before the deadline" : redactor.describe(last);
         // No cause: its message would bypass the redaction.
-        return new IOException("Could not " + op.what() + " " + redactor.redact(op.path()) + ": " + why
-                + " (store '" + store.name() + "'). Last answer: " + answer + ". Fix: " + fix + ".");
+        return new IOException(
+                "Could not "
+                        + op.what()
+                        + " "
+                        + redactor.redact(op.path())
+                        + ": "
+                        + why
+                        + " (store '"
+                        + store.name()
+                        + "'). Last answer: "
+                        + answer
+                        + ". Fix: "
+                        + fix
+                        + ".");
     }
 
     private static String capitalized(String s) {

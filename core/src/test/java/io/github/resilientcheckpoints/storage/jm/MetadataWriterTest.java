@@ -1,20 +1,17 @@
 package io.github.resilientcheckpoints.storage.jm;
 
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.FakeTicker;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import io.github.resilientcheckpoints.upload.Sleeper;
-import io.github.resilientcheckpoints.upload.Ticker;
-
-import org.apache.flink.core.fs.Path;
-import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
-import org.apache.flink.runtime.state.filesystem.FsCompletedCheckpointStorageLocation;
-import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
-
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.ConnectException;
@@ -25,9 +22,11 @@ import java.util.Arrays;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
-
-import static org.assertj.core.api.Assertions.assertThat;
-import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.filesystem.FsCompletedCheckpointStorageLocation;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The _metadata retry loop on a fake clock (and, for hanging attempts, on real threads). */
 class MetadataWriterTest {
@@ -39,16 +38,29 @@ class MetadataWriterTest {
     private final StorageMetrics metrics = new StorageMetrics();
 
     private static RetryPolicy policy(int attempts) {
-        return new RetryPolicy(attempts, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMinutes(1));
+        return new RetryPolicy(
+                attempts, Duration.ofMillis(100), Duration.ofSeconds(1), Duration.ofMinutes(1));
     }
 
-    private MetadataWriter writer(io.github.resilientcheckpoints.store.CheckpointStore store, RetryPolicy policy) {
-        return new MetadataWriter(store, policy, ticker, fakeSleep, () -> 0.5, metrics, Redactor.NONE, Runnable::run);
+    private MetadataWriter writer(CheckpointStore store, RetryPolicy policy) {
+        return new MetadataWriter(
+                store, policy, ticker, fakeSleep, () -> 0.5, metrics, Redactor.NONE, Runnable::run);
     }
 
     private LocationDeletes deletes() {
-        return new LocationDeletes(new StoreRetries(new FlinkFileSystemStore(), policy(3), ticker, fakeSleep,
-                () -> 0.5, Redactor.NONE, Runnable::run), metrics, Redactor.NONE, Long.MAX_VALUE, Runnable::run);
+        return new LocationDeletes(
+                new StoreRetries(
+                        new FlinkFileSystemStore(),
+                        policy(3),
+                        ticker,
+                        fakeSleep,
+                        () -> 0.5,
+                        Redactor.NONE,
+                        Runnable::run),
+                metrics,
+                Redactor.NONE,
+                Long.MAX_VALUE,
+                Runnable::run);
     }
 
     private Path target() throws IOException {
@@ -66,25 +78,32 @@ class MetadataWriterTest {
 
     @Test
     void retriesTransientFailuresToTheSamePathAfterDeletingWhatTheyLeft() throws Exception {
-        ScriptedStore store = new ScriptedStore()
-                .thenFailMidBody(new IOException("connection reset"))
-                .thenFail(new IOException("503 Slow Down"));
+        ScriptedStore store =
+                new ScriptedStore()
+                        .thenFailMidBody(new IOException("connection reset"))
+                        .thenFail(new IOException("503 Slow Down"));
         Path target = target();
         byte[] data = bytes(10_000);
 
-        writer(store, policy(5)).write(data, target, ticker.nanoTime() + TimeUnit.SECONDS.toNanos(60));
+        writer(store, policy(5))
+                .write(data, target, ticker.nanoTime() + TimeUnit.SECONDS.toNanos(60));
 
         assertThat(store.targets()).containsExactly(target, target, target);
         assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
         assertThat(metrics.metadataWrites()).isEqualTo(1);
         assertThat(metrics.metadataRetries()).isEqualTo(2);
-        assertThat(metrics.snapshot()).containsEntry("metadataRetries", 2L).containsEntry("metadataWrites", 1L);
+        assertThat(metrics.snapshot())
+                .containsEntry("metadataRetries", 2L)
+                .containsEntry("metadataWrites", 1L);
     }
 
     @Test
     void permanentFailureEndsAtOnceNamingPathAnswerAndFix() throws Exception {
-        ScriptedStore store = new ScriptedStore().failingForever(
-                new AccessDeniedException("/bucket/chk-7/_metadata", null, "Access Denied"));
+        ScriptedStore store =
+                new ScriptedStore()
+                        .failingForever(
+                                new AccessDeniedException(
+                                        "/bucket/chk-7/_metadata", null, "Access Denied"));
         Path target = target();
 
         assertThatThrownBy(() -> writer(store, policy(10)).write(bytes(10), target, Long.MAX_VALUE))
@@ -103,7 +122,8 @@ class MetadataWriterTest {
         Path target = target();
         ScriptedStore capped = new ScriptedStore().failingForever(new ConnectException("refused"));
         assertThatThrownBy(() -> writer(capped, policy(3)).write(bytes(10), target, Long.MAX_VALUE))
-                .hasMessageContaining("all 3 attempts failed").hasMessageContaining("refused");
+                .hasMessageContaining("all 3 attempts failed")
+                .hasMessageContaining("refused");
         assertThat(capped.attempts()).isEqualTo(3);
 
         ScriptedStore slow = new ScriptedStore().failingForever(new ConnectException("refused"));
@@ -119,11 +139,21 @@ class MetadataWriterTest {
         ScriptedStore store = new ScriptedStore().thenHang();
         Path target = target();
         byte[] data = bytes(5000);
-        RetryPolicy policy = new RetryPolicy(5, Duration.ofMillis(1), Duration.ofMillis(10), Duration.ofMillis(200));
+        RetryPolicy policy =
+                new RetryPolicy(
+                        5, Duration.ofMillis(1), Duration.ofMillis(10), Duration.ofMillis(200));
         ExecutorService attempts = Executors.newCachedThreadPool();
         try {
-            MetadataWriter writer = new MetadataWriter(store, policy, Ticker.SYSTEM, Sleeper.SYSTEM, () -> 0.5,
-                    metrics, Redactor.NONE, attempts);
+            MetadataWriter writer =
+                    new MetadataWriter(
+                            store,
+                            policy,
+                            Ticker.SYSTEM,
+                            Sleeper.SYSTEM,
+                            () -> 0.5,
+                            metrics,
+                            Redactor.NONE,
+                            attempts);
             long start = System.nanoTime();
             writer.write(data, target, System.nanoTime() + TimeUnit.SECONDS.toNanos(20));
             assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(10_000);
@@ -141,8 +171,10 @@ class MetadataWriterTest {
         Path target = target();
         Thread.currentThread().interrupt();
         try {
-            assertThatThrownBy(() -> writer(store, policy(3)).write(bytes(10), target, Long.MAX_VALUE))
-                    .isInstanceOf(InterruptedIOException.class).hasMessageContaining("_metadata");
+            assertThatThrownBy(
+                            () -> writer(store, policy(3)).write(bytes(10), target, Long.MAX_VALUE))
+                    .isInstanceOf(InterruptedIOException.class)
+                    .hasMessageContaining("_metadata");
             assertThat(Thread.currentThread().isInterrupted()).isTrue();
         } finally {
             Thread.interrupted();
@@ -155,8 +187,12 @@ class MetadataWriterTest {
         Path target = target();
         Files.write(dir.resolve("chk-7/_metadata"), new byte[] {1, 2, 3});
 
-        assertThatThrownBy(() -> writer(new FlinkFileSystemStore(), policy(5)).write(bytes(10), target, Long.MAX_VALUE))
-                .hasMessageContaining("permanently").hasMessageContaining("already exists");
+        assertThatThrownBy(
+                        () ->
+                                writer(new FlinkFileSystemStore(), policy(5))
+                                        .write(bytes(10), target, Long.MAX_VALUE))
+                .hasMessageContaining("permanently")
+                .hasMessageContaining("already exists");
         assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).containsExactly(1, 2, 3);
     }
 
@@ -166,10 +202,13 @@ class MetadataWriterTest {
         byte[] data = bytes(3000);
         MetadataWriter writer = writer(new FlinkFileSystemStore(), policy(3));
         ResilientMetadataOutputStream out =
-                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20, deletes());
+                new ResilientMetadataOutputStream(
+                        writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20, deletes());
         out.write(data, 0, 1000);
         out.write(Arrays.copyOfRange(data, 1000, 3000));
-        assertThat(Files.exists(dir.resolve("chk-7/_metadata"))).as("nothing written before finalize").isFalse();
+        assertThat(Files.exists(dir.resolve("chk-7/_metadata")))
+                .as("nothing written before finalize")
+                .isFalse();
 
         CompletedCheckpointStorageLocation done = out.closeAndFinalizeCheckpoint();
         out.close();
@@ -181,18 +220,21 @@ class MetadataWriterTest {
     }
 
     @Test
-    void closingWithoutFinalizeWritesNothingAndPastTheBoundFlinksStreamTakesOver() throws Exception {
+    void closingWithoutFinalizeWritesNothingAndPastTheBoundFlinksStreamTakesOver()
+            throws Exception {
         Path target = target();
         MetadataWriter writer = writer(new FlinkFileSystemStore(), policy(3));
         ResilientMetadataOutputStream abandoned =
-                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20, deletes());
+                new ResilientMetadataOutputStream(
+                        writer, target, target.getParent(), Long.MAX_VALUE, 1 << 20, deletes());
         abandoned.write(bytes(100));
         abandoned.close();
         assertThat(Files.exists(dir.resolve("chk-7/_metadata"))).isFalse();
 
         byte[] data = bytes(5000);
         ResilientMetadataOutputStream big =
-                new ResilientMetadataOutputStream(writer, target, target.getParent(), Long.MAX_VALUE, 1024, deletes());
+                new ResilientMetadataOutputStream(
+                        writer, target, target.getParent(), Long.MAX_VALUE, 1024, deletes());
         big.write(data);
         CompletedCheckpointStorageLocation done = big.closeAndFinalizeCheckpoint();
         assertThat(done.getMetadataHandle().getStateSize()).isEqualTo(5000);

@@ -1,4 +1,4 @@
-package io.github.resilientcheckpoints.upload;
+package io.github.resilientcheckpoints.time;
 
 /** A monotonic nanosecond clock, injected so that deadlines and backoff are testable. */
 @FunctionalInterface
