@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
@@ -233,6 +234,11 @@ public final class PipelinedUpload {
             if (cancellation.isCancelled()) {
                 giveUp(completion);
                 throw cancelled(cancellation);
+            }
+            if (uploader.classify(cause) == FailureClass.THROTTLED) {
+                // The store pushed back on the pipelined write: slow down before the whole-file
+                // upload resends it, as a throttled attempt of that upload would.
+                uploader.throttle().onThrottled();
             }
             return failed(completion, uploader.redactor().describe(cause));
         } catch (InterruptedException e) {

@@ -316,7 +316,8 @@ public final class RetryingUploader {
         }
     }
 
-    private FailureClass classify(Throwable failure) {
+    /** The class of {@code failure}: the store's answer, or the generic one if it has none. */
+    FailureClass classify(Throwable failure) {
         if (failure instanceof UploadThrottle.ThrottleTimeoutException) {
             return FailureClass.TRANSIENT;
         }

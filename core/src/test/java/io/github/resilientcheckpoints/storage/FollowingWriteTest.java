@@ -57,6 +57,7 @@ class FollowingWriteTest {
     @AfterEach
     void tearDown() throws InterruptedException {
         FaultyFileSystem.failStateWrites.set(0);
+        FaultyFileSystem.stateFaultsThrottle = false;
         CountDownLatch gate = FaultyFileSystem.holdStateWrites;
         FaultyFileSystem.holdStateWrites = null;
         if (gate != null) {
@@ -137,6 +138,28 @@ class FollowingWriteTest {
                                         .getName()));
         assertThat(throttle.inFlight()).isZero();
         assertThat(SpillFiles.under(spill)).isEmpty();
+    }
+
+    @Test
+    void aFollowingWriteTheStoreThrottlesSlowsTheThrottleDownBeforeTheResend() throws Exception {
+        FaultyFileSystem.stateFaultsThrottle = true;
+        FaultyFileSystem.failStateWrites.set(1);
+        long faultsBefore = FaultyFileSystem.STATE_FAULTS.get();
+        long signalsBefore = throttle.throttleSignals();
+        int limitBefore = throttle.concurrencyLimit();
+        byte[] data = randomBytes(3 << 20, 3);
+        ResilientStateOutputStream out = stream();
+        out.write(data, 0, 2 << 20);
+        await(() -> FaultyFileSystem.STATE_FAULTS.get() > faultsBefore);
+        out.write(data, 2 << 20, 1 << 20);
+        StreamStateHandle handle = out.closeAndGetHandle();
+
+        assertThat(readAll(handle)).isEqualTo(data);
+        assertThat(metrics.pipelineFallbacks()).isEqualTo(1);
+        assertThat(throttle.throttleSignals())
+                .as("a 503 SlowDown on the following write is a throttle signal")
+                .isGreaterThan(signalsBefore);
+        assertThat(throttle.concurrencyLimit()).isLessThan(limitBefore);
     }
 
     @Test

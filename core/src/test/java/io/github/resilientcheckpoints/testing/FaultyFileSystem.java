@@ -81,6 +81,9 @@ public final class FaultyFileSystem extends FileSystem {
 
     public static final long STATE_FAULT_AFTER_BYTES = 1 << 20;
 
+    /** While true, state-file faults read as the store's push-back (503 SlowDown), not a reset. */
+    public static volatile boolean stateFaultsThrottle;
+
     /** While set and closed, every state-file write waits for it; tests reset it to null. */
     public static volatile CountDownLatch holdStateWrites;
 
@@ -260,7 +263,10 @@ public final class FaultyFileSystem extends FileSystem {
                 out.write(b, off, len / 2);
                 out.flush();
                 STATE_FAULTS.incrementAndGet();
-                throw new IOException("injected: connection reset while writing " + path);
+                throw new IOException(
+                        stateFaultsThrottle
+                                ? "injected: 503 SlowDown while writing " + path
+                                : "injected: connection reset while writing " + path);
             }
             out.write(b, off, len);
             written += len;
