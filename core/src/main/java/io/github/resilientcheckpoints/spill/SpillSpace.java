@@ -18,6 +18,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import javax.annotation.concurrent.GuardedBy;
+import javax.annotation.concurrent.ThreadSafe;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,6 +50,7 @@ import org.slf4j.LoggerFactory;
  * live neighbour's files would be deleted) and repeat across restarts (a restarted PID 1 would
  * never clean up after its predecessor). Locks need a local file system (not NFS without lockd).
  */
+@ThreadSafe
 public final class SpillSpace implements Closeable {
 
     private static final Logger LOG = LoggerFactory.getLogger(SpillSpace.class);
@@ -437,11 +440,23 @@ public final class SpillSpace implements Closeable {
     private final class Directory {
         final Path path;
         final Owner owner;
+
+        @GuardedBy("SpillSpace.this")
         long probedUsable;
+
+        @GuardedBy("SpillSpace.this")
         long probedTotal;
+
+        @GuardedBy("SpillSpace.this")
         long probedAt;
+
+        @GuardedBy("SpillSpace.this")
         boolean probed;
+
+        @GuardedBy("SpillSpace.this")
         long unwritten;
+
+        @GuardedBy("SpillSpace.this")
         long writtenSinceProbe;
 
         Directory(Path path, Owner owner) {

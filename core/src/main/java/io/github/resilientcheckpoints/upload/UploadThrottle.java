@@ -12,6 +12,8 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.concurrent.locks.Condition;
 import java.util.concurrent.locks.ReentrantLock;
+import javax.annotation.concurrent.GuardedBy;
+import javax.annotation.concurrent.ThreadSafe;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.ReadableConfig;
 import org.slf4j.Logger;
@@ -38,6 +40,7 @@ import org.slf4j.LoggerFactory;
  * above the configured maximum). Rate changes are logged at most once per log interval, with the
  * old and the new rate and why.
  */
+@ThreadSafe
 public final class UploadThrottle {
 
     private static final Logger LOG = LoggerFactory.getLogger(UploadThrottle.class);
@@ -153,15 +156,28 @@ public final class UploadThrottle {
      */
     private final ReentrantLock rateLock = new ReentrantLock();
 
-    // guarded by rateLock
+    @GuardedBy("rateLock")
     private double rate;
+
+    @GuardedBy("rateLock")
     private double nextFreeNanos;
-    // guarded by lock
+
+    @GuardedBy("lock")
     private int limit;
+
+    @GuardedBy("lock")
     private int inFlight;
+
+    @GuardedBy("lock")
     private int successesSinceCut;
+
+    @GuardedBy("lock")
     private long lastLogNanos = Long.MIN_VALUE / 2;
+
+    @GuardedBy("lock")
     private double loggedRate;
+
+    @GuardedBy("lock")
     private String pendingReason;
 
     private final LongAdder waitNanos = new LongAdder();

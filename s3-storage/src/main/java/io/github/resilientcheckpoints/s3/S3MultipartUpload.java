@@ -17,6 +17,8 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.concurrent.GuardedBy;
+import javax.annotation.concurrent.ThreadSafe;
 import org.apache.flink.core.fs.Path;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
@@ -48,6 +50,7 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
  * Requests, their retries and the abort are the store's ({@link S3Store#withRequestRetries}, {@link
  * S3Store#abortQuietly}, which also works from an interrupted thread).
  */
+@ThreadSafe
 final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
     private final S3Store store;
@@ -56,14 +59,28 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private final S3PartSchedule schedule;
     private final int parallel;
 
-    // guarded by this
+    @GuardedBy("this")
     private final List<CompletableFuture<CompletedPart>> parts = new ArrayList<>();
+
+    @GuardedBy("this")
     private final ArrayDeque<PartTask> waiting = new ArrayDeque<>();
+
+    @GuardedBy("this")
     private final List<Future<?>> started = new ArrayList<>();
+
+    @GuardedBy("this")
     private int inFlight;
+
+    @GuardedBy("this")
     private List<UploadSource> unitsOfNextPart = new ArrayList<>();
+
+    @GuardedBy("this")
     private int nextPartNumber = 1;
+
+    @GuardedBy("this")
     private long bytes;
+
+    @GuardedBy("this")
     private boolean finished;
 
     private S3MultipartUpload(S3Store store, S3Location location, String uploadId) {

@@ -68,6 +68,9 @@ class SessionClusterTenantsIT {
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(20));
+        // The submission probe would refuse the job with the wrong secret before any task starts
+        // (S3SubmissionProbeIT); here the TaskManagers' stores are under test, so both jobs run.
+        conf.set(ResilientCheckpointOptions.PROBE_AT_SUBMISSION, false);
         conf.set(
                 CoreOptions.DEFAULT_PARALLELISM, 2); // both jobs fit into the TaskManager's 4 slots
         return conf;
