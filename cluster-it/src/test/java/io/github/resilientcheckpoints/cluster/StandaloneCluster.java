@@ -61,21 +61,23 @@ final class StandaloneCluster implements AutoCloseable {
     private final HttpClient http =
             HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
     private final List<Process> processes = new ArrayList<>();
+    private final Map<String, Process> taskManagers = new LinkedHashMap<>();
     private Process jobManager;
     private int taskManagersStarted;
 
     /**
      * @param distribution a directory with {@code lib/} and {@code plugins/} (copied by the build)
-     * @param home where conf/ and logs/ go
+     * @param home where conf/ goes
+     * @param logs where the processes' logs go (kept after the test, for a failure's diagnosis)
      * @param settings the cluster's config.yaml entries beyond addresses and memory
      */
-    StandaloneCluster(Path distribution, Path home, Map<String, String> settings)
+    StandaloneCluster(Path distribution, Path home, Path logs, Map<String, String> settings)
             throws IOException {
         this.home = home;
         this.lib = distribution.resolve("lib");
         this.plugins = distribution.resolve("plugins");
         this.conf = Files.createDirectories(home.resolve("conf"));
-        this.logs = Files.createDirectories(home.resolve("logs"));
+        this.logs = Files.createDirectories(logs);
         this.restPort = freePort();
         Map<String, String> config = new LinkedHashMap<>();
         config.put("jobmanager.rpc.address", "127.0.0.1");
@@ -141,7 +143,11 @@ final class StandaloneCluster implements AutoCloseable {
         command.add("--configDir");
         command.add(conf.toString());
         command.addAll(Arrays.asList(memory.get(1).trim().split("\\s+")));
+        // Its name in the REST API (taskmanager-id), so a test can tell which process runs a task.
+        command.add("-D");
+        command.add("taskmanager.resource-id=" + name);
         Process tm = start(command, name);
+        taskManagers.put(name, tm);
         await(
                 Duration.ofSeconds(90),
                 expected + " TaskManagers registered",
@@ -150,6 +156,16 @@ final class StandaloneCluster implements AutoCloseable {
                     return tms != null && tms.path("taskmanagers").size() >= expected;
                 });
         return tm;
+    }
+
+    /** The TaskManager process with this resource id (the REST API's {@code taskmanager-id}). */
+    Process taskManager(String resourceId) {
+        Process p = taskManagers.get(resourceId);
+        if (p == null) {
+            throw new AssertionError(
+                    "no TaskManager " + resourceId + " among " + taskManagers.keySet());
+        }
+        return p;
     }
 
     /** {@code kill -9}: no shutdown hook runs, nothing is cleaned up by the process itself. */

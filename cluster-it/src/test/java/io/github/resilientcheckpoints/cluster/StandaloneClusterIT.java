@@ -85,10 +85,18 @@ class StandaloneClusterIT {
             settings.put("restart-strategy.fixed-delay.attempts", "20");
             settings.put("restart-strategy.fixed-delay.delay", "1 s");
             try (StandaloneCluster cluster =
-                            new StandaloneCluster(distribution, tmp.resolve("flink"), settings);
+                            new StandaloneCluster(
+                                    distribution,
+                                    tmp.resolve("flink"),
+                                    Paths.get(
+                                                    "target",
+                                                    "cluster-logs",
+                                                    Long.toString(System.currentTimeMillis()))
+                                            .toAbsolutePath(),
+                                    settings);
                     RestClusterClient<StandaloneClusterId> client = client(cluster)) {
                 cluster.startJobManager();
-                Process first = cluster.startTaskManager(1);
+                cluster.startTaskManager(1);
                 cluster.startTaskManager(2);
                 Path jobJar = jobJar();
 
@@ -100,7 +108,8 @@ class StandaloneClusterIT {
                         "checkpoint in progress",
                         () -> counts(cluster, job).path("in_progress").asInt() > 0);
                 long completedBeforeKill = counts(cluster, job).path("completed").asLong();
-                StandaloneCluster.kill9(first);
+                // The TaskManager that runs the stateful operator: its state must come back.
+                StandaloneCluster.kill9(cluster.taskManager(verifierTaskManager(cluster, job)));
                 cluster.startTaskManager(2);
 
                 cluster.await(
@@ -184,6 +193,20 @@ class StandaloneClusterIT {
                     }
                     return counts(cluster, job).path("completed").asLong() >= count;
                 });
+    }
+
+    /** The resource id of the TaskManager running the verifier's first subtask. */
+    private static String verifierTaskManager(StandaloneCluster cluster, JobID job) {
+        for (JsonNode vertex : cluster.get("/jobs/" + job).path("vertices")) {
+            if (vertex.path("name").asText().contains(ClusterJob.VERIFIER)) {
+                JsonNode detail =
+                        cluster.get("/jobs/" + job + "/vertices/" + vertex.path("id").asText());
+                String id = detail.path("subtasks").path(0).path("taskmanager-id").asText();
+                assertThat(id).as("taskmanager-id of %s", detail).isNotEmpty();
+                return id;
+            }
+        }
+        throw new AssertionError("no verifier vertex in job " + job);
     }
 
     /** Sum over the verifier's subtasks of the keys that came back with state in this attempt. */
