@@ -156,7 +156,8 @@ public record SpillLimits(
         return List.copyOf(cleaned);
     }
 
-    long floorFor(long totalBytes) {
+    /** The free space spilling must leave on a file system of {@code totalBytes}. */
+    public long floorFor(long totalBytes) {
         return Math.max(floorBytes, (long) Math.ceil(totalBytes * floorFraction));
     }
 }

@@ -10,7 +10,6 @@ import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.Redactor;
 import java.io.ByteArrayInputStream;
-import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.lang.reflect.Field;
@@ -528,30 +527,17 @@ public final class Preflight {
     /** Each spill directory's free space against the floor, and all of them against the quota. */
     List<Finding> spillDirectories() {
         List<Finding> findings = new ArrayList<>();
-        List<String> dirs = conf.get(ResilientCheckpointOptions.SPILL_DIRECTORIES);
-        String key = ResilientCheckpointOptions.SPILL_DIRECTORIES.key();
-        if (dirs == null || dirs.isEmpty()) {
-            // the storage's own default: Flink's io.tmp.dirs, separated by ',' or the path
-            // separator
-            dirs = Arrays.asList(conf.get(CoreOptions.TMP_DIRS).split(",|" + File.pathSeparator));
-            key = CoreOptions.TMP_DIRS.key();
-        }
-        SpillLimits limits =
-                new SpillLimits(
-                        conf.get(ResilientCheckpointOptions.SPILL_FLOOR).getBytes(),
-                        conf.get(ResilientCheckpointOptions.SPILL_FLOOR_FRACTION),
-                        conf.get(ResilientCheckpointOptions.SPILL_QUOTA).getBytes(),
-                        conf.get(ResilientCheckpointOptions.SPILL_RESERVATION_CHUNK).getBytes(),
-                        conf.get(ResilientCheckpointOptions.SPILL_PROBE_INTERVAL),
-                        conf.get(ResilientCheckpointOptions.SPILL_FALLBACK),
-                        conf.get(ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET)
-                                .getBytes());
+        // The storage's own reading: our key, else Flink's io.tmp.dirs; blank entries dropped.
+        List<String> configured = conf.get(ResilientCheckpointOptions.SPILL_DIRECTORIES);
+        String key =
+                configured == null || configured.isEmpty()
+                        ? CoreOptions.TMP_DIRS.key()
+                        : ResilientCheckpointOptions.SPILL_DIRECTORIES.key();
+        List<String> dirs = SpillLimits.directories(conf);
+        SpillLimits limits = SpillLimits.fromConfig(conf);
         long room = 0;
         for (String raw : dirs) {
-            if (raw.isBlank()) {
-                continue;
-            }
-            Path dir = Paths.get(raw.trim()).toAbsolutePath();
+            Path dir = Paths.get(raw).toAbsolutePath();
             Path existing = dir;
             while (existing != null && !Files.exists(existing)) {
                 existing = existing.getParent();
@@ -583,10 +569,7 @@ public final class Preflight {
                                 key + ": a local directory the Flink user can write"));
                 continue;
             }
-            // the storage's rule (SpillLimits): the larger of the absolute floor and the share of
-            // the disk
-            long floor =
-                    Math.max(limits.floorBytes(), (long) Math.ceil(total * limits.floorFraction()));
+            long floor = limits.floorFor(total); // the storage's own rule
             long headroom = usable - floor;
             String numbers =
                     String.format(
