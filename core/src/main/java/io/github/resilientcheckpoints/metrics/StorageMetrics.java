@@ -31,6 +31,7 @@ public final class StorageMetrics {
     private final LongAdder spillFailures = new LongAdder();
     private final LongAdder memoryFallbackBytes = new LongAdder();
     private final LongAdder pipelinedUploads = new LongAdder();
+    private final LongAdder spillFilesAdopted = new LongAdder();
     private final LongAdder cleanupSweeps = new LongAdder();
     private final LongAdder cleanupFilesDeleted = new LongAdder();
     private final LongAdder cleanupBytesDeleted = new LongAdder();
@@ -215,6 +216,18 @@ public final class StorageMetrics {
     }
 
     /** A part upload failed and the whole file was uploaded the ordinary way instead. */
+    /** A spill file became the state file (local target, same file system): no copy. */
+    public void spillFileAdopted(long bytes) {
+        uploadsStarted.increment();
+        uploadsSucceeded.increment();
+        bytesUploaded.add(bytes);
+        spillFilesAdopted.increment();
+    }
+
+    public long spillFilesAdopted() {
+        return spillFilesAdopted.sum();
+    }
+
     public void pipelineFallback() {
         pipelineFallbacks.increment();
     }
@@ -311,6 +324,7 @@ public final class StorageMetrics {
         m.put("memoryFallbackBytes", memoryFallbackBytes.sum());
         m.put("pipelinedUploads", pipelinedUploads.sum());
         m.put("pipelineFallbacks", pipelineFallbacks.sum());
+        m.put("spillFilesAdopted", spillFilesAdopted.sum());
         m.put("cleanupSweeps", cleanupSweeps.sum());
         m.put("cleanupFilesDeleted", cleanupFilesDeleted.sum());
         m.put("cleanupBytesDeleted", cleanupBytesDeleted.sum());

@@ -4,6 +4,7 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
+import io.github.resilientcheckpoints.store.SupportsSpillAdoption;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.upload.FileSlice;
@@ -113,6 +114,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
      */
     @Nullable private final SupportsStreamingUpload streamStore;
 
+    /** The store's spill adoption (local target): the finished spill file becomes the file. */
+    @Nullable private final SupportsSpillAdoption adoptionStore;
+
+    /** Whether this stream's spill file can become its state file (decided when it is created). */
+    private boolean adoptable;
+
     @Nullable private volatile PipelinedUpload pipeline;
 
     /** No pipelining for this stream (no permit was free, or the store could not start one). */
@@ -173,6 +180,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 partStore != null
                         ? null
                         : store.capability(SupportsStreamingUpload.class).orElse(null);
+        this.adoptionStore =
+                partStore != null
+                        ? null
+                        : store.capability(SupportsSpillAdoption.class).orElse(null);
     }
 
     // ------------------------------------------------------------------ hot path
@@ -282,7 +293,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
      * (a following write only reads a volatile length).
      */
     private void submitFullParts() {
-        if ((partStore == null && streamStore == null) || pipelineOff || memoryFallback) {
+        if ((partStore == null && streamStore == null)
+                || pipelineOff
+                || memoryFallback
+                || adoptable) {
             return;
         }
         PipelinedUpload p = pipeline;
@@ -362,6 +376,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             reservation = r.get();
             spillOut = new FileOutputStream(reservation.file().toFile());
             services.metrics().spillFileCreated();
+            // A spill file that can become the state file needs no following write.
+            adoptable =
+                    adoptionStore != null
+                            && adoptionStore.canAdopt(reservation.file(), targetDirectory);
             if (state != OPEN) {
                 // close() ran while the file was created and could not see it.
                 discardLocal();
@@ -492,10 +510,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             }
             UploadSource source = finishStaging();
             PipelinedUpload p = pipeline;
-            Path written =
-                    p != null && !memoryFallback
-                            ? p.complete(reservation.file(), spilledBytes, cancellation)
-                            : null;
+            Path written = adoptable && !memoryFallback ? adoptSpillFile() : null;
+            if (written == null && p != null && !memoryFallback) {
+                written = p.complete(reservation.file(), spilledBytes, cancellation);
+            }
             if (written == null) {
                 written =
                         services.uploader()
@@ -524,6 +542,27 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             throw e;
         } finally {
             discardLocal();
+        }
+    }
+
+    /**
+     * The finished spill file becomes the state file; null (and the ordinary upload follows) when
+     * that fails.
+     */
+    @Nullable
+    private Path adoptSpillFile() {
+        Path target = newTargetPath();
+        try {
+            Path written = adoptionStore.adopt(reservation.file(), target);
+            services.metrics().spillFileAdopted(spilledBytes);
+            return written;
+        } catch (IOException | RuntimeException e) {
+            LOG.info(
+                    "Could not put spill file {} in place as {} ({}); uploading it instead.",
+                    reservation.file(),
+                    target,
+                    e.toString());
+            return null;
         }
     }
 

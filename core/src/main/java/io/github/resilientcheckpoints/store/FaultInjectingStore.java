@@ -13,9 +13,9 @@ import org.apache.flink.core.fs.Path;
  * retries absorb store faults without breaking anything.
  *
  * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads
- * and following writes go through the drill too (a failed start makes the stream fall back to a
- * whole-file upload), the others (listing, deletes, pending uploads, throttle signals) are the
- * wrapped store's own.
+ * uploads, following writes and spill adoptions go through the drill too (a failed start makes the
+ * stream fall back to a whole-file upload), the others (listing, deletes, pending uploads, throttle
+ * signals) are the wrapped store's own.
  */
 public final class FaultInjectingStore implements CheckpointStore {
 
@@ -82,7 +82,31 @@ public final class FaultInjectingStore implements CheckpointStore {
                                                                 target);
                                                     }));
         }
+        if (type == SupportsSpillAdoption.class) {
+            return delegate.capability(SupportsSpillAdoption.class)
+                    .map(adoption -> type.cast(new FaultyAdoption(adoption)));
+        }
         return delegate.capability(type);
+    }
+
+    /** The wrapped store's spill adoption, with the drill in front: a failed one is resent. */
+    private final class FaultyAdoption implements SupportsSpillAdoption {
+        private final SupportsSpillAdoption adoption;
+
+        FaultyAdoption(SupportsSpillAdoption adoption) {
+            this.adoption = adoption;
+        }
+
+        @Override
+        public boolean canAdopt(java.nio.file.Path spillFile, Path targetDirectory) {
+            return adoption.canAdopt(spillFile, targetDirectory);
+        }
+
+        @Override
+        public Path adopt(java.nio.file.Path spillFile, Path target) throws IOException {
+            maybeFail(target);
+            return adoption.adopt(spillFile, target);
+        }
     }
 
     /** The wrapped store's part uploads, with the drill in front of each start. */

@@ -4,17 +4,21 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.URI;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import javax.annotation.Nullable;
 import org.apache.flink.core.fs.EntropyInjector;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.OutputStreamAndPath;
 import org.apache.flink.core.fs.Path;
+import org.apache.flink.core.fs.local.LocalFileSystem;
 
 /**
  * The generic store: any scheme Flink has a {@link FileSystem} for ({@code file://}, {@code
@@ -23,11 +27,18 @@ import org.apache.flink.core.fs.Path;
  * The following write ({@link SupportsStreamingUpload}) writes the same file while the state is
  * still written, and commits it the same way: {@code sync}, then close.
  *
+ * <p>A local target ({@code file://}) on the same file system as the spill file adopts the spill
+ * file ({@link SupportsSpillAdoption}): {@code fsync} and a hard link instead of a second copy.
+ *
  * <p>It uses {@link FileSystem#getUnguardedFileSystem}: uploads run on our own threads, and the
  * guarded wrapper Flink gives task threads would close our streams when the task thread ends.
  */
 public final class FlinkFileSystemStore
-        implements CheckpointStore, SupportsListing, SupportsBatchDelete, SupportsStreamingUpload {
+        implements CheckpointStore,
+                SupportsListing,
+                SupportsBatchDelete,
+                SupportsStreamingUpload,
+                SupportsSpillAdoption {
 
     private static final int COPY_BUFFER = 64 * 1024;
 
@@ -111,6 +122,44 @@ public final class FlinkFileSystemStore
             }
             deleteQuietly(fs, written);
         }
+    }
+
+    @Override
+    public boolean canAdopt(java.nio.file.Path spillFile, Path targetDirectory) {
+        try {
+            java.nio.file.Path directory = localFile(targetDirectory);
+            return directory != null
+                    && Files.getAttribute(spillFile, "unix:dev")
+                            .equals(Files.getAttribute(directory, "unix:dev"));
+        } catch (IOException | RuntimeException notHere) {
+            // no such attribute (not a Unix file system), no directory yet, ...: copy instead
+            return false;
+        }
+    }
+
+    @Override
+    public Path adopt(java.nio.file.Path spillFile, Path target) throws IOException {
+        java.nio.file.Path file = localFile(target);
+        if (file == null) {
+            throw new IOException(target + " is not on the local file system");
+        }
+        // Durable before it is in place, as Flink's own stream syncs its file before the handle.
+        try (FileChannel channel = FileChannel.open(spillFile, StandardOpenOption.WRITE)) {
+            channel.force(true);
+        }
+        Files.createLink(file, spillFile);
+        return target;
+    }
+
+    /** The java.nio file behind a path of Flink's own local file system; null for any other. */
+    @Nullable
+    private static java.nio.file.Path localFile(Path path) throws IOException {
+        FileSystem fs = FileSystem.getUnguardedFileSystem(path.toUri());
+        // Exactly Flink's class: a wrapper or another file system registered for file:// may do
+        // more than write bytes (and must see them).
+        return fs.getClass() == LocalFileSystem.class
+                ? ((LocalFileSystem) fs).pathToFile(path).toPath()
+                : null;
     }
 
     /** The target with Flink's entropy injected, if its file system injects entropy. */

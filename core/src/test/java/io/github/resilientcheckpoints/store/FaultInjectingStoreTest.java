@@ -69,6 +69,36 @@ class FaultInjectingStoreTest {
     }
 
     @Test
+    void spillAdoptionsThroughTheWrapperReachTheStoreOrFailAsInjected() throws IOException {
+        java.nio.file.Path spillFile = Files.writeString(tmp.resolve("spill"), "state");
+        Path directory = new Path(tmp.toUri());
+        SupportsSpillAdoption always =
+                new FaultInjectingStore(new FlinkFileSystemStore(), 0.0, 0.0)
+                        .capability(SupportsSpillAdoption.class)
+                        .orElseThrow();
+        assertThat(always.canAdopt(spillFile, directory)).isTrue();
+        always.adopt(spillFile, new Path(directory, "linked"));
+        assertThat(tmp.resolve("linked")).hasContent("state");
+
+        FaultInjectingStore faulty = new FaultInjectingStore(new FlinkFileSystemStore(), 0.89, 0);
+        SupportsSpillAdoption adoption =
+                faulty.capability(SupportsSpillAdoption.class).orElseThrow();
+        int failed = 0;
+        for (int i = 0; i < 100; i++) {
+            try {
+                adoption.adopt(spillFile, new Path(directory, "x" + i));
+            } catch (FaultInjectingStore.InjectedFaultException e) {
+                assertThat(tmp.resolve("x" + i))
+                        .as("a failed adoption leaves nothing")
+                        .doesNotExist();
+                failed++;
+            }
+        }
+        assertThat(failed).as("the drill also reaches spill adoptions").isPositive();
+        assertThat(faulty.injectedFaults()).isEqualTo(failed);
+    }
+
+    @Test
     void janitorCanPlanThroughTheWrapper() throws Exception {
         java.nio.file.Path job =
                 Files.createDirectories(tmp.resolve("0123456789abcdef0123456789abcdef"));

@@ -1,0 +1,286 @@
+package io.github.resilientcheckpoints.storage;
+
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.randomBytes;
+import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamTest.readAll;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
+import io.github.resilientcheckpoints.spill.SpillSpace;
+import io.github.resilientcheckpoints.store.CheckpointStore;
+import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.store.SupportsSpillAdoption;
+import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.testing.SpillFiles;
+import io.github.resilientcheckpoints.testing.Workers;
+import io.github.resilientcheckpoints.time.Ticker;
+import io.github.resilientcheckpoints.upload.Redactor;
+import io.github.resilientcheckpoints.upload.RetryingUploader;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.time.Duration;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.stream.Stream;
+import org.apache.flink.core.fs.Path;
+import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * A local target ({@code file://}) on the same file system as the spill directory: the spill file
+ * already holds every byte of the state file, so it becomes the state file (fsync, then a hard
+ * link) instead of being copied a second time. On another file system, or when the link fails, the
+ * bytes go the ordinary way (following write, or the retried whole-file upload).
+ */
+class SpillAdoptionTest {
+
+    static final int BUFFER = 32 * 1024;
+
+    @TempDir java.nio.file.Path remote;
+    @TempDir java.nio.file.Path spill;
+
+    private final ExecutorService executor = Executors.newCachedThreadPool();
+    private final StorageMetrics metrics = new StorageMetrics();
+
+    @AfterEach
+    void tearDown() throws InterruptedException {
+        executor.shutdownNow();
+        assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+    }
+
+    private ResilientStateOutputStream stream(CheckpointStore store, java.nio.file.Path spillDir)
+            throws IOException {
+        SpillSpace space =
+                new SpillSpace(
+                        List.of(spillDir),
+                        Workers.generousLimits(),
+                        FreeSpaceProbe.FILE_STORE,
+                        Ticker.SYSTEM);
+        RetryingUploader uploader =
+                new RetryingUploader(
+                        store,
+                        Workers.fastPolicy(3),
+                        executor,
+                        Ticker.SYSTEM,
+                        () -> 0.5,
+                        metrics,
+                        Redactor.NONE);
+        WorkerServices services =
+                new WorkerServices(
+                        uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
+        return new ResilientStateOutputStream(
+                new Path(remote.toUri()),
+                true,
+                1024,
+                BUFFER,
+                services,
+                Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
+    }
+
+    @Test
+    void onTheSameFileSystemTheSpillFileBecomesTheStateFileWithoutASecondCopy() throws Exception {
+        assumeTrue(device(spill).equals(device(remote)), "both temp dirs on one file system");
+        byte[] data = randomBytes(6 << 20, 1);
+        ResilientStateOutputStream out = stream(new FlinkFileSystemStore(), spill);
+        out.write(data, 0, 3 << 20);
+        java.nio.file.Path spillFile = out.spillFile();
+        Object spillInode = Files.getAttribute(spillFile, "unix:ino");
+        out.write(data, 3 << 20, 3 << 20);
+        StreamStateHandle handle = out.closeAndGetHandle();
+
+        assertThat(readAll(handle)).isEqualTo(data);
+        java.nio.file.Path stateFile = file(handle);
+        assertThat(Files.getAttribute(stateFile, "unix:ino"))
+                .as("the state file is the spill file, linked, not a copy")
+                .isEqualTo(spillInode);
+        assertThat(Files.getAttribute(stateFile, "unix:nlink"))
+                .as("the spill directory's name for it is gone")
+                .isEqualTo(1);
+        assertThat(remoteFiles()).containsExactly(stateFile);
+        assertThat(SpillFiles.under(spill)).isEmpty();
+        assertThat(metrics.pipelinedUploads()).as("nothing followed the spill file").isZero();
+        assertThat(metrics.attempts()).as("no copy was attempted").isZero();
+        assertThat(metrics.uploadsSucceeded()).isEqualTo(1);
+        assertThat(metrics.bytesUploaded()).isEqualTo(data.length);
+        assertThat(metrics.spillFilesAdopted()).isEqualTo(1);
+    }
+
+    @Test
+    void aSpillFileThatCannotBePutInPlaceIsUploadedTheOrdinaryWay() throws Exception {
+        assumeTrue(device(spill).equals(device(remote)), "both temp dirs on one file system");
+        byte[] data = randomBytes(3 << 20, 3);
+        ResilientStateOutputStream out =
+                stream(
+                        new AdoptionOverride(
+                                target -> {
+                                    throw new IOException("link refused (test)");
+                                }),
+                        spill);
+        out.write(data);
+        java.nio.file.Path spillFile = out.spillFile();
+        Object spillInode = Files.getAttribute(spillFile, "unix:ino");
+        StreamStateHandle handle = out.closeAndGetHandle();
+
+        assertThat(readAll(handle)).isEqualTo(data);
+        assertThat(Files.getAttribute(file(handle), "unix:ino")).isNotEqualTo(spillInode);
+        assertThat(remoteFiles()).containsExactly(file(handle));
+        assertThat(metrics.spillFilesAdopted()).isZero();
+        assertThat(metrics.attempts()).as("the whole-file upload").isEqualTo(1);
+        assertThat(SpillFiles.under(spill)).isEmpty();
+    }
+
+    @Test
+    void aStreamClosedWhileItsSpillFileIsPutInPlaceLeavesNothingBehind() throws Exception {
+        assumeTrue(device(spill).equals(device(remote)), "both temp dirs on one file system");
+        CountDownLatch adopting = new CountDownLatch(1);
+        CountDownLatch closed = new CountDownLatch(1);
+        FlinkFileSystemStore real = new FlinkFileSystemStore();
+        AtomicReference<java.nio.file.Path> spillFile = new AtomicReference<>();
+        ResilientStateOutputStream out =
+                stream(
+                        new AdoptionOverride(
+                                target -> {
+                                    adopting.countDown();
+                                    // the task is cancelled while the link is made
+                                    closed.await();
+                                    return real.adopt(spillFile.get(), target);
+                                }),
+                        spill);
+        out.write(randomBytes(3 << 20, 4));
+        spillFile.set(out.spillFile());
+        Future<StreamStateHandle> handle = executor.submit(out::closeAndGetHandle);
+        adopting.await();
+        out.close();
+        closed.countDown();
+
+        // Either the link was made and is deleted again, or the spill file was gone first and the
+        // upload that replaces the link sees the cancellation: no handle, nothing left.
+        assertThatThrownBy(() -> handle.get(10, TimeUnit.SECONDS))
+                .hasCauseInstanceOf(IOException.class);
+        assertThat(remoteFiles()).isEmpty();
+        assertThat(SpillFiles.under(spill)).isEmpty();
+    }
+
+    @Test
+    void onAnotherFileSystemTheRemoteWriteFollowsTheSpillFileAsBefore() throws Exception {
+        java.nio.file.Path shm = Paths.get("/dev/shm");
+        assumeTrue(
+                Files.isDirectory(shm) && Files.isWritable(shm),
+                "/dev/shm is a second file system");
+        assumeTrue(!device(shm).equals(device(remote)), "/dev/shm is a second file system");
+        java.nio.file.Path otherSpill = Files.createTempDirectory(shm, "rcs-spill-test");
+        try {
+            byte[] data = randomBytes(6 << 20, 2);
+            ResilientStateOutputStream out = stream(new FlinkFileSystemStore(), otherSpill);
+            out.write(data);
+            StreamStateHandle handle = out.closeAndGetHandle();
+
+            assertThat(readAll(handle)).isEqualTo(data);
+            assertThat(metrics.pipelinedUploads()).isEqualTo(1);
+            assertThat(metrics.spillFilesAdopted()).isZero();
+            assertThat(Files.getAttribute(file(handle), "unix:nlink")).isEqualTo(1);
+            assertThat(SpillFiles.under(otherSpill)).isEmpty();
+        } finally {
+            try (Stream<java.nio.file.Path> files = Files.walk(otherSpill)) {
+                for (java.nio.file.Path f : files.sorted(Comparator.reverseOrder()).toList()) {
+                    Files.deleteIfExists(f);
+                }
+            }
+        }
+    }
+
+    /** A function that may throw, as an adoption does. */
+    private interface Adopt {
+        Path apply(Path target) throws Exception;
+    }
+
+    /**
+     * The generic store with its adoption replaced (it always says it can adopt); everything else
+     * is the generic store's, so the ordinary upload after a failed adoption is real.
+     */
+    private static final class AdoptionOverride implements CheckpointStore {
+        private final FlinkFileSystemStore store = new FlinkFileSystemStore();
+        private final SupportsSpillAdoption adoption;
+
+        AdoptionOverride(Adopt adopt) {
+            this.adoption =
+                    new SupportsSpillAdoption() {
+                        @Override
+                        public boolean canAdopt(
+                                java.nio.file.Path spillFile, Path targetDirectory) {
+                            return true;
+                        }
+
+                        @Override
+                        public Path adopt(java.nio.file.Path spillFile, Path target)
+                                throws IOException {
+                            try {
+                                return adopt.apply(target);
+                            } catch (IOException e) {
+                                throw e;
+                            } catch (Exception e) {
+                                throw new IOException(e);
+                            }
+                        }
+                    };
+        }
+
+        @Override
+        public <T> Optional<T> capability(Class<T> type) {
+            return type == SupportsSpillAdoption.class
+                    ? Optional.of(type.cast(adoption))
+                    : store.capability(type);
+        }
+
+        @Override
+        public Path upload(UploadSource source, Path target) throws IOException {
+            return store.upload(source, target);
+        }
+
+        @Override
+        public void delete(Path path) throws IOException {
+            store.delete(path);
+        }
+
+        @Override
+        public FailureClass classify(Throwable failure) {
+            return store.classify(failure);
+        }
+
+        @Override
+        public String name() {
+            return "adoption-override";
+        }
+
+        @Override
+        public void close() {}
+    }
+
+    private static Object device(java.nio.file.Path p) throws IOException {
+        return Files.getAttribute(p, "unix:dev");
+    }
+
+    private static java.nio.file.Path file(StreamStateHandle handle) {
+        return Paths.get(((FileStateHandle) handle).getFilePath().toUri());
+    }
+
+    private List<java.nio.file.Path> remoteFiles() throws IOException {
+        try (Stream<java.nio.file.Path> s = Files.list(remote)) {
+            return s.toList();
+        }
+    }
+}
