@@ -20,8 +20,10 @@ import org.openjdk.jmh.infra.BenchmarkParams;
 /**
  * Time inside {@code closeAndGetHandle()} only: before each measured call, a 32 MiB state file is
  * written in 64 KiB pieces (not measured), and the call happens right after the last write, as a
- * snapshot does. {@code ours} sends the tail the following write has not yet read and commits;
- * {@code flink} flushes its buffer and syncs. Targets: the local disk and a real HDFS ({@code
+ * snapshot does. {@code flink} flushes its buffer and syncs. {@code ours}, on the local disk with
+ * the spill directory on the same disk ({@code local}), syncs the spill file and hard-links it into
+ * place; with the spill directory on a tmpfs ({@code local-spill-on-tmpfs}) and on HDFS, it sends
+ * the tail the following write has not yet read and commits. HDFS is a real one ({@code
  * MiniDFSCluster}, see {@link HdfsWriteBenchmark}). One call per iteration (single shot).
  */
 @State(Scope.Thread)
@@ -31,7 +33,7 @@ public class CloseLatencyBenchmark {
 
     static final long STATE_BYTES = 32 << 20;
 
-    @Param({"local", "hdfs"})
+    @Param({"local", "local-spill-on-tmpfs", "hdfs"})
     public String store;
 
     private Targets target;
@@ -44,7 +46,12 @@ public class CloseLatencyBenchmark {
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
-        target = "hdfs".equals(store) ? Targets.hdfs() : Targets.local();
+        target =
+                switch (store) {
+                    case "hdfs" -> Targets.hdfs();
+                    case "local-spill-on-tmpfs" -> Targets.localSpillingElsewhere();
+                    default -> Targets.local();
+                };
         piece = new byte[64 * 1024];
         new Random(1).nextBytes(piece);
     }

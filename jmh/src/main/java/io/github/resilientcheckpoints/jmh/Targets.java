@@ -15,6 +15,7 @@ import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
@@ -50,6 +51,10 @@ final class Targets implements AutoCloseable {
 
     private final FileSystem flinkFs;
     private final java.nio.file.Path root;
+
+    /** Where ours spills: under {@link #root}, or on another file system. */
+    private final java.nio.file.Path spillRoot;
+
     private final ExecutorService executor;
     private final WorkerServices services;
     private final MiniDFSCluster cluster;
@@ -58,6 +63,7 @@ final class Targets implements AutoCloseable {
 
     private Targets(
             java.nio.file.Path root,
+            java.nio.file.Path spillRoot,
             Path directory,
             FileSystem flinkFs,
             CheckpointStore store,
@@ -65,6 +71,7 @@ final class Targets implements AutoCloseable {
             org.apache.hadoop.fs.FileSystem hadoop)
             throws IOException {
         this.root = root;
+        this.spillRoot = spillRoot;
         this.directory = directory;
         this.flinkFs = flinkFs;
         this.store = store;
@@ -86,7 +93,7 @@ final class Targets implements AutoCloseable {
         StorageMetrics metrics = new StorageMetrics();
         SpillSpace space =
                 new SpillSpace(
-                        List.of(root.resolve("spill")),
+                        List.of(spillRoot.resolve("spill")),
                         new SpillLimits(
                                 0,
                                 0.0,
@@ -115,12 +122,35 @@ final class Targets implements AutoCloseable {
                         uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
     }
 
-    /** The local file system: spill directory and target directory on the same disk. */
+    /**
+     * The local file system: spill directory and target directory on the same disk (ours then
+     * adopts the spill file: sync + hard link).
+     */
     static Targets local() throws IOException {
         java.nio.file.Path root = Files.createTempDirectory("rcs-jmh");
+        return local(root, root);
+    }
+
+    /**
+     * The local disk as the target, the spill directory on another file system ({@code /dev/shm}, a
+     * tmpfs): ours then follows the spill file with a second write, as for any target it cannot
+     * link into.
+     */
+    static Targets localSpillingElsewhere() throws IOException {
+        java.nio.file.Path root = Files.createTempDirectory("rcs-jmh");
+        java.nio.file.Path shm = Paths.get("/dev/shm");
+        if (!Files.isDirectory(shm)) {
+            throw new IOException("needs /dev/shm (a tmpfs) as a second file system");
+        }
+        return local(root, Files.createTempDirectory(shm, "rcs-jmh-spill"));
+    }
+
+    private static Targets local(java.nio.file.Path root, java.nio.file.Path spillRoot)
+            throws IOException {
         java.nio.file.Path remote = Files.createDirectories(root.resolve("remote"));
         return new Targets(
                 root,
+                spillRoot,
                 new Path(remote.toUri()),
                 FileSystem.getLocalFileSystem(),
                 new FlinkFileSystemStore(),
@@ -159,7 +189,7 @@ final class Targets implements AutoCloseable {
                 new HadoopFileSystem(
                         org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf));
         return new Targets(
-                root, new Path(cluster.getURI() + "/bench"), flink, store, cluster, hadoop);
+                root, root, new Path(cluster.getURI() + "/bench"), flink, store, cluster, hadoop);
     }
 
     ResilientStateOutputStream ours() {
@@ -219,7 +249,14 @@ final class Targets implements AutoCloseable {
         if (cluster != null) {
             cluster.shutdown(true);
         }
-        try (Stream<java.nio.file.Path> files = Files.walk(root)) {
+        deleteTree(root);
+        if (!spillRoot.equals(root)) {
+            deleteTree(spillRoot);
+        }
+    }
+
+    private static void deleteTree(java.nio.file.Path top) throws IOException {
+        try (Stream<java.nio.file.Path> files = Files.walk(top)) {
             for (java.nio.file.Path p : files.sorted(Comparator.reverseOrder()).toList()) {
                 Files.deleteIfExists(p);
             }

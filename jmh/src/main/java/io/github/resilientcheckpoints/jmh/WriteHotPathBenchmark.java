@@ -28,9 +28,12 @@ import org.openjdk.jmh.annotations.TearDown;
  * finished, on the same local disk, three ways:
  *
  * <ul>
- *   <li>{@code ours}: {@link ResilientStateOutputStream} — buffer, spill file, and the following
- *       write of the generic store (the remote file is written from the spill file on an upload
- *       thread while the state is still written), tail + {@code sync} in {@code
+ *   <li>{@code ours}: {@link ResilientStateOutputStream} — buffer and spill file on the same disk
+ *       as the target; {@code closeAndGetHandle()} syncs the spill file and hard-links it into
+ *       place (the generic store's spill adoption);
+ *   <li>{@code oursSpillOnTmpfs}: the same with the spill directory on {@code /dev/shm}, another
+ *       file system: the generic store's following write copies the spill file to the target on an
+ *       upload thread while the state is still written; tail + {@code sync} in {@code
  *       closeAndGetHandle()};
  *   <li>{@code flink}: Flink's {@link FsCheckpointStreamFactory.FsCheckpointStateOutputStream},
  *       writing the final file directly (with {@code sync}) up to {@code closeAndGetHandle()};
@@ -52,12 +55,14 @@ public class WriteHotPathBenchmark {
     public int stateMiB;
 
     private Targets target;
+    private Targets spillingElsewhere;
     private byte[] piece;
     private long stateBytes;
 
     @Setup(Level.Trial)
     public void setUp() throws IOException {
         target = Targets.local();
+        spillingElsewhere = Targets.localSpillingElsewhere();
         piece = new byte[writeSize];
         new Random(1).nextBytes(piece);
         stateBytes = (long) stateMiB << 20;
@@ -66,11 +71,17 @@ public class WriteHotPathBenchmark {
     @TearDown(Level.Trial)
     public void tearDown() throws Exception {
         target.close();
+        spillingElsewhere.close();
     }
 
     @Benchmark
     public long ours() throws Exception {
         return target.writeCloseAndDiscard(target.ours(), piece, stateBytes);
+    }
+
+    @Benchmark
+    public long oursSpillOnTmpfs() throws Exception {
+        return spillingElsewhere.writeCloseAndDiscard(spillingElsewhere.ours(), piece, stateBytes);
     }
 
     @Benchmark
