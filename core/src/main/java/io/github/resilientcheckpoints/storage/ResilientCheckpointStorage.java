@@ -1,6 +1,5 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CheckpointJanitor;
 import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
 import io.github.resilientcheckpoints.store.CheckpointStore;
@@ -190,7 +189,7 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
 
         @Override
         public void probeAtSubmission(Path jobDirectory) throws IOException {
-            if (storeConfig.get(ResilientCheckpointOptions.PROBE_AT_SUBMISSION)) {
+            if (settings.probeAtSubmission) {
                 StorageRuntime rt = runtime();
                 new SubmissionProbe(
                                 store(),

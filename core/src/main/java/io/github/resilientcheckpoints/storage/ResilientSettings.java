@@ -23,9 +23,9 @@ import org.apache.flink.configuration.ReadableConfig;
  * The validated settings of one storage instance: each component's own settings, each read and
  * checked by that component's {@code fromConfig} ({@link RetryPolicy}, {@link
  * UploadThrottle.Settings}, {@link SpillLimits}, {@link CleanupSettings}, {@link FaultInjection},
- * {@link Redactor}), plus the few keys of the storage itself (deadline share, upload threads).
- * Built by {@link #fromConfig}, which is where a bad value fails the job at start with a message
- * naming the key and what it accepts.
+ * {@link Redactor}), plus the few keys of the storage itself (deadline share, upload threads, the
+ * submission probe). Built by {@link #fromConfig}, which is where a bad value fails the job at
+ * start with a message naming the key and what it accepts.
  */
 public final class ResilientSettings implements Serializable {
 
@@ -42,6 +42,9 @@ public final class ResilientSettings implements Serializable {
     final FaultInjection faultInjection;
     final CleanupSettings cleanup;
     final Redactor redactor;
+
+    /** Whether the JobManager writes and reads a probe file before the job's first checkpoint. */
+    final boolean probeAtSubmission;
 
     private ResilientSettings(ReadableConfig config) {
         this.checkpointTimeout =
@@ -70,6 +73,11 @@ public final class ResilientSettings implements Serializable {
         this.faultInjection = FaultInjection.fromConfig(config);
         this.cleanup = CleanupSettings.fromConfig(config, checkpointTimeout);
         this.redactor = Redactor.fromConfig(config);
+        this.probeAtSubmission =
+                ConfigReading.read(
+                        config,
+                        ResilientCheckpointOptions.PROBE_AT_SUBMISSION,
+                        ConfigReading.BOOLEAN);
     }
 
     /**
@@ -135,6 +143,8 @@ public final class ResilientSettings implements Serializable {
                 + faultInjection
                 + ", cleanup="
                 + cleanup
+                + ", probeAtSubmission="
+                + probeAtSubmission
                 + '}';
     }
 }

@@ -46,6 +46,16 @@ class ResilientSettingsTest {
     }
 
     @Test
+    void aBadSubmissionProbeFlagFailsWhenTheStorageIsBuiltNamingTheKey() {
+        Configuration conf = base();
+        conf.setString(ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key(), "maybe");
+        assertThatThrownBy(() -> ResilientSettings.fromConfig(conf))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("execution.checkpointing.resilient.probe-at-submission")
+                .hasMessageContaining("maybe");
+    }
+
+    @Test
     void readingTheConfigurationCreatesNoSpillDirectory() {
         Path a = tmp.resolve("a/b");
         Configuration conf = base();
