@@ -165,7 +165,17 @@ public final class PipelinedUpload {
                     e);
             return null;
         }
-        return new PipelinedUpload(follow, uploader, metrics, ticker, deadline, target);
+        PipelinedUpload p =
+                new PipelinedUpload(follow, uploader, metrics, ticker, deadline, target);
+        // A following write that fails while the state is still written ends at once: its permit
+        // goes back and its file is deleted now, not when the writer reaches closeAndGetHandle().
+        follow.result.whenComplete(
+                (written, failure) -> {
+                    if (failure != null) {
+                        p.endFailed(failure);
+                    }
+                });
+        return p;
     }
 
     /**
@@ -235,12 +245,8 @@ public final class PipelinedUpload {
                 giveUp(completion);
                 throw cancelled(cancellation);
             }
-            if (uploader.classify(cause) == FailureClass.THROTTLED) {
-                // The store pushed back on the pipelined write: slow down before the whole-file
-                // upload resends it, as a throttled attempt of that upload would.
-                uploader.throttle().onThrottled();
-            }
-            return failed(completion, uploader.redactor().describe(cause));
+            endFailed(cause);
+            return null;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             giveUp(completion);
@@ -257,6 +263,29 @@ public final class PipelinedUpload {
                         + target
                         + " was cancelled: the state stream was"
                         + " closed (checkpoint aborted or task cancelled)");
+    }
+
+    /**
+     * Ends the upload because the store's write failed (once, whoever sees the failure first: the
+     * follower's callback or the writer in {@link #complete}): the permit goes back, a throttled
+     * failure slows the throttle before the whole-file upload resends the bytes, as a throttled
+     * attempt of that upload would, and what was written is deleted.
+     */
+    private void endFailed(Throwable cause) {
+        if (!ended.compareAndSet(false, true)) {
+            return; // already completed, aborted or failed
+        }
+        uploader.throttle().releasePermit();
+        if (uploader.classify(cause) == FailureClass.THROTTLED) {
+            uploader.throttle().onThrottled();
+        }
+        metrics.pipelineFallback();
+        LOG.warn(
+                "{} to {} failed ({}); the whole spilled file goes up with retries instead.",
+                feed.kind(),
+                target,
+                uploader.redactor().describe(cause));
+        aborted = feed.abort(uploader, "abort of the failed " + feed.kind() + " to " + target);
     }
 
     @Nullable

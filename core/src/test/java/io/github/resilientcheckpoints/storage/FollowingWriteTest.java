@@ -141,6 +141,30 @@ class FollowingWriteTest {
     }
 
     @Test
+    void aFollowingWriteThatFailsGivesItsPermitBackAndDeletesItsFileAtOnce() throws Exception {
+        FaultyFileSystem.failStateWrites.set(1);
+        long faultsBefore = FaultyFileSystem.STATE_FAULTS.get();
+        byte[] data = randomBytes(4 << 20, 6);
+        ResilientStateOutputStream out = stream();
+        out.write(data, 0, 2 << 20);
+        await(() -> FaultyFileSystem.STATE_FAULTS.get() > faultsBefore);
+
+        // The state is still being written: the broken write must not hold a permit (another
+        // stream's upload may need it) nor leave its file until closeAndGetHandle().
+        await(() -> throttle.inFlight() == 0);
+        await(() -> remoteFiles().isEmpty());
+        assertThat(metrics.pipelineFallbacks()).isEqualTo(1);
+
+        out.write(data, 2 << 20, 2 << 20);
+        StreamStateHandle handle = out.closeAndGetHandle();
+        assertThat(readAll(handle)).isEqualTo(data);
+        assertThat(metrics.pipelineFallbacks()).as("counted once").isEqualTo(1);
+        assertThat(remoteFiles()).hasSize(1);
+        assertThat(throttle.inFlight()).isZero();
+        assertThat(SpillFiles.under(spill)).isEmpty();
+    }
+
+    @Test
     void aFollowingWriteTheStoreThrottlesSlowsTheThrottleDownBeforeTheResend() throws Exception {
         FaultyFileSystem.stateFaultsThrottle = true;
         FaultyFileSystem.failStateWrites.set(1);
