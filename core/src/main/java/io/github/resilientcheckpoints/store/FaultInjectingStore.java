@@ -14,8 +14,8 @@ import org.apache.flink.core.fs.Path;
  *
  * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads
  * and following writes go through the drill too (a failed start makes the stream fall back to a
- * whole-file upload), the others (listing, deletes, pending uploads, throttle signals) are the
- * wrapped store's own.
+ * whole-file upload), the others (listing, deletes, pending uploads, throttle signals, request
+ * events) are the wrapped store's own.
  */
 public final class FaultInjectingStore implements CheckpointStore {
 

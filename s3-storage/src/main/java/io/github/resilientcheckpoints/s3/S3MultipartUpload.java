@@ -104,7 +104,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                             "CreateMultipartUpload",
                             bucket,
                             key,
-                            false,
+                            S3Store.Payload.NONE,
                             () -> {
                                 sent.incrementAndGet();
                                 return store.client()
@@ -258,7 +258,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                     "CompleteMultipartUpload",
                     location.bucket(),
                     location.key(),
-                    false,
+                    S3Store.Payload.NONE,
                     () -> {
                         boolean resend = completionsSent.incrementAndGet() > 1;
                         try {
@@ -361,7 +361,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                         "UploadPart " + partNumber,
                         location.bucket(),
                         location.key(),
-                        true,
+                        S3Store.Payload.PART_BYTES,
                         () -> {
                             store.dataRequestSent();
                             return store.client()

@@ -3,11 +3,14 @@ package io.github.resilientcheckpoints.s3;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoreRequestCounters;
+import io.github.resilientcheckpoints.store.StoreRequestListener;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
+import io.github.resilientcheckpoints.store.SupportsRequestEvents;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Sleeper;
@@ -30,7 +33,6 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 import javax.annotation.Nullable;
 import org.apache.flink.core.fs.Path;
@@ -76,6 +78,7 @@ public final class S3Store
                 SupportsBatchDelete,
                 SupportsPendingUploads,
                 SupportsThrottleSignals,
+                SupportsRequestEvents,
                 SupportsPartUploads {
 
     private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
@@ -132,9 +135,7 @@ public final class S3Store
     private final SecureRandom random = new SecureRandom();
     private volatile Runnable throttleListener = () -> {};
     private final Set<String> verifiedBuckets = ConcurrentHashMap.newKeySet();
-    private final AtomicLong partRequests = new AtomicLong();
-    private final AtomicLong partRetries = new AtomicLong();
-    private final AtomicLong deleteRequests = new AtomicLong();
+    private final StoreRequestCounters requests = new StoreRequestCounters();
 
     /**
      * Aborts and deletes of abandoned data: they must work on interrupted (cancelled) threads too.
@@ -292,8 +293,9 @@ public final class S3Store
                     "PutObject",
                     bucket,
                     key,
+                    Payload.OBJECT_BYTES,
                     () -> {
-                        partRequests.incrementAndGet();
+                        requests.dataRequestSent();
                         return client.putObject(
                                 b ->
                                         b.bucket(bucket)
@@ -322,7 +324,10 @@ public final class S3Store
         try {
             cleanup.call(
                     "DeleteObject of s3://" + bucket + "/" + key,
-                    () -> client.deleteObject(b -> b.bucket(bucket).key(key)));
+                    () -> {
+                        requests.deleteRequestSent();
+                        return client.deleteObject(b -> b.bucket(bucket).key(key));
+                    });
             return null;
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
@@ -330,26 +335,27 @@ public final class S3Store
         }
     }
 
-    /**
-     * Sends one request, resending it alone (up to {@code s3.part-attempts}) on a retryable
-     * failure; throttle signals are reported. A permanent failure or an interrupt ends it at once.
-     */
-    private <T> T withRequestRetries(
-            String operation, String bucket, String key, Supplier<T> request) throws IOException {
-        return withRequestRetries(operation, bucket, key, false, request);
+    /** What a request carries: decides how a 403 is read and which counter a resend goes to. */
+    enum Payload {
+        /** No file bytes (start or completion of a multipart upload). */
+        NONE,
+        /** A whole small file (PutObject). */
+        OBJECT_BYTES,
+        /**
+         * A part of a multipart upload that these credentials already created: a signature
+         * rejection (403) then means the signed body changed in transit, not bad credentials, and
+         * the part is resent.
+         */
+        PART_BYTES
     }
 
     /**
-     * @param bodyOfAuthenticatedUpload the request carries a part of a multipart upload that these
-     *     credentials already created: a signature rejection (403) then means the signed body
-     *     changed in transit, not bad credentials, and the part is resent
+     * Sends one request, resending it alone (up to {@code s3.part-attempts}) on a retryable
+     * failure; throttle signals and resends are reported. A permanent failure or an interrupt ends
+     * it at once.
      */
     <T> T withRequestRetries(
-            String operation,
-            String bucket,
-            String key,
-            boolean bodyOfAuthenticatedUpload,
-            Supplier<T> request)
+            String operation, String bucket, String key, Payload payload, Supplier<T> request)
             throws IOException {
         long noDeadline = ticker.nanoTime() + Duration.ofDays(1).toNanos();
         for (int attempt = 1; ; attempt++) {
@@ -375,7 +381,7 @@ public final class S3Store
                 }
                 IOException failure = S3Failures.wrap(operation, bucket, key, e);
                 FailureClass c = S3Failures.classify(e);
-                if (bodyOfAuthenticatedUpload
+                if (payload == Payload.PART_BYTES
                         && e instanceof S3Exception
                         && ((S3Exception) e).statusCode() == 403) {
                     c = FailureClass.TRANSIENT;
@@ -384,6 +390,7 @@ public final class S3Store
                     throw failure;
                 }
                 if (c == FailureClass.THROTTLED) {
+                    requests.throttledResponse();
                     throttleListener.run();
                 }
                 RetryPolicy.Decision next =
@@ -410,7 +417,11 @@ public final class S3Store
                         attempt,
                         c,
                         e.toString());
-                partRetries.incrementAndGet();
+                if (payload != Payload.NONE) {
+                    requests.dataRequestRetried();
+                } else {
+                    requests.otherRequestRetried();
+                }
                 pause(next.delayNanos());
             }
         }
@@ -491,7 +502,7 @@ public final class S3Store
 
     /** Counts one request that carried object bytes. */
     void dataRequestSent() {
-        partRequests.incrementAndGet();
+        requests.dataRequestSent();
     }
 
     /** The bytes [offset, offset+size) of a source, as a source. */
@@ -664,7 +675,7 @@ public final class S3Store
                 "DeleteObject of " + path,
                 () -> {
                     try {
-                        deleteRequests.incrementAndGet();
+                        requests.deleteRequestSent();
                         return client.deleteObject(b -> b.bucket(bucket).key(key));
                     } catch (RuntimeException e) {
                         throw S3Failures.wrap("DeleteObject", bucket, key, e);
@@ -709,7 +720,7 @@ public final class S3Store
             }
             FailureClass failureClass;
             try {
-                deleteRequests.incrementAndGet();
+                requests.deleteRequestSent();
                 DeleteObjectsResponse r =
                         client.deleteObjects(
                                 b ->
@@ -741,6 +752,7 @@ public final class S3Store
                             pending.get(0),
                             ex);
                 }
+                requests.otherRequestRetried();
                 pause(next.delayNanos());
                 continue;
             }
@@ -757,6 +769,7 @@ public final class S3Store
             if (!next.retry()) {
                 break; // reported to the caller as not deleted
             }
+            requests.otherRequestRetried();
             pause(next.delayNanos());
         }
         return pending;
@@ -844,19 +857,31 @@ public final class S3Store
         return "s3";
     }
 
+    /**
+     * Every request event is also reported to {@code listener} (the runtime's {@code
+     * StorageMetrics}); this store's own counters below keep counting.
+     */
+    @Override
+    public void onRequestEvents(StoreRequestListener listener) {
+        requests.forwardTo(listener);
+    }
+
     /** Requests that carried object bytes (PutObject and UploadPart), retries included. */
     public long dataRequests() {
-        return partRequests.get();
+        return requests.dataRequests();
     }
 
-    /** Part resends inside upload attempts. */
+    /** Resends of requests that carried object bytes (PutObject and UploadPart). */
     public long partRetries() {
-        return partRetries.get();
+        return requests.dataRequestRetries();
     }
 
-    /** Delete requests sent (one DeleteObjects counts once, whatever its size). */
+    /**
+     * Delete requests sent (one DeleteObjects counts once, whatever its size), resends and the
+     * deletes after failed uploads included.
+     */
     public long deleteRequests() {
-        return deleteRequests.get();
+        return requests.deleteRequests();
     }
 
     @Override
