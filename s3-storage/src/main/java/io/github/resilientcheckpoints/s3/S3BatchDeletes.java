@@ -88,6 +88,9 @@ final class S3BatchDeletes {
                 failureClass = FailureClass.TRANSIENT;
             } catch (RuntimeException ex) {
                 failureClass = S3Failures.classify(ex);
+                if (failureClass == FailureClass.THROTTLED) {
+                    retries.counters().throttledResponse();
+                }
                 RetryPolicy.Decision next = retries.next(attempt, failureClass, noDeadline);
                 if (!next.retry()) {
                     throw S3Failures.wrap(
