@@ -14,7 +14,8 @@ import software.amazon.awssdk.services.s3.model.S3Object;
 /**
  * The listings cleanup sweeps read: objects under a directory (ListObjectsV2, paginated) and the
  * multipart uploads pending under it (ListMultipartUploads, paginated by key and upload id). Paths
- * come back in the scheme of the directory asked for. Not retried here: a failed sweep runs again.
+ * come back in the scheme of the directory asked for. Not resent here: a failure is wrapped (naming
+ * the bucket and prefix) for the caller, the sweep, to handle.
  */
 final class S3Listings {
 

@@ -101,7 +101,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         String uploadId;
         try {
             uploadId =
-                    store.requests()
+                    store.retries()
                             .send(
                                     "CreateMultipartUpload",
                                     bucket,
@@ -257,7 +257,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             for (CompletableFuture<CompletedPart> f : all) {
                 done.add(await(f));
             }
-            store.requests()
+            store.retries()
                     .send(
                             "CompleteMultipartUpload",
                             location.bucket(),
@@ -363,14 +363,14 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private CompletedPart uploadPart(UploadSource bytes, int partNumber) throws IOException {
         long size = bytes.length();
         UploadPartResponse r =
-                store.requests()
+                store.retries()
                         .send(
                                 "UploadPart " + partNumber,
                                 location.bucket(),
                                 location.key(),
                                 S3RequestRetries.Payload.PART_BYTES,
                                 () -> {
-                                    store.requests().counters().dataRequestSent();
+                                    store.retries().counters().dataRequestSent();
                                     return store.client()
                                             .uploadPart(
                                                     b ->

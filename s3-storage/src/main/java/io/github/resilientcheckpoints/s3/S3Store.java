@@ -244,7 +244,7 @@ public final class S3Store
         return settings;
     }
 
-    S3RequestRetries requests() {
+    S3RequestRetries retries() {
         return retries;
     }
 
