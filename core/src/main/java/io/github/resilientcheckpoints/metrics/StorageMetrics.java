@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.metrics;
 
 import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoreRequestListener;
 import java.util.EnumMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -11,8 +12,12 @@ import java.util.function.LongSupplier;
 /**
  * The counters of one upload runtime (normally one per TaskManager JVM). Updated without locks from
  * upload and task threads; read by the JMX bean and by whatever bridges them into Flink's metrics.
+ *
+ * <p>It is also the {@link StoreRequestListener} of the runtime's stores: the requests a store sent
+ * and resent on its own (S3 parts, batched deletes) are counted here too, whichever store sent
+ * them.
  */
-public final class StorageMetrics {
+public final class StorageMetrics implements StoreRequestListener {
 
     private final LongAdder uploadsStarted = new LongAdder();
     private final LongAdder uploadsSucceeded = new LongAdder();
@@ -46,6 +51,11 @@ public final class StorageMetrics {
     private final LongAdder locationDeletes = new LongAdder();
     private final LongAdder locationDeleteRetries = new LongAdder();
     private final LongAdder locationDeleteFailures = new LongAdder();
+    private final LongAdder storeDataRequests = new LongAdder();
+    private final LongAdder storeDataRequestRetries = new LongAdder();
+    private final LongAdder storeDeleteRequests = new LongAdder();
+    private final LongAdder storeOtherRequestRetries = new LongAdder();
+    private final LongAdder storeThrottledResponses = new LongAdder();
     private final EnumMap<FailureClass, LongAdder> failuresByClass =
             new EnumMap<>(FailureClass.class);
     private final Map<String, LongSupplier> gauges = new ConcurrentSkipListMap<>();
@@ -141,6 +151,31 @@ public final class StorageMetrics {
     /** JobManager: deleting a checkpoint location failed for good (left for cleanup). */
     public void locationDeleteFailed() {
         locationDeleteFailures.increment();
+    }
+
+    @Override
+    public void dataRequestSent() {
+        storeDataRequests.increment();
+    }
+
+    @Override
+    public void dataRequestRetried() {
+        storeDataRequestRetries.increment();
+    }
+
+    @Override
+    public void deleteRequestSent() {
+        storeDeleteRequests.increment();
+    }
+
+    @Override
+    public void otherRequestRetried() {
+        storeOtherRequestRetries.increment();
+    }
+
+    @Override
+    public void throttledResponse() {
+        storeThrottledResponses.increment();
     }
 
     public long directoryCreates() {
@@ -338,6 +373,11 @@ public final class StorageMetrics {
         m.put("locationDeletes", locationDeletes.sum());
         m.put("locationDeleteRetries", locationDeleteRetries.sum());
         m.put("locationDeleteFailures", locationDeleteFailures.sum());
+        m.put("storeDataRequests", storeDataRequests.sum());
+        m.put("storeDataRequestRetries", storeDataRequestRetries.sum());
+        m.put("storeOtherRequestRetries", storeOtherRequestRetries.sum());
+        m.put("storeDeleteRequests", storeDeleteRequests.sum());
+        m.put("storeThrottledResponses", storeThrottledResponses.sum());
         gauges.forEach((name, gauge) -> m.put(name, gauge.getAsLong()));
         return m;
     }

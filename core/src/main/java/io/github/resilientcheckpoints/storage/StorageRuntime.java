@@ -11,6 +11,7 @@ import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
+import io.github.resilientcheckpoints.store.SupportsRequestEvents;
 import io.github.resilientcheckpoints.store.SupportsThrottleSignals;
 import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
@@ -277,6 +278,9 @@ public final class StorageRuntime implements AutoCloseable {
                             UploadThrottle throttle = throttle(settings.throttle);
                             signals.onThrottleSignal(throttle::onThrottled);
                         });
+        // The store's own requests (parts, resends, deletes) are counted with the runtime's.
+        created.capability(SupportsRequestEvents.class)
+                .ifPresent(events -> events.onRequestEvents(metrics));
         return settings.faultInjection.wrap(created);
     }
 

@@ -13,9 +13,9 @@ import java.util.Optional;
  *
  * <p>Optional capabilities ({@link SupportsPartUploads}, {@link SupportsStreamingUpload}, {@link
  * SupportsSpillAdoption}, {@link SupportsListing}, {@link SupportsBatchDelete}, {@link
- * SupportsPendingUploads}, {@link SupportsThrottleSignals}) are found with {@link #capability},
- * never with {@code instanceof}: a wrapper (e.g. {@link FaultInjectingStore}) forwards the lookup
- * to the store it wraps, so wrapping hides nothing.
+ * SupportsPendingUploads}, {@link SupportsThrottleSignals}, {@link SupportsRequestEvents}) are
+ * found with {@link #capability}, never with {@code instanceof}: a wrapper (e.g. {@link
+ * FaultInjectingStore}) forwards the lookup to the store it wraps, so wrapping hides nothing.
  */
 public interface CheckpointStore extends StateUploader, StateDeleter, Closeable {
 

@@ -12,10 +12,10 @@ import org.apache.flink.core.fs.Path;
  * execution.checkpointing.resilient.fault-injection.*}). It lets an operator, and the demo, watch
  * retries absorb store faults without breaking anything.
  *
- * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads
- * uploads, following writes and spill adoptions go through the drill too (a failed start makes the
- * stream fall back to a whole-file upload), the others (listing, deletes, pending uploads, throttle
- * signals) are the wrapped store's own.
+ * <p>Every capability of the wrapped store stays visible through {@link #capability}: part uploads,
+ * following writes and spill adoptions go through the drill too (a failed start makes the stream
+ * fall back to a whole-file upload), the others (listing, deletes, pending uploads, throttle
+ * signals, request events) are the wrapped store's own.
  */
 public final class FaultInjectingStore implements CheckpointStore {
 

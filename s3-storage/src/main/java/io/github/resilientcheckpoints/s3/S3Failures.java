@@ -62,7 +62,8 @@ final class S3Failures {
 
     static FailureClass classify(Throwable failure) {
         for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof S3Store.BucketUnusableException || t instanceof ExpiredCredentials) {
+            if (t instanceof S3BucketCheck.BucketUnusableException
+                    || t instanceof ExpiredCredentials) {
                 return FailureClass.PERMANENT;
             }
             if (t instanceof S3Exception) {

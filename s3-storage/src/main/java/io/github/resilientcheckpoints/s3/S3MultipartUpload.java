@@ -47,8 +47,9 @@ import software.amazon.awssdk.services.s3.model.UploadPartResponse;
  *       upload that fails after a completion was sent deletes the key, which may hold the object.
  * </ul>
  *
- * Requests, their retries and the abort are the store's ({@link S3Store#withRequestRetries}, {@link
- * S3Store#abortQuietly}, which also works from an interrupted thread).
+ * Requests and their retries go through the store's {@link S3RequestRetries}; the abort and the
+ * deletes after a failure through its {@link S3Cleanup}, which also works from an interrupted
+ * thread.
  */
 @ThreadSafe
 final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
@@ -100,33 +101,35 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         String uploadId;
         try {
             uploadId =
-                    store.withRequestRetries(
-                            "CreateMultipartUpload",
-                            bucket,
-                            key,
-                            false,
-                            () -> {
-                                sent.incrementAndGet();
-                                return store.client()
-                                        .createMultipartUpload(
-                                                b ->
-                                                        b.bucket(bucket)
-                                                                .key(key)
-                                                                .checksumAlgorithm(
-                                                                        ChecksumAlgorithm.CRC32_C))
-                                        .uploadId();
-                            });
+                    store.retries()
+                            .send(
+                                    "CreateMultipartUpload",
+                                    bucket,
+                                    key,
+                                    S3RequestRetries.Payload.NONE,
+                                    () -> {
+                                        sent.incrementAndGet();
+                                        return store.client()
+                                                .createMultipartUpload(
+                                                        b ->
+                                                                b.bucket(bucket)
+                                                                        .key(key)
+                                                                        .checksumAlgorithm(
+                                                                                ChecksumAlgorithm
+                                                                                        .CRC32_C))
+                                                .uploadId();
+                                    });
         } catch (IOException | RuntimeException e) {
             // S3 may have created the upload although its answer never reached us (the thread was
             // interrupted by a cancel, the connection reset): nobody would know its id, and it
             // would
             // stay pending, billed. The key is fresh, so whatever is pending under it is ours.
-            store.abortUploadsOfKeyLater(location, null);
+            store.cleanup().abortUploadsOfKeyLater(location, null);
             throw e;
         }
         if (sent.get() > 1) {
             // An earlier attempt may have created an upload whose answer was lost.
-            store.abortUploadsOfKeyLater(location, uploadId);
+            store.cleanup().abortUploadsOfKeyLater(location, uploadId);
         }
         return new S3MultipartUpload(store, location, uploadId);
     }
@@ -254,35 +257,37 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             for (CompletableFuture<CompletedPart> f : all) {
                 done.add(await(f));
             }
-            store.withRequestRetries(
-                    "CompleteMultipartUpload",
-                    location.bucket(),
-                    location.key(),
-                    false,
-                    () -> {
-                        boolean resend = completionsSent.incrementAndGet() > 1;
-                        try {
-                            return store.client()
-                                    .completeMultipartUpload(
-                                            b ->
-                                                    b.bucket(location.bucket())
-                                                            .key(location.key())
-                                                            .uploadId(uploadId)
-                                                            .multipartUpload(
-                                                                    CompletedMultipartUpload
-                                                                            .builder()
-                                                                            .parts(done)
-                                                                            .build()));
-                        } catch (S3Exception e) {
-                            if (resend
-                                    && isNoSuchUpload(e)
-                                    && completedEarlier(total, done.size())) {
-                                return null; // the earlier request completed it; its answer was
-                                // lost
-                            }
-                            throw e;
-                        }
-                    });
+            store.retries()
+                    .send(
+                            "CompleteMultipartUpload",
+                            location.bucket(),
+                            location.key(),
+                            S3RequestRetries.Payload.NONE,
+                            () -> {
+                                boolean resend = completionsSent.incrementAndGet() > 1;
+                                try {
+                                    return store.client()
+                                            .completeMultipartUpload(
+                                                    b ->
+                                                            b.bucket(location.bucket())
+                                                                    .key(location.key())
+                                                                    .uploadId(uploadId)
+                                                                    .multipartUpload(
+                                                                            CompletedMultipartUpload
+                                                                                    .builder()
+                                                                                    .parts(done)
+                                                                                    .build()));
+                                } catch (S3Exception e) {
+                                    if (resend
+                                            && isNoSuchUpload(e)
+                                            && completedEarlier(total, done.size())) {
+                                        return null; // the earlier request completed it; its answer
+                                        // was
+                                        // lost
+                                    }
+                                    throw e;
+                                }
+                            });
             completed = true;
             synchronized (this) {
                 finished = true;
@@ -293,12 +298,13 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             throw e;
         } finally {
             if (!completed) {
-                S3Store.suppress(failure, abortReporting());
+                S3Cleanup.suppress(failure, abortReporting());
                 if (completionsSent.get() > 0) {
                     // A completion may have gone through unseen: the key is fresh, whatever is
                     // there is ours.
-                    S3Store.suppress(
-                            failure, store.deleteQuietly(location.bucket(), location.key()));
+                    S3Cleanup.suppress(
+                            failure,
+                            store.cleanup().deleteQuietly(location.bucket(), location.key()));
                 }
             }
         }
@@ -350,35 +356,39 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         for (Future<?> f : running) {
             f.cancel(true);
         }
-        return store.abortQuietly(location.bucket(), location.key(), uploadId);
+        return store.cleanup().abortQuietly(location.bucket(), location.key(), uploadId);
     }
 
     /** One part, retried alone. */
     private CompletedPart uploadPart(UploadSource bytes, int partNumber) throws IOException {
         long size = bytes.length();
         UploadPartResponse r =
-                store.withRequestRetries(
-                        "UploadPart " + partNumber,
-                        location.bucket(),
-                        location.key(),
-                        true,
-                        () -> {
-                            store.dataRequestSent();
-                            return store.client()
-                                    .uploadPart(
-                                            b ->
-                                                    b.bucket(location.bucket())
-                                                            .key(location.key())
-                                                            .uploadId(uploadId)
-                                                            .partNumber(partNumber)
-                                                            .contentLength(size)
-                                                            .checksumAlgorithm(
-                                                                    ChecksumAlgorithm.CRC32_C),
-                                            RequestBody.fromContentProvider(
-                                                    () -> S3Store.range(bytes, 0, size),
-                                                    size,
-                                                    "application/octet-stream"));
-                        });
+                store.retries()
+                        .send(
+                                "UploadPart " + partNumber,
+                                location.bucket(),
+                                location.key(),
+                                S3RequestRetries.Payload.PART_BYTES,
+                                () -> {
+                                    store.retries().counters().dataRequestSent();
+                                    return store.client()
+                                            .uploadPart(
+                                                    b ->
+                                                            b.bucket(location.bucket())
+                                                                    .key(location.key())
+                                                                    .uploadId(uploadId)
+                                                                    .partNumber(partNumber)
+                                                                    .contentLength(size)
+                                                                    .checksumAlgorithm(
+                                                                            ChecksumAlgorithm
+                                                                                    .CRC32_C),
+                                                    RequestBody.fromContentProvider(
+                                                            () ->
+                                                                    S3RequestBodies.range(
+                                                                            bytes, 0, size),
+                                                            size,
+                                                            "application/octet-stream"));
+                                });
         return CompletedPart.builder()
                 .partNumber(partNumber)
                 .eTag(r.eTag())
@@ -416,7 +426,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                             @Override
                             public InputStream nextElement() {
                                 UploadSource u = next.next();
-                                return S3Store.range(u, 0, u.length());
+                                return S3RequestBodies.range(u, 0, u.length());
                             }
                         });
             }

@@ -239,9 +239,9 @@ class S3LimitsTest {
         SyntheticSource source = new SyntheticSource(12 * 5 * MB + 123);
         SupportsPartUploads.PartUpload upload = store.startPartUpload(target());
         for (int i = 0; i < 12; i++) {
-            upload.submitPart(i + 1, S3Store.slice(source, i * 5 * MB, 5 * MB));
+            upload.submitPart(i + 1, S3RequestBodies.slice(source, i * 5 * MB, 5 * MB));
         }
-        Path written = upload.complete(13, S3Store.slice(source, 12 * 5 * MB, 123));
+        Path written = upload.complete(13, S3RequestBodies.slice(source, 12 * 5 * MB, 123));
         assertStored(written, source);
         assertThat(sizesByPart()).containsExactly(5 * MB, 10 * MB, 20 * MB, 25 * MB + 123);
     }

@@ -1,0 +1,187 @@
+package io.github.resilientcheckpoints.s3;
+
+import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoreRequestCounters;
+import io.github.resilientcheckpoints.time.Sleeper;
+import io.github.resilientcheckpoints.time.Ticker;
+import io.github.resilientcheckpoints.upload.RetryPolicy;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.time.Duration;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Supplier;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.exception.AbortedException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
+
+/**
+ * The S3 store's resends of single requests, through core's {@link RetryPolicy} with an injected
+ * clock and waits: {@code s3.part-attempts} per request, backoff with full jitter from 100 ms to 2
+ * s, no deadline of its own (the storage's deadline and the SDK's {@code s3.request-timeout} bound
+ * it). Classifies each failure ({@link S3Failures}), tells the throttle about every SlowDown, and
+ * counts every resend and throttled answer in the store's {@link StoreRequestCounters}.
+ */
+final class S3RequestRetries {
+
+    private static final Logger LOG = LoggerFactory.getLogger(S3RequestRetries.class);
+
+    private final RetryPolicy policy;
+    private final Ticker ticker;
+    private final Sleeper sleeper;
+    private final StoreRequestCounters counters;
+    private volatile Runnable throttleListener = () -> {};
+
+    S3RequestRetries(int attempts, Ticker ticker, Sleeper sleeper, StoreRequestCounters counters) {
+        // The attempt timeout is the SDK's (s3.request-timeout); the deadline is the storage's.
+        this.policy =
+                new RetryPolicy(
+                        attempts,
+                        Duration.ofMillis(100),
+                        Duration.ofSeconds(2),
+                        Duration.ofDays(1));
+        this.ticker = ticker;
+        this.sleeper = sleeper;
+        this.counters = counters;
+    }
+
+    /** Who to tell about every SlowDown / 429 answered to a request (the throttle). */
+    void onThrottleSignal(Runnable listener) {
+        this.throttleListener = listener;
+    }
+
+    /** The counters every request, resend and throttled answer is reported to. */
+    StoreRequestCounters counters() {
+        return counters;
+    }
+
+    /** What a request carries: decides how a 403 is read and which counter a resend goes to. */
+    enum Payload {
+        /** No file bytes (start or completion of a multipart upload). */
+        NONE,
+        /** A whole small file (PutObject). */
+        OBJECT_BYTES,
+        /**
+         * A part of a multipart upload that these credentials already created: a signature
+         * rejection (403) then means the signed body changed in transit, not bad credentials, and
+         * the part is resent.
+         */
+        PART_BYTES
+    }
+
+    /**
+     * Sends one request, resending it alone (up to {@code s3.part-attempts}) on a retryable
+     * failure; throttle signals and resends are reported. A permanent failure or an interrupt ends
+     * it at once.
+     */
+    <T> T send(String operation, String bucket, String key, Payload payload, Supplier<T> request)
+            throws IOException {
+        long noDeadline = noDeadline();
+        for (int attempt = 1; ; attempt++) {
+            if (Thread.currentThread().isInterrupted()) {
+                throw new InterruptedIOException(
+                        operation + " of s3://" + bucket + "/" + key + " was cancelled");
+            }
+            try {
+                return request.get();
+            } catch (RuntimeException e) {
+                S3RequestBodies.SourceFailure sourceFailure = sourceFailure(e);
+                if (sourceFailure != null) {
+                    // The staged bytes could not be read, not S3's fault: resending cannot help.
+                    throw new IOException(
+                            operation
+                                    + " of s3://"
+                                    + bucket
+                                    + "/"
+                                    + key
+                                    + " failed reading the staged bytes: "
+                                    + sourceFailure.getMessage(),
+                            sourceFailure);
+                }
+                IOException failure = S3Failures.wrap(operation, bucket, key, e);
+                FailureClass c = S3Failures.classify(e);
+                if (payload == Payload.PART_BYTES
+                        && e instanceof S3Exception
+                        && ((S3Exception) e).statusCode() == 403) {
+                    c = FailureClass.TRANSIENT;
+                }
+                if (isInterrupt(e)) {
+                    throw failure;
+                }
+                if (c == FailureClass.THROTTLED) {
+                    counters.throttledResponse();
+                    throttleListener.run();
+                }
+                RetryPolicy.Decision next = next(attempt, c, noDeadline);
+                if (!next.retry()) {
+                    if (S3Failures.isExpiredCredentials(e)) {
+                        // The SDK resolved the credentials again for every resend: the provider did
+                        // not refresh.
+                        throw new S3Failures.ExpiredCredentials(
+                                operation, bucket, key, attempt, (S3Exception) e);
+                    }
+                    throw failure;
+                }
+                LOG.debug(
+                        "{} of s3://{}/{} failed on attempt {} ({}): {}; resending",
+                        operation,
+                        bucket,
+                        key,
+                        attempt,
+                        c,
+                        e.toString());
+                if (payload != Payload.NONE) {
+                    counters.dataRequestRetried();
+                } else {
+                    counters.otherRequestRetried();
+                }
+                pause(next.delayNanos());
+            }
+        }
+    }
+
+    private static boolean isInterrupt(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof InterruptedException
+                    || t instanceof InterruptedIOException
+                    || t instanceof AbortedException) {
+                return true;
+            }
+        }
+        return Thread.currentThread().isInterrupted();
+    }
+
+    private static S3RequestBodies.SourceFailure sourceFailure(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof S3RequestBodies.SourceFailure) {
+                return (S3RequestBodies.SourceFailure) t;
+            }
+        }
+        return null;
+    }
+
+    /** A deadline that never ends a request's resends: only the attempt cap does. */
+    long noDeadline() {
+        return ticker.nanoTime() + Duration.ofDays(1).toNanos();
+    }
+
+    /** Whether, and after how long, attempt {@code attempt + 1} follows a failure of this class. */
+    RetryPolicy.Decision next(int attempt, FailureClass failureClass, long deadlineNanos) {
+        return policy.onFailure(
+                attempt,
+                failureClass,
+                ticker.nanoTime(),
+                deadlineNanos,
+                ThreadLocalRandom.current()::nextDouble);
+    }
+
+    /** Waits between two attempts; an interrupt ends the request. */
+    void pause(long nanos) throws InterruptedIOException {
+        try {
+            sleeper.sleepNanos(nanos);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted between S3 request attempts");
+        }
+    }
+}
