@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
+import io.github.resilientcheckpoints.spill.StagedReaders;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
@@ -99,6 +100,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private boolean memoryFallback;
     private final AtomicLong memoryHeld = new AtomicLong();
+
+    /**
+     * Upload attempts reading the staged bytes: an attempt the uploader abandoned may read on after
+     * the stream is finished, and the disk and memory stay reserved until it stops.
+     */
+    private final StagedReaders stagedReaders = new StagedReaders(this::releaseLocal);
 
     private volatile int state = OPEN;
     private volatile SpillSpace.Reservation reservation;
@@ -551,7 +558,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
         List<byte[]> chunks = new ArrayList<>(memoryChunks);
         return new StagedSource(
-                reservation == null ? null : reservation.file(), spilledBytes, chunks, buffer, pos);
+                reservation == null ? null : reservation.file(),
+                spilledBytes,
+                chunks,
+                buffer,
+                pos,
+                stagedReaders);
     }
 
     private Path newTargetPath() {
@@ -585,7 +597,11 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    /** Closes and deletes the spill file, gives back disk and memory; idempotent, any thread. */
+    /**
+     * Closes the spill file; deletes it and gives back disk and memory now, or, while an upload
+     * attempt (one the uploader abandoned) still reads them, when that attempt closes its reader.
+     * Idempotent, any thread.
+     */
     private void discardLocal() {
         FileOutputStream out = spillOut;
         if (out != null) {
@@ -595,6 +611,16 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 LOG.debug("Could not close spill file", e);
             }
         }
+        if (stagedReaders.finish()) {
+            releaseLocal();
+        }
+    }
+
+    /**
+     * Deletes the spill file, gives back disk and memory; idempotent, any thread (the last
+     * reader's, or the cleaner's for a reader nobody closed).
+     */
+    private void releaseLocal() {
         SpillSpace.Reservation r = reservation;
         if (r != null) {
             try {
@@ -629,13 +655,16 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         private final byte[] tail;
         private final int tailLength;
         private final long length;
+        private final StagedReaders readers;
 
         StagedSource(
                 @Nullable java.nio.file.Path file,
                 long fileBytes,
                 List<byte[]> chunks,
                 byte[] tail,
-                int tailLength) {
+                int tailLength,
+                StagedReaders readers) {
+            this.readers = readers;
             this.file = file;
             this.fileBytes = file == null ? 0 : fileBytes;
             this.chunks = chunks;
@@ -655,6 +684,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
         @Override
         public InputStream open() throws IOException {
+            return readers.open(this::openParts);
+        }
+
+        private InputStream openParts() throws IOException {
             List<InputStream> parts = new ArrayList<>();
             if (file != null && fileBytes > 0) {
                 // Only the confirmed prefix: a write that failed half-way may have left a tail.
