@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.spill;
 
+import java.io.Closeable;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -60,6 +61,24 @@ public final class StagedReaders {
      * @throws IOException when the owner has finished and no reader is left: the bytes are gone
      */
     public InputStream open(Opener opener) throws IOException {
+        Hold hold = hold();
+        InputStream in;
+        try {
+            in = opener.open();
+        } catch (IOException | RuntimeException | Error e) {
+            hold.close();
+            throw e;
+        }
+        return new Counted(in, hold);
+    }
+
+    /**
+     * Counts one reader that reads the staged bytes its own way (a file channel) until the hold is
+     * closed; open the bytes after taking it, close it after closing them.
+     *
+     * @throws IOException when the owner has finished and no reader is left: the bytes are gone
+     */
+    public Hold hold() throws IOException {
         while (true) {
             int h = holds.get();
             if (h == 0) {
@@ -68,17 +87,9 @@ public final class StagedReaders {
                                 + " was closed or its upload ended); nothing is left to read.");
             }
             if (holds.compareAndSet(h, h + 1)) {
-                break;
+                return new Hold(this);
             }
         }
-        InputStream in;
-        try {
-            in = opener.open();
-        } catch (IOException | RuntimeException | Error e) {
-            drop();
-            throw e;
-        }
-        return new Counted(in, this);
     }
 
     /**
@@ -107,13 +118,29 @@ public final class StagedReaders {
         }
     }
 
-    private static final class Counted extends FilterInputStream {
+    /** One counted reader; counted out when closed, or once unreachable if nobody closes it. */
+    public static final class Hold implements Closeable {
         private final Cleaner.Cleanable counted;
 
-        Counted(InputStream in, StagedReaders readers) {
-            super(in);
-            // The action must not reach this stream, or it would never become unreachable.
+        private Hold(StagedReaders readers) {
+            // The action must not reach this hold, or it would never become unreachable.
             this.counted = UNCLOSED_READERS.register(this, readers::drop);
+        }
+
+        /** Idempotent. */
+        @Override
+        public void close() {
+            counted.clean(); // runs the action at most once
+        }
+    }
+
+    /** A stream that holds its reader's count: unreachable together with it. */
+    private static final class Counted extends FilterInputStream {
+        private final Hold hold;
+
+        Counted(InputStream in, Hold hold) {
+            super(in);
+            this.hold = hold;
         }
 
         @Override
@@ -121,7 +148,7 @@ public final class StagedReaders {
             try {
                 super.close();
             } finally {
-                counted.clean(); // runs the action at most once
+                hold.close();
             }
         }
     }

@@ -6,14 +6,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
+import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.testing.FakeDisks;
 import io.github.resilientcheckpoints.testing.FakeTicker;
+import io.github.resilientcheckpoints.testing.PartUploadStore;
 import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.time.Ticker;
@@ -165,11 +168,147 @@ class AbandonedAttemptReleaseTest {
         assertThat(SpillFiles.under(FakeDisks.sub(spill))).isEmpty();
     }
 
+    @Test
+    void partOfAnAbortedPipelinedUploadKeepsTheSpillFileReservedUntilItStopsReading()
+            throws Exception {
+        StallingPartStore parts = new StallingPartStore(BUFFER);
+        try {
+            SpillSpace space =
+                    new SpillSpace(
+                            List.of(spill),
+                            Workers.generousLimits(),
+                            FreeSpaceProbe.FILE_STORE,
+                            Ticker.SYSTEM);
+            WorkerServices services =
+                    Workers.services(
+                            parts, Workers.fastPolicy(3), executor, space, metrics, Redactor.NONE);
+            ResilientStateOutputStream out =
+                    new ResilientStateOutputStream(
+                            new Path(remote.toUri()),
+                            true,
+                            1024,
+                            BUFFER,
+                            services,
+                            Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
+            out.write(randomBytes(4 * BUFFER + 5, 13));
+            assertThat(parts.stalled.await(10, TimeUnit.SECONDS)).isTrue();
+            java.nio.file.Path spillFile = out.spillFile();
+            long reserved = space.reservedBytes();
+            assertThat(reserved).isPositive();
+
+            out.close(); // task cancelled: the part upload is aborted, its part thread stalls on
+            assertThat(space.reservedBytes())
+                    .as("spill file still read by the aborted part")
+                    .isEqualTo(reserved);
+            assertThat(spillFile).exists();
+
+            parts.release.countDown();
+            assertThat(parts.stalledReaderClosed.get(10, TimeUnit.SECONDS)).isTrue();
+            awaitTrue(() -> space.reservedBytes() == 0);
+            assertThat(spillFile).doesNotExist();
+        } finally {
+            parts.release.countDown();
+            parts.close();
+        }
+    }
+
     private static void awaitTrue(BooleanSupplier condition) throws InterruptedException {
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!condition.getAsBoolean()) {
             assertThat(System.nanoTime()).as("condition within 10 s").isLessThan(end);
             Thread.sleep(10);
+        }
+    }
+
+    /** Part uploads whose first part stalls after reading a little, deaf to interrupts. */
+    private static final class StallingPartStore implements CheckpointStore, SupportsPartUploads {
+        final PartUploadStore real;
+        final CountDownLatch stalled = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final CompletableFuture<Boolean> stalledReaderClosed = new CompletableFuture<>();
+
+        StallingPartStore(long partSize) {
+            this.real = new PartUploadStore(partSize);
+        }
+
+        @Override
+        public long partSize() {
+            return real.partSize();
+        }
+
+        @Override
+        public PartUpload startPartUpload(Path target) throws IOException {
+            PartUpload upload = real.startPartUpload(target);
+            return new PartUpload() {
+                @Override
+                public void submitPart(int partNumber, UploadSource bytes) {
+                    upload.submitPart(partNumber, partNumber == 1 ? stalling(bytes) : bytes);
+                }
+
+                @Override
+                public Path complete(int lastPartNumber, UploadSource lastPart) throws IOException {
+                    return upload.complete(lastPartNumber, lastPart);
+                }
+
+                @Override
+                public void abort() {
+                    upload.abort();
+                }
+            };
+        }
+
+        private UploadSource stalling(UploadSource bytes) {
+            return new UploadSource() {
+                @Override
+                public long length() {
+                    return bytes.length();
+                }
+
+                @Override
+                public InputStream open() throws IOException {
+                    InputStream in = bytes.open();
+                    return new java.io.FilterInputStream(in) {
+                        @Override
+                        public int read(byte[] b, int off, int len) throws IOException {
+                            int n = super.read(b, off, Math.min(len, 4096));
+                            stalled.countDown();
+                            StallingStore.awaitUninterruptibly(release);
+                            return n;
+                        }
+
+                        @Override
+                        public void close() throws IOException {
+                            super.close();
+                            stalledReaderClosed.complete(true);
+                        }
+                    };
+                }
+            };
+        }
+
+        @Override
+        public Path upload(UploadSource source, Path target) throws IOException {
+            return real.upload(source, target);
+        }
+
+        @Override
+        public void delete(Path path) throws IOException {
+            real.delete(path);
+        }
+
+        @Override
+        public FailureClass classify(Throwable failure) {
+            return real.classify(failure);
+        }
+
+        @Override
+        public String name() {
+            return "stalling-parts";
+        }
+
+        @Override
+        public void close() {
+            real.close();
         }
     }
 
