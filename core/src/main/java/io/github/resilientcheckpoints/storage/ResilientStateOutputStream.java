@@ -316,7 +316,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                             services.uploader(),
                             services.metrics(),
                             services.ticker(),
-                            deadline);
+                            deadline,
+                            stagedReaders);
         } else if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
             // Task-owned state: the stream may stay open a whole checkpoint interval; a following
             // write would hold an upload permit and thread all that time. It goes up whole at the
@@ -332,7 +333,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                             services.uploader(),
                             services.metrics(),
                             services.ticker(),
-                            deadline);
+                            deadline,
+                            stagedReaders);
         }
         if (p == null) {
             pipelineOff = true;
