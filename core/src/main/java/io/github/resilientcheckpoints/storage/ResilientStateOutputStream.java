@@ -600,9 +600,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     }
 
     /**
-     * Closes the spill file; deletes it and gives back disk and memory now, or, while an upload
-     * attempt (one the uploader abandoned) still reads them, when that attempt closes its reader.
-     * Idempotent, any thread.
+     * Closes and deletes the spill file; gives back disk and memory now, or, while an upload
+     * attempt (one the uploader abandoned, still stuck in the store) reads them, once it closes its
+     * reader: its open file keeps the deleted file's blocks in use, and its reader the memory
+     * chunks. Idempotent, any thread.
      */
     private void discardLocal() {
         FileOutputStream out = spillOut;
@@ -613,26 +614,42 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 LOG.debug("Could not close spill file", e);
             }
         }
+        // Gone from the directory at once; a reader that has it open reads on.
+        deleteSpillFile(false);
         if (stagedReaders.finish()) {
             releaseLocal();
         }
     }
 
     /**
-     * Deletes the spill file, gives back disk and memory; idempotent, any thread (the last
-     * reader's, or the cleaner's for a reader nobody closed).
+     * Gives back disk and memory (and deletes the spill file where an open reader kept it from
+     * being deleted); idempotent, any thread (the last reader's, or the cleaner's for a reader
+     * nobody closed).
      */
     private void releaseLocal() {
         SpillSpace.Reservation r = reservation;
         if (r != null) {
-            try {
-                Files.deleteIfExists(r.file());
-            } catch (IOException e) {
-                LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
-            }
+            deleteSpillFile(true);
             r.release(spilledBytes);
         }
         releaseMemory();
+    }
+
+    private void deleteSpillFile(boolean last) {
+        SpillSpace.Reservation r = reservation;
+        if (r == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(r.file());
+        } catch (IOException e) {
+            if (last) {
+                LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
+            } else {
+                LOG.debug(
+                        "Spill file {} not deleted yet (still open?): {}", r.file(), e.toString());
+            }
+        }
     }
 
     private void releaseMemory() {
