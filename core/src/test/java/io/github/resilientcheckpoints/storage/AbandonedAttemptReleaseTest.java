@@ -83,15 +83,16 @@ class AbandonedAttemptReleaseTest {
     }
 
     private ResilientStateOutputStream stream(SpillSpace space, Duration attemptTimeout) {
+        return stream(
+                store,
+                space,
+                new RetryPolicy(3, Duration.ofMillis(1), Duration.ofMillis(5), attemptTimeout));
+    }
+
+    private ResilientStateOutputStream stream(
+            CheckpointStore to, SpillSpace space, RetryPolicy policy) {
         WorkerServices services =
-                Workers.services(
-                        store,
-                        new RetryPolicy(
-                                3, Duration.ofMillis(1), Duration.ofMillis(5), attemptTimeout),
-                        executor,
-                        space,
-                        metrics,
-                        Redactor.NONE);
+                Workers.services(to, policy, executor, space, metrics, Redactor.NONE);
         return new ResilientStateOutputStream(
                 new Path(remote.toUri()),
                 true,
@@ -178,17 +179,7 @@ class AbandonedAttemptReleaseTest {
                             Workers.generousLimits(),
                             FreeSpaceProbe.FILE_STORE,
                             Ticker.SYSTEM);
-            WorkerServices services =
-                    Workers.services(
-                            parts, Workers.fastPolicy(3), executor, space, metrics, Redactor.NONE);
-            ResilientStateOutputStream out =
-                    new ResilientStateOutputStream(
-                            new Path(remote.toUri()),
-                            true,
-                            1024,
-                            BUFFER,
-                            services,
-                            Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
+            ResilientStateOutputStream out = stream(parts, space, Workers.fastPolicy(3));
             out.write(randomBytes(4 * BUFFER + 5, 13));
             assertThat(parts.stalled.await(10, TimeUnit.SECONDS)).isTrue();
             java.nio.file.Path spillFile = out.spillFile();
@@ -219,24 +210,27 @@ class AbandonedAttemptReleaseTest {
     }
 
     /** Part uploads whose first part stalls after reading a little, deaf to interrupts. */
-    private static final class StallingPartStore implements CheckpointStore, SupportsPartUploads {
-        final PartUploadStore real;
-        final CountDownLatch stalled = new CountDownLatch(1);
-        final CountDownLatch release = new CountDownLatch(1);
-        final CompletableFuture<Boolean> stalledReaderClosed = new CompletableFuture<>();
+    private static final class StallingPartStore extends StallingStoreBase
+            implements SupportsPartUploads {
+        final PartUploadStore parts;
 
         StallingPartStore(long partSize) {
-            this.real = new PartUploadStore(partSize);
+            this(new PartUploadStore(partSize));
+        }
+
+        private StallingPartStore(PartUploadStore parts) {
+            super(parts);
+            this.parts = parts;
         }
 
         @Override
         public long partSize() {
-            return real.partSize();
+            return parts.partSize();
         }
 
         @Override
         public PartUpload startPartUpload(Path target) throws IOException {
-            PartUpload upload = real.startPartUpload(target);
+            PartUpload upload = parts.startPartUpload(target);
             return new PartUpload() {
                 @Override
                 public void submitPart(int partNumber, UploadSource bytes) {
@@ -270,7 +264,7 @@ class AbandonedAttemptReleaseTest {
                         public int read(byte[] b, int off, int len) throws IOException {
                             int n = super.read(b, off, Math.min(len, 4096));
                             stalled.countDown();
-                            StallingStore.awaitUninterruptibly(release);
+                            awaitUninterruptibly(release);
                             return n;
                         }
 
@@ -282,6 +276,62 @@ class AbandonedAttemptReleaseTest {
                     };
                 }
             };
+        }
+    }
+
+    /**
+     * The real local-file store, except that the first attempt reads a little and then stalls, as a
+     * thread blocked in a socket write would: an interrupt does not end it, only {@link #release}
+     * does. It then closes its reader and fails.
+     */
+    private static final class StallingStore extends StallingStoreBase {
+        private final java.util.concurrent.atomic.AtomicBoolean first =
+                new java.util.concurrent.atomic.AtomicBoolean(true);
+
+        StallingStore() {
+            super(new FlinkFileSystemStore());
+        }
+
+        @Override
+        public Path upload(UploadSource source, Path target) throws IOException {
+            if (!first.compareAndSet(true, false)) {
+                return super.upload(source, target);
+            }
+            try (InputStream in = source.open()) {
+                in.readNBytes(4096);
+                stalled.countDown();
+                awaitUninterruptibly(release);
+            } finally {
+                stalledReaderClosed.complete(true);
+            }
+            throw new IOException("connection reset while the attempt was stalled");
+        }
+    }
+
+    /** A real store behind, and the latches of one reader that stalls, deaf to interrupts. */
+    private abstract static class StallingStoreBase implements CheckpointStore {
+        final CountDownLatch stalled = new CountDownLatch(1);
+        final CountDownLatch release = new CountDownLatch(1);
+        final CompletableFuture<Boolean> stalledReaderClosed = new CompletableFuture<>();
+        final CheckpointStore real;
+
+        StallingStoreBase(CheckpointStore real) {
+            this.real = real;
+        }
+
+        static void awaitUninterruptibly(CountDownLatch latch) {
+            boolean interrupted = false;
+            while (true) {
+                try {
+                    latch.await();
+                    break;
+                } catch (InterruptedException e) {
+                    interrupted = true;
+                }
+            }
+            if (interrupted) {
+                Thread.currentThread().interrupt();
+            }
         }
 
         @Override
@@ -301,74 +351,12 @@ class AbandonedAttemptReleaseTest {
 
         @Override
         public String name() {
-            return "stalling-parts";
+            return "stalling-" + real.name();
         }
 
         @Override
-        public void close() {
+        public void close() throws IOException {
             real.close();
         }
-    }
-
-    /**
-     * The real local-file store, except that the first attempt reads a little and then stalls, as a
-     * thread blocked in a socket write would: an interrupt does not end it, only {@link #release}
-     * does. It then closes its reader and fails.
-     */
-    private static final class StallingStore implements CheckpointStore {
-        final FlinkFileSystemStore real = new FlinkFileSystemStore();
-        final CountDownLatch stalled = new CountDownLatch(1);
-        final CountDownLatch release = new CountDownLatch(1);
-        final CompletableFuture<Boolean> stalledReaderClosed = new CompletableFuture<>();
-        private final java.util.concurrent.atomic.AtomicBoolean first =
-                new java.util.concurrent.atomic.AtomicBoolean(true);
-
-        @Override
-        public Path upload(UploadSource source, Path target) throws IOException {
-            if (!first.compareAndSet(true, false)) {
-                return real.upload(source, target);
-            }
-            try (InputStream in = source.open()) {
-                in.readNBytes(4096);
-                stalled.countDown();
-                awaitUninterruptibly(release);
-            } finally {
-                stalledReaderClosed.complete(true);
-            }
-            throw new IOException("connection reset while the attempt was stalled");
-        }
-
-        private static void awaitUninterruptibly(CountDownLatch latch) {
-            boolean interrupted = false;
-            while (true) {
-                try {
-                    latch.await();
-                    break;
-                } catch (InterruptedException e) {
-                    interrupted = true;
-                }
-            }
-            if (interrupted) {
-                Thread.currentThread().interrupt();
-            }
-        }
-
-        @Override
-        public void delete(Path path) throws IOException {
-            real.delete(path);
-        }
-
-        @Override
-        public FailureClass classify(Throwable failure) {
-            return real.classify(failure);
-        }
-
-        @Override
-        public String name() {
-            return "stalling";
-        }
-
-        @Override
-        public void close() {}
     }
 }
