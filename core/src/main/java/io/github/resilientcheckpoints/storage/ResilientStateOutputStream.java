@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.storage;
 
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
+import io.github.resilientcheckpoints.spill.StagedReaders;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsSpillAdoption;
@@ -100,6 +101,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private boolean memoryFallback;
     private final AtomicLong memoryHeld = new AtomicLong();
+
+    /**
+     * Upload attempts reading the staged bytes: an attempt the uploader abandoned may read on after
+     * the stream is finished, and the disk and memory stay reserved until it stops.
+     */
+    private final StagedReaders stagedReaders = new StagedReaders(this::releaseLocal);
 
     private volatile int state = OPEN;
     private volatile SpillSpace.Reservation reservation;
@@ -323,7 +330,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                             services.uploader(),
                             services.metrics(),
                             services.ticker(),
-                            deadline);
+                            deadline,
+                            stagedReaders);
         } else if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
             // Task-owned state: the stream may stay open a whole checkpoint interval; a following
             // write would hold an upload permit and thread all that time. It goes up whole at the
@@ -339,7 +347,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                             services.uploader(),
                             services.metrics(),
                             services.ticker(),
-                            deadline);
+                            deadline,
+                            stagedReaders);
         }
         if (p == null) {
             pipelineOff = true;
@@ -590,7 +599,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
         List<byte[]> chunks = new ArrayList<>(memoryChunks);
         return new StagedSource(
-                reservation == null ? null : reservation.file(), spilledBytes, chunks, buffer, pos);
+                reservation == null ? null : reservation.file(),
+                spilledBytes,
+                chunks,
+                buffer,
+                pos,
+                stagedReaders);
     }
 
     private Path newTargetPath() {
@@ -624,7 +638,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    /** Closes and deletes the spill file, gives back disk and memory; idempotent, any thread. */
+    /**
+     * Closes and deletes the spill file; gives back disk and memory now, or, while an upload
+     * attempt (one the uploader abandoned, still stuck in the store) reads them, once it closes its
+     * reader: its open file keeps the deleted file's blocks in use, and its reader the memory
+     * chunks. Idempotent, any thread.
+     */
     private void discardLocal() {
         FileOutputStream out = spillOut;
         if (out != null) {
@@ -634,16 +653,42 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 LOG.debug("Could not close spill file", e);
             }
         }
+        // Gone from the directory at once; a reader that has it open reads on.
+        deleteSpillFile(false);
+        if (stagedReaders.finish()) {
+            releaseLocal();
+        }
+    }
+
+    /**
+     * Gives back disk and memory (and deletes the spill file where an open reader kept it from
+     * being deleted); idempotent, any thread (the last reader's, or the cleaner's for a reader
+     * nobody closed).
+     */
+    private void releaseLocal() {
         SpillSpace.Reservation r = reservation;
         if (r != null) {
-            try {
-                Files.deleteIfExists(r.file());
-            } catch (IOException e) {
-                LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
-            }
+            deleteSpillFile(true);
             r.release(spilledBytes);
         }
         releaseMemory();
+    }
+
+    private void deleteSpillFile(boolean last) {
+        SpillSpace.Reservation r = reservation;
+        if (r == null) {
+            return;
+        }
+        try {
+            Files.deleteIfExists(r.file());
+        } catch (IOException e) {
+            if (last) {
+                LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
+            } else {
+                LOG.debug(
+                        "Spill file {} not deleted yet (still open?): {}", r.file(), e.toString());
+            }
+        }
     }
 
     private void releaseMemory() {
@@ -668,13 +713,16 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         private final byte[] tail;
         private final int tailLength;
         private final long length;
+        private final StagedReaders readers;
 
         StagedSource(
                 @Nullable java.nio.file.Path file,
                 long fileBytes,
                 List<byte[]> chunks,
                 byte[] tail,
-                int tailLength) {
+                int tailLength,
+                StagedReaders readers) {
+            this.readers = readers;
             this.file = file;
             this.fileBytes = file == null ? 0 : fileBytes;
             this.chunks = chunks;
@@ -694,6 +742,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
         @Override
         public InputStream open() throws IOException {
+            return readers.open(this::openParts);
+        }
+
+        private InputStream openParts() throws IOException {
             List<InputStream> parts = new ArrayList<>();
             if (file != null && fileBytes > 0) {
                 // Only the confirmed prefix: a write that failed half-way may have left a tail.

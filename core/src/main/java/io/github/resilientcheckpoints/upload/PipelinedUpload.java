@@ -1,12 +1,14 @@
 package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.spill.StagedReaders;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
+import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -98,6 +100,8 @@ public final class PipelinedUpload {
     /**
      * Starts a part upload to {@code target} if an upload permit is free right now.
      *
+     * @param readers counts the part requests reading the file, so that it stays reserved while a
+     *     part the store gave up on still reads it
      * @return null when no permit is free or the store could not start one (the file then goes up
      *     whole at the end); nothing is held then
      */
@@ -108,7 +112,8 @@ public final class PipelinedUpload {
             RetryingUploader uploader,
             StorageMetrics metrics,
             Ticker ticker,
-            UploadDeadline deadline) {
+            UploadDeadline deadline,
+            StagedReaders readers) {
         UploadThrottle throttle = uploader.throttle();
         if (!throttle.tryAcquirePermit()) {
             return null;
@@ -116,7 +121,11 @@ public final class PipelinedUpload {
         try {
             PartsFeed parts =
                     new PartsFeed(
-                            store.startPartUpload(target), store.partSize(), uploader, deadline);
+                            store.startPartUpload(target),
+                            store.partSize(),
+                            uploader,
+                            deadline,
+                            readers);
             return new PipelinedUpload(parts, uploader, metrics, ticker, deadline, target);
         } catch (Exception | Error e) {
             throttle.releasePermit();
@@ -138,6 +147,8 @@ public final class PipelinedUpload {
      * permit is free right now. The store's write is opened on that thread too: nothing here waits
      * for the store.
      *
+     * @param readers counts the follower while it has the file open, so that the file stays
+     *     reserved while a follower that was given up is still stuck in the store
      * @return null when no permit is free or the upload threads refused the task (the file then
      *     goes up whole at the end); nothing is held then
      */
@@ -149,12 +160,14 @@ public final class PipelinedUpload {
             RetryingUploader uploader,
             StorageMetrics metrics,
             Ticker ticker,
-            UploadDeadline deadline) {
+            UploadDeadline deadline,
+            StagedReaders readers) {
         UploadThrottle throttle = uploader.throttle();
         if (!throttle.tryAcquirePermit()) {
             return null;
         }
-        FollowFeed follow = new FollowFeed(store, target, file, uploader.throttle(), deadline);
+        FollowFeed follow =
+                new FollowFeed(store, target, file, uploader.throttle(), deadline, readers);
         try {
             uploader.executor().execute(follow.task);
         } catch (RejectedExecutionException e) {
@@ -380,6 +393,7 @@ public final class PipelinedUpload {
         private final long partSize;
         private final RetryingUploader uploader;
         private final UploadDeadline deadline;
+        private final StagedReaders readers;
 
         /** Writer thread only. */
         private int partsSent;
@@ -388,7 +402,9 @@ public final class PipelinedUpload {
                 SupportsPartUploads.PartUpload upload,
                 long partSize,
                 RetryingUploader uploader,
-                UploadDeadline deadline) {
+                UploadDeadline deadline,
+                StagedReaders readers) {
+            this.readers = readers;
             this.upload = upload;
             this.partSize = partSize;
             this.uploader = uploader;
@@ -404,9 +420,7 @@ public final class PipelinedUpload {
         public void advance(java.nio.file.Path file, long fileBytes) {
             while (fileBytes - (long) partsSent * partSize >= partSize) {
                 long offset = (long) partsSent * partSize;
-                upload.submitPart(
-                        partsSent + 1,
-                        uploader.throttled(new FileSlice(file, offset, partSize), deadline));
+                upload.submitPart(partsSent + 1, slice(file, offset, partSize));
                 partsSent++;
             }
         }
@@ -415,8 +429,7 @@ public final class PipelinedUpload {
         public CompletableFuture<Path> finish(java.nio.file.Path file, long fileBytes) {
             long sent = (long) partsSent * partSize;
             int lastPart = partsSent + 1;
-            UploadSource last =
-                    uploader.throttled(new FileSlice(file, sent, fileBytes - sent), deadline);
+            UploadSource last = slice(file, sent, fileBytes - sent);
             CompletableFuture<Path> completion = new CompletableFuture<>();
             uploader.executor()
                     .execute(
@@ -428,6 +441,24 @@ public final class PipelinedUpload {
                                 }
                             });
             return completion;
+        }
+
+        /** Bytes of the file as the store reads them: throttled, and counted while open. */
+        private UploadSource slice(java.nio.file.Path file, long offset, long length) {
+            FileSlice slice = new FileSlice(file, offset, length);
+            UploadSource counted =
+                    new UploadSource() {
+                        @Override
+                        public long length() {
+                            return length;
+                        }
+
+                        @Override
+                        public InputStream open() throws IOException {
+                            return readers.open(slice::open);
+                        }
+                    };
+            return uploader.throttled(counted, deadline);
         }
 
         @Override
@@ -475,6 +506,7 @@ public final class PipelinedUpload {
         private final java.nio.file.Path file;
         private final UploadThrottle throttle;
         private final UploadDeadline deadline;
+        private final StagedReaders readers;
         private final CompletableFuture<Path> result = new CompletableFuture<>();
 
         /** Completes once the follower's thread has left the store (or the task never ran). */
@@ -500,7 +532,9 @@ public final class PipelinedUpload {
                 Path target,
                 java.nio.file.Path file,
                 UploadThrottle throttle,
-                UploadDeadline deadline) {
+                UploadDeadline deadline,
+                StagedReaders readers) {
+            this.readers = readers;
             this.store = store;
             this.target = target;
             this.file = file;
@@ -567,7 +601,8 @@ public final class PipelinedUpload {
             upload = out;
             byte[] bytes = new byte[CHUNK];
             ByteBuffer buffer = ByteBuffer.wrap(bytes);
-            try (FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
+            try (StagedReaders.Hold reading = readers.hold();
+                    FileChannel in = FileChannel.open(file, StandardOpenOption.READ)) {
                 long position = 0;
                 boolean waited = false;
                 while (true) {
