@@ -159,6 +159,10 @@ public final class UploadThrottle {
     @GuardedBy("rateLock")
     private double rate;
 
+    /** The lowest rate the store's throttling has cut {@link #rate} to; for diagnosis. */
+    @GuardedBy("rateLock")
+    private double lowestRate;
+
     @GuardedBy("rateLock")
     private double nextFreeNanos;
 
@@ -188,6 +192,7 @@ public final class UploadThrottle {
         this.ticker = ticker;
         this.sleeper = sleeper;
         this.rate = settings.maxBytesPerSecond();
+        this.lowestRate = rate;
         this.loggedRate = rate;
         this.limit = settings.maxConcurrency();
         // A theoretical arrival time in the past means a full bucket: the first burst goes at once.
@@ -347,6 +352,7 @@ public final class UploadThrottle {
             if (oldRate != rate) {
                 rebase(oldRate);
             }
+            lowestRate = Math.min(lowestRate, rate);
             maybeLog("the store signalled throttling");
         } finally {
             rateLock.unlock();
@@ -413,6 +419,19 @@ public final class UploadThrottle {
     // ------------------------------------------------------------------ metrics
 
     /** Current byte rate, or {@link Long#MAX_VALUE} when unlimited. */
+    /**
+     * The lowest byte rate throttling signals have cut the rate to since this throttle was made
+     * ({@code Long.MAX_VALUE} when unlimited and never cut below that).
+     */
+    public long lowestRate() {
+        rateLock.lock();
+        try {
+            return (long) lowestRate;
+        } finally {
+            rateLock.unlock();
+        }
+    }
+
     public long currentRate() {
         rateLock.lock();
         try {

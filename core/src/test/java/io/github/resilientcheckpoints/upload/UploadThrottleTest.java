@@ -188,5 +188,6 @@ class UploadThrottleTest {
         }
         assertThat(t.currentRate()).as("not above the maximum").isEqualTo(100 * MB);
         assertThat(t.concurrencyLimit()).isEqualTo(16);
+        assertThat(t.lowestRate()).as("the cut stays on record").isEqualTo(10 * MB);
     }
 }
