@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
+import java.io.ByteArrayInputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
@@ -9,6 +10,9 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
 import java.util.Random;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -36,9 +40,13 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.CompletedPart;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.S3Object;
+import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
  * One checkpoint state file ({@code sizeMb} MiB) written through Flink's SPI ({@code
@@ -49,13 +57,21 @@ import software.amazon.awssdk.services.s3.model.S3Object;
  * <ul>
  *   <li>{@code ours}: this storage (S3 adapter, pipelined multipart);
  *   <li>{@code native}: Flink's {@code filesystem} storage over {@code flink-s3-fs-native} 2.3.0;
- *   <li>{@code s3a}: Flink's {@code filesystem} storage over {@code flink-s3-fs-hadoop} 2.3.0.
+ *   <li>{@code s3a}: Flink's {@code filesystem} storage over {@code flink-s3-fs-hadoop} 2.3.0;
+ *   <li>{@code raw}: not a storage but the fixture's ceiling: the same bytes as one multipart
+ *       upload straight from memory, {@code parallelParts} parts of {@code partMb} at a time,
+ *       through the SDK client our store uses (same HTTP client, signing and CRC32C), without
+ *       Flink, the spill file or any bookkeeping. Time is all "close".
  * </ul>
  *
- * Flink's file systems are loaded as plugins from {@code target/flink-plugins/<storage>}, through a
- * {@link DefaultPluginManager} and {@link FileSystem#initialize}, the way a TaskManager loads them.
- * Score: seconds per file (write + close). The time in {@code closeAndGetHandle()} alone is printed
- * as {@code CLOSE} lines at the end of each trial (median and all values).
+ * By default the server does not verify signatures ({@code server=nosig}, see {@link #server}):
+ * that per-byte work would otherwise take the cores the clients need; every contender sends the
+ * same bytes to the same server either way.
+ *
+ * <p>Flink's file systems are loaded as plugins from {@code target/flink-plugins/<storage>},
+ * through a {@link DefaultPluginManager} and {@link FileSystem#initialize}, the way a TaskManager
+ * loads them. Score: seconds per file (write + close). The time in {@code closeAndGetHandle()}
+ * alone is printed as {@code CLOSE} lines at the end of each trial (median and all values).
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.SingleShotTime)
@@ -70,7 +86,7 @@ public class S3UploadBenchmark {
     static final String BUCKET = "bench";
     static final int WRITE_SIZE = 64 * 1024;
 
-    @Param({"ours", "native", "s3a"})
+    @Param({"ours", "native", "s3a", "raw"})
     public String storage;
 
     @Param({"64", "256"})
@@ -79,29 +95,42 @@ public class S3UploadBenchmark {
     @Param({"0", "40", "10"})
     public int mbPerSecond;
 
-    /** Ours only: {@code s3.parallel-parts}. */
-    @Param({"4"})
+    /** Ours and raw: {@code s3.parallel-parts} (parts in flight; 16 is the default). */
+    @Param({"16"})
     public int parallelParts;
 
-    /** Ours only: {@code s3.part-size} in MiB. */
+    /** Ours and raw: {@code s3.part-size} in MiB. */
     @Param({"8"})
     public int partMb;
 
-    private S3Server server;
+    /**
+     * The server's own per-byte work, which competes with the clients for this machine's cores:
+     * {@code full}: the tests' S3Proxy (stores every byte in memory, MD5 for the ETag, verifies
+     * every SigV4-signed chunk); {@code nosig}: the same without verifying signatures (the clients
+     * still sign and send the same bytes); {@code lean}: also keeps only lengths (no MD5, no copy),
+     * which S3A cannot use: it checks each part's ETag against its own MD5 and fails.
+     */
+    @Param({"nosig"})
+    public String server;
+
+    private S3Server s3;
     private FaultProxy proxy;
     private S3Client direct;
     private Path spill;
     private CheckpointStreamFactory streams;
     private byte[] piece;
     private final List<Long> closeNanos = new ArrayList<>();
+    private S3Client raw;
+    private ExecutorService rawParts;
+    private byte[] rawPart;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        server = new S3Server();
-        server.createBucket(BUCKET);
-        proxy = new FaultProxy(server.endpoint());
+        s3 = new S3Server(!"lean".equals(server), "full".equals(server));
+        s3.createBucket(BUCKET);
+        proxy = new FaultProxy(s3.endpoint());
         proxy.bytesPerSecond = mbPerSecond * 1_000_000L;
-        direct = server.client();
+        direct = s3.client();
         spill = Files.createTempDirectory("rcs-s3-bench");
 
         Configuration conf = FlinkS3.config(proxy.endpoint());
@@ -111,6 +140,13 @@ public class S3UploadBenchmark {
         conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         conf.setString(S3StoreOptions.PARALLEL_PARTS.key(), String.valueOf(parallelParts));
         conf.setString(S3StoreOptions.PART_SIZE.key(), partMb + " mb");
+        if ("raw".equals(storage)) {
+            raw = S3StoreProvider.client(conf);
+            rawParts = Executors.newFixedThreadPool(parallelParts);
+            rawPart = new byte[partMb << 20];
+            new Random(7).nextBytes(rawPart);
+            return;
+        }
 
         // Our storage still needs an s3:// file system for Flink's directory bookkeeping: the
         // native one.
@@ -149,7 +185,10 @@ public class S3UploadBenchmark {
     }
 
     @Benchmark
-    public StreamStateHandle writeAndClose() throws Exception {
+    public Object writeAndClose() throws Exception {
+        if (raw != null) {
+            return rawUpload();
+        }
         CheckpointStateOutputStream out =
                 streams.createCheckpointStateOutputStream(CheckpointedStateScope.EXCLUSIVE);
         long bytes = (long) sizeMb << 20;
@@ -163,6 +202,62 @@ public class S3UploadBenchmark {
             throw new IllegalStateException("wrote " + bytes + " bytes, the handle says " + handle);
         }
         return handle;
+    }
+
+    /**
+     * One multipart upload of {@code sizeMb} from memory, {@code parallelParts} parts at a time.
+     */
+    private String rawUpload() throws Exception {
+        long start = System.nanoTime();
+        String key = "raw/" + start;
+        String uploadId =
+                raw.createMultipartUpload(
+                                b ->
+                                        b.bucket(BUCKET)
+                                                .key(key)
+                                                .checksumAlgorithm(ChecksumAlgorithm.CRC32_C))
+                        .uploadId();
+        int parts = sizeMb / partMb;
+        List<Future<CompletedPart>> sent = new ArrayList<>();
+        for (int i = 1; i <= parts; i++) {
+            int partNumber = i;
+            sent.add(
+                    rawParts.submit(
+                            () -> {
+                                UploadPartResponse r =
+                                        raw.uploadPart(
+                                                b ->
+                                                        b.bucket(BUCKET)
+                                                                .key(key)
+                                                                .uploadId(uploadId)
+                                                                .partNumber(partNumber)
+                                                                .contentLength(
+                                                                        (long) rawPart.length)
+                                                                .checksumAlgorithm(
+                                                                        ChecksumAlgorithm.CRC32_C),
+                                                RequestBody.fromContentProvider(
+                                                        () -> new ByteArrayInputStream(rawPart),
+                                                        rawPart.length,
+                                                        "application/octet-stream"));
+                                return CompletedPart.builder()
+                                        .partNumber(partNumber)
+                                        .eTag(r.eTag())
+                                        .checksumCRC32C(r.checksumCRC32C())
+                                        .build();
+                            }));
+        }
+        List<CompletedPart> done = new ArrayList<>();
+        for (Future<CompletedPart> part : sent) {
+            done.add(part.get());
+        }
+        raw.completeMultipartUpload(
+                b ->
+                        b.bucket(BUCKET)
+                                .key(key)
+                                .uploadId(uploadId)
+                                .multipartUpload(m -> m.parts(done)));
+        closeNanos.add(System.nanoTime() - start);
+        return key;
     }
 
     /**
@@ -204,8 +299,12 @@ public class S3UploadBenchmark {
                         : TimeUnit.NANOSECONDS.toMillis(sorted.get(sorted.size() / 2)),
                 millis);
         direct.close();
+        if (raw != null) {
+            raw.close();
+            rawParts.shutdownNow();
+        }
         proxy.close();
-        server.close();
+        s3.close();
         try (var files = Files.walk(spill)) {
             files.sorted(Collections.reverseOrder()).forEach(p -> p.toFile().delete());
         }

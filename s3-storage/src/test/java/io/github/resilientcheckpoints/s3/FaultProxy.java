@@ -261,7 +261,9 @@ final class FaultProxy implements AutoCloseable {
 
     private void copy(InputStream in, OutputStream out, long length, long flipAt)
             throws IOException, InterruptedException {
-        byte[] buf = new byte[16 * 1024];
+        // Large reads: each one is a system call on both sockets and, when capped, a sleep; the
+        // pacing below keeps the rate exact whatever a read returns.
+        byte[] buf = new byte[128 * 1024];
         long left = length;
         long started = System.nanoTime();
         while (left > 0) {

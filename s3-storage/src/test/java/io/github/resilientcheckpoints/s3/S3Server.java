@@ -2,8 +2,11 @@ package io.github.resilientcheckpoints.s3;
 
 import java.io.IOException;
 import java.net.URI;
+import java.util.Properties;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
+import org.gaul.s3proxy.blobstore.BlobStore;
+import org.gaul.s3proxy.middleware.Middlewares;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
@@ -19,12 +22,45 @@ final class S3Server implements AutoCloseable {
 
     private final S3Proxy proxy;
 
+    /** A server that keeps every object's bytes, to be read back, and checks every signature. */
     S3Server() throws Exception {
+        this(true, true);
+    }
+
+    /**
+     * For benchmarks, where the server's own work competes with the clients under test for this
+     * machine's cores (real S3 does it on its own machines).
+     *
+     * @param keepBytes false: S3Proxy's null store. It still reads every request body and keeps
+     *     each object's and part's length, but drops the bytes instead of MD5-hashing them (for the
+     *     ETag) and copying them into memory.
+     * @param checkSignatures false: the server accepts any request without checking its SigV4
+     *     signature, and so does not hash every signed chunk of a body again (SHA-256) to verify
+     *     it; the clients still sign as before.
+     */
+    S3Server(boolean keepBytes, boolean checkSignatures) throws Exception {
+        BlobStore store = new TransientNio2BlobStore();
+        if (!keepBytes) {
+            Properties nullStore = new Properties();
+            nullStore.setProperty("s3proxy.null-blobstore", "true");
+            store =
+                    Middlewares.wrap(
+                            store,
+                            nullStore,
+                            properties -> {
+                                throw new IllegalStateException("no second backend is configured");
+                            });
+        }
         proxy =
                 S3Proxy.builder()
-                        .blobStore(new TransientNio2BlobStore())
+                        .blobStore(store)
                         .endpoint(URI.create("http://127.0.0.1:0"))
-                        .awsAuthentication(AuthenticationType.AWS_V2_OR_V4, ACCESS_KEY, SECRET_KEY)
+                        .awsAuthentication(
+                                checkSignatures
+                                        ? AuthenticationType.AWS_V2_OR_V4
+                                        : AuthenticationType.NONE,
+                                ACCESS_KEY,
+                                SECRET_KEY)
                         .build();
         proxy.start();
         long end = System.nanoTime() + 30_000_000_000L;
