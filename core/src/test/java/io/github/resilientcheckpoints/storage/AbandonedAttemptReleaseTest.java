@@ -10,12 +10,12 @@ import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
-import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.testing.FakeDisks;
 import io.github.resilientcheckpoints.testing.FakeTicker;
+import io.github.resilientcheckpoints.testing.ForwardingStore;
 import io.github.resilientcheckpoints.testing.PartUploadStore;
 import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
@@ -309,14 +309,13 @@ class AbandonedAttemptReleaseTest {
     }
 
     /** A real store behind, and the latches of one reader that stalls, deaf to interrupts. */
-    private abstract static class StallingStoreBase implements CheckpointStore {
+    private abstract static class StallingStoreBase extends ForwardingStore {
         final CountDownLatch stalled = new CountDownLatch(1);
         final CountDownLatch release = new CountDownLatch(1);
         final CompletableFuture<Boolean> stalledReaderClosed = new CompletableFuture<>();
-        final CheckpointStore real;
 
         StallingStoreBase(CheckpointStore real) {
-            this.real = real;
+            super(real);
         }
 
         static void awaitUninterruptibly(CountDownLatch latch) {
@@ -332,31 +331,6 @@ class AbandonedAttemptReleaseTest {
             if (interrupted) {
                 Thread.currentThread().interrupt();
             }
-        }
-
-        @Override
-        public Path upload(UploadSource source, Path target) throws IOException {
-            return real.upload(source, target);
-        }
-
-        @Override
-        public void delete(Path path) throws IOException {
-            real.delete(path);
-        }
-
-        @Override
-        public FailureClass classify(Throwable failure) {
-            return real.classify(failure);
-        }
-
-        @Override
-        public String name() {
-            return "stalling-" + real.name();
-        }
-
-        @Override
-        public void close() throws IOException {
-            real.close();
         }
     }
 }

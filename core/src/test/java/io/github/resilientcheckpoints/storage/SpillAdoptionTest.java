@@ -7,22 +7,17 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
-import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.store.CheckpointStore;
-import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.store.SupportsSpillAdoption;
-import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.testing.ForwardingStore;
 import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
-import io.github.resilientcheckpoints.upload.RetryingUploader;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Paths;
-import java.time.Duration;
 import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
@@ -64,30 +59,13 @@ class SpillAdoptionTest {
 
     private ResilientStateOutputStream stream(CheckpointStore store, java.nio.file.Path spillDir)
             throws IOException {
-        SpillSpace space =
-                new SpillSpace(
-                        List.of(spillDir),
-                        Workers.generousLimits(),
-                        FreeSpaceProbe.FILE_STORE,
-                        Ticker.SYSTEM);
-        RetryingUploader uploader =
-                new RetryingUploader(
-                        store,
-                        Workers.fastPolicy(3),
-                        executor,
-                        Ticker.SYSTEM,
-                        () -> 0.5,
-                        metrics,
-                        Redactor.NONE);
-        WorkerServices services =
-                new WorkerServices(
-                        uploader, space, metrics, Ticker.SYSTEM, Duration.ofMinutes(10).toNanos());
         return new ResilientStateOutputStream(
                 new Path(remote.toUri()),
                 true,
                 1024,
                 BUFFER,
-                services,
+                Workers.services(
+                        store, Workers.fastPolicy(3), executor, spillDir, metrics, Redactor.NONE),
                 Ticker.SYSTEM.nanoTime() + TimeUnit.MINUTES.toNanos(5));
     }
 
@@ -212,11 +190,11 @@ class SpillAdoptionTest {
      * The generic store with its adoption replaced (it always says it can adopt); everything else
      * is the generic store's, so the ordinary upload after a failed adoption is real.
      */
-    private static final class AdoptionOverride implements CheckpointStore {
-        private final FlinkFileSystemStore store = new FlinkFileSystemStore();
+    private static final class AdoptionOverride extends ForwardingStore {
         private final SupportsSpillAdoption adoption;
 
         AdoptionOverride(Adopt adopt) {
+            super(new FlinkFileSystemStore());
             this.adoption =
                     new SupportsSpillAdoption() {
                         @Override
@@ -243,31 +221,8 @@ class SpillAdoptionTest {
         public <T> Optional<T> capability(Class<T> type) {
             return type == SupportsSpillAdoption.class
                     ? Optional.of(type.cast(adoption))
-                    : store.capability(type);
+                    : real.capability(type);
         }
-
-        @Override
-        public Path upload(UploadSource source, Path target) throws IOException {
-            return store.upload(source, target);
-        }
-
-        @Override
-        public void delete(Path path) throws IOException {
-            store.delete(path);
-        }
-
-        @Override
-        public FailureClass classify(Throwable failure) {
-            return store.classify(failure);
-        }
-
-        @Override
-        public String name() {
-            return "adoption-override";
-        }
-
-        @Override
-        public void close() {}
     }
 
     private static Object device(java.nio.file.Path p) throws IOException {

@@ -3,9 +3,11 @@ package io.github.resilientcheckpoints.s3;
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
 import java.io.ByteArrayInputStream;
+import java.net.URI;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -40,7 +42,11 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
+import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.core.sync.RequestBody;
+import software.amazon.awssdk.http.urlconnection.UrlConnectionHttpClient;
+import software.amazon.awssdk.regions.Region;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
@@ -141,7 +147,7 @@ public class S3UploadBenchmark {
         conf.setString(S3StoreOptions.PARALLEL_PARTS.key(), String.valueOf(parallelParts));
         conf.setString(S3StoreOptions.PART_SIZE.key(), partMb + " mb");
         if ("raw".equals(storage)) {
-            raw = S3StoreProvider.client(conf);
+            raw = rawClient(proxy.endpoint());
             rawParts = Executors.newFixedThreadPool(parallelParts);
             rawPart = new byte[partMb << 20];
             new Random(7).nextBytes(rawPart);
@@ -308,5 +314,27 @@ public class S3UploadBenchmark {
         try (var files = Files.walk(spill)) {
             files.sorted(Collections.reverseOrder()).forEach(p -> p.toFile().delete());
         }
+    }
+
+    /**
+     * The client {@code S3StoreProvider.client} builds (URL-connection HTTP client, its timeouts,
+     * no SDK retries, path style), made here from the unrelocated SDK: in a packaged build the
+     * adapter's jar carries a relocated copy of the SDK, whose types this class cannot use.
+     */
+    private static S3Client rawClient(URI endpoint) {
+        return S3Client.builder()
+                .httpClientBuilder(
+                        UrlConnectionHttpClient.builder()
+                                .connectionTimeout(Duration.ofSeconds(10))
+                                .socketTimeout(Duration.ofSeconds(60)))
+                .credentialsProvider(
+                        StaticCredentialsProvider.create(
+                                AwsBasicCredentials.create(
+                                        S3Server.ACCESS_KEY, S3Server.SECRET_KEY)))
+                .forcePathStyle(true)
+                .overrideConfiguration(o -> o.retryStrategy(b -> b.maxAttempts(1)))
+                .region(Region.of(S3Server.REGION))
+                .endpointOverride(endpoint)
+                .build();
     }
 }
