@@ -22,6 +22,23 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
         return "hdfs".equals(scheme);
     }
 
+    /** Whether a key has a value from anywhere but Hadoop's own {@code *-default.xml}. */
+    private static boolean setByUser(Configuration hadoop, String key) {
+        if (hadoop.get(key) == null) {
+            return false;
+        }
+        String[] sources = hadoop.getPropertySources(key);
+        if (sources == null) {
+            return true;
+        }
+        for (String source : sources) {
+            if (!source.endsWith("-default.xml")) {
+                return true;
+            }
+        }
+        return false;
+    }
+
     @Override
     public int priority() {
         return 10;
@@ -48,9 +65,22 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
                 Ticker.SYSTEM);
     }
 
+    /** How long the client waits before it first asks the NameNode again to complete a file. */
+    static final String COMPLETE_FIRST_DELAY =
+            "dfs.client.block.write.locateFollowingBlock.initial.delay.ms";
+
+    /** How many times it asks again, the wait doubling each time. */
+    static final String COMPLETE_RETRIES = "dfs.client.block.write.locateFollowingBlock.retries";
+
     /**
      * As Flink builds it: the Hadoop defaults and {@code *-site.xml} on the classpath, the files in
      * {@code HADOOP_CONF_DIR}, then every {@code flink.hadoop.<key>} of the Flink configuration.
+     *
+     * <p>One default differs, unless either key is set: closing a file asks the NameNode to
+     * complete it, and while the NameNode has not yet heard from the DataNodes about the last
+     * block, Hadoop's client waits 400 ms before asking again (then 800, 1600, 3200, 6400 ms: 12.4
+     * s in all). Every state file's commit waits for that. Ours asks again after 50 ms, doubling, 8
+     * times: 12.75 s in all, the same patience with a first answer 350 ms sooner.
      */
     static Configuration hadoopConfiguration(ReadableConfig config) {
         Configuration hadoop = new Configuration();
@@ -71,6 +101,18 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
                 }
             }
         }
+        applyClientDefaults(hadoop);
         return hadoop;
+    }
+
+    /**
+     * The store's own client defaults (see {@link #hadoopConfiguration}), on a Hadoop configuration
+     * built elsewhere: a value the user set for either key stays.
+     */
+    public static void applyClientDefaults(Configuration hadoop) {
+        if (!setByUser(hadoop, COMPLETE_FIRST_DELAY) && !setByUser(hadoop, COMPLETE_RETRIES)) {
+            hadoop.set(COMPLETE_FIRST_DELAY, "50", "resilient-checkpoint-storage");
+            hadoop.set(COMPLETE_RETRIES, "8", "resilient-checkpoint-storage");
+        }
     }
 }

@@ -36,6 +36,13 @@ public class CloseLatencyBenchmark {
     @Param({"local", "local-spill-on-tmpfs", "hdfs"})
     public String store;
 
+    /**
+     * Diagnosis only: a pause after the last write, before the measured call (not measured). With a
+     * pause, ours' following write has caught up, and its close is the commit alone.
+     */
+    @Param({"0"})
+    public long settleMillis;
+
     private Targets target;
     private byte[] piece;
 
@@ -62,12 +69,15 @@ public class CloseLatencyBenchmark {
     }
 
     @Setup(Level.Iteration)
-    public void writeState(BenchmarkParams params) throws IOException {
+    public void writeState(BenchmarkParams params) throws IOException, InterruptedException {
         open =
                 Targets.writeAll(
                         params.getBenchmark().endsWith(".ours") ? target.ours() : target.flink(),
                         piece,
                         STATE_BYTES);
+        if (settleMillis > 0) {
+            Thread.sleep(settleMillis);
+        }
     }
 
     @TearDown(Level.Iteration)

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.jmh;
 
 import io.github.resilientcheckpoints.hdfs.HdfsStore;
+import io.github.resilientcheckpoints.hdfs.HdfsStoreProvider;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -178,9 +179,12 @@ final class Targets implements AutoCloseable {
         org.apache.hadoop.fs.FileSystem hadoop =
                 org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf);
         hadoop.mkdirs(new org.apache.hadoop.fs.Path("/bench"));
+        // Our store's client as its provider builds it (its own defaults on the cluster's config).
+        Configuration ourConf = new Configuration(clientConf);
+        HdfsStoreProvider.applyClientDefaults(ourConf);
         HdfsStore store =
                 new HdfsStore(
-                        org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), clientConf),
+                        org.apache.hadoop.fs.FileSystem.newInstance(cluster.getURI(), ourConf),
                         1,
                         null,
                         Duration.ofSeconds(10),
