@@ -53,6 +53,36 @@ public final class FlinkRest {
         return source.get(path);
     }
 
+    /** How often the details of a checkpoint are asked again when they belong to another job. */
+    private static final int CROSSED_DETAILS_ATTEMPTS = 4;
+
+    /**
+     * The details of the checkpoint of {@code entry} (an entry of the job's checkpoint history), or
+     * null when Flink keeps answering with another job's: its details handler, when its copy of the
+     * job's statistics lacks that checkpoint, falls back to a cache keyed by the checkpoint number
+     * alone and shared by every job of the cluster. The trigger time tells them apart; a newer copy
+     * of the statistics comes with the handler's next refresh.
+     */
+    private JsonNode detailsOf(String jobId, JsonNode entry) throws IOException {
+        String path = "/jobs/" + jobId + "/checkpoints/details/" + entry.path("id").asLong();
+        long triggered = entry.path("trigger_timestamp").asLong();
+        for (int attempt = 1; ; attempt++) {
+            JsonNode details = get(path);
+            if (details.path("trigger_timestamp").asLong() == triggered) {
+                return details;
+            }
+            if (attempt == CROSSED_DETAILS_ATTEMPTS) {
+                return null;
+            }
+            try {
+                Thread.sleep(250L * attempt);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new java.io.InterruptedIOException("interrupted while reading " + path);
+            }
+        }
+    }
+
     /** An answer of HTTP 404: the resource (e.g. a checkpoint left the history) is not there. */
     public static final class NotFound extends IOException {
         private static final long serialVersionUID = 1L;
@@ -168,7 +198,10 @@ public final class FlinkRest {
                 continue;
             }
             try {
-                JsonNode details = get("/jobs/" + jobId + "/checkpoints/details/" + id);
+                JsonNode details = detailsOf(jobId, entry);
+                if (details == null) {
+                    continue; // only another job's checkpoint of that number was answered
+                }
                 Map<String, JsonNode> subtasks = new LinkedHashMap<>();
                 for (Iterator<String> it = details.path("tasks").fieldNames(); it.hasNext(); ) {
                     String vertex = it.next();
