@@ -222,8 +222,9 @@ public final class PipelinedUpload {
         try {
             completion = feed.finish(file, fileBytes);
         } catch (RejectedExecutionException e) {
-            return failed(
-                    new CompletableFuture<>(), "the upload threads refused the completion: " + e);
+            // The upload threads refused the completion: nothing more will be sent.
+            endFailed(e);
+            return null;
         }
         try {
             long left = deadline.nanos() - ticker.nanoTime();
@@ -299,18 +300,6 @@ public final class PipelinedUpload {
                 target,
                 uploader.redactor().describe(cause));
         aborted = feed.abort(uploader, "abort of the failed " + feed.kind() + " to " + target);
-    }
-
-    @Nullable
-    private Path failed(CompletableFuture<Path> completion, String why) {
-        giveUp(completion);
-        metrics.pipelineFallback();
-        LOG.warn(
-                "{} to {} failed ({}); uploading the whole spilled file with retries instead.",
-                feed.kind(),
-                target,
-                why);
-        return null;
     }
 
     /** Aborts, and deletes the object should the completion still succeed later. */
