@@ -86,6 +86,17 @@ public final class FaultInjectingStore implements CheckpointStore {
             return delegate.capability(SupportsSpillAdoption.class)
                     .map(adoption -> type.cast(new FaultyAdoption(adoption)));
         }
+        if (type == SupportsExclusiveCreate.class) {
+            return delegate.capability(SupportsExclusiveCreate.class)
+                    .map(
+                            exclusive ->
+                                    type.cast(
+                                            (SupportsExclusiveCreate)
+                                                    (source, target) -> {
+                                                        maybeFail(target);
+                                                        exclusive.createExclusive(source, target);
+                                                    }));
+        }
         return delegate.capability(type);
     }
 
