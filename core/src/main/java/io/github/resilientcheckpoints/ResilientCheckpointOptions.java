@@ -268,6 +268,19 @@ public final class ResilientCheckpointOptions {
                                     + " with the store's message, instead of running and failing every checkpoint."
                                     + " Once per job start, on the JobManager only.");
 
+    public static final ConfigOption<Duration> JOBMANAGER_MAX_BLOCKING =
+            ConfigOptions.key(PREFIX + "jobmanager.max-blocking")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(5))
+                    .withDescription(
+                            "Longest the storage holds one of Flink's JobManager threads for one store"
+                                    + " operation, retries included: writing a checkpoint's _metadata"
+                                    + " (Flink holds the checkpoint coordinator's lock meanwhile, and a"
+                                    + " cancel, stop or failover waits for that lock) and creating a"
+                                    + " checkpoint's directory (on the 'Checkpoint Timer' thread). When it"
+                                    + " passes, that checkpoint fails and the next one tries again. Never"
+                                    + " more than the checkpoint's own deadline. 100 ms to 1 min.");
+
     // ------------------------------------------------------------------ fault injection
 
     public static final ConfigOption<Double> FAULT_INJECTION_TRANSIENT_RATIO =

@@ -26,8 +26,11 @@ public final class ConfigReading {
         try {
             return config.get(option);
         } catch (IllegalArgumentException e) {
+            // Bounded: a cause cycle longer than one must not hang job submission.
             Throwable root = e;
-            while (root.getCause() != null && root.getCause() != root) {
+            for (int depth = 0;
+                    depth < 32 && root.getCause() != null && root.getCause() != root;
+                    depth++) {
                 root = root.getCause();
             }
             throw new IllegalConfigurationException(

@@ -188,18 +188,24 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
         }
 
         @Override
-        public void probeAtSubmission(Path jobDirectory) throws IOException {
-            if (settings.probeAtSubmission) {
-                StorageRuntime rt = runtime();
-                new SubmissionProbe(
-                                store(),
-                                settings.retryPolicy(),
-                                rt.metadataAttemptExecutor(),
-                                rt.ticker(),
-                                settings.redactor(),
-                                settings.uploadBudgetNanos())
-                        .probe(jobDirectory);
+        public void probeAtSubmission(JobID job, Path jobDirectory) throws IOException {
+            if (!settings.probeAtSubmission) {
+                return;
             }
+            StorageRuntime rt = runtime();
+            if (!rt.firstStartInThisJvm(job)) {
+                // A restart or rescale: the job was accepted once; a store in trouble now is for
+                // the retries, never a reason to refuse it.
+                return;
+            }
+            new SubmissionProbe(
+                            store(),
+                            settings.retryPolicy(),
+                            rt.metadataAttemptExecutor(),
+                            rt.ticker(),
+                            settings.redactor(),
+                            settings.uploadBudgetNanos())
+                    .probeFirstStart(jobDirectory, settings.highAvailability);
         }
 
         @Override
@@ -214,7 +220,8 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                     runtime.ticker(),
                     runtime.metrics(),
                     settings.redactor(),
-                    settings.uploadBudgetNanos());
+                    settings.uploadBudgetNanos(),
+                    settings.jobManagerMaxBlockingNanos());
         }
     }
 }

@@ -71,10 +71,11 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
         }
 
         /**
-         * JobManager, once per job start: fails if the store takes no writes under the job's
-         * directory.
+         * JobManager, on every set-up of the job's checkpoint storage (first submission, and each
+         * restart, rescale and failover that builds a new ExecutionGraph): on a first submission
+         * only, fails if the store takes no writes under the job's directory.
          */
-        default void probeAtSubmission(Path jobDirectory) throws IOException {}
+        default void probeAtSubmission(JobID job, Path jobDirectory) throws IOException {}
     }
 
     public ResilientCheckpointStorageAccess(
@@ -132,14 +133,16 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
     }
 
     /**
-     * The JobManager calls this once when it builds the job's checkpoint coordinator, where a
-     * failure refuses the job (see {@link SubmissionProbe}). TaskManagers call it only with file
-     * merging on, after {@link #toFileMergingStorage}: they do not probe.
+     * The JobManager calls this whenever it builds the job's checkpoint coordinator: at submission,
+     * and again on each restart or rescale under the adaptive scheduler and on each JobManager
+     * failover. Only a first submission is probed, and only there a failure refuses the job (see
+     * {@link SubmissionProbe}). TaskManagers call it only with file merging on, after {@link
+     * #toFileMergingStorage}: they do not probe.
      */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
         if (!workerView) {
-            context.probeAtSubmission(checkpointsDirectory);
+            context.probeAtSubmission(jobId, checkpointsDirectory);
         }
         delegate.initializeBaseLocationsForCheckpoint();
     }

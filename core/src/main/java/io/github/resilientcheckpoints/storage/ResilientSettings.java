@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.HighAvailabilityOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 
@@ -45,6 +46,14 @@ public final class ResilientSettings implements Serializable {
 
     /** Whether the JobManager writes and reads a probe file before the job's first checkpoint. */
     final boolean probeAtSubmission;
+
+    /** Longest one store operation may hold a Flink JobManager thread. */
+    final Duration jobManagerMaxBlocking;
+
+    /**
+     * Whether JobManager high availability is configured: a job may then be recovered by a new one.
+     */
+    final boolean highAvailability;
 
     private ResilientSettings(ReadableConfig config) {
         this.checkpointTimeout =
@@ -78,6 +87,20 @@ public final class ResilientSettings implements Serializable {
                         config,
                         ResilientCheckpointOptions.PROBE_AT_SUBMISSION,
                         ConfigReading.BOOLEAN);
+        this.jobManagerMaxBlocking =
+                ConfigReading.read(
+                        config,
+                        ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING,
+                        ConfigReading.DURATION);
+        if (jobManagerMaxBlocking.compareTo(Duration.ofMillis(100)) < 0
+                || jobManagerMaxBlocking.compareTo(Duration.ofMinutes(1)) > 0) {
+            ConfigReading.fail(
+                    ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING,
+                    jobManagerMaxBlocking,
+                    "a duration between 100 ms and 1 min");
+        }
+        String ha = config.getOptional(HighAvailabilityOptions.HA_MODE).orElse("NONE").trim();
+        this.highAvailability = !ha.isEmpty() && !"NONE".equalsIgnoreCase(ha);
     }
 
     /**
@@ -119,6 +142,10 @@ public final class ResilientSettings implements Serializable {
         return (long) (checkpointTimeout.toNanos() * deadlineFraction);
     }
 
+    long jobManagerMaxBlockingNanos() {
+        return jobManagerMaxBlocking.toNanos();
+    }
+
     Redactor redactor() {
         return redactor;
     }
@@ -145,6 +172,10 @@ public final class ResilientSettings implements Serializable {
                 + cleanup
                 + ", probeAtSubmission="
                 + probeAtSubmission
+                + ", jobManagerMaxBlocking="
+                + jobManagerMaxBlocking
+                + ", highAvailability="
+                + highAvailability
                 + '}';
     }
 }

@@ -70,6 +70,11 @@ public final class StorageRuntime implements AutoCloseable {
     private final Ticker ticker;
     private final StorageMetrics metrics = new StorageMetrics();
     private final Cache<CheckpointKey, Long> firstSeen;
+
+    /** Jobs whose checkpoint storage this JVM has set up (JobManager), for the submission probe. */
+    private final Cache<JobID, Boolean> startedJobs =
+            Caffeine.newBuilder().maximumSize(100_000).build();
+
     private final Runnable unregisterMBean;
 
     private final Map<Integer, ThreadPoolExecutor> uploadExecutors = new ConcurrentHashMap<>();
@@ -434,6 +439,14 @@ public final class StorageRuntime implements AutoCloseable {
      */
     public long firstSeenNanos(JobID job, long checkpointId) {
         return firstSeen.get(new CheckpointKey(job, checkpointId), k -> ticker.nanoTime());
+    }
+
+    /**
+     * True only the first time this JVM sets up {@code job}'s checkpoint storage: a restart or a
+     * rescale (the adaptive scheduler builds a new ExecutionGraph for each) is not a submission.
+     */
+    public boolean firstStartInThisJvm(JobID job) {
+        return startedJobs.asMap().putIfAbsent(job, Boolean.TRUE) == null;
     }
 
     private void checkOpen() {

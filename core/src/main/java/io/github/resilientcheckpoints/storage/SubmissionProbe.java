@@ -16,21 +16,31 @@ import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The JobManager's check, when it sets up a job's checkpoint storage, that the store takes writes
- * under the checkpoint root: one small file is uploaded through the job's {@link CheckpointStore}
- * (so an S3 root gets its bucket checked and a real PutObject, HDFS a real create + rename) and
- * deleted again, with the storage's retry policy but within {@link #BOUND}. If either fails, the
- * job is refused with the store's own message — Flink fails it at submission (its checkpoint
- * coordinator cannot be built) instead of letting it run and fail every checkpoint.
+ * The JobManager's check, when it sets up the checkpoint storage of a newly submitted job, that the
+ * store takes writes under the checkpoint root: one small file is uploaded through the job's {@link
+ * CheckpointStore} (so an S3 root gets its bucket checked and a real PutObject, HDFS a real create
+ * + rename) and deleted again, with the storage's retry policy but within {@link #BOUND}. If either
+ * fails, the job is refused with the store's own message — Flink fails it at submission (its
+ * checkpoint coordinator cannot be built) instead of letting it run and fail every checkpoint.
+ *
+ * <p>Only a submission is probed. Flink sets up the storage again on every restart and rescale
+ * under the adaptive scheduler and on every JobManager failover; the runtime remembers the jobs it
+ * has set up (restarts, rescales), and with high availability {@link #probeFirstStart} tells a
+ * failover from a submission by the job's directory. A job that is running must never be refused
+ * because the store is in trouble at that moment.
  *
  * <p>The probe goes to the job's {@code taskowned/} directory, where cleanup removes it as an
  * orphan should the delete ever be lost.
@@ -73,6 +83,75 @@ final class SubmissionProbe {
         this.ticker = ticker;
         this.redactor = redactor;
         this.budgetNanos = budgetNanos;
+    }
+
+    /** Longest the check for an existing job directory may take (high availability only). */
+    static final Duration EXISTENCE_CHECK_BOUND = Duration.ofSeconds(10);
+
+    /**
+     * The probe of a job's first start in this JVM. Without high availability that is its
+     * submission: a failed probe refuses it. With high availability it may also be a JobManager
+     * failover recovering a running job, which must never be refused: the job is refused only when
+     * its directory is known not to exist yet (a submission); when the directory exists, nothing is
+     * probed; when that cannot be told (the store does not answer), a failed probe is only logged.
+     */
+    void probeFirstStart(Path jobDirectory, boolean highAvailability) throws IOException {
+        if (!highAvailability) {
+            probe(jobDirectory);
+            return;
+        }
+        Boolean exists = jobDirectoryExists(jobDirectory);
+        if (Boolean.TRUE.equals(exists)) {
+            LOG.info(
+                    "Checkpoint storage of {} set up again (JobManager failover or a reused job id):"
+                            + " the submission probe is skipped.",
+                    redactor.redact(jobDirectory.toString()));
+            return;
+        }
+        if (exists == null) {
+            try {
+                probe(jobDirectory);
+            } catch (IOException e) {
+                if (Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
+                LOG.warn(
+                        "Submission probe failed, but whether {} is a new job or one recovered by a"
+                                + " new JobManager could not be told, so it is not refused: {}",
+                        redactor.redact(jobDirectory.toString()),
+                        e.getMessage());
+            }
+            return;
+        }
+        probe(jobDirectory);
+    }
+
+    /** Whether the job's directory exists; null when the store did not tell in time. */
+    private Boolean jobDirectoryExists(Path jobDirectory) throws InterruptedIOException {
+        CompletableFuture<Boolean> answer = new CompletableFuture<>();
+        try {
+            attemptExecutor.execute(
+                    () -> {
+                        try {
+                            answer.complete(
+                                    FileSystem.getUnguardedFileSystem(jobDirectory.toUri())
+                                            .exists(jobDirectory));
+                        } catch (Throwable t) {
+                            answer.completeExceptionally(t);
+                        }
+                    });
+            long bound = Math.min(EXISTENCE_CHECK_BOUND.toNanos(), budgetNanos);
+            return answer.get(bound, TimeUnit.NANOSECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while probing the checkpoint root");
+        } catch (ExecutionException | TimeoutException | RuntimeException e) {
+            LOG.info(
+                    "Could not tell whether {} exists: {}",
+                    redactor.redact(jobDirectory.toString()),
+                    redactor.describe(e instanceof ExecutionException ? e.getCause() : e));
+            return null;
+        }
     }
 
     /**
@@ -128,9 +207,12 @@ final class SubmissionProbe {
             try {
                 store.delete(file);
                 return;
-            } catch (InterruptedIOException e) {
-                throw e;
             } catch (IOException e) {
+                // A socket or connect timeout is an InterruptedIOException too: only this thread's
+                // interrupt is a cancellation.
+                if (Thread.currentThread().isInterrupted()) {
+                    throw e;
+                }
                 RetryPolicy.Decision next =
                         policy.onFailure(
                                 attempt,

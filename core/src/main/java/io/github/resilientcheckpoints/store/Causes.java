@@ -58,10 +58,10 @@ public final class Causes {
     /**
      * Whether {@code failure} is a cancellation (an interrupt of the thread that ran the request),
      * not a store's verdict. {@link java.net.SocketTimeoutException} and Hadoop's {@code
-     * ConnectTimeoutException} extend {@link InterruptedIOException} but are timeouts: the store did
-     * not answer in time, which is worth a retry. Only the plain {@link InterruptedIOException},
-     * {@link InterruptedException}, {@link ClosedByInterruptException} and the AWS SDK's {@code
-     * AbortedException} (matched by name: core has no SDK type) count.
+     * ConnectTimeoutException} extend {@link InterruptedIOException} but are timeouts: the store
+     * did not answer in time, which is worth a retry. Only the plain {@link
+     * InterruptedIOException}, {@link InterruptedException}, {@link ClosedByInterruptException} and
+     * the AWS SDK's {@code AbortedException} (matched by name: core has no SDK type) count.
      */
     public static boolean isInterrupt(Throwable failure) {
         for (Throwable t : chain(failure)) {

@@ -14,9 +14,9 @@ import java.util.Optional;
  * <p>Optional capabilities ({@link SupportsPartUploads}, {@link SupportsStreamingUpload}, {@link
  * SupportsSpillAdoption}, {@link SupportsListing}, {@link SupportsBatchDelete}, {@link
  * SupportsPendingUploads}, {@link SupportsThrottleSignals}, {@link SupportsRequestEvents}, {@link
- * SupportsExclusiveCreate}) are
- * found with {@link #capability}, never with {@code instanceof}: a wrapper (e.g. {@link
- * FaultInjectingStore}) forwards the lookup to the store it wraps, so wrapping hides nothing.
+ * SupportsExclusiveCreate}) are found with {@link #capability}, never with {@code instanceof}: a
+ * wrapper (e.g. {@link FaultInjectingStore}) forwards the lookup to the store it wraps, so wrapping
+ * hides nothing.
  */
 public interface CheckpointStore extends StateUploader, StateDeleter, Closeable {
 

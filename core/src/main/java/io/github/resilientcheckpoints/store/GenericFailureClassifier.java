@@ -79,7 +79,7 @@ public final class GenericFailureClassifier {
         }
         // An interrupt is cancellation, not a store verdict; the retry loop checks it first.
         boolean sawPermanent = false;
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        for (Throwable t : Causes.chain(failure)) {
             String text = describe(t);
             if (containsAny(text, THROTTLE_MARKERS)) {
                 return FailureClass.THROTTLED;
@@ -94,7 +94,9 @@ public final class GenericFailureClassifier {
         if (failure instanceof InterruptedIOException) {
             return FailureClass.TRANSIENT;
         }
-        if (failure instanceof RuntimeException && !(failure.getCause() instanceof IOException)) {
+        if (failure instanceof RuntimeException
+                && !(Causes.chain(failure).stream().skip(1).findFirst().orElse(null)
+                        instanceof IOException)) {
             // A bug or an invalid argument (e.g. a malformed path) will fail the same way again.
             return FailureClass.PERMANENT;
         }
@@ -106,7 +108,7 @@ public final class GenericFailureClassifier {
      * to build the message that fails the checkpoint.
      */
     public static String likelyFix(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        for (Throwable t : Causes.chain(failure)) {
             String text = describe(t);
             if (t instanceof AccessDeniedException
                     || containsAny(
@@ -170,9 +172,7 @@ public final class GenericFailureClassifier {
     }
 
     private static String describe(Throwable t) {
-        String message = t.getMessage();
-        return (t.getClass().getName() + ": " + (message == null ? "" : message))
-                .toLowerCase(Locale.ROOT);
+        return (t.getClass().getName() + ": " + Causes.message(t)).toLowerCase(Locale.ROOT);
     }
 
     private static boolean containsAny(String text, String... markers) {

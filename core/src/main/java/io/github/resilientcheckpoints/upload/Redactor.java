@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.upload;
 
+import io.github.resilientcheckpoints.store.Causes;
 import java.io.Serializable;
 import java.util.ArrayList;
 import java.util.List;
@@ -68,18 +69,22 @@ public final class Redactor implements Serializable {
 
     /** {@code Class: message} of a failure and its causes, redacted, for one log or error line. */
     public String describe(Throwable failure) {
+        if (failure == null) {
+            return "(no failure)";
+        }
         StringBuilder sb = new StringBuilder();
         int depth = 0;
-        for (Throwable t = failure; t != null && depth < 4; t = t.getCause(), depth++) {
-            if (depth > 0) {
+        for (Throwable t : Causes.chain(failure)) {
+            if (depth++ == 4) {
+                break;
+            }
+            if (sb.length() > 0) {
                 sb.append(" <- ");
             }
             sb.append(t.getClass().getSimpleName());
-            if (t.getMessage() != null) {
-                sb.append(": ").append(t.getMessage());
-            }
-            if (t.getCause() == t) {
-                break;
+            String message = Causes.message(t);
+            if (!message.isEmpty()) {
+                sb.append(": ").append(message);
             }
         }
         return redact(sb.toString());

@@ -47,11 +47,14 @@ public final class JobManagerLocations {
     private final StorageMetrics metrics;
     private final Redactor redactor;
     private final long budgetNanos;
+    private final long maxBlockingNanos;
 
     /**
      * @param attempts runs the attempts of metadata writes, directory creations and deletes
      *     (threads owned by the runtime)
      * @param deletes runs the deletes of aborted locations (threads owned by the runtime)
+     * @param maxBlockingNanos longest a directory creation or a {@code _metadata} write may hold
+     *     the Flink thread that calls it, retries included
      */
     public JobManagerLocations(
             URI checkpointRoot,
@@ -62,8 +65,10 @@ public final class JobManagerLocations {
             Ticker ticker,
             StorageMetrics metrics,
             Redactor redactor,
-            long budgetNanos) {
+            long budgetNanos,
+            long maxBlockingNanos) {
         this.checkpointRoot = checkpointRoot;
+        this.maxBlockingNanos = maxBlockingNanos;
         this.stores = stores;
         this.attempts = attempts;
         this.deletes = deletes;
@@ -102,7 +107,11 @@ public final class JobManagerLocations {
                         metrics::directoryCreated,
                         metrics::directoryCreateFailed);
         CheckpointStorageLocation location =
-                retries.call(op, attempt -> flink.create(), deadline(start));
+                // On Flink's "Checkpoint Timer" thread: bounded like the metadata write.
+                retries.call(
+                        op,
+                        attempt -> flink.create(),
+                        Math.min(deadline(start), blockingBound(start)));
         return wrap(location, start);
     }
 
@@ -123,10 +132,15 @@ public final class JobManagerLocations {
         StoreRetries retries = retries(storeFor(flink.getMetadataFilePath().toUri()));
         return new JobManagerLocation(
                 flink,
-                new MetadataWriter(retries, metrics),
+                new MetadataWriter(retries, metrics, maxBlockingNanos),
                 deadline(start),
                 DEFAULT_MAX_BUFFERED_BYTES,
                 new LocationDeletes(retries, metrics, redactor, budgetNanos, deletes));
+    }
+
+    private long blockingBound(long start) {
+        long bound = start + maxBlockingNanos;
+        return bound < start ? Long.MAX_VALUE : bound;
     }
 
     private long deadline(long start) {

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.upload.Redactor;
 import java.io.IOException;
 import java.nio.file.DirectoryNotEmptyException;
@@ -77,9 +78,9 @@ final class LocationDeletes {
      * and repeating the delete cannot change that.
      */
     static boolean notEmpty(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        for (Throwable t : Causes.chain(failure)) {
             String type = t.getClass().getName();
-            String message = String.valueOf(t.getMessage()).toLowerCase(Locale.ROOT);
+            String message = Causes.message(t).toLowerCase(Locale.ROOT);
             if (t instanceof DirectoryNotEmptyException
                     || type.endsWith("PathIsNotEmptyDirectoryException")
                     || message.contains("is not empty")

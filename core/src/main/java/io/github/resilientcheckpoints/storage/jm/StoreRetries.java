@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage.jm;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
@@ -18,6 +19,7 @@ import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.IntConsumer;
 import java.util.function.Predicate;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -133,14 +135,17 @@ final class StoreRetries {
                             attempt);
                 }
                 return result;
-            } catch (InterruptedIOException e) {
+            } catch (CallerInterrupted e) {
                 throw e;
             } catch (AttemptTimedOut e) {
                 failed = e;
                 failureClass = FailureClass.TRANSIENT;
             } catch (IOException | RuntimeException e) {
+                // Whatever the attempt threw is the store's answer, an InterruptedIOException
+                // included: only this thread's own interrupt (above) is a cancellation, and a
+                // SocketTimeoutException or ConnectTimeoutException is a store that did not answer.
                 failed = e;
-                failureClass = op.hopeless().test(e) ? FailureClass.PERMANENT : store.classify(e);
+                failureClass = classify(op, e);
             }
             RetryPolicy.Decision decision =
                     policy.onFailure(
@@ -163,6 +168,19 @@ final class StoreRetries {
                 Thread.currentThread().interrupt();
                 throw interrupted(op);
             }
+        }
+    }
+
+    /** The store's class of {@code failure}; never throws (a classifier bug is not permanent). */
+    private FailureClass classify(Operation op, Throwable failure) {
+        try {
+            return op.hopeless().test(failure) ? FailureClass.PERMANENT : store.classify(failure);
+        } catch (RuntimeException | LinkageError e) {
+            LOG.warn(
+                    "Store '{}' could not classify a failure ({}); treating it as transient",
+                    store.name(),
+                    e.toString());
+            return GenericFailureClassifier.classify(failure);
         }
     }
 
@@ -243,7 +261,7 @@ final class StoreRetries {
     }
 
     private InterruptedIOException interrupted(Operation op) {
-        return new InterruptedIOException(
+        return new CallerInterrupted(
                 "Could not "
                         + op.what()
                         + " "
@@ -266,17 +284,22 @@ final class StoreRetries {
             case ATTEMPTS_EXHAUSTED:
                 why = "all " + attempts + " attempts failed";
                 fix =
-                        "the store is failing persistently; check its health, or raise"
-                                + " 'resilient-checkpoints.retry.max-attempts'";
+                        "the store is failing persistently; check its health, or raise '"
+                                + ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS.key()
+                                + "'";
                 break;
             default:
                 why =
-                        "the deadline (checkpoint timeout x deadline fraction) passed after "
+                        "its time ran out after "
                                 + attempts
-                                + " attempt(s)";
-                fix =
-                        "the store is too slow or failing; check its health, or raise"
-                                + " 'execution.checkpointing.timeout'";
+                                + " attempt(s): the checkpoint's deadline ('"
+                                + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key()
+                                + "' x '"
+                                + ResilientCheckpointOptions.DEADLINE_FRACTION.key()
+                                + "') or, on a Flink JobManager thread, '"
+                                + ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING.key()
+                                + "'";
+                fix = "the store is too slow or failing; check its health, or raise those";
                 break;
         }
         String answer = last == null ? "no answer before the deadline" : redactor.describe(last);
@@ -299,6 +322,19 @@ final class StoreRetries {
 
     private static String capitalized(String s) {
         return s.isEmpty() ? s : Character.toUpperCase(s.charAt(0)) + s.substring(1);
+    }
+
+    /**
+     * The calling (Flink) thread was interrupted: a cancellation. Its own type, so that an {@link
+     * InterruptedIOException} an attempt threw (a socket or connect timeout) is never taken for
+     * one.
+     */
+    static final class CallerInterrupted extends InterruptedIOException {
+        private static final long serialVersionUID = 1L;
+
+        CallerInterrupted(String message) {
+            super(message);
+        }
     }
 
     /** An attempt overran the per-attempt timeout (and was interrupted and has ended). */

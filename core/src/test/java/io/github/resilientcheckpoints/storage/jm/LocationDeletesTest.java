@@ -127,7 +127,8 @@ class LocationDeletesTest {
                         () -> 0.5,
                         metrics,
                         Redactor.NONE,
-                        Runnable::run);
+                        Runnable::run,
+                        Long.MAX_VALUE);
         JobManagerLocation location =
                 new JobManagerLocation(flink, unused, Long.MAX_VALUE, 1024, deletes());
 

@@ -44,7 +44,15 @@ class MetadataWriterTest {
 
     private MetadataWriter writer(CheckpointStore store, RetryPolicy policy) {
         return new MetadataWriter(
-                store, policy, ticker, fakeSleep, () -> 0.5, metrics, Redactor.NONE, Runnable::run);
+                store,
+                policy,
+                ticker,
+                fakeSleep,
+                () -> 0.5,
+                metrics,
+                Redactor.NONE,
+                Runnable::run,
+                Long.MAX_VALUE);
     }
 
     private LocationDeletes deletes() {
@@ -153,7 +161,8 @@ class MetadataWriterTest {
                             () -> 0.5,
                             metrics,
                             Redactor.NONE,
-                            attempts);
+                            attempts,
+                            Long.MAX_VALUE);
             long start = System.nanoTime();
             writer.write(data, target, System.nanoTime() + TimeUnit.SECONDS.toNanos(20));
             assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(10_000);
