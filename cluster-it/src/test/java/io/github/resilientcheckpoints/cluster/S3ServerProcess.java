@@ -13,7 +13,8 @@ import java.util.concurrent.TimeUnit;
 /**
  * An S3 API server (S3Proxy on a file-system blob store) in a process of its own on 127.0.0.1. A
  * bucket is a directory under {@link #blobs()}, so tests create buckets and look at objects
- * directly.
+ * directly. It can be stopped ({@code kill -9}) and started again on the same port, over the same
+ * blobs: a store that is down for a while, then back.
  */
 final class S3ServerProcess implements AutoCloseable {
 
@@ -21,14 +22,17 @@ final class S3ServerProcess implements AutoCloseable {
     static final String SECRET_KEY = "rcs-cluster-secret-never-logged";
     static final String REGION = "us-east-1";
 
-    private final Process process;
+    private final Path home;
     private final Path blobs;
+    private final Path properties;
     private final int port;
+    private Process process;
 
     S3ServerProcess(Path home) throws Exception {
+        this.home = home;
         blobs = Files.createDirectories(home.resolve("blobs"));
         port = StandaloneCluster.freePort();
-        Path properties = home.resolve("s3proxy.properties");
+        properties = home.resolve("s3proxy.properties");
         Files.writeString(
                 properties,
                 String.join(
@@ -40,6 +44,17 @@ final class S3ServerProcess implements AutoCloseable {
                         "jclouds.provider=filesystem",
                         "jclouds.filesystem.basedir=" + blobs,
                         ""));
+        start();
+    }
+
+    /**
+     * Starts the server (again) on its port, over the same blobs; returns once it accepts
+     * connections.
+     */
+    void start() throws Exception {
+        if (process != null && process.isAlive()) {
+            throw new IllegalStateException("the S3 server is running");
+        }
         String java =
                 System.getProperty("java.home") + File.separator + "bin" + File.separator + "java";
         process =
@@ -53,7 +68,7 @@ final class S3ServerProcess implements AutoCloseable {
                                         "--properties",
                                         properties.toString()))
                         .redirectErrorStream(true)
-                        .redirectOutput(home.resolve("s3proxy.out").toFile())
+                        .redirectOutput(ProcessBuilder.Redirect.appendTo(out().toFile()))
                         .start();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (true) {
@@ -62,12 +77,21 @@ final class S3ServerProcess implements AutoCloseable {
             } catch (IOException notYet) {
                 if (!process.isAlive() || System.nanoTime() > end) {
                     close();
-                    throw new IllegalStateException(
-                            "S3Proxy did not start; see " + home.resolve("s3proxy.out"));
+                    throw new IllegalStateException("S3Proxy did not start; see " + out());
                 }
                 Thread.sleep(100);
             }
         }
+    }
+
+    /** {@code kill -9}: the store is gone, connections to its port are refused. */
+    void stop() throws InterruptedException {
+        StandaloneCluster.kill9(process);
+    }
+
+    /** The server's output, across restarts. */
+    Path out() {
+        return home.resolve("s3proxy.out");
     }
 
     URI endpoint() {

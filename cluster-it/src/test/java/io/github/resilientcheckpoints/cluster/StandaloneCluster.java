@@ -14,9 +14,11 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
@@ -63,6 +65,7 @@ final class StandaloneCluster implements AutoCloseable {
     private final List<Process> processes = new ArrayList<>();
     private final Map<String, Process> taskManagers = new LinkedHashMap<>();
     private Process jobManager;
+    private int jobManagersStarted;
     private int taskManagersStarted;
 
     /**
@@ -122,16 +125,30 @@ final class StandaloneCluster implements AutoCloseable {
         return logs;
     }
 
+    /**
+     * Starts a JobManager process and waits until its REST endpoint answers. With high
+     * availability, a further one (after the last was killed) is a new leader that recovers the
+     * jobs.
+     */
     void startJobManager() throws Exception {
-        List<String> command = java("jobmanager", "-Xmx512m");
+        if (jobManager != null && jobManager.isAlive()) {
+            throw new IllegalStateException("a JobManager is running");
+        }
+        String name = "jobmanager-" + (++jobManagersStarted);
+        List<String> command = java(name, "-Xmx512m");
         command.add("org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint");
         command.add("--configDir");
         command.add(conf.toString());
-        jobManager = start(command, "jobmanager");
+        jobManager = start(command, name);
         await(
                 Duration.ofSeconds(90),
                 "the JobManager's REST endpoint",
                 () -> get("/overview") != null);
+    }
+
+    /** The JobManager process started last. */
+    Process jobManager() {
+        return jobManager;
     }
 
     /** Starts one more TaskManager and waits until the JobManager has at least {@code expected}. */
@@ -203,7 +220,13 @@ final class StandaloneCluster implements AutoCloseable {
                 return;
             }
             if (jobManager != null && !jobManager.isAlive()) {
-                throw new AssertionError("the JobManager died; see " + logs);
+                throw new AssertionError(
+                        "the JobManager died (exit code "
+                                + jobManager.exitValue()
+                                + ") before "
+                                + what
+                                + "; see "
+                                + logs);
             }
             Thread.sleep(100);
         }
@@ -259,6 +282,75 @@ final class StandaloneCluster implements AutoCloseable {
         Process p = builder.start();
         processes.add(p);
         return p;
+    }
+
+    /**
+     * The last {@code lines} lines of every process's log and output, for a failure's diagnosis.
+     */
+    String logTails(int lines) {
+        StringBuilder all = new StringBuilder();
+        try (var files = Files.list(logs)) {
+            for (Path f : files.sorted().toList()) {
+                all.append(tail(f, lines));
+            }
+        } catch (IOException e) {
+            all.append("(could not list ").append(logs).append(": ").append(e).append(")\n");
+        }
+        return all.toString();
+    }
+
+    /**
+     * The ERROR lines of every JobManager's log with the messages of their exceptions (the first
+     * line and the {@code Caused by:} lines, without the frames), each message once (a REST handler
+     * may log the same one for every poll), at most {@code max} lines per log.
+     */
+    String jobManagerErrors(int max) {
+        StringBuilder all = new StringBuilder();
+        for (int i = 1; i <= jobManagersStarted; i++) {
+            Path file = logs.resolve("jobmanager-" + i + ".log");
+            all.append("----- errors in ").append(file).append('\n');
+            try {
+                Set<String> seen = new HashSet<>();
+                boolean afterError = false;
+                int n = 0;
+                for (String line :
+                        new String(Files.readAllBytes(file), StandardCharsets.UTF_8)
+                                .lines()
+                                .toList()) {
+                    boolean error = line.contains(" ERROR ");
+                    boolean message =
+                            error
+                                    || line.startsWith("Caused by:")
+                                    || (afterError && !line.startsWith("\t"));
+                    afterError = error;
+                    // Each message once, whatever its time stamp.
+                    if (message
+                            && seen.add(error && line.length() > 13 ? line.substring(13) : line)
+                            && n++ < max) {
+                        all.append(line).append('\n');
+                    }
+                }
+            } catch (IOException e) {
+                all.append("(unreadable: ").append(e).append(")\n");
+            }
+        }
+        return all.toString();
+    }
+
+    /** The last {@code lines} lines of {@code file}, under a header naming it. */
+    static String tail(Path file, int lines) {
+        StringBuilder out = new StringBuilder("----- last " + lines + " lines of " + file + "\n");
+        try {
+            // Lenient about bytes that are not UTF-8: a log is read whatever it holds.
+            List<String> all =
+                    new String(Files.readAllBytes(file), StandardCharsets.UTF_8).lines().toList();
+            for (String line : all.subList(Math.max(0, all.size() - lines), all.size())) {
+                out.append(line).append('\n');
+            }
+        } catch (IOException e) {
+            out.append("(unreadable: ").append(e).append(")\n");
+        }
+        return out.toString();
     }
 
     static int freePort() throws IOException {

@@ -1,31 +1,27 @@
 package io.github.resilientcheckpoints.cluster;
 
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.WAIT;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.assertNoMismatch;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.awaitCompleted;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.client;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.counts;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.graph;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.restoredKeys;
+import static io.github.resilientcheckpoints.cluster.ClusterJobs.verifierTaskManager;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.IOException;
-import java.io.OutputStream;
-import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.Paths;
-import java.time.Duration;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
-import java.util.jar.JarEntry;
-import java.util.jar.JarOutputStream;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.client.deployment.StandaloneClusterId;
 import org.apache.flink.client.program.rest.RestClusterClient;
-import org.apache.flink.configuration.Configuration;
-import org.apache.flink.configuration.RestOptions;
 import org.apache.flink.core.execution.SavepointFormatType;
-import org.apache.flink.runtime.jobgraph.JobGraph;
-import org.apache.flink.runtime.jobgraph.SavepointRestoreSettings;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.JsonNode;
-import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.MissingNode;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,8 +34,6 @@ import org.junit.jupiter.api.io.TempDir;
  * restored from that savepoint comes back exact too.
  */
 class StandaloneClusterIT {
-
-    private static final Duration WAIT = Duration.ofSeconds(120);
 
     @TempDir Path tmp;
 
@@ -98,7 +92,7 @@ class StandaloneClusterIT {
                 cluster.startJobManager();
                 cluster.startTaskManager(1);
                 cluster.startTaskManager(2);
-                Path jobJar = jobJar();
+                Path jobJar = ClusterJobs.jobJar(tmp);
 
                 JobID job =
                         client.submitJob(graph(jobJar, mismatches, null)).get(60, TimeUnit.SECONDS);
@@ -149,127 +143,5 @@ class StandaloneClusterIT {
                 assertNoMismatch(mismatches);
             }
         }
-    }
-
-    private static RestClusterClient<StandaloneClusterId> client(StandaloneCluster cluster)
-            throws Exception {
-        Configuration conf = new Configuration();
-        conf.set(RestOptions.ADDRESS, "127.0.0.1");
-        conf.set(RestOptions.PORT, cluster.rest().getPort());
-        return new RestClusterClient<>(conf, StandaloneClusterId.getInstance());
-    }
-
-    private static JobGraph graph(Path jobJar, Path mismatches, String savepoint) {
-        JobGraph graph = ClusterJob.graph(mismatches.toString());
-        graph.addJar(new org.apache.flink.core.fs.Path(jobJar.toUri()));
-        if (savepoint != null) {
-            graph.setSavepointRestoreSettings(SavepointRestoreSettings.forPath(savepoint, false));
-        }
-        return graph;
-    }
-
-    private static JsonNode counts(StandaloneCluster cluster, JobID job) {
-        JsonNode stats = cluster.get("/jobs/" + job + "/checkpoints");
-        return stats == null ? MissingNode.getInstance() : stats.path("counts");
-    }
-
-    private static void awaitCompleted(StandaloneCluster cluster, JobID job, long count)
-            throws InterruptedException {
-        cluster.await(
-                WAIT,
-                count + " completed checkpoints of " + job,
-                () -> {
-                    JsonNode status = cluster.get("/jobs/" + job);
-                    if (status != null
-                            && List.of("FAILED", "CANCELED", "FINISHED")
-                                    .contains(status.path("state").asText())) {
-                        throw new AssertionError(
-                                "job "
-                                        + job
-                                        + " ended: "
-                                        + status.path("state").asText()
-                                        + "; exceptions: "
-                                        + cluster.get("/jobs/" + job + "/exceptions"));
-                    }
-                    return counts(cluster, job).path("completed").asLong() >= count;
-                });
-    }
-
-    /** The resource id of the TaskManager running the verifier's first subtask. */
-    private static String verifierTaskManager(StandaloneCluster cluster, JobID job) {
-        for (JsonNode vertex : cluster.get("/jobs/" + job).path("vertices")) {
-            if (vertex.path("name").asText().contains(ClusterJob.VERIFIER)) {
-                JsonNode detail =
-                        cluster.get("/jobs/" + job + "/vertices/" + vertex.path("id").asText());
-                String id = detail.path("subtasks").path(0).path("taskmanager-id").asText();
-                assertThat(id).as("taskmanager-id of %s", detail).isNotEmpty();
-                return id;
-            }
-        }
-        throw new AssertionError("no verifier vertex in job " + job);
-    }
-
-    /** Sum over the verifier's subtasks of the keys that came back with state in this attempt. */
-    private static long restoredKeys(StandaloneCluster cluster, JobID job) {
-        JsonNode detail = cluster.get("/jobs/" + job);
-        if (detail == null || !"RUNNING".equals(detail.path("state").asText())) {
-            return -1;
-        }
-        for (JsonNode vertex : detail.path("vertices")) {
-            if (vertex.path("name").asText().contains(ClusterJob.VERIFIER)) {
-                String base =
-                        "/jobs/"
-                                + job
-                                + "/vertices/"
-                                + vertex.path("id").asText()
-                                + "/subtasks/metrics";
-                JsonNode available = cluster.get(base);
-                if (available == null) {
-                    return -1;
-                }
-                for (JsonNode metric : available) {
-                    String id = metric.path("id").asText();
-                    if (id.endsWith(".restoredKeys")) {
-                        JsonNode value = cluster.get(base + "?get=" + id + "&agg=sum");
-                        return value == null || value.size() == 0
-                                ? -1
-                                : (long) value.get(0).path("sum").asDouble();
-                    }
-                }
-            }
-        }
-        return -1;
-    }
-
-    private static void assertNoMismatch(Path mismatches) throws IOException {
-        assertThat(Files.exists(mismatches) ? Files.readAllLines(mismatches) : List.<String>of())
-                .as("state that came back wrong")
-                .isEmpty();
-    }
-
-    /** The job's classes as a jar, shipped to the cluster with the job as a user would. */
-    private Path jobJar() throws IOException, URISyntaxException {
-        Path classes =
-                Paths.get(
-                        ClusterJob.class
-                                .getProtectionDomain()
-                                .getCodeSource()
-                                .getLocation()
-                                .toURI());
-        String dir = ClusterJob.class.getPackageName().replace('.', '/');
-        Path jar = tmp.resolve("cluster-job.jar");
-        try (OutputStream out = Files.newOutputStream(jar);
-                JarOutputStream jarOut = new JarOutputStream(out);
-                Stream<Path> files = Files.list(classes.resolve(dir))) {
-            for (Path f :
-                    (Iterable<Path>)
-                            files.filter(p -> p.getFileName().toString().startsWith("ClusterJob"))
-                                    ::iterator) {
-                jarOut.putNextEntry(new JarEntry(dir + "/" + f.getFileName()));
-                jarOut.write(Files.readAllBytes(f));
-                jarOut.closeEntry();
-            }
-        }
-        return jar;
     }
 }
