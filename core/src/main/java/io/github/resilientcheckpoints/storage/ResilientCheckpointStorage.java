@@ -16,6 +16,7 @@ import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStorage;
 import org.apache.flink.runtime.state.CheckpointStorageAccess;
 import org.apache.flink.runtime.state.CompletedCheckpointStorageLocation;
+import org.apache.flink.runtime.state.ConfigurableCheckpointStorage;
 import org.apache.flink.runtime.state.filesystem.FsCheckpointStorageAccess;
 import org.apache.flink.runtime.state.storage.FileSystemCheckpointStorage;
 import org.slf4j.LoggerFactory;
@@ -29,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * <p>Flink serializes and rebuilds this object per task; everything shared lives in the JVM's
  * {@link StorageRuntime}.
  */
-public final class ResilientCheckpointStorage implements CheckpointStorage {
+public final class ResilientCheckpointStorage
+        implements CheckpointStorage, ConfigurableCheckpointStorage {
 
     private static final long serialVersionUID = 1L;
 
@@ -68,6 +70,22 @@ public final class ResilientCheckpointStorage implements CheckpointStorage {
                         ? new Configuration((Configuration) config)
                         : Configuration.fromMap(config.toMap());
         return new ResilientCheckpointStorage(delegate, settings, copy, null);
+    }
+
+    /**
+     * A storage set in code gets the cluster's configuration here (Flink's {@code
+     * CheckpointStorageLoader}), as Flink's own storage does: what the application set wins, the
+     * rest comes from the cluster, e.g. {@code execution.checkpointing.savepoint-dir} for a {@code
+     * flink stop} without a target, and the store's keys ({@code s3.*}) the application did not
+     * set. Our own settings were read and checked when the application built the storage and stay.
+     */
+    @Override
+    public ResilientCheckpointStorage configure(ReadableConfig config, ClassLoader classLoader)
+            throws IllegalConfigurationException {
+        Configuration merged = Configuration.fromMap(config.toMap());
+        merged.addAll(storeConfig);
+        return new ResilientCheckpointStorage(
+                delegate.configure(config, classLoader), settings, merged, runtime);
     }
 
     /** This storage, using {@code runtime} instead of the JVM's shared one (tests). */

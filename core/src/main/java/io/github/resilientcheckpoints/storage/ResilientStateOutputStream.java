@@ -195,8 +195,15 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     // ------------------------------------------------------------------ hot path
 
+    // Every write checks the (volatile) state: a stream closed by another thread (a cancelled
+    // checkpoint) fails the snapshot thread's next write at once, as Flink's stream does, instead
+    // of
+    // taking bytes until its buffer fills.
     @Override
     public void write(int b) throws IOException {
+        if (state != OPEN) {
+            throw closedForWrites();
+        }
         if (pos == buffer.length) {
             flushBuffer();
         }
@@ -205,6 +212,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     @Override
     public void write(byte[] b, int off, int len) throws IOException {
+        if (state != OPEN) {
+            throw closedForWrites();
+        }
         if (len <= buffer.length - pos) {
             System.arraycopy(b, off, buffer, pos, len);
             pos += len;
@@ -484,6 +494,16 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 " Free disk space, add directories to 'execution.checkpointing.resilient.spill.directories',"
                         + " or adjust 'spill.floor' / 'spill.quota'. The task keeps running; this checkpoint fails.");
         return sb.toString();
+    }
+
+    private IOException closedForWrites() {
+        return new IOException(
+                "Cannot write: the state stream for "
+                        + targetDirectory
+                        + " is closed"
+                        + (state == DISCARDED
+                                ? " (the checkpoint was aborted or the task cancelled)."
+                                : "."));
     }
 
     private void checkOpen() throws IOException {

@@ -15,7 +15,10 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.runtime.state.CheckpointStorage;
 import org.apache.flink.runtime.state.CheckpointStorageAccess;
+import org.apache.flink.runtime.state.CheckpointStorageLoader;
+import org.apache.flink.runtime.state.hashmap.HashMapStateBackend;
 import org.apache.flink.util.InstantiationUtil;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -31,6 +34,33 @@ class ResilientCheckpointStorageTest {
                 CheckpointingOptions.CHECKPOINTS_DIRECTORY,
                 tmp.resolve("checkpoints").toUri().toString());
         return conf;
+    }
+
+    @Test
+    void aStorageSetInCodeTakesTheSavepointDirectoryFromTheCluster() throws Exception {
+        ResilientCheckpointStorage inCode =
+                new ResilientCheckpointStorageFactory()
+                        .createFromConfig(config(), getClass().getClassLoader());
+        assertThat(inCode.delegate().getSavepointPath()).isNull();
+        Configuration cluster = new Configuration();
+        cluster.set(CheckpointingOptions.SAVEPOINT_DIRECTORY, "file:///cluster/savepoints");
+
+        CheckpointStorage loaded =
+                CheckpointStorageLoader.load(
+                        inCode,
+                        new HashMapStateBackend(),
+                        new Configuration(),
+                        cluster,
+                        getClass().getClassLoader(),
+                        null);
+
+        assertThat(loaded).isInstanceOf(ResilientCheckpointStorage.class);
+        ResilientCheckpointStorage configured = (ResilientCheckpointStorage) loaded;
+        assertThat(configured.delegate().getSavepointPath())
+                .isEqualTo(new org.apache.flink.core.fs.Path("file:///cluster/savepoints"));
+        assertThat(configured.delegate().getCheckpointPath())
+                .isEqualTo(inCode.delegate().getCheckpointPath());
+        assertThat(configured.settings().toString()).isEqualTo(inCode.settings().toString());
     }
 
     @Test

@@ -106,6 +106,24 @@ class ResilientStateOutputStreamTest {
     }
 
     @Test
+    void aWriteAfterAnotherThreadClosedTheStreamFailsAtOnce() throws Exception {
+        ResilientStateOutputStream out = stream(services(new FlinkFileSystemStore()), true);
+        out.write(new byte[100]);
+        Thread closer = new Thread(out::close, "canceller");
+        closer.start();
+        closer.join();
+
+        assertThatThrownBy(() -> out.write(1))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("closed");
+        assertThatThrownBy(() -> out.write(new byte[10], 0, 10))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("closed");
+        assertThat(listSpill()).isEmpty();
+        assertThat(listRemote()).isEmpty();
+    }
+
+    @Test
     void emptyStreamGivesNoHandle() throws Exception {
         ResilientStateOutputStream out = stream(services(new FlinkFileSystemStore()), true);
         assertThat(out.closeAndGetHandle()).isNull();
