@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.cleanup.CheckpointJanitor;
 import io.github.resilientcheckpoints.storage.jm.JobManagerLocations;
 import io.github.resilientcheckpoints.store.CheckpointStore;
@@ -7,6 +8,11 @@ import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.UploadThrottle;
 import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import javax.annotation.Nullable;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -206,24 +212,84 @@ public final class ResilientCheckpointStorage
         }
 
         @Override
-        public void probeAtSubmission(JobID job, Path jobDirectory) throws IOException {
-            if (!settings.probeAtSubmission) {
-                return;
-            }
+        public void setUpJob(
+                JobID job,
+                Path jobDirectory,
+                ResilientCheckpointStorageAccess.BaseDirectories createBaseDirectories)
+                throws IOException {
             StorageRuntime rt = runtime();
+            boolean recovery;
             if (!rt.firstStartInThisJvm(job)) {
                 // A restart or rescale: the job was accepted once; a store in trouble now is for
                 // the retries, never a reason to refuse it.
+                recovery = true;
+            } else if (settings.probeAtSubmission) {
+                recovery =
+                        new SubmissionProbe(
+                                        store(),
+                                        settings.retryPolicy(),
+                                        rt.metadataAttemptExecutor(),
+                                        rt.ticker(),
+                                        settings.redactor(),
+                                        settings.uploadBudgetNanos())
+                                .probeFirstStart(jobDirectory, settings.highAvailability);
+            } else {
+                recovery = false;
+            }
+            if (!recovery) {
+                createBaseDirectories.create();
                 return;
             }
-            new SubmissionProbe(
-                            store(),
-                            settings.retryPolicy(),
-                            rt.metadataAttemptExecutor(),
-                            rt.ticker(),
-                            settings.redactor(),
-                            settings.uploadBudgetNanos())
-                    .probeFirstStart(jobDirectory, settings.highAvailability);
+            recreateBaseDirectories(jobDirectory, createBaseDirectories, rt);
+        }
+
+        /**
+         * The directories exist since the job's first start; Flink asks for them again on every
+         * rebuild. A store that is down (an HDFS NameNode refusing even the mkdirs of an existing
+         * directory) must not fail a running job here: the wait is bounded and a failure logged;
+         * the checkpoints that follow retry their own directories.
+         */
+        private void recreateBaseDirectories(
+                Path jobDirectory,
+                ResilientCheckpointStorageAccess.BaseDirectories createBaseDirectories,
+                StorageRuntime rt)
+                throws InterruptedIOException {
+            CompletableFuture<Void> done = new CompletableFuture<>();
+            try {
+                rt.metadataAttemptExecutor()
+                        .execute(
+                                () -> {
+                                    try {
+                                        createBaseDirectories.create();
+                                        done.complete(null);
+                                    } catch (Throwable t) {
+                                        done.completeExceptionally(t);
+                                    }
+                                });
+                done.get(settings.jobManagerMaxBlockingNanos(), TimeUnit.NANOSECONDS);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new InterruptedIOException(
+                        "interrupted while creating the checkpoint directories of "
+                                + settings.redactor().redact(jobDirectory.toString()));
+            } catch (ExecutionException | TimeoutException | RuntimeException e) {
+                LoggerFactory.getLogger(ResilientCheckpointStorage.class)
+                        .warn(
+                                "Could not create the checkpoint directories of {} while the job is"
+                                        + " restarted, rescaled or recovered ({}); it is not failed for"
+                                        + " that: they exist since its first start, and each checkpoint"
+                                        + " retries its own directory.",
+                                settings.redactor().redact(jobDirectory.toString()),
+                                e instanceof TimeoutException
+                                        ? "no answer within "
+                                                + ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING
+                                                        .key()
+                                        : settings.redactor()
+                                                .describe(
+                                                        e instanceof ExecutionException
+                                                                ? e.getCause()
+                                                                : e));
+            }
         }
 
         @Override

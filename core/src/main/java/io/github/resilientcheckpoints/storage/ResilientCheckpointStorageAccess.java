@@ -72,10 +72,20 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
 
         /**
          * JobManager, on every set-up of the job's checkpoint storage (first submission, and each
-         * restart, rescale and failover that builds a new ExecutionGraph): on a first submission
-         * only, fails if the store takes no writes under the job's directory.
+         * restart, rescale and failover that builds a new ExecutionGraph): runs Flink's {@code
+         * createBaseDirectories}. On a submission, the probe first, and any failure refuses the
+         * job; on a restart, rescale or failover, a store in trouble never fails the job here.
          */
-        default void probeAtSubmission(JobID job, Path jobDirectory) throws IOException {}
+        default void setUpJob(JobID job, Path jobDirectory, BaseDirectories createBaseDirectories)
+                throws IOException {
+            createBaseDirectories.create();
+        }
+    }
+
+    /** Flink's creation of a job's {@code shared/} and {@code taskowned/} directories. */
+    @FunctionalInterface
+    public interface BaseDirectories {
+        void create() throws IOException;
     }
 
     public ResilientCheckpointStorageAccess(
@@ -141,10 +151,12 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
      */
     @Override
     public void initializeBaseLocationsForCheckpoint() throws IOException {
-        if (!workerView) {
-            context.probeAtSubmission(jobId, checkpointsDirectory);
+        if (workerView) {
+            delegate.initializeBaseLocationsForCheckpoint();
+        } else {
+            context.setUpJob(
+                    jobId, checkpointsDirectory, delegate::initializeBaseLocationsForCheckpoint);
         }
-        delegate.initializeBaseLocationsForCheckpoint();
     }
 
     /**

@@ -95,10 +95,13 @@ final class SubmissionProbe {
      * its directory is known not to exist yet (a submission); when the directory exists, nothing is
      * probed; when that cannot be told (the store does not answer), a failed probe is only logged.
      */
-    void probeFirstStart(Path jobDirectory, boolean highAvailability) throws IOException {
+    /**
+     * @return true when this is known or taken to be a recovery, not a submission
+     */
+    boolean probeFirstStart(Path jobDirectory, boolean highAvailability) throws IOException {
         if (!highAvailability) {
             probe(jobDirectory);
-            return;
+            return false;
         }
         Boolean exists = jobDirectoryExists(jobDirectory);
         if (Boolean.TRUE.equals(exists)) {
@@ -106,7 +109,7 @@ final class SubmissionProbe {
                     "Checkpoint storage of {} set up again (JobManager failover or a reused job id):"
                             + " the submission probe is skipped.",
                     redactor.redact(jobDirectory.toString()));
-            return;
+            return true;
         }
         if (exists == null) {
             try {
@@ -121,9 +124,10 @@ final class SubmissionProbe {
                         redactor.redact(jobDirectory.toString()),
                         e.getMessage());
             }
-            return;
+            return true;
         }
         probe(jobDirectory);
+        return false;
     }
 
     /** Whether the job's directory exists; null when the store did not tell in time. */
