@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.hdfs;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
@@ -47,6 +48,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Retries: the Hadoop client retries inside one attempt (pipeline recovery, NameNode failover);
  * the storage's per-attempt timeout bounds that, and the storage's retry loop takes over after.
+ *
+ * <p>Failures: every operation's failure names the operation and the path. A timeout of the
+ * NameNode or a DataNode ({@link java.net.SocketTimeoutException}, Hadoop's {@code
+ * ConnectTimeoutException}) is an {@link InterruptedIOException} by type but no cancellation: it is
+ * handed on as a plain {@link IOException} (the timeout as its cause), so that no retry loop takes
+ * it for an interrupt. Only a real interrupt ({@link Causes#isInterrupt}, or the thread's interrupt
+ * flag) ends an operation with an {@link InterruptedIOException}.
  *
  * <p>It owns its Hadoop {@link FileSystem} ({@code newInstance}, closed in {@link #close()}), never
  * the JVM's cached one.
@@ -114,24 +122,32 @@ public final class HdfsStore
     @Override
     public org.apache.flink.core.fs.Path upload(
             UploadSource source, org.apache.flink.core.fs.Path target) throws IOException {
-        TempFileWrite write = open(target, source.length());
-        boolean committed = false;
         try {
-            copy(source, write.out, write.temp);
-            org.apache.flink.core.fs.Path written = write.commit();
-            committed = true;
-            return written;
-        } finally {
-            if (!committed) {
-                write.abort();
+            TempFileWrite write = open(target, source.length());
+            boolean committed = false;
+            try {
+                copy(source, write.out, write.temp);
+                org.apache.flink.core.fs.Path written = write.commitWrite();
+                committed = true;
+                return written;
+            } finally {
+                if (!committed) {
+                    write.abort();
+                }
             }
+        } catch (IOException e) {
+            throw failure("upload to", target, e);
         }
     }
 
     @Override
     public StreamingUpload startStreamingUpload(org.apache.flink.core.fs.Path target)
             throws IOException {
-        return open(target, 0);
+        try {
+            return open(target, 0);
+        } catch (IOException e) {
+            throw failure("start a following write to", target, e);
+        }
     }
 
     /**
@@ -190,12 +206,24 @@ public final class HdfsStore
 
         @Override
         public void write(byte[] bytes, int offset, int length) throws IOException {
-            out.write(bytes, offset, length);
+            try {
+                out.write(bytes, offset, length);
+            } catch (IOException e) {
+                throw failure("write to", target, e);
+            }
             written += length;
         }
 
         @Override
         public org.apache.flink.core.fs.Path commit() throws IOException {
+            try {
+                return commitWrite();
+            } catch (IOException e) {
+                throw failure("commit", target, e);
+            }
+        }
+
+        org.apache.flink.core.fs.Path commitWrite() throws IOException {
             // hsync: the bytes are durable on every DataNode of the pipeline, not just flushed.
             out.hsync();
             out.close();
@@ -260,7 +288,7 @@ public final class HdfsStore
                     "Could not set storage policy {} on {}: {}",
                     storagePolicy,
                     directory,
-                    e.toString());
+                    describe(e));
         }
     }
 
@@ -383,7 +411,11 @@ public final class HdfsStore
     public void delete(org.apache.flink.core.fs.Path path) throws IOException {
         // Abandoned attempts are deleted from their own, interrupted thread.
         Path p = toHadoop(path);
-        cleanup.call("delete of " + p, () -> fs.delete(p, false));
+        try {
+            cleanup.call("delete of " + p, () -> fs.delete(p, false));
+        } catch (IOException e) {
+            throw failure("delete", path, e);
+        }
     }
 
     @Override
@@ -395,6 +427,14 @@ public final class HdfsStore
 
     @Override
     public List<StoredFile> listFiles(org.apache.flink.core.fs.Path directory) throws IOException {
+        try {
+            return list(directory);
+        } catch (IOException e) {
+            throw failure("list", directory, e);
+        }
+    }
+
+    private List<StoredFile> list(org.apache.flink.core.fs.Path directory) throws IOException {
         List<StoredFile> files = new ArrayList<>();
         Path dir = toHadoop(directory);
         if (!fs.exists(dir)) {
@@ -434,6 +474,62 @@ public final class HdfsStore
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete temporary file {}", path, e);
         }
+    }
+
+    /**
+     * What the caller of an operation on {@code path} is given for {@code e}: a real interrupt
+     * stays an {@link InterruptedIOException}; a failure that already names its path ({@link
+     * java.nio.file.FileSystemException}, the quota check's) stays as it is; anything else (a
+     * timeout included, which is no interrupt) becomes an {@link IOException} naming the operation
+     * and the path, {@code e} as its cause. A {@link FileNotFoundException} stays one.
+     */
+    static IOException failure(String what, org.apache.flink.core.fs.Path path, IOException e) {
+        boolean timeout = HdfsFailureClassifier.hasTimeout(e);
+        if (Thread.currentThread().isInterrupted() || (!timeout && Causes.isInterrupt(e))) {
+            if (e instanceof InterruptedIOException && !timeout) {
+                return e;
+            }
+            InterruptedIOException interrupted =
+                    new InterruptedIOException(
+                            "interrupted: could not " + what + " '" + path + "': " + describe(e));
+            interrupted.initCause(e);
+            return interrupted;
+        }
+        if (e instanceof java.nio.file.FileSystemException || e instanceof QuotaHeadroomException) {
+            return e;
+        }
+        String message = "Could not " + what + " '" + path + "' on HDFS: " + describe(e);
+        if (e instanceof FileNotFoundException) {
+            FileNotFoundException notFound = new FileNotFoundException(message);
+            notFound.initCause(e);
+            return notFound;
+        }
+        return new IOException(message, e);
+    }
+
+    /**
+     * {@code failure} and up to two causes as {@code Type: message <- Type: message}, for messages
+     * and logs; never throws, whatever the exception does.
+     */
+    static String describe(Throwable failure) {
+        List<Throwable> chain = Causes.chain(failure);
+        if (chain.isEmpty()) {
+            return "(no exception)";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < chain.size() && i < 3; i++) {
+            Throwable t = chain.get(i);
+            if (i > 0) {
+                sb.append(" <- ");
+            }
+            String type = t.getClass().getSimpleName();
+            sb.append(type.isEmpty() ? t.getClass().getName() : type);
+            String message = Causes.message(t);
+            if (!message.isEmpty()) {
+                sb.append(": ").append(message);
+            }
+        }
+        return sb.toString();
     }
 
     private static Path toHadoop(org.apache.flink.core.fs.Path path) {
