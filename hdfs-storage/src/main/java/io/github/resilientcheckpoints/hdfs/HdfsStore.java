@@ -8,6 +8,7 @@ import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
+import io.github.resilientcheckpoints.store.SupportsExclusiveCreate;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
@@ -20,13 +21,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.UUID;
 import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.QuotaUsage;
 import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -56,11 +60,21 @@ import org.slf4j.LoggerFactory;
  * it for an interrupt. Only a real interrupt ({@link Causes#isInterrupt}, or the thread's interrupt
  * flag) ends an operation with an {@link InterruptedIOException}.
  *
+ * <p>Commits never replace: the rename refuses when anything exists at the target ({@code
+ * Options.Rename.NONE}, atomic on the NameNode) and the caller gets a {@link
+ * java.nio.file.FileAlreadyExistsException} naming the path, which is permanent. {@code _metadata},
+ * whose name is fixed, goes through {@link #createExclusive}: the same commit, from a temporary
+ * file of its own (concurrent writers and an abandoned attempt's leftovers cannot collide).
+ *
  * <p>It owns its Hadoop {@link FileSystem} ({@code newInstance}, closed in {@link #close()}), never
  * the JVM's cached one.
  */
 public final class HdfsStore
-        implements CheckpointStore, SupportsListing, SupportsBatchDelete, SupportsStreamingUpload {
+        implements CheckpointStore,
+                SupportsListing,
+                SupportsBatchDelete,
+                SupportsStreamingUpload,
+                SupportsExclusiveCreate {
 
     private static final Logger LOG = LoggerFactory.getLogger(HdfsStore.class);
 
@@ -123,20 +137,47 @@ public final class HdfsStore
     public org.apache.flink.core.fs.Path upload(
             UploadSource source, org.apache.flink.core.fs.Path target) throws IOException {
         try {
-            TempFileWrite write = open(target, source.length());
-            boolean committed = false;
-            try {
-                copy(source, write.out, write.temp);
-                org.apache.flink.core.fs.Path written = write.commitWrite();
-                committed = true;
-                return written;
-            } finally {
-                if (!committed) {
-                    write.abort();
-                }
-            }
+            return writeAndCommit(source, open(target, source.length(), null));
         } catch (IOException e) {
             throw failure("upload to", target, e);
+        }
+    }
+
+    /**
+     * Writes {@code _metadata} (or any file of fixed name) only where nothing exists: a temporary
+     * file of its own next to the target, {@code hsync}, close, then a rename that never replaces.
+     * Something at the target, before or by the time of the rename, fails it with {@link
+     * java.nio.file.FileAlreadyExistsException} naming the path; the temporary file is deleted on
+     * every failure.
+     */
+    @Override
+    public void createExclusive(UploadSource source, org.apache.flink.core.fs.Path target)
+            throws IOException {
+        try {
+            Path path = toHadoop(target);
+            if (fs.exists(path)) {
+                // Nothing to write for nothing; the rename would refuse anyway.
+                throw alreadyExists(target, null);
+            }
+            String unique = "." + path.getName() + "." + UUID.randomUUID() + TEMP_SUFFIX;
+            writeAndCommit(source, open(target, source.length(), unique));
+        } catch (IOException e) {
+            throw failure("create", target, e);
+        }
+    }
+
+    private static org.apache.flink.core.fs.Path writeAndCommit(
+            UploadSource source, TempFileWrite write) throws IOException {
+        boolean committed = false;
+        try {
+            copy(source, write.out, write.temp);
+            org.apache.flink.core.fs.Path written = write.commitWrite();
+            committed = true;
+            return written;
+        } finally {
+            if (!committed) {
+                write.abort();
+            }
         }
     }
 
@@ -144,22 +185,24 @@ public final class HdfsStore
     public StreamingUpload startStreamingUpload(org.apache.flink.core.fs.Path target)
             throws IOException {
         try {
-            return open(target, 0);
+            return open(target, 0, null);
         } catch (IOException e) {
             throw failure("start a following write to", target, e);
         }
     }
 
     /**
-     * Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}.
+     * Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}:
+     * {@code tempName}, or by default the target's name, hidden, with {@link #TEMP_SUFFIX}.
      */
-    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes)
+    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes, String tempName)
             throws IOException {
         Path path = toHadoop(target);
         Path parent = path.getParent();
         long replicas = replication > 0 ? replication : fs.getDefaultReplication(path);
         QuotaView quota = checkQuota(parent, bytes * replicas);
-        Path temp = new Path(parent, "." + path.getName() + TEMP_SUFFIX);
+        Path temp =
+                new Path(parent, tempName != null ? tempName : "." + path.getName() + TEMP_SUFFIX);
         FSDataOutputStream out =
                 replication > 0
                         ? fs.create(
@@ -227,14 +270,7 @@ public final class HdfsStore
             // hsync: the bytes are durable on every DataNode of the pipeline, not just flushed.
             out.hsync();
             out.close();
-            if (!fs.rename(temp, path)) {
-                throw new IOException(
-                        "HDFS refused to rename '"
-                                + temp
-                                + "' to '"
-                                + path
-                                + "' (the target exists or its directory vanished)");
-            }
+            renameNeverReplacing(temp, path, target);
             committed = true;
             quota.charge(written * replicas);
             return target;
@@ -253,6 +289,50 @@ public final class HdfsStore
                 deleteQuietly(path);
             }
         }
+    }
+
+    /**
+     * Renames {@code temp} to {@code path} unless anything exists there. On HDFS one NameNode call
+     * that refuses atomically; on any other Hadoop file system (never chosen for {@code hdfs://}
+     * unless configured so) a check, then the plain rename, which refuses an existing file but
+     * would move into an existing directory: that is checked before and reported as existing.
+     */
+    private void renameNeverReplacing(Path temp, Path path, org.apache.flink.core.fs.Path target)
+            throws IOException {
+        if (fs instanceof DistributedFileSystem) {
+            try {
+                ((DistributedFileSystem) fs).rename(temp, path, Options.Rename.NONE);
+            } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
+                throw alreadyExists(target, e);
+            }
+            return;
+        }
+        if (fs.exists(path)) {
+            throw alreadyExists(target, null);
+        }
+        if (!fs.rename(temp, path)) {
+            if (fs.exists(path)) {
+                throw alreadyExists(target, null);
+            }
+            throw new IOException(
+                    "HDFS refused to rename '"
+                            + temp
+                            + "' to '"
+                            + path
+                            + "' (its directory vanished?)");
+        }
+    }
+
+    /** Something exists at {@code target}: permanent, it is never replaced. */
+    private static java.nio.file.FileAlreadyExistsException alreadyExists(
+            org.apache.flink.core.fs.Path target, IOException cause) {
+        java.nio.file.FileAlreadyExistsException e =
+                new java.nio.file.FileAlreadyExistsException(
+                        target.toString(),
+                        null,
+                        "something already exists there on HDFS and is never replaced");
+        e.initCause(cause);
+        return e;
     }
 
     private static void copy(UploadSource source, FSDataOutputStream out, Path temp)
