@@ -1,14 +1,28 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Set;
 import org.apache.hadoop.ipc.RemoteException;
 
 /**
  * HDFS failures by type: the NameNode's exceptions arrive wrapped in {@link RemoteException}, which
  * carries the server-side class name; local ones are thrown as themselves.
+ *
+ * <p>It is handed whatever the Hadoop client, a proxy or user code threw, and never throws or loops
+ * whatever that is: the cause chain is walked with {@link Causes#chain} (bounded, cycle-safe),
+ * messages are read with {@link Causes#message}, and the generic classifier, which walks causes and
+ * reads messages itself, only ever sees a plain copy of that chain.
+ *
+ * <p>A timeout ({@link SocketTimeoutException}, which Hadoop's {@code ConnectTimeoutException}
+ * extends) is the store not answering in time: transient, whatever the messages around it say. Only
+ * a real interrupt is a cancellation, and the retry loop checks for it before it asks here.
  */
 final class HdfsFailureClassifier {
 
@@ -23,6 +37,14 @@ final class HdfsFailureClassifier {
                     "org.apache.hadoop.fs.InvalidPathException",
                     "org.apache.hadoop.fs.UnsupportedFileSystemException",
                     "org.apache.hadoop.security.token.SecretManager$InvalidToken",
+                    // Something exists where only a new file may go (a _metadata never replaced).
+                    "org.apache.hadoop.fs.FileAlreadyExistsException",
+                    // The generic classifier's permanent types: it only sees a copy of the chain.
+                    "org.apache.flink.core.fs.UnsupportedFileSystemSchemeException",
+                    "java.nio.file.AccessDeniedException",
+                    "java.nio.file.NotDirectoryException",
+                    "java.nio.file.FileAlreadyExistsException",
+                    "java.nio.file.ReadOnlyFileSystemException",
                     QuotaHeadroomException.class.getName());
 
     private static final Set<String> TRANSIENT =
@@ -42,8 +64,21 @@ final class HdfsFailureClassifier {
 
     private HdfsFailureClassifier() {}
 
+    /** The class of {@code failure}; never throws, never loops. */
     static FailureClass classify(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        try {
+            return classifyChain(Causes.chain(failure));
+        } catch (RuntimeException | LinkageError e) {
+            // A wrong "transient" costs a few retries within the deadline.
+            return FailureClass.TRANSIENT;
+        }
+    }
+
+    private static FailureClass classifyChain(List<Throwable> chain) {
+        if (chain.isEmpty()) {
+            return FailureClass.TRANSIENT;
+        }
+        for (Throwable t : chain) {
             for (String name : names(t)) {
                 if (THROTTLED.contains(name)) {
                     return FailureClass.THROTTLED;
@@ -56,13 +91,106 @@ final class HdfsFailureClassifier {
                 }
             }
         }
-        return GenericFailureClassifier.classify(failure);
+        for (Throwable t : chain) {
+            if (isTimeout(t)) {
+                // Not an interrupt, and no message (a path, an address) makes it permanent.
+                return FailureClass.TRANSIENT;
+            }
+        }
+        return GenericFailureClassifier.classify(plainCopy(chain));
     }
 
-    /** The class names a failure stands for: its own hierarchy, or the server's class. */
+    /**
+     * Whether {@code t} is a timeout of the store (NameNode RPC, DataNode read or connect): a
+     * {@link SocketTimeoutException}, which is an {@link InterruptedIOException} but no interrupt.
+     */
+    static boolean isTimeout(Throwable t) {
+        return t instanceof SocketTimeoutException;
+    }
+
+    /** Whether {@code t} or one of its causes is a timeout of the store. */
+    static boolean hasTimeout(Throwable failure) {
+        for (Throwable t : Causes.chain(failure)) {
+            if (isTimeout(t)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * The chain rebuilt from plain exceptions, each carrying its original's class name and message,
+     * for the generic classifier's message markers: finite, acyclic, and nothing in it can throw.
+     * The outermost keeps its kind (I/O, interrupted I/O, runtime), which the generic classifier
+     * reads.
+     */
+    private static Throwable plainCopy(List<Throwable> chain) {
+        Throwable copy = null;
+        for (int i = chain.size() - 1; i >= 0; i--) {
+            Throwable t = chain.get(i);
+            String text = t.getClass().getName() + ": " + Causes.message(t);
+            if (i == 0 && t instanceof InterruptedIOException) {
+                InterruptedIOException outer = new Plain.InterruptedIo(text);
+                outer.initCause(copy);
+                copy = outer;
+            } else if (t instanceof IOException) {
+                copy = new Plain.Io(text, copy);
+            } else if (t instanceof RuntimeException) {
+                copy = new Plain.Runtime(text, copy);
+            } else {
+                copy = new Plain.Other(text, copy);
+            }
+        }
+        return copy;
+    }
+
+    /** The copies: no stack traces (never thrown), nothing overridden. */
+    private static final class Plain {
+        static final class Io extends IOException {
+            private static final long serialVersionUID = 1L;
+
+            Io(String message, Throwable cause) {
+                super(message, cause);
+                setStackTrace(new StackTraceElement[0]);
+            }
+        }
+
+        static final class InterruptedIo extends InterruptedIOException {
+            private static final long serialVersionUID = 1L;
+
+            InterruptedIo(String message) {
+                super(message);
+                setStackTrace(new StackTraceElement[0]);
+            }
+        }
+
+        static final class Other extends Exception {
+            private static final long serialVersionUID = 1L;
+
+            Other(String message, Throwable cause) {
+                super(message, cause, false, false);
+            }
+        }
+
+        static final class Runtime extends RuntimeException {
+            private static final long serialVersionUID = 1L;
+
+            Runtime(String message, Throwable cause) {
+                super(message, cause, false, false);
+            }
+        }
+    }
+
+    /**
+     * The class names a failure stands for: the server's class for a {@link RemoteException} that
+     * names one, else its own hierarchy.
+     */
     private static Set<String> names(Throwable t) {
         if (t instanceof RemoteException) {
-            return Set.of(((RemoteException) t).getClassName());
+            String server = ((RemoteException) t).getClassName();
+            if (server != null && !server.isEmpty()) {
+                return Set.of(server);
+            }
         }
         Set<String> names = new HashSet<>();
         for (Class<?> c = t.getClass(); c != null && c != Object.class; c = c.getSuperclass()) {

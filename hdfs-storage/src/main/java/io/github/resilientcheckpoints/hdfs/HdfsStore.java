@@ -2,11 +2,13 @@ package io.github.resilientcheckpoints.hdfs;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
+import io.github.resilientcheckpoints.store.SupportsExclusiveCreate;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
@@ -19,13 +21,16 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
+import java.util.UUID;
 import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 import org.apache.hadoop.fs.QuotaUsage;
 import org.apache.hadoop.fs.RemoteIterator;
+import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -48,11 +53,28 @@ import org.slf4j.LoggerFactory;
  * <p>Retries: the Hadoop client retries inside one attempt (pipeline recovery, NameNode failover);
  * the storage's per-attempt timeout bounds that, and the storage's retry loop takes over after.
  *
+ * <p>Failures: every operation's failure names the operation and the path. A timeout of the
+ * NameNode or a DataNode ({@link java.net.SocketTimeoutException}, Hadoop's {@code
+ * ConnectTimeoutException}) is an {@link InterruptedIOException} by type but no cancellation: it is
+ * handed on as a plain {@link IOException} (the timeout as its cause), so that no retry loop takes
+ * it for an interrupt. Only a real interrupt ({@link Causes#isInterrupt}, or the thread's interrupt
+ * flag) ends an operation with an {@link InterruptedIOException}.
+ *
+ * <p>Commits never replace: the rename refuses when anything exists at the target ({@code
+ * Options.Rename.NONE}, atomic on the NameNode) and the caller gets a {@link
+ * java.nio.file.FileAlreadyExistsException} naming the path, which is permanent. {@code _metadata},
+ * whose name is fixed, goes through {@link #createExclusive}: the same commit, from a temporary
+ * file of its own (concurrent writers and an abandoned attempt's leftovers cannot collide).
+ *
  * <p>It owns its Hadoop {@link FileSystem} ({@code newInstance}, closed in {@link #close()}), never
  * the JVM's cached one.
  */
 public final class HdfsStore
-        implements CheckpointStore, SupportsListing, SupportsBatchDelete, SupportsStreamingUpload {
+        implements CheckpointStore,
+                SupportsListing,
+                SupportsBatchDelete,
+                SupportsStreamingUpload,
+                SupportsExclusiveCreate {
 
     private static final Logger LOG = LoggerFactory.getLogger(HdfsStore.class);
 
@@ -114,11 +136,42 @@ public final class HdfsStore
     @Override
     public org.apache.flink.core.fs.Path upload(
             UploadSource source, org.apache.flink.core.fs.Path target) throws IOException {
-        TempFileWrite write = open(target, source.length());
+        try {
+            return writeAndCommit(source, open(target, source.length(), null));
+        } catch (IOException e) {
+            throw failure("upload to", target, e);
+        }
+    }
+
+    /**
+     * Writes {@code _metadata} (or any file of fixed name) only where nothing exists: a temporary
+     * file of its own next to the target, {@code hsync}, close, then a rename that never replaces.
+     * Something at the target, before or by the time of the rename, fails it with {@link
+     * java.nio.file.FileAlreadyExistsException} naming the path; the temporary file is deleted on
+     * every failure.
+     */
+    @Override
+    public void createExclusive(UploadSource source, org.apache.flink.core.fs.Path target)
+            throws IOException {
+        try {
+            Path path = toHadoop(target);
+            if (fs.exists(path)) {
+                // Nothing to write for nothing; the rename would refuse anyway.
+                throw alreadyExists(target, null);
+            }
+            String unique = "." + path.getName() + "." + UUID.randomUUID() + TEMP_SUFFIX;
+            writeAndCommit(source, open(target, source.length(), unique));
+        } catch (IOException e) {
+            throw failure("create", target, e);
+        }
+    }
+
+    private static org.apache.flink.core.fs.Path writeAndCommit(
+            UploadSource source, TempFileWrite write) throws IOException {
         boolean committed = false;
         try {
             copy(source, write.out, write.temp);
-            org.apache.flink.core.fs.Path written = write.commit();
+            org.apache.flink.core.fs.Path written = write.commitWrite();
             committed = true;
             return written;
         } finally {
@@ -131,19 +184,25 @@ public final class HdfsStore
     @Override
     public StreamingUpload startStreamingUpload(org.apache.flink.core.fs.Path target)
             throws IOException {
-        return open(target, 0);
+        try {
+            return open(target, 0, null);
+        } catch (IOException e) {
+            throw failure("start a following write to", target, e);
+        }
     }
 
     /**
-     * Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}.
+     * Checks the quota for {@code bytes}, then creates the temporary file next to {@code target}:
+     * {@code tempName}, or by default the target's name, hidden, with {@link #TEMP_SUFFIX}.
      */
-    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes)
+    private TempFileWrite open(org.apache.flink.core.fs.Path target, long bytes, String tempName)
             throws IOException {
         Path path = toHadoop(target);
         Path parent = path.getParent();
         long replicas = replication > 0 ? replication : fs.getDefaultReplication(path);
         QuotaView quota = checkQuota(parent, bytes * replicas);
-        Path temp = new Path(parent, "." + path.getName() + TEMP_SUFFIX);
+        Path temp =
+                new Path(parent, tempName != null ? tempName : "." + path.getName() + TEMP_SUFFIX);
         FSDataOutputStream out =
                 replication > 0
                         ? fs.create(
@@ -190,23 +249,28 @@ public final class HdfsStore
 
         @Override
         public void write(byte[] bytes, int offset, int length) throws IOException {
-            out.write(bytes, offset, length);
+            try {
+                out.write(bytes, offset, length);
+            } catch (IOException e) {
+                throw failure("write to", target, e);
+            }
             written += length;
         }
 
         @Override
         public org.apache.flink.core.fs.Path commit() throws IOException {
+            try {
+                return commitWrite();
+            } catch (IOException e) {
+                throw failure("commit", target, e);
+            }
+        }
+
+        org.apache.flink.core.fs.Path commitWrite() throws IOException {
             // hsync: the bytes are durable on every DataNode of the pipeline, not just flushed.
             out.hsync();
             out.close();
-            if (!fs.rename(temp, path)) {
-                throw new IOException(
-                        "HDFS refused to rename '"
-                                + temp
-                                + "' to '"
-                                + path
-                                + "' (the target exists or its directory vanished)");
-            }
+            renameNeverReplacing(temp, path, target);
             committed = true;
             quota.charge(written * replicas);
             return target;
@@ -225,6 +289,50 @@ public final class HdfsStore
                 deleteQuietly(path);
             }
         }
+    }
+
+    /**
+     * Renames {@code temp} to {@code path} unless anything exists there. On HDFS one NameNode call
+     * that refuses atomically; on any other Hadoop file system (never chosen for {@code hdfs://}
+     * unless configured so) a check, then the plain rename, which refuses an existing file but
+     * would move into an existing directory: that is checked before and reported as existing.
+     */
+    private void renameNeverReplacing(Path temp, Path path, org.apache.flink.core.fs.Path target)
+            throws IOException {
+        if (fs instanceof DistributedFileSystem) {
+            try {
+                ((DistributedFileSystem) fs).rename(temp, path, Options.Rename.NONE);
+            } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
+                throw alreadyExists(target, e);
+            }
+            return;
+        }
+        if (fs.exists(path)) {
+            throw alreadyExists(target, null);
+        }
+        if (!fs.rename(temp, path)) {
+            if (fs.exists(path)) {
+                throw alreadyExists(target, null);
+            }
+            throw new IOException(
+                    "HDFS refused to rename '"
+                            + temp
+                            + "' to '"
+                            + path
+                            + "' (its directory vanished?)");
+        }
+    }
+
+    /** Something exists at {@code target}: permanent, it is never replaced. */
+    private static java.nio.file.FileAlreadyExistsException alreadyExists(
+            org.apache.flink.core.fs.Path target, IOException cause) {
+        java.nio.file.FileAlreadyExistsException e =
+                new java.nio.file.FileAlreadyExistsException(
+                        target.toString(),
+                        null,
+                        "something already exists there on HDFS and is never replaced");
+        e.initCause(cause);
+        return e;
     }
 
     private static void copy(UploadSource source, FSDataOutputStream out, Path temp)
@@ -260,7 +368,7 @@ public final class HdfsStore
                     "Could not set storage policy {} on {}: {}",
                     storagePolicy,
                     directory,
-                    e.toString());
+                    describe(e));
         }
     }
 
@@ -383,7 +491,11 @@ public final class HdfsStore
     public void delete(org.apache.flink.core.fs.Path path) throws IOException {
         // Abandoned attempts are deleted from their own, interrupted thread.
         Path p = toHadoop(path);
-        cleanup.call("delete of " + p, () -> fs.delete(p, false));
+        try {
+            cleanup.call("delete of " + p, () -> fs.delete(p, false));
+        } catch (IOException e) {
+            throw failure("delete", path, e);
+        }
     }
 
     @Override
@@ -395,6 +507,14 @@ public final class HdfsStore
 
     @Override
     public List<StoredFile> listFiles(org.apache.flink.core.fs.Path directory) throws IOException {
+        try {
+            return list(directory);
+        } catch (IOException e) {
+            throw failure("list", directory, e);
+        }
+    }
+
+    private List<StoredFile> list(org.apache.flink.core.fs.Path directory) throws IOException {
         List<StoredFile> files = new ArrayList<>();
         Path dir = toHadoop(directory);
         if (!fs.exists(dir)) {
@@ -434,6 +554,62 @@ public final class HdfsStore
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete temporary file {}", path, e);
         }
+    }
+
+    /**
+     * What the caller of an operation on {@code path} is given for {@code e}: a real interrupt
+     * stays an {@link InterruptedIOException}; a failure that already names its path ({@link
+     * java.nio.file.FileSystemException}, the quota check's) stays as it is; anything else (a
+     * timeout included, which is no interrupt) becomes an {@link IOException} naming the operation
+     * and the path, {@code e} as its cause. A {@link FileNotFoundException} stays one.
+     */
+    static IOException failure(String what, org.apache.flink.core.fs.Path path, IOException e) {
+        boolean timeout = HdfsFailureClassifier.hasTimeout(e);
+        if (Thread.currentThread().isInterrupted() || (!timeout && Causes.isInterrupt(e))) {
+            if (e instanceof InterruptedIOException && !timeout) {
+                return e;
+            }
+            InterruptedIOException interrupted =
+                    new InterruptedIOException(
+                            "interrupted: could not " + what + " '" + path + "': " + describe(e));
+            interrupted.initCause(e);
+            return interrupted;
+        }
+        if (e instanceof java.nio.file.FileSystemException || e instanceof QuotaHeadroomException) {
+            return e;
+        }
+        String message = "Could not " + what + " '" + path + "' on HDFS: " + describe(e);
+        if (e instanceof FileNotFoundException) {
+            FileNotFoundException notFound = new FileNotFoundException(message);
+            notFound.initCause(e);
+            return notFound;
+        }
+        return new IOException(message, e);
+    }
+
+    /**
+     * {@code failure} and up to two causes as {@code Type: message <- Type: message}, for messages
+     * and logs; never throws, whatever the exception does.
+     */
+    static String describe(Throwable failure) {
+        List<Throwable> chain = Causes.chain(failure);
+        if (chain.isEmpty()) {
+            return "(no exception)";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < chain.size() && i < 3; i++) {
+            Throwable t = chain.get(i);
+            if (i > 0) {
+                sb.append(" <- ");
+            }
+            String type = t.getClass().getSimpleName();
+            sb.append(type.isEmpty() ? t.getClass().getName() : type);
+            String message = Causes.message(t);
+            if (!message.isEmpty()) {
+                sb.append(": ").append(message);
+            }
+        }
+        return sb.toString();
     }
 
     private static Path toHadoop(org.apache.flink.core.fs.Path path) {

@@ -1,11 +1,13 @@
 package io.github.resilientcheckpoints.hdfs;
 
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStoreProvider;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.File;
 import java.io.IOException;
 import java.net.URI;
+import java.net.UnknownHostException;
 import java.util.Map;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.hadoop.conf.Configuration;
@@ -58,11 +60,35 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
                             + Short.MAX_VALUE);
         }
         return new HdfsStore(
-                FileSystem.newInstance(checkpointRoot, hadoop),
+                newFileSystem(checkpointRoot, hadoop),
                 replication,
                 config.get(HdfsStoreOptions.STORAGE_POLICY),
                 config.get(HdfsStoreOptions.QUOTA_CHECK_INTERVAL),
                 Ticker.SYSTEM);
+    }
+
+    /**
+     * The store's own Hadoop file system. Hadoop reports a NameNode host that does not resolve as
+     * an unchecked {@code IllegalArgumentException(UnknownHostException)}: it becomes an {@link
+     * IOException} naming the checkpoint directory and the host (transient: DNS may come back).
+     */
+    static FileSystem newFileSystem(URI checkpointRoot, Configuration hadoop) throws IOException {
+        try {
+            return FileSystem.newInstance(checkpointRoot, hadoop);
+        } catch (IllegalArgumentException e) {
+            if (e.getCause() instanceof UnknownHostException) {
+                throw new IOException(
+                        "Cannot reach HDFS for '"
+                                + checkpointRoot
+                                + "': the NameNode host '"
+                                + Causes.message(e.getCause())
+                                + "' does not resolve. Check the host in"
+                                + " 'execution.checkpointing.dir' (or the nameservice in the Hadoop"
+                                + " configuration) and DNS.",
+                        e.getCause());
+            }
+            throw e;
+        }
     }
 
     /** How long the client waits before it first asks the NameNode again to complete a file. */

@@ -5,8 +5,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.resilientcheckpoints.store.FailureClass;
 import java.io.IOException;
 import java.net.ConnectException;
+import java.net.SocketTimeoutException;
 import org.apache.hadoop.ipc.RemoteException;
 import org.apache.hadoop.ipc.RetriableException;
+import org.apache.hadoop.net.ConnectTimeoutException;
 import org.apache.hadoop.security.AccessControlException;
 import org.junit.jupiter.api.Test;
 
@@ -74,5 +76,55 @@ class HdfsFailureClassifierTest {
                                 new IOException(
                                         "upload failed", new QuotaHeadroomException("cannot fit"))))
                 .isEqualTo(FailureClass.PERMANENT);
+    }
+
+    @Test
+    void timeoutsAreTransientEvenWithAPermanentSoundingMessage() {
+        // Hadoop's RPC client wraps the timeout in a new one of the same type, with the addresses.
+        SocketTimeoutException rpc =
+                (SocketTimeoutException)
+                        new SocketTimeoutException(
+                                        "Call From host/127.0.0.1 to 127.0.0.1:8020 failed on socket"
+                                                + " timeout exception: java.net.SocketTimeoutException:"
+                                                + " 1000 millis timeout while waiting for channel to be"
+                                                + " ready for read")
+                                .initCause(new SocketTimeoutException("1000 millis timeout"));
+        assertThat(HdfsFailureClassifier.classify(rpc)).isEqualTo(FailureClass.TRANSIENT);
+        assertThat(
+                        HdfsFailureClassifier.classify(
+                                new ConnectTimeoutException(
+                                        "1000 millis timeout while waiting for channel to be ready"
+                                                + " for connect")))
+                .isEqualTo(FailureClass.TRANSIENT);
+        // A DataNode read timeout under a message whose path happens to hold a marker word.
+        assertThat(
+                        HdfsFailureClassifier.classify(
+                                new IOException(
+                                        "Could not upload to /flink/forbidden-city-etl/chk-7/state",
+                                        new SocketTimeoutException("65000 millis timeout"))))
+                .as("a timeout under any message is worth a retry")
+                .isEqualTo(FailureClass.TRANSIENT);
+    }
+
+    @Test
+    void anExistingFileIsPermanent() {
+        assertThat(
+                        HdfsFailureClassifier.classify(
+                                new org.apache.hadoop.fs.FileAlreadyExistsException(
+                                        "rename destination /ckpt/chk-1/_metadata already exists")))
+                .isEqualTo(FailureClass.PERMANENT);
+        assertThat(
+                        HdfsFailureClassifier.classify(
+                                new java.nio.file.FileAlreadyExistsException(
+                                        "hdfs://nn/ckpt/chk-1/_metadata")))
+                .isEqualTo(FailureClass.PERMANENT);
+    }
+
+    @Test
+    void aRemoteExceptionWithoutClassNameOrMessageIsClassified() {
+        assertThat(HdfsFailureClassifier.classify(remote(null, null)))
+                .isEqualTo(FailureClass.TRANSIENT);
+        assertThat(HdfsFailureClassifier.classify(remote("com.example.Unknown", null)))
+                .isEqualTo(FailureClass.TRANSIENT);
     }
 }
