@@ -180,9 +180,10 @@ public final class ResilientCheckpointStorage
         @Override
         public WorkerServices services() throws IOException {
             StorageRuntime rt = runtime();
+            CheckpointStore store = store();
             RetryingUploader uploader =
                     new RetryingUploader(
-                            store(),
+                            store,
                             settings.retryPolicy(),
                             rt.uploadExecutor(settings.uploadThreads),
                             rt.ticker(),
@@ -199,7 +200,8 @@ public final class ResilientCheckpointStorage
                                 rt.spillSpace(settings.spillPaths(), settings.spillLimits),
                                 rt.metrics(),
                                 rt.ticker(),
-                                settings.uploadBudgetNanos());
+                                settings.uploadBudgetNanos(),
+                                () -> rt.useStore(store));
             } catch (IOException e) {
                 throw ResilientSettings.spillSpaceError(e);
             }

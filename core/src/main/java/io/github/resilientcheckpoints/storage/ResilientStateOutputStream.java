@@ -87,6 +87,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private final boolean relativePathsAllowed;
     private final int inlineThreshold;
     private final WorkerServices services;
+
+    /** Keeps the runtime from closing the store as idle while this stream may still use it. */
+    private final WorkerServices.StoreInUse storeInUse;
+
     private final UploadDeadline deadline;
     private final UploadCancellation cancellation = new UploadCancellation();
 
@@ -181,6 +185,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.buffer = new byte[bufferSize];
         this.services = services;
         this.deadline = deadline;
+        this.storeInUse = services.useStore();
         CheckpointStore store = services.uploader().store();
         this.partStore = store.capability(SupportsPartUploads.class).orElse(null);
         this.streamStore =
@@ -328,6 +333,13 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     @Nullable
     private PipelinedUpload startPipeline() {
+        if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
+            // Task-owned state: the stream may stay open a whole checkpoint interval; a pipelined
+            // upload (parts or a following write) would hold an upload permit, a thread and the
+            // store's pending upload all that time. It goes up whole at the end.
+            pipelineOff = true;
+            return null;
+        }
         PipelinedUpload p;
         if (partStore != null) {
             if (spilledBytes < Math.max(partStore.pipelineThreshold(), partStore.partSize())) {
@@ -342,12 +354,6 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                             services.ticker(),
                             deadline,
                             stagedReaders);
-        } else if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
-            // Task-owned state: the stream may stay open a whole checkpoint interval; a following
-            // write would hold an upload permit and thread all that time. It goes up whole at the
-            // end.
-            pipelineOff = true;
-            return null;
         } else {
             p =
                     PipelinedUpload.tryFollow(
@@ -571,6 +577,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             throw e;
         } finally {
             discardLocal();
+            storeInUse.release();
         }
     }
 
@@ -650,6 +657,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         cancellation.cancel();
         abortPipeline();
         discardLocal();
+        storeInUse.release();
         PipelinedUpload p = pipeline;
         if (p != null) {
             // Like Flink's stream, leave nothing behind when close() returns (bounded: a hung store

@@ -32,6 +32,7 @@ import java.util.concurrent.SynchronousQueue;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
@@ -195,6 +196,9 @@ public final class StorageRuntime implements AutoCloseable {
                                 checkOpen();
                                 if (existing != null) {
                                     existing.lastUsedNanos = ticker.nanoTime();
+                                    // Jobs with longer checkpoint timeouts share it: the longest
+                                    // wins, never the first job's.
+                                    existing.idleNanos = Math.max(existing.idleNanos, idleNanos);
                                     return existing;
                                 }
                                 try {
@@ -239,7 +243,7 @@ public final class StorageRuntime implements AutoCloseable {
             stores.computeIfPresent(
                     key,
                     (k, e) -> {
-                        if (now - e.lastUsedNanos >= e.idleNanos) {
+                        if (e.streams.get() == 0 && now - e.lastUsedNanos >= e.idleNanos) {
                             idle.add(Map.entry(k, e.store));
                             return null;
                         }
@@ -574,11 +578,33 @@ public final class StorageRuntime implements AutoCloseable {
 
     private record CheckpointKey(JobID job, long checkpointId) {}
 
-    /** A store and when it was last asked for. */
+    /**
+     * Marks {@code store} (one of this runtime's) as used by one more stream until the result is
+     * released: a store with an open stream is never closed as idle, however long the stream lives
+     * (task-owned state stays open for a checkpoint interval).
+     */
+    WorkerServices.StoreInUse useStore(CheckpointStore store) {
+        for (StoreEntry e : stores.values()) {
+            if (e.store == store) {
+                e.streams.incrementAndGet();
+                AtomicBoolean released = new AtomicBoolean();
+                return () -> {
+                    if (released.compareAndSet(false, true)) {
+                        e.lastUsedNanos = ticker.nanoTime();
+                        e.streams.decrementAndGet();
+                    }
+                };
+            }
+        }
+        return WorkerServices.StoreInUse.NONE;
+    }
+
+    /** A store, when it was last asked for, and how many streams use it now. */
     private static final class StoreEntry {
         final CheckpointStore store;
-        final long idleNanos;
+        volatile long idleNanos;
         volatile long lastUsedNanos;
+        final AtomicInteger streams = new AtomicInteger();
 
         StoreEntry(CheckpointStore store, long idleNanos, long nowNanos) {
             this.store = store;

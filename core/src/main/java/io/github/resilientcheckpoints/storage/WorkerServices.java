@@ -5,6 +5,7 @@ import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.UploadDeadline;
+import java.util.function.Supplier;
 
 /**
  * What a TaskManager-side state stream needs besides its target: the retrying uploader, the spill
@@ -18,6 +19,15 @@ public final class WorkerServices {
     private final StorageMetrics metrics;
     private final Ticker ticker;
     private final long uploadBudgetNanos;
+    private final Supplier<StoreInUse> storeUse;
+
+    /** A stream's hold on its store: released once, when the stream has ended. */
+    public interface StoreInUse {
+        StoreInUse NONE = () -> {};
+
+        /** Idempotent. */
+        void release();
+    }
 
     public WorkerServices(
             RetryingUploader uploader,
@@ -25,11 +35,31 @@ public final class WorkerServices {
             StorageMetrics metrics,
             Ticker ticker,
             long uploadBudgetNanos) {
+        this(uploader, spillSpace, metrics, ticker, uploadBudgetNanos, () -> StoreInUse.NONE);
+    }
+
+    /**
+     * @param storeUse marks the uploader's store as in use by one more stream (the runtime never
+     *     closes a store in use as idle)
+     */
+    public WorkerServices(
+            RetryingUploader uploader,
+            SpillSpace spillSpace,
+            StorageMetrics metrics,
+            Ticker ticker,
+            long uploadBudgetNanos,
+            Supplier<StoreInUse> storeUse) {
+        this.storeUse = storeUse;
         this.uploader = uploader;
         this.spillSpace = spillSpace;
         this.metrics = metrics;
         this.ticker = ticker;
         this.uploadBudgetNanos = uploadBudgetNanos;
+    }
+
+    /** Called by each stream when it is created; it releases the result when it has ended. */
+    public StoreInUse useStore() {
+        return storeUse.get();
     }
 
     public RetryingUploader uploader() {

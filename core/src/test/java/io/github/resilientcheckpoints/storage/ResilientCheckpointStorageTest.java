@@ -15,6 +15,7 @@ import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.CoreOptions;
+import org.apache.flink.runtime.state.CheckpointStateOutputStream;
 import org.apache.flink.runtime.state.CheckpointStorage;
 import org.apache.flink.runtime.state.CheckpointStorageAccess;
 import org.apache.flink.runtime.state.CheckpointStorageLoader;
@@ -100,6 +101,55 @@ class ResilientCheckpointStorageTest {
                         .isZero();
             }
             ticker.advanceMillis(almostIdle);
+            assertThat(runtime.closeIdleStores()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void aStoreWithAnOpenStreamIsNeverClosedAsIdle() throws Exception {
+        FakeTicker ticker = new FakeTicker();
+        try (StorageRuntime runtime = new StorageRuntime("open-stream-test", ticker)) {
+            ResilientCheckpointStorage storage =
+                    new ResilientCheckpointStorageFactory()
+                            .createFromConfig(config(), getClass().getClassLoader())
+                            .withRuntime(runtime);
+            CheckpointStorageAccess access = storage.createCheckpointStorage(new JobID());
+            // A write-ahead sink's task-owned stream stays open for a checkpoint interval.
+            CheckpointStateOutputStream open = access.createTaskOwnedStateStream();
+            open.write(new byte[] {1, 2, 3});
+            long idle = StorageRuntime.DEFAULT_STORE_IDLE_TIMEOUT.toMillis();
+            ticker.advanceMillis(5 * idle);
+            assertThat(runtime.closeIdleStores()).as("a stream still writes through it").isZero();
+
+            assertThat(open.closeAndGetHandle()).isNotNull();
+            ticker.advanceMillis(idle);
+            assertThat(runtime.closeIdleStores()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void theLongestCheckpointTimeoutOfTheJobsSharingAStoreSetsItsIdleTime() throws Exception {
+        FakeTicker ticker = new FakeTicker();
+        try (StorageRuntime runtime = new StorageRuntime("shared-idle-test", ticker)) {
+            Configuration shortTimeout = config();
+            shortTimeout.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMinutes(10));
+            Configuration longTimeout = config();
+            longTimeout.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofHours(3));
+            new ResilientCheckpointStorageFactory()
+                    .createFromConfig(shortTimeout, getClass().getClassLoader())
+                    .withRuntime(runtime)
+                    .store();
+            new ResilientCheckpointStorageFactory()
+                    .createFromConfig(longTimeout, getClass().getClassLoader())
+                    .withRuntime(runtime)
+                    .store();
+            assertThat(runtime.storeKeys()).as("one store for both jobs").hasSize(1);
+
+            ticker.advanceMillis(Duration.ofHours(2).toMillis());
+            assertThat(runtime.closeIdleStores())
+                    .as("idle for 2 h: less than 2 x the 3 h job's timeout")
+                    .isZero();
+            ticker.advanceMillis(Duration.ofHours(4).toMillis() + 1);
             assertThat(runtime.closeIdleStores()).isEqualTo(1);
         }
     }

@@ -7,7 +7,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillSpace;
+import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.testing.FakeTicker;
+import io.github.resilientcheckpoints.testing.PartUploadStore;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.upload.Redactor;
@@ -48,7 +50,7 @@ class TaskOwnedStreamTest {
         assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
     }
 
-    private ResilientCheckpointStorageAccess access(ScriptedStore store, Duration budget)
+    private ResilientCheckpointStorageAccess access(CheckpointStore store, Duration budget)
             throws IOException {
         SpillSpace space =
                 new SpillSpace(
@@ -104,6 +106,30 @@ class TaskOwnedStreamTest {
 
         assertThat(readAll(handle)).isEqualTo(data);
         assertThat(store.attempts()).isEqualTo(1);
+    }
+
+    @Test
+    void aLongTaskOwnedStreamStartsNoPartUploadSoItHoldsNoPermitWhileOpen() throws Exception {
+        // A write-ahead sink keeps its stream open until the next snapshot: a part upload started
+        // while it is written would hold an upload permit (and the store's pending upload) all
+        // that time. It goes up whole at closeAndGetHandle().
+        PartUploadStore store = new PartUploadStore(BUFFER);
+        try {
+            CheckpointStateOutputStream out =
+                    access(store, Duration.ofSeconds(10)).createTaskOwnedStateStream();
+            byte[] data = randomBytes(6 * BUFFER + 5, 3);
+            out.write(data);
+
+            assertThat(store.startedUploads())
+                    .as("no part upload while the stream is open")
+                    .isZero();
+
+            StreamStateHandle handle = out.closeAndGetHandle();
+            assertThat(readAll(handle)).isEqualTo(data);
+            assertThat(store.pendingUploads()).isZero();
+        } finally {
+            store.close();
+        }
     }
 
     @Test
