@@ -8,15 +8,22 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFileAttributeView;
+import java.nio.file.attribute.PosixFilePermission;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.UserPrincipal;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.Set;
 import java.util.UUID;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
@@ -138,10 +145,70 @@ public final class SpillSpace implements Closeable {
                             + ")",
                     e);
         }
-        if (!Files.isDirectory(sub) || !Files.isWritable(sub)) {
-            throw new IOException("spill directory '" + sub + "' is not a writable directory");
+        if (Files.isSymbolicLink(sub)
+                || !Files.isDirectory(sub, LinkOption.NOFOLLOW_LINKS)
+                || !Files.isWritable(sub)) {
+            throw new IOException(
+                    "spill directory '"
+                            + sub
+                            + "' is not a writable directory (a symbolic link is not accepted)");
         }
+        ownedByThisUser(sub);
         return sub;
+    }
+
+    /**
+     * The spill sub-directory has a fixed, predictable name (under {@code /tmp} by default), and
+     * the stale-file sweep deletes what it finds in it: it must belong to this process's user and
+     * let nobody else in (mode 0700), or another local user could plant files or links there, or
+     * read the state in spill files.
+     */
+    private static void ownedByThisUser(Path sub) throws IOException {
+        if (!Files.getFileStore(sub).supportsFileAttributeView(PosixFileAttributeView.class)) {
+            return;
+        }
+        UserPrincipal owner = Files.getOwner(sub, LinkOption.NOFOLLOW_LINKS);
+        UserPrincipal me = currentUser(sub);
+        if (!owner.equals(me)) {
+            throw new IOException(
+                    "spill directory '"
+                            + sub
+                            + "' belongs to user '"
+                            + owner.getName()
+                            + "', not to '"
+                            + me.getName()
+                            + "' who runs this TaskManager: another user may have created it to"
+                            + " read or plant spill files. Remove it, or configure a directory of"
+                            + " this user");
+        }
+        Set<PosixFilePermission> mode =
+                Files.getPosixFilePermissions(sub, LinkOption.NOFOLLOW_LINKS);
+        if (!mode.equals(OWNER_ONLY_DIRECTORY)) {
+            Files.setPosixFilePermissions(sub, OWNER_ONLY_DIRECTORY);
+        }
+    }
+
+    /** The user this process writes files as: the owner of a file it just created. */
+    private static UserPrincipal currentUser(Path dir) throws IOException {
+        Path probe = Files.createTempFile(dir, ".owner-check-", ".tmp", OWNER_ONLY_FILE_ATTRIBUTE);
+        try {
+            return Files.getOwner(probe, LinkOption.NOFOLLOW_LINKS);
+        } finally {
+            Files.deleteIfExists(probe);
+        }
+    }
+
+    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY =
+            PosixFilePermissions.fromString("rwx------");
+
+    private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY_FILE_ATTRIBUTE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
+    /** Spill files hold the job's state: readable by this user only, where the disk can say so. */
+    private static FileAttribute<?>[] ownerOnly(Path dir) throws IOException {
+        return Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)
+                ? new FileAttribute<?>[] {OWNER_ONLY_FILE_ATTRIBUTE}
+                : new FileAttribute<?>[0];
     }
 
     public SpillLimits limits() {
@@ -195,7 +262,8 @@ public final class SpillSpace implements Closeable {
         try {
             reservation.file =
                     Files.createFile(
-                            chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"));
+                            chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"),
+                            ownerOnly(chosen.owner.dir));
         } catch (IOException e) {
             reservation.release(0);
             throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);
@@ -256,7 +324,10 @@ public final class SpillSpace implements Closeable {
                     Files.newDirectoryStream(d.path, OWNER_PREFIX + "*")) {
                 for (Path owned : owners) {
                     String name = owned.getFileName().toString();
-                    if (name.startsWith(OWNER_PREFIX + PROCESS) || !Files.isDirectory(owned)) {
+                    // Never through a symbolic link: a planted owner-x -> /some/dir must not get
+                    // /some/dir emptied.
+                    if (name.startsWith(OWNER_PREFIX + PROCESS)
+                            || !Files.isDirectory(owned, LinkOption.NOFOLLOW_LINKS)) {
                         continue;
                     }
                     if (name.endsWith(STARTING_SUFFIX) && !olderThan(owned, STARTING_GRACE)) {
@@ -317,11 +388,13 @@ public final class SpillSpace implements Closeable {
         int deleted = 0;
         try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
             for (Path file : files) {
-                if (file.getFileName().toString().equals(MARKER)) {
+                if (file.getFileName().toString().equals(MARKER)
+                        || Files.isDirectory(file, LinkOption.NOFOLLOW_LINKS)) {
                     continue;
                 }
                 try {
-                    long size = Files.size(file);
+                    // A link itself is deleted, never what it points to.
+                    long size = Files.isSymbolicLink(file) ? 0 : Files.size(file);
                     if (Files.deleteIfExists(file)
                             && file.getFileName().toString().endsWith(".spill")) {
                         deleted++;
@@ -392,6 +465,10 @@ public final class SpillSpace implements Closeable {
             FileChannel channel = null;
             try {
                 Files.createDirectory(starting);
+                if (Files.getFileStore(starting)
+                        .supportsFileAttributeView(PosixFileAttributeView.class)) {
+                    Files.setPosixFilePermissions(starting, OWNER_ONLY_DIRECTORY);
+                }
                 channel =
                         FileChannel.open(
                                 starting.resolve(MARKER),
