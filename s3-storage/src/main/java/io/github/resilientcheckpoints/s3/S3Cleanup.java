@@ -121,7 +121,7 @@ final class S3Cleanup implements AutoCloseable {
                     uploadId,
                     bucket,
                     key,
-                    e.toString());
+                    S3RequestRetries.describe(e));
             return e;
         }
     }

@@ -311,8 +311,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     }
 
     private static boolean isNoSuchUpload(S3Exception e) {
-        return e.awsErrorDetails() != null
-                && "NoSuchUpload".equals(e.awsErrorDetails().errorCode());
+        return "NoSuchUpload".equals(S3Failures.errorCode(e));
     }
 
     /**

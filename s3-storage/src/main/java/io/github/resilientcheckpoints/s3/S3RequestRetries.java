@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoreRequestCounters;
 import io.github.resilientcheckpoints.time.Sleeper;
@@ -95,14 +96,14 @@ final class S3RequestRetries {
                                     + "/"
                                     + key
                                     + " failed reading the staged bytes: "
-                                    + sourceFailure.getMessage(),
+                                    + S3Failures.describe(sourceFailure),
                             sourceFailure);
                 }
                 IOException failure = S3Failures.wrap(operation, bucket, key, e);
                 FailureClass c = S3Failures.classify(e);
                 if (payload == Payload.PART_BYTES
                         && e instanceof S3Exception
-                        && ((S3Exception) e).statusCode() == 403) {
+                        && S3Failures.statusCode((S3Exception) e) == 403) {
                     c = FailureClass.TRANSIENT;
                 }
                 if (isInterrupt(e)) {
@@ -129,7 +130,7 @@ final class S3RequestRetries {
                         key,
                         attempt,
                         c,
-                        e.toString());
+                        describe(e));
                 if (payload != Payload.NONE) {
                     counters.dataRequestRetried();
                 } else {
@@ -140,8 +141,8 @@ final class S3RequestRetries {
         }
     }
 
-    private static boolean isInterrupt(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
+    static boolean isInterrupt(Throwable e) {
+        for (Throwable t : Causes.chain(e)) {
             if (t instanceof InterruptedException
                     || t instanceof InterruptedIOException
                     || t instanceof AbortedException) {
@@ -151,13 +152,18 @@ final class S3RequestRetries {
         return Thread.currentThread().isInterrupted();
     }
 
-    private static S3RequestBodies.SourceFailure sourceFailure(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+    static S3RequestBodies.SourceFailure sourceFailure(Throwable e) {
+        for (Throwable t : Causes.chain(e)) {
             if (t instanceof S3RequestBodies.SourceFailure) {
                 return (S3RequestBodies.SourceFailure) t;
             }
         }
         return null;
+    }
+
+    /** A failure for the debug log, read without calling anything that could throw. */
+    static String describe(Throwable e) {
+        return e == null ? "null" : e.getClass().getName() + ": " + Causes.message(e);
     }
 
     /** A deadline that never ends a request's resends: only the attempt cap does. */
