@@ -13,7 +13,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -141,15 +140,13 @@ final class S3RequestRetries {
         }
     }
 
+    /**
+     * Whether a failure is a cancellation: an interrupt of this thread, or an interrupt or abort in
+     * the causes. A socket or connect timeout ({@link java.net.SocketTimeoutException} extends
+     * {@link InterruptedIOException}) is not: the store did not answer in time, worth a resend.
+     */
     static boolean isInterrupt(Throwable e) {
-        for (Throwable t : Causes.chain(e)) {
-            if (t instanceof InterruptedException
-                    || t instanceof InterruptedIOException
-                    || t instanceof AbortedException) {
-                return true;
-            }
-        }
-        return Thread.currentThread().isInterrupted();
+        return Causes.isInterrupt(e) || Thread.currentThread().isInterrupted();
     }
 
     static S3RequestBodies.SourceFailure sourceFailure(Throwable e) {

@@ -186,6 +186,20 @@ class S3FailuresPropertyTest {
                 });
     }
 
+    @Test
+    void aReadTimeoutIsNotAnInterrupt() {
+        SdkClientException timeout =
+                SdkClientException.create(
+                        "Unable to execute HTTP request: Read timed out",
+                        new SocketTimeoutException("Read timed out"));
+        assertThat(S3RequestRetries.isInterrupt(timeout)).isFalse();
+        assertThat(
+                        S3RequestRetries.isInterrupt(
+                                SdkClientException.create(
+                                        "cancelled", new InterruptedIOException("cancelled"))))
+                .isTrue();
+    }
+
     private void within(String what, java.util.concurrent.Callable<Void> check) throws Exception {
         Future<Void> f = runner.submit(check);
         try {
