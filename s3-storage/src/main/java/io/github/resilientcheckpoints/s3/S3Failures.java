@@ -252,7 +252,11 @@ final class S3Failures {
                             + bucket
                             + "' does not exist: create it or correct 'execution.checkpointing.dir'.";
         } else if ("AccessDenied".equals(code)
-                || (e instanceof S3Exception && statusCode((S3Exception) e) == 403)) {
+                || (e instanceof S3Exception
+                        && statusCode((S3Exception) e) == 403
+                        && !(code != null
+                                && (EXPIRED_CREDENTIALS.contains(code)
+                                        || RESENT_WITH_A_FRESH_SIGNATURE.contains(code))))) {
             hint =
                     " Access to bucket '"
                             + bucket
