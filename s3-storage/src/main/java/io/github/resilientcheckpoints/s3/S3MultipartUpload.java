@@ -21,6 +21,7 @@ import javax.annotation.Nullable;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
 import org.apache.flink.core.fs.Path;
+import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
@@ -401,29 +402,49 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                 S3RequestRetries.Payload.PART_BYTES,
                                 () -> {
                                     store.retries().counters().dataRequestSent();
-                                    return store.client()
-                                            .uploadPart(
-                                                    b ->
-                                                            b.bucket(location.bucket())
-                                                                    .key(location.key())
-                                                                    .uploadId(uploadId)
-                                                                    .partNumber(partNumber)
-                                                                    .contentLength(size)
-                                                                    .checksumAlgorithm(
-                                                                            ChecksumAlgorithm
-                                                                                    .CRC32_C),
-                                                    RequestBody.fromContentProvider(
-                                                            () ->
-                                                                    S3RequestBodies.range(
-                                                                            bytes, 0, size),
-                                                            size,
-                                                            "application/octet-stream"));
+                                    UploadPartResponse answer =
+                                            store.client()
+                                                    .uploadPart(
+                                                            b ->
+                                                                    b.bucket(location.bucket())
+                                                                            .key(location.key())
+                                                                            .uploadId(uploadId)
+                                                                            .partNumber(partNumber)
+                                                                            .contentLength(size)
+                                                                            .checksumAlgorithm(
+                                                                                    ChecksumAlgorithm
+                                                                                            .CRC32_C),
+                                                            RequestBody.fromContentProvider(
+                                                                    () ->
+                                                                            S3RequestBodies.range(
+                                                                                    bytes, 0, size),
+                                                                    size,
+                                                                    "application/octet-stream"));
+                                    if (!isWholeETag(answer.eTag())) {
+                                        // A cut answer whose head the HTTP client took as whole:
+                                        // completing with it fails for good (InvalidPart).
+                                        throw SdkClientException.create(
+                                                "the answer to UploadPart "
+                                                        + partNumber
+                                                        + " carried no complete ETag ("
+                                                        + answer.eTag()
+                                                        + "): it was cut short");
+                                    }
+                                    return answer;
                                 });
         return CompletedPart.builder()
                 .partNumber(partNumber)
                 .eTag(r.eTag())
                 .checksumCRC32C(r.checksumCRC32C())
                 .build();
+    }
+
+    /** An ETag as S3 sends it: present and, when quoted, with both quotes. */
+    static boolean isWholeETag(@Nullable String eTag) {
+        if (eTag == null || eTag.isBlank()) {
+            return false;
+        }
+        return !eTag.startsWith("\"") || (eTag.length() >= 2 && eTag.endsWith("\""));
     }
 
     /** Consecutive units as one source; each unit is opened only when the previous one is read. */

@@ -269,6 +269,19 @@ class S3FaultMatrixTest {
     }
 
     /**
+     * A part's answer whose head was cut arrives without its ETag, and the JDK's client takes it as
+     * complete: the part is resent instead of completing the upload with a missing ETag.
+     */
+    @org.junit.jupiter.api.Test
+    void aPartAnswerWithoutItsEtagIsResent() throws Exception {
+        Cell cell = new Cell(store, Op.UPLOAD_PART);
+        proxy.inject(Fault.of(Shape.HEAD_CUT), cell.requests(), 1);
+        cell.run();
+        assertThat(proxy.faultsInjected.get()).isPositive();
+        cell.verify();
+    }
+
+    /**
      * 503 with an empty body (no error code), as a proxy or load balancer answers, on 70 % of
      * PutObject and UploadPart requests: the store's per-request resends absorb them within the
      * request budget, and every one is a throttle signal.
