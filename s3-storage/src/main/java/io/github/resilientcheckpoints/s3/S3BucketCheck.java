@@ -43,7 +43,7 @@ final class S3BucketCheck {
             client.headBucket(b -> b.bucket(bucket));
             verifiedBuckets.add(bucket);
         } catch (S3Exception e) {
-            if (e.statusCode() == 404) {
+            if (S3Failures.statusCode(e) == 404) {
                 throw new BucketUnusableException(
                         "NoSuchBucket: bucket '"
                                 + bucket
@@ -51,7 +51,7 @@ final class S3BucketCheck {
                                 + " or correct the bucket in 'execution.checkpointing.dir'",
                         e);
             }
-            if (e.statusCode() == 403) {
+            if (S3Failures.statusCode(e) == 403) {
                 rejectWrongCredentials(bucket, e);
                 LOG.debug(
                         "HeadBucket of '{}' was refused (403); a policy may withhold s3:ListBucket while"
@@ -84,8 +84,7 @@ final class S3BucketCheck {
         } catch (RuntimeException e) {
             return;
         }
-        String code =
-                detail.awsErrorDetails() == null ? null : detail.awsErrorDetails().errorCode();
+        String code = S3Failures.errorCode(detail);
         if ("InvalidAccessKeyId".equals(code) || "SignatureDoesNotMatch".equals(code)) {
             detail.addSuppressed(head);
             throw new BucketUnusableException(

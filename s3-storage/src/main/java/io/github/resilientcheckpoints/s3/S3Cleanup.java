@@ -2,13 +2,18 @@ package io.github.resilientcheckpoints.s3;
 
 import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.StoreRequestCounters;
+import io.github.resilientcheckpoints.store.UploadSource;
 import java.io.IOException;
+import java.io.InputStream;
 import java.time.Duration;
+import java.util.Arrays;
 import javax.annotation.Nullable;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.core.ResponseInputStream;
 import software.amazon.awssdk.services.s3.S3Client;
+import software.amazon.awssdk.services.s3.model.GetObjectResponse;
 import software.amazon.awssdk.services.s3.model.MultipartUpload;
 import software.amazon.awssdk.services.s3.model.NoSuchUploadException;
 
@@ -45,6 +50,63 @@ final class S3Cleanup implements AutoCloseable {
             return null;
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete s3://{}/{} after a failed upload", bucket, key, e);
+            return e;
+        }
+    }
+
+    /**
+     * Whether the object at the key holds exactly the bytes of {@code source} (read back and
+     * compared); false when it does not, is missing, or cannot be read.
+     */
+    boolean holdsExactly(String bucket, String key, UploadSource source) {
+        try (ResponseInputStream<GetObjectResponse> in =
+                        client.getObject(b -> b.bucket(bucket).key(key));
+                InputStream ours = S3RequestBodies.open(source)) {
+            Long length = in.response().contentLength();
+            if (length != null && length != source.length()) {
+                return false;
+            }
+            byte[] a = new byte[64 * 1024];
+            byte[] b = new byte[a.length];
+            while (true) {
+                int n = in.readNBytes(a, 0, a.length);
+                int m = ours.readNBytes(b, 0, n == 0 ? 1 : n);
+                if (n != m || !Arrays.equals(a, 0, n, b, 0, m)) {
+                    return false;
+                }
+                if (n == 0) {
+                    return true;
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            return false;
+        }
+    }
+
+    /**
+     * Deletes the object at the key only if it holds exactly the bytes of {@code source} (what a
+     * failed exclusive create may have left; anything else is somebody else's), also from an
+     * interrupted thread; returns the failure (logged) or null.
+     */
+    @Nullable
+    Exception deleteIfHolding(String bucket, String key, UploadSource source) {
+        try {
+            cleanup.call(
+                    "DeleteObject of s3://" + bucket + "/" + key + " if it holds our bytes",
+                    () -> {
+                        if (holdsExactly(bucket, key, source)) {
+                            counters.deleteRequestSent();
+                            client.deleteObject(b -> b.bucket(bucket).key(key));
+                        }
+                        return null;
+                    });
+            return null;
+        } catch (IOException | RuntimeException e) {
+            LOG.debug(
+                    "Could not clean up s3://{}/{} after a failed exclusive create",
+                    bucket,
+                    key,
+                    e);
             return e;
         }
     }
@@ -121,7 +183,7 @@ final class S3Cleanup implements AutoCloseable {
                     uploadId,
                     bucket,
                     key,
-                    e.toString());
+                    S3RequestRetries.describe(e));
             return e;
         }
     }

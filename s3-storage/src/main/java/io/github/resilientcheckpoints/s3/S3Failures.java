@@ -1,10 +1,15 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
+import java.util.List;
 import java.util.Locale;
 import java.util.Set;
+import javax.annotation.Nullable;
+import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
@@ -39,7 +44,10 @@ final class S3Failures {
                     // 400s that say the request itself is wrong: the same request fails the same
                     // way again.
                     "InvalidArgument",
-                    "EntityTooLarge");
+                    "EntityTooLarge",
+                    // A conditional write (If-None-Match: *) found the key taken.
+                    "PreconditionFailed",
+                    "ConditionalRequestConflict");
 
     /**
      * Temporary credentials (STS, web identity, instance or container role) that S3 no longer
@@ -51,6 +59,13 @@ final class S3Failures {
             Set.of("ExpiredToken", "InvalidToken", "TokenRefreshRequired");
 
     /**
+     * 403s about the request's signing time, not its credentials: the SDK corrects its clock offset
+     * from the answer's Date header, so the resend is signed with the corrected time.
+     */
+    private static final Set<String> RESENT_WITH_A_FRESH_SIGNATURE =
+            Set.of("RequestTimeTooSkewed", "RequestExpired");
+
+    /**
      * What the operator sets when S3 rejects or the SDK cannot find credentials; names keys only.
      */
     static final String CREDENTIAL_KEYS =
@@ -60,27 +75,35 @@ final class S3Failures {
 
     private S3Failures() {}
 
+    /**
+     * The class of a failure of one of the store's requests; returns normally whatever it is handed
+     * (cause cycles, null error codes and messages, accessors that throw).
+     */
     static FailureClass classify(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+        List<Throwable> chain = Causes.chain(failure);
+        for (Throwable t : chain) {
             if (t instanceof S3BucketCheck.BucketUnusableException
-                    || t instanceof ExpiredCredentials) {
+                    || t instanceof ExpiredCredentials
+                    || t instanceof FileAlreadyExistsException) {
                 return FailureClass.PERMANENT;
             }
             if (t instanceof S3Exception) {
                 S3Exception e = (S3Exception) t;
-                String code = e.awsErrorDetails() == null ? null : e.awsErrorDetails().errorCode();
-                if (e.statusCode() == 503
-                        || e.statusCode() == 429
-                        || (code != null && THROTTLED.contains(code))) {
+                int status = statusCode(e);
+                String code = errorCode(e);
+                if (status == 503 || status == 429 || (code != null && THROTTLED.contains(code))) {
                     return FailureClass.THROTTLED;
                 }
                 if (code != null && EXPIRED_CREDENTIALS.contains(code)) {
                     return FailureClass.TRANSIENT;
                 }
+                if (code != null && RESENT_WITH_A_FRESH_SIGNATURE.contains(code)) {
+                    return FailureClass.TRANSIENT;
+                }
                 if (code != null && PERMANENT.contains(code)) {
                     return FailureClass.PERMANENT;
                 }
-                if (e.statusCode() == 403 || e.statusCode() == 301) {
+                if (status == 403 || status == 301 || status == 412) {
                     return FailureClass.PERMANENT;
                 }
                 // 5xx, 400 BadDigest / checksum mismatches, RequestTimeout, NoSuchUpload: resend.
@@ -93,15 +116,81 @@ final class S3Failures {
                         : FailureClass.TRANSIENT;
             }
         }
-        return GenericFailureClassifier.classify(failure);
+        if (!isSafeToWalkNaively(chain)) {
+            // Core's generic classifier walks causes and reads messages without guards: a chain it
+            // could loop on or throw from is not handed to it. What is not recognised is
+            // transient there too: a few retries within the deadline.
+            return FailureClass.TRANSIENT;
+        }
+        try {
+            return GenericFailureClassifier.classify(failure);
+        } catch (RuntimeException | LinkageError e) {
+            return FailureClass.TRANSIENT;
+        }
+    }
+
+    /**
+     * Whether a plain {@code getCause()} walk over this chain ends by itself (no cycle longer than
+     * one, no endless chain, no throwing accessor) and every message can be read.
+     */
+    private static boolean isSafeToWalkNaively(List<Throwable> chain) {
+        if (chain.isEmpty()) {
+            return true;
+        }
+        try {
+            Throwable last = chain.get(chain.size() - 1);
+            Throwable beyond = last.getCause();
+            if (beyond != null && beyond != last) {
+                return false; // a cycle or a chain cut at Causes' depth bound
+            }
+            for (Throwable t : chain) {
+                t.getMessage();
+                t.getCause();
+            }
+            return true;
+        } catch (RuntimeException | LinkageError e) {
+            return false;
+        }
+    }
+
+    /** The HTTP status of an S3 answer, or -1 when it cannot be read. */
+    static int statusCode(S3Exception e) {
+        try {
+            return e.statusCode();
+        } catch (RuntimeException | LinkageError ex) {
+            return -1;
+        }
+    }
+
+    /** S3's error code of a failure, or null (none, not an S3 answer, or unreadable). */
+    @Nullable
+    static String errorCode(@Nullable Throwable failure) {
+        if (!(failure instanceof S3Exception)) {
+            return null;
+        }
+        try {
+            AwsErrorDetails details = ((S3Exception) failure).awsErrorDetails();
+            return details == null ? null : details.errorCode();
+        } catch (RuntimeException | LinkageError e) {
+            return null;
+        }
+    }
+
+    /** The first S3 answer in a failure's causes, or null. */
+    @Nullable
+    static S3Exception s3Answer(@Nullable Throwable failure) {
+        for (Throwable t : Causes.chain(failure)) {
+            if (t instanceof S3Exception) {
+                return (S3Exception) t;
+            }
+        }
+        return null;
     }
 
     /** S3 refused the credentials as expired (a refreshed set may be accepted). */
     static boolean isExpiredCredentials(Throwable failure) {
-        return failure instanceof S3Exception
-                && ((S3Exception) failure).awsErrorDetails() != null
-                && EXPIRED_CREDENTIALS.contains(
-                        ((S3Exception) failure).awsErrorDetails().errorCode());
+        String code = errorCode(failure);
+        return code != null && EXPIRED_CREDENTIALS.contains(code);
     }
 
     /** Temporary credentials that stayed expired through every attempt of a request: permanent. */
@@ -117,10 +206,10 @@ final class S3Failures {
                             + "/"
                             + key
                             + " failed: "
-                            + cause.getMessage()
+                            + Causes.message(cause)
                             + ". S3 refused"
                             + " the temporary credentials as expired ("
-                            + cause.awsErrorDetails().errorCode()
+                            + errorCode(cause)
                             + ") on all "
                             + attempts
                             + " attempts, asking the credentials provider again each time: it did not refresh"
@@ -137,11 +226,9 @@ final class S3Failures {
      * failed): the SDK reports it only as an {@link SdkClientException} with this message.
      */
     static boolean isCredentialLoadingFailure(Throwable failure) {
-        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof SdkClientException
-                    && !(t instanceof S3Exception)
-                    && t.getMessage() != null) {
-                String m = t.getMessage().toLowerCase(Locale.ROOT);
+        for (Throwable t : Causes.chain(failure)) {
+            if (t instanceof SdkClientException && !(t instanceof S3Exception)) {
+                String m = Causes.message(t).toLowerCase(Locale.ROOT);
                 if (m.contains("unable to load credentials")
                         || m.contains("contained no credentials")) {
                     return true;
@@ -155,11 +242,9 @@ final class S3Failures {
      * Wraps an SDK failure into an {@link IOException} whose message names the operation, bucket
      * and key and, for the usual permanent cases, what to do; the SDK exception stays as the cause.
      */
-    static IOException wrap(String operation, String bucket, String key, RuntimeException e) {
-        String code =
-                e instanceof S3Exception && ((S3Exception) e).awsErrorDetails() != null
-                        ? ((S3Exception) e).awsErrorDetails().errorCode()
-                        : null;
+    static IOException wrap(
+            String operation, String bucket, String key, @Nullable RuntimeException e) {
+        String code = errorCode(e);
         String hint = "";
         if ("NoSuchBucket".equals(code)) {
             hint =
@@ -167,7 +252,11 @@ final class S3Failures {
                             + bucket
                             + "' does not exist: create it or correct 'execution.checkpointing.dir'.";
         } else if ("AccessDenied".equals(code)
-                || (e instanceof S3Exception && ((S3Exception) e).statusCode() == 403)) {
+                || (e instanceof S3Exception
+                        && statusCode((S3Exception) e) == 403
+                        && !(code != null
+                                && (EXPIRED_CREDENTIALS.contains(code)
+                                        || RESENT_WITH_A_FRESH_SIGNATURE.contains(code))))) {
             hint =
                     " Access to bucket '"
                             + bucket
@@ -193,9 +282,22 @@ final class S3Failures {
                         + "/"
                         + key
                         + " failed: "
-                        + e.getMessage()
+                        + describe(e)
                         + "."
                         + hint,
                 e);
+    }
+
+    /**
+     * The message of a failure, or its class name when it has none (or reading it fails); never
+     * throws. For logs and messages instead of {@code toString()}, which calls {@code
+     * getMessage()}.
+     */
+    static String describe(@Nullable Throwable t) {
+        if (t == null) {
+            return "no failure";
+        }
+        String m = Causes.message(t);
+        return m.isEmpty() ? t.getClass().getName() : m;
     }
 }

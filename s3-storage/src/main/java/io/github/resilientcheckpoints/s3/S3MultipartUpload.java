@@ -17,9 +17,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.Nullable;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
 import org.apache.flink.core.fs.Path;
+import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
@@ -84,10 +86,21 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     @GuardedBy("this")
     private boolean finished;
 
-    private S3MultipartUpload(S3Store store, S3Location location, String uploadId) {
+    /**
+     * Null for a fresh key. Otherwise the completion carries {@code If-None-Match: *} and counts
+     * its attempts here; the caller, not this upload, decides what a failure left at the key is.
+     */
+    @Nullable private final AtomicInteger ifAbsentCompletions;
+
+    private S3MultipartUpload(
+            S3Store store,
+            S3Location location,
+            String uploadId,
+            @Nullable AtomicInteger ifAbsentCompletions) {
         this.store = store;
         this.location = location;
         this.uploadId = uploadId;
+        this.ifAbsentCompletions = ifAbsentCompletions;
         this.schedule =
                 new S3PartSchedule(store.settings().partSize(), store.settings().maxParts());
         this.parallel = store.settings().parallelParts();
@@ -95,6 +108,21 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
     /** Creates the multipart upload of {@code location} (whose key is final: entropy injected). */
     static S3MultipartUpload start(S3Store store, S3Location location) throws IOException {
+        return start(store, location, null);
+    }
+
+    /**
+     * A multipart upload whose completion is conditional ({@code If-None-Match: *}): the key may be
+     * taken, and is never replaced. Counts the completion's attempts in {@code completions}.
+     */
+    static S3MultipartUpload startIfAbsent(
+            S3Store store, S3Location location, AtomicInteger completions) throws IOException {
+        return start(store, location, completions);
+    }
+
+    private static S3MultipartUpload start(
+            S3Store store, S3Location location, @Nullable AtomicInteger ifAbsentCompletions)
+            throws IOException {
         String bucket = location.bucket();
         String key = location.key();
         AtomicInteger sent = new AtomicInteger();
@@ -131,7 +159,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             // An earlier attempt may have created an upload whose answer was lost.
             store.cleanup().abortUploadsOfKeyLater(location, uploadId);
         }
-        return new S3MultipartUpload(store, location, uploadId);
+        return new S3MultipartUpload(store, location, uploadId, ifAbsentCompletions);
     }
 
     /** Adds one unit of {@code s3.part-size} bytes; a part goes out once it has its units. */
@@ -236,7 +264,9 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     public Path complete(int lastUnitNumber, UploadSource lastUnit) throws IOException {
         boolean completed = false;
         Throwable failure = null;
-        AtomicInteger completionsSent = new AtomicInteger();
+        AtomicInteger completionsSent =
+                ifAbsentCompletions != null ? ifAbsentCompletions : new AtomicInteger();
+        boolean ifAbsent = ifAbsentCompletions != null;
         try {
             List<CompletableFuture<CompletedPart>> all;
             long total;
@@ -272,6 +302,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                                             b.bucket(location.bucket())
                                                                     .key(location.key())
                                                                     .uploadId(uploadId)
+                                                                    .ifNoneMatch(
+                                                                            ifAbsent ? "*" : null)
                                                                     .multipartUpload(
                                                                             CompletedMultipartUpload
                                                                                     .builder()
@@ -299,7 +331,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         } finally {
             if (!completed) {
                 S3Cleanup.suppress(failure, abortReporting());
-                if (completionsSent.get() > 0) {
+                if (completionsSent.get() > 0 && !ifAbsent) {
                     // A completion may have gone through unseen: the key is fresh, whatever is
                     // there is ours.
                     S3Cleanup.suppress(
@@ -311,8 +343,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     }
 
     private static boolean isNoSuchUpload(S3Exception e) {
-        return e.awsErrorDetails() != null
-                && "NoSuchUpload".equals(e.awsErrorDetails().errorCode());
+        return "NoSuchUpload".equals(S3Failures.errorCode(e));
     }
 
     /**
@@ -371,29 +402,49 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                 S3RequestRetries.Payload.PART_BYTES,
                                 () -> {
                                     store.retries().counters().dataRequestSent();
-                                    return store.client()
-                                            .uploadPart(
-                                                    b ->
-                                                            b.bucket(location.bucket())
-                                                                    .key(location.key())
-                                                                    .uploadId(uploadId)
-                                                                    .partNumber(partNumber)
-                                                                    .contentLength(size)
-                                                                    .checksumAlgorithm(
-                                                                            ChecksumAlgorithm
-                                                                                    .CRC32_C),
-                                                    RequestBody.fromContentProvider(
-                                                            () ->
-                                                                    S3RequestBodies.range(
-                                                                            bytes, 0, size),
-                                                            size,
-                                                            "application/octet-stream"));
+                                    UploadPartResponse answer =
+                                            store.client()
+                                                    .uploadPart(
+                                                            b ->
+                                                                    b.bucket(location.bucket())
+                                                                            .key(location.key())
+                                                                            .uploadId(uploadId)
+                                                                            .partNumber(partNumber)
+                                                                            .contentLength(size)
+                                                                            .checksumAlgorithm(
+                                                                                    ChecksumAlgorithm
+                                                                                            .CRC32_C),
+                                                            RequestBody.fromContentProvider(
+                                                                    () ->
+                                                                            S3RequestBodies.range(
+                                                                                    bytes, 0, size),
+                                                                    size,
+                                                                    "application/octet-stream"));
+                                    if (!isWholeETag(answer.eTag())) {
+                                        // A cut answer whose head the HTTP client took as whole:
+                                        // completing with it fails for good (InvalidPart).
+                                        throw SdkClientException.create(
+                                                "the answer to UploadPart "
+                                                        + partNumber
+                                                        + " carried no complete ETag ("
+                                                        + answer.eTag()
+                                                        + "): it was cut short");
+                                    }
+                                    return answer;
                                 });
         return CompletedPart.builder()
                 .partNumber(partNumber)
                 .eTag(r.eTag())
                 .checksumCRC32C(r.checksumCRC32C())
                 .build();
+    }
+
+    /** An ETag as S3 sends it: present and, when quoted, with both quotes. */
+    static boolean isWholeETag(@Nullable String eTag) {
+        if (eTag == null || eTag.isBlank()) {
+            return false;
+        }
+        return !eTag.startsWith("\"") || (eTag.length() >= 2 && eTag.endsWith("\""));
     }
 
     /** Consecutive units as one source; each unit is opened only when the previous one is read. */

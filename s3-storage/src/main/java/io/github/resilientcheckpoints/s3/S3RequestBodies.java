@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.UploadSource;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -25,7 +26,7 @@ final class S3RequestBodies {
         private static final long serialVersionUID = 1L;
 
         SourceFailure(IOException cause) {
-            super(cause.getMessage(), cause);
+            super(Causes.message(cause), cause);
         }
     }
 

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoreRequestCounters;
 import io.github.resilientcheckpoints.time.Sleeper;
@@ -12,7 +13,6 @@ import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.Supplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-import software.amazon.awssdk.core.exception.AbortedException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -95,14 +95,14 @@ final class S3RequestRetries {
                                     + "/"
                                     + key
                                     + " failed reading the staged bytes: "
-                                    + sourceFailure.getMessage(),
+                                    + S3Failures.describe(sourceFailure),
                             sourceFailure);
                 }
                 IOException failure = S3Failures.wrap(operation, bucket, key, e);
                 FailureClass c = S3Failures.classify(e);
                 if (payload == Payload.PART_BYTES
                         && e instanceof S3Exception
-                        && ((S3Exception) e).statusCode() == 403) {
+                        && S3Failures.statusCode((S3Exception) e) == 403) {
                     c = FailureClass.TRANSIENT;
                 }
                 if (isInterrupt(e)) {
@@ -129,7 +129,7 @@ final class S3RequestRetries {
                         key,
                         attempt,
                         c,
-                        e.toString());
+                        describe(e));
                 if (payload != Payload.NONE) {
                     counters.dataRequestRetried();
                 } else {
@@ -140,24 +140,27 @@ final class S3RequestRetries {
         }
     }
 
-    private static boolean isInterrupt(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof InterruptedException
-                    || t instanceof InterruptedIOException
-                    || t instanceof AbortedException) {
-                return true;
-            }
-        }
-        return Thread.currentThread().isInterrupted();
+    /**
+     * Whether a failure is a cancellation: an interrupt of this thread, or an interrupt or abort in
+     * the causes. A socket or connect timeout ({@link java.net.SocketTimeoutException} extends
+     * {@link InterruptedIOException}) is not: the store did not answer in time, worth a resend.
+     */
+    static boolean isInterrupt(Throwable e) {
+        return Causes.isInterrupt(e) || Thread.currentThread().isInterrupted();
     }
 
-    private static S3RequestBodies.SourceFailure sourceFailure(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
+    static S3RequestBodies.SourceFailure sourceFailure(Throwable e) {
+        for (Throwable t : Causes.chain(e)) {
             if (t instanceof S3RequestBodies.SourceFailure) {
                 return (S3RequestBodies.SourceFailure) t;
             }
         }
         return null;
+    }
+
+    /** A failure for the debug log, read without calling anything that could throw. */
+    static String describe(Throwable e) {
+        return e == null ? "null" : e.getClass().getName() + ": " + Causes.message(e);
     }
 
     /** A deadline that never ends a request's resends: only the attempt cap does. */

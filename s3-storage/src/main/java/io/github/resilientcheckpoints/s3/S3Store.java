@@ -6,6 +6,7 @@ import io.github.resilientcheckpoints.store.StoreRequestCounters;
 import io.github.resilientcheckpoints.store.StoreRequestListener;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsBatchDelete;
+import io.github.resilientcheckpoints.store.SupportsExclusiveCreate;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsPendingUploads;
@@ -15,17 +16,20 @@ import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
+import java.nio.file.FileAlreadyExistsException;
 import java.security.SecureRandom;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import software.amazon.awssdk.core.sync.RequestBody;
 import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * The S3 store on AWS SDK v2.
@@ -50,6 +54,8 @@ import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
  *       reported to the runtime's listener ({@link SupportsRequestEvents}).
  *   <li>Entropy: Flink's {@code s3.entropy.key} in a data file key is replaced by random
  *       characters, as Flink does; the handle carries the real key.
+ *   <li>{@code _metadata} ({@link #createExclusive}): written with {@code If-None-Match: *},
+ *       exactly at its target (no entropy), so it never replaces an existing object.
  * </ul>
  *
  * <p>The other roles are their own classes: {@link S3Location} (bucket, key), {@link
@@ -63,7 +69,8 @@ public final class S3Store
                 SupportsPendingUploads,
                 SupportsThrottleSignals,
                 SupportsRequestEvents,
-                SupportsPartUploads {
+                SupportsPartUploads,
+                SupportsExclusiveCreate {
 
     private static final Logger LOG = LoggerFactory.getLogger(S3Store.class);
 
@@ -166,6 +173,117 @@ public final class S3Store
         S3Location location = S3Location.of(target);
         String injected = injectEntropy(location.key());
         return injected.equals(location.key()) ? target : location.withKey(injected).toPath();
+    }
+
+    /**
+     * Writes {@code source} to exactly {@code target} (no entropy) only where no object exists: a
+     * PutObject with {@code If-None-Match: *} or, from the multipart threshold on, a multipart
+     * upload whose CompleteMultipartUpload carries it. S3 checks the condition and writes in one
+     * step, so of two writers at most one succeeds. S3's 412 PreconditionFailed (or 409
+     * ConditionalRequestConflict: another conditional write of the key is under way) becomes a
+     * {@link FileAlreadyExistsException} naming the path.
+     *
+     * <p>A resent request whose earlier attempt was stored, its answer lost, is answered 412 too:
+     * when this call sent more than one attempt, the object is read back and, holding exactly these
+     * bytes, is this write's. After any other failure the object is deleted only if it holds
+     * exactly these bytes, so a later attempt is not refused by this one's leftovers and nobody
+     * else's object is ever deleted.
+     */
+    @Override
+    public void createExclusive(UploadSource source, Path target) throws IOException {
+        S3Location location = S3Location.of(target);
+        String bucket = location.bucket();
+        String key = location.key();
+        bucketCheck.ensureBucket(bucket);
+        AtomicInteger sent = new AtomicInteger();
+        boolean done = false;
+        boolean taken = false;
+        Throwable failure = null;
+        try {
+            try {
+                if (source.length() < settings.multipartThreshold()) {
+                    putIfAbsent(source, bucket, key, sent);
+                } else {
+                    multipartIfAbsent(source, location, sent);
+                }
+                done = true;
+            } catch (IOException e) {
+                S3Exception answer = S3Failures.s3Answer(e);
+                if (answer == null || !isKeyTaken(answer)) {
+                    throw e;
+                }
+                if (sent.get() > 1 && cleanup.holdsExactly(bucket, key, source)) {
+                    done = true; // an earlier attempt of this call wrote it; its answer was lost
+                    return;
+                }
+                taken = true;
+                FileAlreadyExistsException exists =
+                        new FileAlreadyExistsException(
+                                "s3://" + bucket + "/" + key,
+                                null,
+                                "an object already exists there (S3 answered "
+                                        + S3Failures.statusCode(answer)
+                                        + " "
+                                        + S3Failures.errorCode(answer)
+                                        + " to a write with If-None-Match: *); it was left"
+                                        + " unchanged and nothing was written");
+                exists.initCause(e);
+                throw exists;
+            }
+        } catch (IOException | RuntimeException | Error e) {
+            failure = e;
+            throw e;
+        } finally {
+            if (!done && !taken) {
+                S3Cleanup.suppress(failure, cleanup.deleteIfHolding(bucket, key, source));
+            }
+        }
+    }
+
+    /** S3's answer to a conditional write whose key is taken (or being taken by another write). */
+    static boolean isKeyTaken(S3Exception answer) {
+        String code = S3Failures.errorCode(answer);
+        return S3Failures.statusCode(answer) == 412
+                || "PreconditionFailed".equals(code)
+                || "ConditionalRequestConflict".equals(code);
+    }
+
+    private void putIfAbsent(UploadSource source, String bucket, String key, AtomicInteger sent)
+            throws IOException {
+        retries.send(
+                "PutObject (If-None-Match: *)",
+                bucket,
+                key,
+                S3RequestRetries.Payload.OBJECT_BYTES,
+                () -> {
+                    sent.incrementAndGet();
+                    requests.dataRequestSent();
+                    return client.putObject(
+                            b ->
+                                    b.bucket(bucket)
+                                            .key(key)
+                                            .ifNoneMatch("*")
+                                            .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
+                            RequestBody.fromContentProvider(
+                                    () -> S3RequestBodies.open(source),
+                                    source.length(),
+                                    "application/octet-stream"));
+                });
+    }
+
+    private void multipartIfAbsent(UploadSource source, S3Location location, AtomicInteger sent)
+            throws IOException {
+        long length = source.length();
+        int parts = (int) Math.max(1, (length + settings.partSize() - 1) / settings.partSize());
+        S3MultipartUpload upload = S3MultipartUpload.startIfAbsent(this, location, sent);
+        for (int i = 1; i < parts; i++) {
+            upload.submitPart(
+                    i,
+                    S3RequestBodies.slice(
+                            source, (i - 1) * settings.partSize(), settings.partSize()));
+        }
+        long lastOffset = (long) (parts - 1) * settings.partSize();
+        upload.complete(parts, S3RequestBodies.slice(source, lastOffset, length - lastOffset));
     }
 
     private void put(UploadSource source, String bucket, String key) throws IOException {

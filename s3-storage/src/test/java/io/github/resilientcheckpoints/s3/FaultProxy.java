@@ -26,8 +26,10 @@ import java.util.function.Predicate;
 /**
  * An HTTP/1.1 proxy on 127.0.0.1 between an S3 client and an S3 server that misbehaves on purpose,
  * per request: answers {@code 503 SlowDown}, resets the connection mid-body, adds latency, caps
- * bandwidth. One request per connection (it forces {@code Connection: close}), which keeps it
- * simple and is what a client sees after every fault anyway.
+ * bandwidth; and any {@link Fault} shape (error answers with an XML, empty or HTML body, resets,
+ * closes, no answer, truncated or trickling answers) for the first N matching requests or a share
+ * of them. One request per connection (it forces {@code Connection: close}), which keeps it simple
+ * and is what a client sees after every fault anyway.
  */
 final class FaultProxy implements AutoCloseable {
 
@@ -41,6 +43,87 @@ final class FaultProxy implements AutoCloseable {
                         return t;
                     });
     private final Random random = new Random(42);
+    private final Random faultRandom = new Random(4242);
+    private final Set<Socket> openSockets = ConcurrentHashMap.newKeySet();
+
+    /** How a request is failed. */
+    enum Shape {
+        /** An S3 error answer with this status and an XML body with this code. */
+        ERROR_XML,
+        /** This status with an empty body (no error code). */
+        ERROR_EMPTY,
+        /** This status with an HTML body, as a load balancer answers. */
+        ERROR_HTML,
+        /** The request is read, then the connection reset (RST) without an answer. */
+        RESET_BEFORE_ANSWER,
+        /** Half the request body is read, then the connection closed (FIN). */
+        CLOSE_MID_BODY,
+        /** The request is read and never answered; the client's timeout ends it. */
+        NO_ANSWER,
+        /**
+         * The server's answer (the request took effect) is cut: after half its body, or, without a
+         * body, within the status line.
+         */
+        TRUNCATED_ANSWER,
+        /**
+         * The server's answer (the request took effect) is cut after half its head: the JDK's
+         * client takes what arrived as the whole head, so headers (an ETag) may be missing.
+         */
+        HEAD_CUT,
+        /** The server's answer trickles back at {@link #trickleBytesPerSecond}. */
+        TRICKLE_ANSWER
+    }
+
+    /** One fault: a shape and, for error answers, the status and S3 error code. */
+    record Fault(Shape shape, int status, String code) {
+        static Fault of(Shape shape) {
+            return new Fault(shape, 0, null);
+        }
+
+        @Override
+        public String toString() {
+            return shape + (status > 0 ? " " + status : "") + (code != null ? " " + code : "");
+        }
+    }
+
+    /** The fault {@link #faultIf} requests get (null: none). */
+    volatile Fault fault;
+
+    /** Which requests (by request line) are candidates for {@link #fault}. */
+    volatile Predicate<String> faultIf = line -> false;
+
+    /** Candidates failed unconditionally: the next this-many. */
+    final AtomicInteger faultsLeft = new AtomicInteger();
+
+    /** Share of the other candidates that is failed too (seeded). */
+    volatile double faultRatio;
+
+    final AtomicLong faultsInjected = new AtomicLong();
+
+    volatile long trickleBytesPerSecond = 1024;
+
+    /** Arms {@code fault} for the next {@code times} requests whose request line matches. */
+    void inject(Fault fault, Predicate<String> requests, int times) {
+        this.faultRatio = 0;
+        this.faultIf = requests;
+        this.fault = fault;
+        this.faultsLeft.set(times);
+    }
+
+    /** Arms {@code fault} for a share of the requests whose request line matches. */
+    void injectRandomly(Fault fault, Predicate<String> requests, double ratio) {
+        this.faultsLeft.set(0);
+        this.faultIf = requests;
+        this.fault = fault;
+        this.faultRatio = ratio;
+    }
+
+    void clearFaults() {
+        this.fault = null;
+        this.faultIf = line -> false;
+        this.faultsLeft.set(0);
+        this.faultRatio = 0;
+    }
 
     volatile double slowDownRatio;
     volatile double resetRatio;
@@ -123,6 +206,7 @@ final class FaultProxy implements AutoCloseable {
 
     private void handle(Socket client) {
         boolean candidateRelay = false;
+        openSockets.add(client);
         try (client) {
             InputStream in = client.getInputStream();
             String head = readHead(in);
@@ -140,6 +224,12 @@ final class FaultProxy implements AutoCloseable {
             int partNumber = partNumber(requestLine);
             if (partNumber > 0) {
                 partsSeen.add(partNumber + ":" + decodedLength(head, length));
+            }
+            Fault f = fault;
+            if (f != null && faultIf.test(requestLine) && drawFault()) {
+                faultsInjected.incrementAndGet();
+                inject(f, client, in, head, requestLine, length);
+                return;
             }
             if (denyIf.test(requestLine)) {
                 in.skipNBytes(length);
@@ -250,12 +340,131 @@ final class FaultProxy implements AutoCloseable {
             }
             candidateRelay = false;
         } catch (IOException | InterruptedException e) {
+            if (e instanceof InterruptedException) {
+                Thread.currentThread().interrupt();
+            }
             if (candidateRelay && !server.isClosed()) {
                 relayFailures.incrementAndGet();
                 System.err.println(
                         "FaultProxy: relaying a request failed without an injected fault: " + e);
             }
             // the client or the server went away; nothing to relay
+        } finally {
+            openSockets.remove(client);
+        }
+    }
+
+    private boolean drawFault() {
+        if (faultsLeft.getAndUpdate(n -> Math.max(0, n - 1)) > 0) {
+            return true;
+        }
+        double ratio = faultRatio;
+        if (ratio <= 0) {
+            return false;
+        }
+        synchronized (faultRandom) {
+            return faultRandom.nextDouble() < ratio;
+        }
+    }
+
+    private void inject(
+            Fault f, Socket client, InputStream in, String head, String requestLine, long length)
+            throws IOException, InterruptedException {
+        OutputStream out = client.getOutputStream();
+        switch (f.shape()) {
+            case ERROR_XML:
+                in.skipNBytes(length);
+                answer(client, requestLine, f.status(), "Injected", f.code(), "Injected fault");
+                return;
+            case ERROR_EMPTY:
+                in.skipNBytes(length);
+                write(
+                        out,
+                        "HTTP/1.1 "
+                                + f.status()
+                                + " Injected\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+                return;
+            case ERROR_HTML:
+                {
+                    in.skipNBytes(length);
+                    String body =
+                            requestLine.startsWith("HEAD ")
+                                    ? ""
+                                    : "<html><head><title>"
+                                            + f.status()
+                                            + " Bad Gateway</title></head><body><center><h1>"
+                                            + f.status()
+                                            + " Bad Gateway</h1></center><hr><center>nginx</center>"
+                                            + "</body></html>";
+                    write(
+                            out,
+                            "HTTP/1.1 "
+                                    + f.status()
+                                    + " Bad Gateway\r\nContent-Type: text/html\r\nContent-Length: "
+                                    + body.length()
+                                    + "\r\nConnection: close\r\n\r\n"
+                                    + body);
+                    return;
+                }
+            case RESET_BEFORE_ANSWER:
+                in.skipNBytes(length);
+                client.setSoLinger(true, 0);
+                return;
+            case CLOSE_MID_BODY:
+                in.skipNBytes(length / 2);
+                client.shutdownOutput(); // FIN while the client is still sending
+                in.skip(length - length / 2);
+                return;
+            case NO_ANSWER:
+                in.skipNBytes(length);
+                while (in.read() >= 0) {
+                    // until the client gives up and closes, or the proxy closes
+                }
+                return;
+            case TRUNCATED_ANSWER:
+                {
+                    byte[] answer = relay(head, in, length);
+                    int headEnd =
+                            new String(answer, StandardCharsets.ISO_8859_1).indexOf("\r\n\r\n") + 4;
+                    int body = headEnd < 4 ? 0 : answer.length - headEnd;
+                    out.write(
+                            answer, 0, body > 0 ? headEnd + body / 2 : Math.min(6, answer.length));
+                    out.flush();
+                    return;
+                }
+            case HEAD_CUT:
+                {
+                    byte[] answer = relay(head, in, length);
+                    out.write(answer, 0, answer.length / 2);
+                    out.flush();
+                    return;
+                }
+            case TRICKLE_ANSWER:
+                {
+                    byte[] answer = relay(head, in, length);
+                    int chunk = 64;
+                    long pause = Math.max(1, chunk * 1000L / Math.max(1, trickleBytesPerSecond));
+                    for (int at = 0; at < answer.length; at += chunk) {
+                        out.write(answer, at, Math.min(chunk, answer.length - at));
+                        out.flush();
+                        Thread.sleep(pause);
+                    }
+                    return;
+                }
+            default:
+                throw new IllegalStateException("unknown fault " + f);
+        }
+    }
+
+    /** Sends the request to the server and returns its whole answer (it closes after one). */
+    private byte[] relay(String head, InputStream in, long length)
+            throws IOException, InterruptedException {
+        try (Socket up = new Socket(upstream.getHost(), upstream.getPort())) {
+            OutputStream upOut = up.getOutputStream();
+            write(upOut, forceClose(head));
+            copy(in, upOut, length, -1);
+            upOut.flush();
+            return up.getInputStream().readAllBytes();
         }
     }
 
@@ -408,6 +617,13 @@ final class FaultProxy implements AutoCloseable {
     @Override
     public void close() throws IOException {
         server.close();
+        for (Socket s : openSockets) {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing anyway
+            }
+        }
         pool.shutdownNow();
         try {
             pool.awaitTermination(10, TimeUnit.SECONDS);

@@ -1,8 +1,10 @@
 package io.github.resilientcheckpoints.s3;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoreRequestCounters;
 import java.io.IOException;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -77,5 +79,41 @@ class S3FailuresTest {
                                 SdkClientException.create(
                                         "Unable to execute HTTP request: Connection reset")))
                 .isEqualTo(FailureClass.TRANSIENT);
+    }
+
+    /** What the SDK makes of a 503 with an empty body: error details without an error code. */
+    private static S3Exception withoutCode(int status) {
+        return (S3Exception)
+                S3Exception.builder()
+                        .statusCode(status)
+                        .awsErrorDetails(AwsErrorDetails.builder().build())
+                        .build();
+    }
+
+    @Test
+    void a503WithoutAnErrorCodeIsThrottledAndNotExpiredCredentials() {
+        assertThat(S3Failures.classify(withoutCode(503))).isEqualTo(FailureClass.THROTTLED);
+        assertThat(S3Failures.isExpiredCredentials(withoutCode(503))).isFalse();
+        assertThat(S3Failures.wrap("PutObject", "b", "k", withoutCode(503)))
+                .hasMessageContaining("s3://b/k");
+    }
+
+    @Test
+    void requestsAnswered503WithoutCodeEveryTimeFailThrottledNotWithANullPointer() {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        assertThatThrownBy(
+                        () ->
+                                retries.send(
+                                        "PutObject",
+                                        "b",
+                                        "k",
+                                        S3RequestRetries.Payload.OBJECT_BYTES,
+                                        () -> {
+                                            throw withoutCode(503);
+                                        }))
+                .isInstanceOf(IOException.class)
+                .satisfies(
+                        e -> assertThat(S3Failures.classify(e)).isEqualTo(FailureClass.THROTTLED));
     }
 }

@@ -4,15 +4,21 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.resilientcheckpoints.store.FailureClass;
+import io.github.resilientcheckpoints.store.StoreRequestCounters;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.net.SocketTimeoutException;
 import java.util.List;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.core.exception.SdkClientException;
 
 /**
  * Request resends follow core's {@code RetryPolicy} with the injected clock and waits: as many
@@ -76,5 +82,56 @@ class S3RequestRetriesTest {
                                         new SyntheticSource(1000),
                                         new Path("s3://" + BUCKET + "/" + UUID.randomUUID())))
                 .satisfies(e -> assertThat(e.getSuppressed()).as("the failed delete").isNotEmpty());
+    }
+
+    /** The SDK's "Read timed out": a SocketTimeoutException (an InterruptedIOException) inside. */
+    private static SdkClientException readTimeout() {
+        return SdkClientException.create(
+                "Unable to execute HTTP request: Read timed out",
+                new SocketTimeoutException("Read timed out"));
+    }
+
+    @Test
+    void aReadTimeoutIsResentNotTakenForACancel() throws IOException {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        AtomicInteger sent = new AtomicInteger();
+        String answer =
+                retries.send(
+                        "UploadPart 1",
+                        BUCKET,
+                        "k",
+                        S3RequestRetries.Payload.PART_BYTES,
+                        () -> {
+                            if (sent.incrementAndGet() == 1) {
+                                throw readTimeout();
+                            }
+                            return "ok";
+                        });
+        assertThat(answer).as("the timed-out request was resent").isEqualTo("ok");
+        assertThat(sent).hasValue(2);
+        assertThat(Thread.currentThread().isInterrupted()).isFalse();
+    }
+
+    @Test
+    void aCancelEndsTheRequestAtOnce() {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        AtomicInteger sent = new AtomicInteger();
+        assertThatThrownBy(
+                        () ->
+                                retries.send(
+                                        "UploadPart 1",
+                                        BUCKET,
+                                        "k",
+                                        S3RequestRetries.Payload.PART_BYTES,
+                                        () -> {
+                                            sent.incrementAndGet();
+                                            throw SdkClientException.create(
+                                                    "cancelled",
+                                                    new InterruptedIOException("cancelled"));
+                                        }))
+                .isInstanceOf(IOException.class);
+        assertThat(sent).as("not resent").hasValue(1);
     }
 }
