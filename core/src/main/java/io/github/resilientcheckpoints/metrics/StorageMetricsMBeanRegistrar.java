@@ -32,9 +32,13 @@ public final class StorageMetricsMBeanRegistrar {
         MBeanServer server = ManagementFactory.getPlatformMBeanServer();
         try {
             ObjectName name = objectName(runtimeName);
-            if (!server.isRegistered(name)) {
-                server.registerMBean(new Bean(metrics), name);
+            if (server.isRegistered(name)) {
+                // Another copy of this jar (bundled in a job jar) owns the name: never take its
+                // bean away when this copy closes.
+                LOG.warn("JMX name {} is taken by another copy of the storage in this JVM", name);
+                return () -> {};
             }
+            server.registerMBean(new Bean(metrics), name);
             return () -> {
                 try {
                     server.unregisterMBean(name);

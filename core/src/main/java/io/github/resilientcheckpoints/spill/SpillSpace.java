@@ -84,7 +84,22 @@ public final class SpillSpace implements Closeable {
      * locks, closing any channel of a file drops every lock this process holds on it, so probing
      * our own marker would silently release it.
      */
-    static final String PROCESS = UUID.randomUUID().toString();
+    static final String PROCESS = jvmToken();
+
+    /**
+     * One token for the whole JVM, shared by every copy of this class: a storage jar bundled in job
+     * jars is loaded once per job (child-first class loading), and each copy sweeps. With a token
+     * per copy, one copy would open and close another's marker, and closing any channel of a file
+     * drops every POSIX lock this process holds on it: another process could then delete live spill
+     * files. A string in the system properties is the one place all copies see.
+     */
+    private static String jvmToken() {
+        String fresh = UUID.randomUUID().toString();
+        Object shared = System.getProperties().putIfAbsent(JVM_TOKEN_PROPERTY, fresh);
+        return shared instanceof String ? (String) shared : fresh;
+    }
+
+    static final String JVM_TOKEN_PROPERTY = "io.github.resilientcheckpoints.spill.jvm-token";
 
     private final List<Directory> directories;
     private final FreeSpaceProbe probe;

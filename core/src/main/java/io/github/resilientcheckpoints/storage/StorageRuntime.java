@@ -138,9 +138,33 @@ public final class StorageRuntime implements AutoCloseable {
     public static StorageRuntime shared() {
         synchronized (SHARED_LOCK) {
             if (shared == null) {
+                warnIfBundledInAJob();
                 shared = new StorageRuntime("shared", Ticker.SYSTEM, true);
             }
             return shared;
+        }
+    }
+
+    /**
+     * Loaded by a job's user-code class loader (the jar is in the job jar, not in {@code lib/}):
+     * every job that bundles it gets a copy of this runtime, with its own threads, JMX bean and
+     * spill budget, kept until the TaskManager exits (its threads keep the job's class loader).
+     * Copies never sweep each other's spill files (one spill token per JVM), but they do not share
+     * limits.
+     */
+    private static void warnIfBundledInAJob() {
+        ClassLoader loader = StorageRuntime.class.getClassLoader();
+        String type = loader == null ? "" : loader.getClass().getName();
+        if (type.contains("FlinkUserCodeClassLoader")
+                || type.contains("ChildFirstClassLoader")
+                || type.contains("ParentFirstClassLoader")
+                || type.contains("SafetyNetWrapperClassLoader")) {
+            LOG.warn(
+                    "Resilient Checkpoint Storage is loaded from a job jar ({}): each job that bundles"
+                            + " it runs its own copy, with its own upload threads, throttle, spill budget"
+                            + " and JMX bean, kept until this TaskManager exits. Put the jar into Flink's"
+                            + " lib/ directory and mark it 'provided' in the job's build.",
+                    type);
         }
     }
 
