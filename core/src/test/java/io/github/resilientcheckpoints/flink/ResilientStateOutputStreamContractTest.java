@@ -457,7 +457,9 @@ public class ResilientStateOutputStreamContractTest {
             FaultyFileSystem.holdStateWrites.countDown();
             snapshotThread.shutdownNow();
         }
-        assertThat(filesIn(targetDir(location))).isEmpty();
+        // The held attempt ends when the store answers; what it wrote is deleted then, in the
+        // background (close() does not wait for a hung store).
+        awaitNoFilesIn(targetDir(location));
         assertThat(SpillFiles.under(storages.spillDir())).isEmpty();
     }
 
@@ -469,6 +471,14 @@ public class ResilientStateOutputStreamContractTest {
     private TestStorages.Location faultyLocation(int bufferSize, int threshold) throws IOException {
         java.nio.file.Path dir = TempDirUtils.newFolder(tempDir).toPath();
         return location(new Path(FaultyFileSystem.uri(dir)), bufferSize, threshold);
+    }
+
+    private static void awaitNoFilesIn(java.nio.file.Path dir) throws Exception {
+        long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (!filesIn(dir).isEmpty() && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        assertThat(filesIn(dir)).isEmpty();
     }
 
     /** The files below a directory (none when it does not exist). */
