@@ -112,8 +112,9 @@ class CheckpointRestoreIT {
         assertThat(runtime.metrics().retries() - retriesBefore)
                 .as("faults were injected and retried")
                 .isPositive();
-        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
+        // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier pick.
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
 
         restoreAndVerify(cluster, config(OURS, "rocksdb"), checkpoint);
@@ -174,8 +175,9 @@ class CheckpointRestoreIT {
                         restoreFrom == null ? conf : CountingJob.restoringFrom(conf, restoreFrom));
         CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
         CountingJob.awaitChecked(cluster, job, 2L * KEYS);
-        String path = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
+        // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier pick.
+        String path = CountingJob.latestCheckpointPath(cluster, job);
         assertThat(CountingJob.MISMATCHES.get()).isZero();
         return path;
     }

@@ -281,8 +281,9 @@ class CleanupAcrossJobsIT {
                 CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 2);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
+        // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier pick.
+        String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         // Every checkpoint Flink still retains is whole.
         for (Path retained : completed(jobDir)) {
             assertAllExist(references(retained));

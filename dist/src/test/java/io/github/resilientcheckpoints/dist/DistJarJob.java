@@ -80,8 +80,10 @@ public final class DistJarJob {
             CountingJob.awaitChecked(miniCluster, job, 2L * CountingJob.KEYS);
             CountingJob.awaitCompletedCheckpoints(miniCluster, job, 3);
             List<String> failures = CountingJob.failureMessages(miniCluster, job);
-            String latest = CountingJob.latestCheckpointPath(miniCluster, job);
             CountingJob.cancel(miniCluster, job);
+            // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier
+            // pick.
+            String latest = CountingJob.latestCheckpointPath(miniCluster, job);
             long uploads = StorageRuntime.shared().metrics().uploadsSucceeded();
             System.out.println(
                     "uploads "

@@ -75,8 +75,9 @@ class HdfsCleanupIT {
         JobID job = CountingJob.start(cluster, conf);
         CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
-        String latest = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
+        // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier pick.
+        String latest = CountingJob.latestCheckpointPath(cluster, job);
         Set<String> referenced =
                 MetadataReferences.read(new Path(latest), getClass().getClassLoader());
         assertThat(referenced).anyMatch(k -> k.contains("/" + job.toHexString() + "/shared/"));

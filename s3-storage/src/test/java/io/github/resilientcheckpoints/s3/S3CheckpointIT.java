@@ -91,8 +91,10 @@ class S3CheckpointIT {
                 CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 1);
             }
             assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
             CountingJob.cancel(cluster, job);
+            // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier
+            // pick.
+            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
             assertThat(CountingJob.MISMATCHES.get()).isZero();
             assertThat(checkpoint).startsWith("s3://" + BUCKET + "/job-a/");
             assertThat(proxy.slowDowns.get() + proxy.resets.get())

@@ -81,8 +81,9 @@ class S3CleanupAliasIT {
         JobID job = CountingJob.start(cluster, conf, payload);
         CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
-        String latest = CountingJob.latestCheckpointPath(cluster, job);
         CountingJob.cancel(cluster, job);
+        // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier pick.
+        String latest = CountingJob.latestCheckpointPath(cluster, job);
         Set<String> referenced =
                 MetadataReferences.read(new Path(latest), getClass().getClassLoader());
         assertThat(referenced)
