@@ -291,7 +291,8 @@ class HdfsExclusiveCreateTest {
                         () -> 0.5,
                         new StorageMetrics(),
                         Redactor.NONE,
-                        Runnable::run);
+                        Runnable::run,
+                        Duration.ofMinutes(1).toNanos());
 
         assertThatThrownBy(
                         () ->

@@ -143,7 +143,8 @@ class HdfsTimeoutTest {
                         () -> 0.5,
                         metrics,
                         Redactor.NONE,
-                        Runnable::run);
+                        Runnable::run,
+                        Duration.ofMinutes(1).toNanos());
         Path metadata = path("_metadata");
         Throwable thrown =
                 catchThrowable(
