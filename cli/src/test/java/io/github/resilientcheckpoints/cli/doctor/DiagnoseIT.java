@@ -253,7 +253,9 @@ class DiagnoseIT {
         Configuration conf = job();
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofMillis(40));
         conf.set(CheckpointingOptions.TOLERABLE_FAILURE_NUMBER, 1000);
-        JobID job = CountingJob.start(cluster, conf);
+        // Checkpoints that need 100 ms, no phase near the 500 ms that would name it. (A
+        // CountingJob's checkpoints took 10 to 50 ms: whether they failed was up to the machine.)
+        JobID job = EngineeredJobs.slowSnapshot(cluster, conf, Duration.ofMillis(100));
         awaitFailedCheckpoints(cluster, job, 4);
         List<Cause> causes = diagnose(cluster, job, "timeout-too-short", null);
         assertThat(kinds(causes)).containsExactly(Kind.TIMEOUT_TOO_SHORT);
