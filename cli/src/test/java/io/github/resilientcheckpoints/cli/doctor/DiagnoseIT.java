@@ -242,7 +242,13 @@ class DiagnoseIT {
 
     @Test
     void growingStateIsNamed(MiniCluster cluster) throws Exception {
-        JobID job = EngineeredJobs.growing(cluster, job());
+        Configuration conf = job();
+        // The rule wants the last completed checkpoints (at most Flink's 10 in the REST history)
+        // to have grown by 1.5 times. The state grows linearly: at 200 ms, a loaded machine read
+        // the history only at checkpoint 23, by then its last 6 (18 to 23) had grown 1.33 times.
+        // At 1 s, the reading sees the job's first checkpoints.
+        conf.set(CheckpointingOptions.CHECKPOINTING_INTERVAL, Duration.ofSeconds(1));
+        JobID job = EngineeredJobs.growing(cluster, conf);
         CountingJob.awaitCompletedCheckpoints(cluster, job, 7);
         List<Cause> causes = diagnose(cluster, job, "state-growth", null);
         assertThat(kinds(causes)).containsExactly(Kind.STATE_GROWTH);
