@@ -2,16 +2,12 @@ package io.github.resilientcheckpoints.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import java.io.File;
+import io.github.resilientcheckpoints.cli.CliJar.Run;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
-import java.util.List;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -20,26 +16,11 @@ class CleanupJarIT {
 
     @TempDir Path root;
 
-    record Run(int exit, String output) {}
+    /** The command's working directory, apart from the checkpoint directories it works on. */
+    @TempDir Path work;
 
-    static Run java(String... args) throws Exception {
-        Path jar = Paths.get("target", "resilient-checkpoints-cleanup.jar").toAbsolutePath();
-        assertThat(jar).exists();
-        List<String> command =
-                new ArrayList<>(
-                        List.of(
-                                System.getProperty("java.home")
-                                        + File.separator
-                                        + "bin"
-                                        + File.separator
-                                        + "java",
-                                "-jar",
-                                jar.toString()));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        assertThat(p.waitFor(120, TimeUnit.SECONDS)).isTrue();
-        return new Run(p.exitValue(), out);
+    private Run java(String... args) throws Exception {
+        return CliJar.run(work, args);
     }
 
     @Test

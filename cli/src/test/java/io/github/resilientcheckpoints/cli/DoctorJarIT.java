@@ -1,9 +1,8 @@
 package io.github.resilientcheckpoints.cli;
 
-import static io.github.resilientcheckpoints.cli.CleanupJarIT.java;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.github.resilientcheckpoints.cli.CleanupJarIT.Run;
+import io.github.resilientcheckpoints.cli.CliJar.Run;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -14,6 +13,13 @@ import org.junit.jupiter.api.io.TempDir;
 class DoctorJarIT {
 
     @TempDir Path tmp;
+
+    /** The command's working directory, apart from the distribution and checkpoints it checks. */
+    @TempDir Path work;
+
+    private Run java(String... args) throws Exception {
+        return CliJar.run(work, args);
+    }
 
     @Test
     void helpAndUsage() throws Exception {

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.functions.MapFunction;
@@ -10,6 +11,9 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.tuple.Tuple2;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.runtime.minicluster.MiniCluster;
+import org.apache.flink.runtime.state.FunctionInitializationContext;
+import org.apache.flink.runtime.state.FunctionSnapshotContext;
+import org.apache.flink.streaming.api.checkpoint.CheckpointedFunction;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
@@ -52,6 +56,27 @@ final class EngineeredJobs {
                 .keyBy(n -> n)
                 .process(new RememberEveryKey())
                 .name("remember-every-key")
+                .setParallelism(2)
+                .sinkTo(new DiscardingSink<>())
+                .setParallelism(2);
+        return submit(cluster, env);
+    }
+
+    /**
+     * Every checkpoint takes at least {@code snapshot}: one operator's synchronous snapshot waits
+     * that long. With a timeout below it, every checkpoint expires, whatever the machine's speed.
+     */
+    static JobID slowSnapshot(MiniCluster cluster, Configuration conf, Duration snapshot)
+            throws Exception {
+        StreamExecutionEnvironment env = StreamExecutionEnvironment.getExecutionEnvironment(conf);
+        env.fromSequence(0, Long.MAX_VALUE)
+                .name("sequence")
+                .setParallelism(1)
+                .map(new Paced())
+                .setParallelism(1)
+                .keyBy(n -> n % 100)
+                .map(new SlowSnapshot(snapshot.toMillis()))
+                .name("slow-snapshot")
                 .setParallelism(2)
                 .sinkTo(new DiscardingSink<>())
                 .setParallelism(2);
@@ -104,6 +129,28 @@ final class EngineeredJobs {
             }
             return value;
         }
+    }
+
+    private static final class SlowSnapshot
+            implements MapFunction<Long, Long>, CheckpointedFunction {
+        private final long snapshotMillis;
+
+        SlowSnapshot(long snapshotMillis) {
+            this.snapshotMillis = snapshotMillis;
+        }
+
+        @Override
+        public Long map(Long value) {
+            return value;
+        }
+
+        @Override
+        public void snapshotState(FunctionSnapshotContext context) throws Exception {
+            Thread.sleep(snapshotMillis);
+        }
+
+        @Override
+        public void initializeState(FunctionInitializationContext context) {}
     }
 
     private static final class RememberEveryKey extends KeyedProcessFunction<Long, Long, Long> {
