@@ -345,9 +345,15 @@ public final class S3Store
 
     @Override
     public PartUpload startPartUpload(Path target) throws IOException {
+        // The bucket check and CreateMultipartUpload run on a part thread: the caller, a snapshot
+        // writer, never waits on S3 to start an upload (a failure surfaces at complete()).
         S3Location location = S3Location.of(target);
-        bucketCheck.ensureBucket(location.bucket());
-        return S3MultipartUpload.start(this, location.withKey(injectEntropy(location.key())));
+        return S3MultipartUpload.startInBackground(
+                this, location.withKey(injectEntropy(location.key())));
+    }
+
+    S3BucketCheck bucketCheck() {
+        return bucketCheck;
     }
 
     S3Client client() {
