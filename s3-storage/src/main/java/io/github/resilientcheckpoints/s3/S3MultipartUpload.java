@@ -13,6 +13,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Future;
 import java.util.concurrent.RejectedExecutionException;
@@ -58,7 +59,21 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
     private final S3Store store;
     private final S3Location location;
-    private final String uploadId;
+
+    /**
+     * Null until CreateMultipartUpload answered (an upload started in the background); parts go out
+     * only once it is known.
+     */
+    private volatile String uploadId;
+
+    /** Completed with the upload id, or with the failure of starting the upload. */
+    private final CompletableFuture<String> created = new CompletableFuture<>();
+
+    /** The background start on a part thread (null: started on the caller's thread). */
+    @GuardedBy("this")
+    @Nullable
+    private Future<?> starting;
+
     private final S3PartSchedule schedule;
     private final int parallel;
 
@@ -95,11 +110,14 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private S3MultipartUpload(
             S3Store store,
             S3Location location,
-            String uploadId,
+            @Nullable String uploadId,
             @Nullable AtomicInteger ifAbsentCompletions) {
         this.store = store;
         this.location = location;
         this.uploadId = uploadId;
+        if (uploadId != null) {
+            created.complete(uploadId);
+        }
         this.ifAbsentCompletions = ifAbsentCompletions;
         this.schedule =
                 new S3PartSchedule(store.settings().partSize(), store.settings().maxParts());
@@ -123,6 +141,88 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private static S3MultipartUpload start(
             S3Store store, S3Location location, @Nullable AtomicInteger ifAbsentCompletions)
             throws IOException {
+        return new S3MultipartUpload(store, location, create(store, location), ifAbsentCompletions);
+    }
+
+    /**
+     * A multipart upload of {@code location} (whose key is final) that starts in the background:
+     * the bucket check and CreateMultipartUpload, with their resends, run on a part thread, and
+     * this returns at once, so the caller (a snapshot writer) never waits on S3 to start. Parts
+     * queue until the upload exists; a failure to start it fails every part and surfaces at {@link
+     * #complete}.
+     */
+    static S3MultipartUpload startInBackground(S3Store store, S3Location location)
+            throws IOException {
+        S3MultipartUpload upload = new S3MultipartUpload(store, location, null, null);
+        synchronized (upload) {
+            try {
+                upload.starting = store.partExecutor().submit(upload::createInBackground);
+            } catch (RejectedExecutionException e) {
+                throw new IOException(
+                        "the S3 part threads refused to start the upload of s3://"
+                                + location.bucket()
+                                + "/"
+                                + location.key()
+                                + " (the store is closing)",
+                        e);
+            }
+        }
+        return upload;
+    }
+
+    /** On a part thread: checks the bucket, creates the upload, then lets the parts go. */
+    private void createInBackground() {
+        String id;
+        try {
+            store.bucketCheck().ensureBucket(location.bucket());
+            id = create(store, location);
+        } catch (Throwable t) {
+            createFailed(t);
+            return;
+        }
+        boolean abandoned;
+        synchronized (this) {
+            uploadId = id;
+            starting = null;
+            abandoned = finished;
+            if (!abandoned) {
+                dispatch();
+            }
+        }
+        created.complete(id);
+        if (abandoned) {
+            // Aborted while it was being created: nobody else knows its id.
+            store.cleanup().abortQuietly(location.bucket(), location.key(), id);
+        }
+    }
+
+    private void createFailed(Throwable t) {
+        IOException failure =
+                t instanceof IOException
+                        ? (IOException) t
+                        : new IOException(
+                                "CreateMultipartUpload of s3://"
+                                        + location.bucket()
+                                        + "/"
+                                        + location.key()
+                                        + " failed: "
+                                        + S3RequestRetries.describe(t),
+                                t);
+        List<PartTask> notStarted;
+        synchronized (this) {
+            starting = null;
+            // Under the lock: a part queued from now on sees the failure in dispatch().
+            created.completeExceptionally(failure);
+            notStarted = new ArrayList<>(waiting);
+            waiting.clear();
+        }
+        for (PartTask task : notStarted) {
+            task.result.completeExceptionally(failure);
+        }
+    }
+
+    /** CreateMultipartUpload with its resends; returns the upload id. */
+    private static String create(S3Store store, S3Location location) throws IOException {
         String bucket = location.bucket();
         String key = location.key();
         AtomicInteger sent = new AtomicInteger();
@@ -159,7 +259,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             // An earlier attempt may have created an upload whose answer was lost.
             store.cleanup().abortUploadsOfKeyLater(location, uploadId);
         }
-        return new S3MultipartUpload(store, location, uploadId, ifAbsentCompletions);
+        return uploadId;
     }
 
     /** Adds one unit of {@code s3.part-size} bytes; a part goes out once it has its units. */
@@ -210,6 +310,17 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
      * Hands waiting parts to the part threads while fewer than {@code s3.parallel-parts} are there.
      */
     private void dispatch() {
+        if (created.isCompletedExceptionally()) {
+            // The upload could not be started: no part can go out.
+            for (PartTask task : waiting) {
+                task.result.completeExceptionally(startFailure());
+            }
+            waiting.clear();
+            return;
+        }
+        if (uploadId == null) {
+            return; // still being created: its part thread dispatches once it exists
+        }
         while (inFlight < parallel && !waiting.isEmpty()) {
             PartTask task = waiting.poll();
             inFlight++;
@@ -283,6 +394,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                 all = new ArrayList<>(parts);
                 total = bytes;
             }
+            awaitCreated();
             List<CompletedPart> done = new ArrayList<>(all.size());
             for (CompletableFuture<CompletedPart> f : all) {
                 done.add(await(f));
@@ -372,6 +484,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private Exception abortReporting() {
         List<Future<?>> running;
         List<PartTask> notStarted;
+        String id;
+        Future<?> start;
         synchronized (this) {
             if (finished) {
                 return null;
@@ -380,6 +494,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             running = new ArrayList<>(started);
             notStarted = new ArrayList<>(waiting);
             waiting.clear();
+            id = uploadId;
+            start = starting;
         }
         for (PartTask t : notStarted) {
             t.result.cancel(false);
@@ -387,7 +503,22 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         for (Future<?> f : running) {
             f.cancel(true);
         }
-        return store.cleanup().abortQuietly(location.bucket(), location.key(), uploadId);
+        if (id == null) {
+            created.completeExceptionally(
+                    new InterruptedIOException(
+                            "the upload of s3://"
+                                    + location.bucket()
+                                    + "/"
+                                    + location.key()
+                                    + " was aborted while it was being started"));
+            if (start != null) {
+                // Still being created: cancelled, or, once created, aborted by its own thread;
+                // a start that fails aborts whatever it may have created under the key.
+                start.cancel(true);
+            }
+            return null;
+        }
+        return store.cleanup().abortQuietly(location.bucket(), location.key(), id);
     }
 
     /** One part, retried alone. */
@@ -482,6 +613,38 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                         });
             }
         };
+    }
+
+    /** Waits until the upload exists; its start's failure is thrown as it was. */
+    private void awaitCreated() throws IOException {
+        try {
+            created.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new InterruptedIOException("interrupted while the upload was being started");
+        } catch (ExecutionException e) {
+            throw startFailure();
+        } catch (CancellationException e) {
+            throw new InterruptedIOException("the start of the upload was cancelled");
+        }
+    }
+
+    /** The failure of starting the upload, as an IOException carrying the store's message. */
+    private IOException startFailure() {
+        Throwable c;
+        try {
+            created.getNow(null);
+            return new IOException("the upload was not started");
+        } catch (CompletionException e) {
+            c = e.getCause();
+        } catch (CancellationException e) {
+            c = e;
+        }
+        IOException failure =
+                c instanceof IOException
+                        ? new IOException(c.getMessage(), c)
+                        : new IOException(S3RequestRetries.describe(c), c);
+        return failure;
     }
 
     private static CompletedPart await(CompletableFuture<CompletedPart> f) throws IOException {

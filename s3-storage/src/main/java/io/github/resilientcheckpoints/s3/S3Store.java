@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.annotation.Nullable;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -129,10 +130,24 @@ public final class S3Store
     private final S3BucketCheck bucketCheck;
     private final S3BatchDeletes batchDeletes;
     private final S3Listings listings;
+    @Nullable private ExecutorService sdkTimeouts;
 
     /** The store owns {@code client} and {@code partExecutor} and closes both. */
     public S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
         this(client, settings, partExecutor, Ticker.SYSTEM, Sleeper.SYSTEM);
+    }
+
+    /**
+     * The store owns {@code client}, {@code partExecutor} and {@code sdkTimeouts} (the scheduler
+     * the client was built with) and closes all three.
+     */
+    S3Store(
+            S3Client client,
+            Settings settings,
+            ExecutorService partExecutor,
+            ExecutorService sdkTimeouts) {
+        this(client, settings, partExecutor, Ticker.SYSTEM, Sleeper.SYSTEM);
+        this.sdkTimeouts = sdkTimeouts;
     }
 
     /** With the clock and the waits of the request retries injected (tests). */
@@ -345,9 +360,15 @@ public final class S3Store
 
     @Override
     public PartUpload startPartUpload(Path target) throws IOException {
+        // The bucket check and CreateMultipartUpload run on a part thread: the caller, a snapshot
+        // writer, never waits on S3 to start an upload (a failure surfaces at complete()).
         S3Location location = S3Location.of(target);
-        bucketCheck.ensureBucket(location.bucket());
-        return S3MultipartUpload.start(this, location.withKey(injectEntropy(location.key())));
+        return S3MultipartUpload.startInBackground(
+                this, location.withKey(injectEntropy(location.key())));
+    }
+
+    S3BucketCheck bucketCheck() {
+        return bucketCheck;
     }
 
     S3Client client() {
@@ -469,6 +490,9 @@ public final class S3Store
         }
         cleanup.close();
         client.close();
+        if (sdkTimeouts != null) {
+            sdkTimeouts.shutdownNow();
+        }
     }
 
     /** The bucket of an s3://, s3a:// or s3p:// path. */

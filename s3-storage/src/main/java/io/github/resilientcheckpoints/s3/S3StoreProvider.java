@@ -9,6 +9,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -104,7 +107,12 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
         } catch (IllegalConfigurationException e) {
             throw new IOException(e.getMessage(), e);
         }
-        return new S3Store(client(config), settings, partThreads(settings.parallelParts()));
+        ScheduledExecutorService timeouts = sdkScheduler();
+        return new S3Store(
+                client(config, credentials(config), timeouts),
+                settings,
+                partThreads(settings.parallelParts()),
+                timeouts);
     }
 
     private static S3Store.Settings settings(ReadableConfig config) {
@@ -197,6 +205,19 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
 
     /** The client of {@code config} with these credentials (tests: providers that expire). */
     static S3Client client(ReadableConfig config, AwsCredentialsProvider credentials) {
+        // Nobody shuts this one down: its threads end when idle, and it is garbage then.
+        return client(config, credentials, sdkScheduler());
+    }
+
+    /**
+     * The client of {@code config}; the SDK schedules its call timeouts on {@code timeouts} (its
+     * own scheduler would start threads that inherit the first caller's context class loader and
+     * live for as long as the client). The SDK does not shut {@code timeouts} down: its owner does.
+     */
+    static S3Client client(
+            ReadableConfig config,
+            AwsCredentialsProvider credentials,
+            ScheduledExecutorService timeouts) {
         S3ClientBuilder builder =
                 S3Client.builder()
                         .httpClientBuilder(
@@ -209,7 +230,8 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
                         // them.
                         .overrideConfiguration(
                                 o ->
-                                        o.retryStrategy(RetryMode.STANDARD)
+                                        o.scheduledExecutorService(timeouts)
+                                                .retryStrategy(RetryMode.STANDARD)
                                                 .retryStrategy(b -> b.maxAttempts(1))
                                                 .apiCallAttemptTimeout(
                                                         config.get(
@@ -235,7 +257,6 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
     }
 
     static ExecutorService partThreads(int parallel) {
-        AtomicInteger n = new AtomicInteger();
         ThreadPoolExecutor pool =
                 new ThreadPoolExecutor(
                         parallel * 4,
@@ -243,12 +264,51 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
                         60,
                         TimeUnit.SECONDS,
                         new LinkedBlockingQueue<>(),
-                        r -> {
-                            Thread t = new Thread(r, "rcs-s3-part-" + n.incrementAndGet());
-                            t.setDaemon(true);
-                            return t;
-                        });
+                        neutralThreads("rcs-s3-part"));
         pool.allowCoreThreadTimeOut(true);
         return pool;
+    }
+
+    /**
+     * The scheduler of the SDK's call and attempt timeouts: neutral threads that end when idle, and
+     * a cancelled timeout (every request that answers in time cancels its own) leaves the queue at
+     * once instead of keeping a thread alive until it would have fired.
+     */
+    static ScheduledExecutorService sdkScheduler() {
+        ScheduledThreadPoolExecutor scheduler =
+                new ScheduledThreadPoolExecutor(5, neutralThreads("rcs-s3-sdk-timeouts"));
+        scheduler.setRemoveOnCancelPolicy(true);
+        scheduler.setKeepAliveTime(30, TimeUnit.SECONDS);
+        scheduler.allowCoreThreadTimeOut(true);
+        return scheduler;
+    }
+
+    /**
+     * Daemon threads that keep nothing of the thread that happens to create them. A pool starts its
+     * threads on whichever thread submits first, on a TaskManager often a job's snapshot thread:
+     * its context class loader (the job's user-code class loader), its inheritable thread locals,
+     * and the protection domains of the classes on its stack (which hold their class loaders) would
+     * otherwise live on in our threads, keeping a finished job's classes in memory for as long as
+     * the (shared) store is busy.
+     */
+    @SuppressWarnings("removal")
+    static ThreadFactory neutralThreads(String prefix) {
+        AtomicInteger n = new AtomicInteger();
+        ClassLoader own = S3Store.class.getClassLoader();
+        return r ->
+                java.security.AccessController.doPrivileged(
+                        (java.security.PrivilegedAction<Thread>)
+                                () -> {
+                                    Thread t =
+                                            new Thread(
+                                                    null,
+                                                    r,
+                                                    prefix + "-" + n.incrementAndGet(),
+                                                    0,
+                                                    false);
+                                    t.setContextClassLoader(own);
+                                    t.setDaemon(true);
+                                    return t;
+                                });
     }
 }

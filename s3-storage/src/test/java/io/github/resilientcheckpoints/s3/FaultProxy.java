@@ -102,6 +102,39 @@ final class FaultProxy implements AutoCloseable {
 
     volatile long trickleBytesPerSecond = 1024;
 
+    /**
+     * Requests whose request line matches are held, unanswered and not yet relayed, until {@link
+     * #releaseHeld} (or {@link #close}); then they go on as usual (faults included).
+     */
+    volatile Predicate<String> holdIf = line -> false;
+
+    /** Requests relayed to the server and answered back to the client in full. */
+    final AtomicLong relayed = new AtomicLong();
+
+    /** Requests held so far. */
+    final AtomicLong held = new AtomicLong();
+
+    private volatile java.util.concurrent.CountDownLatch release =
+            new java.util.concurrent.CountDownLatch(1);
+
+    /** Lets every held request (and every later matching one) through. */
+    void releaseHeld() {
+        holdIf = line -> false;
+        release.countDown();
+    }
+
+    /** Waits until a request has been held. */
+    boolean awaitHeld(long timeout, TimeUnit unit) throws InterruptedException {
+        long end = System.nanoTime() + unit.toNanos(timeout);
+        while (held.get() == 0) {
+            if (System.nanoTime() > end) {
+                return false;
+            }
+            Thread.sleep(5);
+        }
+        return true;
+    }
+
     /** Arms {@code fault} for the next {@code times} requests whose request line matches. */
     void inject(Fault fault, Predicate<String> requests, int times) {
         this.faultRatio = 0;
@@ -219,6 +252,14 @@ final class FaultProxy implements AutoCloseable {
                 write(client.getOutputStream(), "HTTP/1.1 100 Continue\r\n\r\n");
             }
             String requestLine = head.substring(0, head.indexOf("\r\n"));
+            if (holdIf.test(requestLine)) {
+                held.incrementAndGet();
+                while (!release.await(100, TimeUnit.MILLISECONDS)) {
+                    if (server.isClosed()) {
+                        return;
+                    }
+                }
+            }
             long length = contentLength(head);
             boolean candidate = faultOnlyIf == null || requestLine.contains(faultOnlyIf);
             int partNumber = partNumber(requestLine);
@@ -338,6 +379,7 @@ final class FaultProxy implements AutoCloseable {
                 }
                 out.flush();
             }
+            relayed.incrementAndGet();
             candidateRelay = false;
         } catch (IOException | InterruptedException e) {
             if (e instanceof InterruptedException) {

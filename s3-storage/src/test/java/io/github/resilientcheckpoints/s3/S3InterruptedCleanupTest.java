@@ -110,6 +110,11 @@ class S3InterruptedCleanupTest {
         String dir = newDirectory();
         SupportsPartUploads.PartUpload upload =
                 store.startPartUpload(new Path("s3://" + BUCKET + "/" + dir + "/state"));
+        // The upload is created in the background: wait until it exists.
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (pendingUploads(dir) == 0 && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
         assertThat(pendingUploads(dir)).isEqualTo(1);
 
         Thread.currentThread().interrupt(); // as a task thread being cancelled
@@ -137,6 +142,11 @@ class S3InterruptedCleanupTest {
         String dir = newDirectory();
         SupportsPartUploads.PartUpload upload =
                 store.startPartUpload(new Path("s3://" + BUCKET + "/" + dir + "/state"));
+        // The upload is created in the background: wait until it exists.
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (pendingUploads(dir) == 0 && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
         upload.submitPart(1, new ByteSource(new byte[5 * MB]));
         upload.abort();
         assertThat(Thread.currentThread().isInterrupted()).isFalse();

@@ -58,7 +58,13 @@ class S3SchemesTest {
         assertThat(written).isEqualTo(new Path(dir, "small"));
 
         SupportsPartUploads.PartUpload parts = store.startPartUpload(new Path(dir, "parts"));
+        // The upload is created in the background: wait until it exists.
         List<SupportsPendingUploads.PendingUpload> pending = store.listPendingUploads(dir);
+        long end = System.nanoTime() + 30_000_000_000L;
+        while (pending.isEmpty() && System.nanoTime() < end) {
+            Thread.sleep(10);
+            pending = store.listPendingUploads(dir);
+        }
         assertThat(pending)
                 .extracting(SupportsPendingUploads.PendingUpload::path)
                 .containsExactly(new Path(dir, "parts"));
