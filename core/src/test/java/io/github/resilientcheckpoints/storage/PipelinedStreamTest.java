@@ -40,6 +40,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class PipelinedStreamTest {
 
+    /**
+     * These tests interrupt the JUnit thread on purpose: a flag left behind by a failed assertion
+     * would make the next test class's store calls look cancelled (no resend).
+     */
+    @org.junit.jupiter.api.AfterEach
+    void leaveNoInterruptBehind() {
+        Thread.interrupted();
+    }
+
     static final int BUFFER = 32 * 1024;
     static final long PART = 64 * 1024;
     static final long CHUNK = 64 * 1024;

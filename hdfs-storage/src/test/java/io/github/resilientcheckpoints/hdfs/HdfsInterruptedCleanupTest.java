@@ -26,6 +26,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class HdfsInterruptedCleanupTest {
 
+    /**
+     * These tests interrupt the JUnit thread on purpose: a flag left behind by a failed assertion
+     * would make the next test class's store calls look cancelled (no resend).
+     */
+    @org.junit.jupiter.api.AfterEach
+    void leaveNoInterruptBehind() {
+        Thread.interrupted();
+    }
+
     static final int MB = 1 << 20;
 
     @TempDir static java.nio.file.Path base;

@@ -37,6 +37,15 @@ import org.junit.jupiter.api.Test;
  */
 class HdfsTimeoutTest {
 
+    /**
+     * These tests interrupt the JUnit thread on purpose: a flag left behind by a failed assertion
+     * would make the next test class's store calls look cancelled (no resend).
+     */
+    @org.junit.jupiter.api.AfterEach
+    void leaveNoInterruptBehind() {
+        Thread.interrupted();
+    }
+
     private SilentNameNode silent;
     private HdfsStore store;
 

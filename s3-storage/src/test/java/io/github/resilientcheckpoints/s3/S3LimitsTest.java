@@ -38,6 +38,15 @@ import software.amazon.awssdk.services.s3.S3Client;
  */
 class S3LimitsTest {
 
+    /**
+     * These tests interrupt the JUnit thread on purpose: a flag left behind by a failed assertion
+     * would make the next test class's store calls look cancelled (no resend).
+     */
+    @org.junit.jupiter.api.AfterEach
+    void leaveNoInterruptBehind() {
+        Thread.interrupted();
+    }
+
     static final String BUCKET = "limits";
     static final long MB = 1 << 20;
 

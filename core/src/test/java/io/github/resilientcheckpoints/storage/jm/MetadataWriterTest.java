@@ -31,6 +31,15 @@ import org.junit.jupiter.api.io.TempDir;
 /** The _metadata retry loop on a fake clock (and, for hanging attempts, on real threads). */
 class MetadataWriterTest {
 
+    /**
+     * These tests interrupt the JUnit thread on purpose: a flag left behind by a failed assertion
+     * would make the next test class's store calls look cancelled (no resend).
+     */
+    @org.junit.jupiter.api.AfterEach
+    void leaveNoInterruptBehind() {
+        Thread.interrupted();
+    }
+
     @TempDir java.nio.file.Path dir;
 
     private final FakeTicker ticker = new FakeTicker();
