@@ -3,7 +3,6 @@ package io.github.resilientcheckpoints.hdfs;
 import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
-import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.net.SocketTimeoutException;
 import java.util.HashSet;
@@ -17,8 +16,8 @@ import org.apache.hadoop.ipc.RemoteException;
  *
  * <p>It is handed whatever the Hadoop client, a proxy or user code threw, and never throws or loops
  * whatever that is: the cause chain is walked with {@link Causes#chain} (bounded, cycle-safe),
- * messages are read with {@link Causes#message}, and the generic classifier, which walks causes and
- * reads messages itself, only ever sees a plain copy of that chain.
+ * messages are read with {@link Causes#message}; the generic classifier it falls back to does the
+ * same.
  *
  * <p>A timeout ({@link SocketTimeoutException}, which Hadoop's {@code ConnectTimeoutException}
  * extends) is the store not answering in time: transient, whatever the messages around it say. Only
@@ -39,7 +38,8 @@ final class HdfsFailureClassifier {
                     "org.apache.hadoop.security.token.SecretManager$InvalidToken",
                     // Something exists where only a new file may go (a _metadata never replaced).
                     "org.apache.hadoop.fs.FileAlreadyExistsException",
-                    // The generic classifier's permanent types: it only sees a copy of the chain.
+                    // The generic classifier's permanent types, matched here too so that they win
+                    // over a timeout elsewhere in the chain, as they do before the timeout check.
                     "org.apache.flink.core.fs.UnsupportedFileSystemSchemeException",
                     "java.nio.file.AccessDeniedException",
                     "java.nio.file.NotDirectoryException",
@@ -97,7 +97,7 @@ final class HdfsFailureClassifier {
                 return FailureClass.TRANSIENT;
             }
         }
-        return GenericFailureClassifier.classify(plainCopy(chain));
+        return GenericFailureClassifier.classify(chain.get(0));
     }
 
     /**
@@ -116,69 +116,6 @@ final class HdfsFailureClassifier {
             }
         }
         return false;
-    }
-
-    /**
-     * The chain rebuilt from plain exceptions, each carrying its original's class name and message,
-     * for the generic classifier's message markers: finite, acyclic, and nothing in it can throw.
-     * The outermost keeps its kind (I/O, interrupted I/O, runtime), which the generic classifier
-     * reads.
-     */
-    private static Throwable plainCopy(List<Throwable> chain) {
-        Throwable copy = null;
-        for (int i = chain.size() - 1; i >= 0; i--) {
-            Throwable t = chain.get(i);
-            String text = t.getClass().getName() + ": " + Causes.message(t);
-            if (i == 0 && t instanceof InterruptedIOException) {
-                InterruptedIOException outer = new Plain.InterruptedIo(text);
-                outer.initCause(copy);
-                copy = outer;
-            } else if (t instanceof IOException) {
-                copy = new Plain.Io(text, copy);
-            } else if (t instanceof RuntimeException) {
-                copy = new Plain.Runtime(text, copy);
-            } else {
-                copy = new Plain.Other(text, copy);
-            }
-        }
-        return copy;
-    }
-
-    /** The copies: no stack traces (never thrown), nothing overridden. */
-    private static final class Plain {
-        static final class Io extends IOException {
-            private static final long serialVersionUID = 1L;
-
-            Io(String message, Throwable cause) {
-                super(message, cause);
-                setStackTrace(new StackTraceElement[0]);
-            }
-        }
-
-        static final class InterruptedIo extends InterruptedIOException {
-            private static final long serialVersionUID = 1L;
-
-            InterruptedIo(String message) {
-                super(message);
-                setStackTrace(new StackTraceElement[0]);
-            }
-        }
-
-        static final class Other extends Exception {
-            private static final long serialVersionUID = 1L;
-
-            Other(String message, Throwable cause) {
-                super(message, cause, false, false);
-            }
-        }
-
-        static final class Runtime extends RuntimeException {
-            private static final long serialVersionUID = 1L;
-
-            Runtime(String message, Throwable cause) {
-                super(message, cause, false, false);
-            }
-        }
     }
 
     /**

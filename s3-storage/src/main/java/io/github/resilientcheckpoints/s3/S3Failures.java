@@ -116,40 +116,10 @@ final class S3Failures {
                         : FailureClass.TRANSIENT;
             }
         }
-        if (!isSafeToWalkNaively(chain)) {
-            // Core's generic classifier walks causes and reads messages without guards: a chain it
-            // could loop on or throw from is not handed to it. What is not recognised is
-            // transient there too: a few retries within the deadline.
-            return FailureClass.TRANSIENT;
-        }
         try {
             return GenericFailureClassifier.classify(failure);
         } catch (RuntimeException | LinkageError e) {
             return FailureClass.TRANSIENT;
-        }
-    }
-
-    /**
-     * Whether a plain {@code getCause()} walk over this chain ends by itself (no cycle longer than
-     * one, no endless chain, no throwing accessor) and every message can be read.
-     */
-    private static boolean isSafeToWalkNaively(List<Throwable> chain) {
-        if (chain.isEmpty()) {
-            return true;
-        }
-        try {
-            Throwable last = chain.get(chain.size() - 1);
-            Throwable beyond = last.getCause();
-            if (beyond != null && beyond != last) {
-                return false; // a cycle or a chain cut at Causes' depth bound
-            }
-            for (Throwable t : chain) {
-                t.getMessage();
-                t.getCause();
-            }
-            return true;
-        } catch (RuntimeException | LinkageError e) {
-            return false;
         }
     }
 
