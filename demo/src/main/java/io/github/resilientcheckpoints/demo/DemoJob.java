@@ -22,6 +22,7 @@ import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
 import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
+import org.apache.flink.util.SerializedThrowable;
 
 /**
  * The demo's job: records 0, 1, 2, … keyed by {@code n % KEYS}. Every key holds how many of its
@@ -101,8 +102,9 @@ final class DemoJob {
                                 + cluster.requestJobResult(job)
                                         .get(30, TimeUnit.SECONDS)
                                         .getSerializedThrowable()
-                                        .map(Throwable::getMessage)
-                                        .orElse(""));
+                                        .map(DemoJob::causes)
+                                        .orElse("")
+                                + failedCheckpointMessages(cluster, job));
             }
             if (status == JobStatus.RUNNING
                     && RECORDS.get() >= records
@@ -116,6 +118,51 @@ final class DemoJob {
             }
             Thread.sleep(50);
         }
+    }
+
+    /** Why each failed checkpoint failed, as the checkpoint history tells it. */
+    private static String failedCheckpointMessages(MiniCluster cluster, JobID job) {
+        StringBuilder text = new StringBuilder();
+        try {
+            for (var stats : checkpoints(cluster, job).getHistory().getCheckpoints()) {
+                if (stats instanceof FailedCheckpointStats failed) {
+                    text.append(System.lineSeparator())
+                            .append("  checkpoint ")
+                            .append(failed.getCheckpointId())
+                            .append(" failed: ")
+                            .append(failed.getFailureMessage());
+                }
+            }
+        } catch (Exception e) {
+            text.append(System.lineSeparator())
+                    .append("  (checkpoint history not readable: ")
+                    .append(e)
+                    .append(')');
+        }
+        return text.toString();
+    }
+
+    /**
+     * The failure and each of its causes, one per line: Flink's top-level message ("Recovery is
+     * suppressed by NoRestartBackoffTimeStrategy") does not say why the job failed.
+     */
+    static String causes(Throwable failure) {
+        StringBuilder text = new StringBuilder();
+        Set<Throwable> seen = new HashSet<>();
+        for (Throwable t = failure;
+                t != null && seen.add(t) && seen.size() <= 20;
+                t = t.getCause()) {
+            if (text.length() > 0) {
+                text.append(System.lineSeparator()).append("  caused by: ");
+            }
+            text.append(
+                            t instanceof SerializedThrowable s
+                                    ? s.getOriginalErrorClassName()
+                                    : t.getClass().getName())
+                    .append(": ")
+                    .append(t.getMessage());
+        }
+        return text.toString();
     }
 
     static void cancel(MiniCluster cluster, JobID job) throws Exception {
