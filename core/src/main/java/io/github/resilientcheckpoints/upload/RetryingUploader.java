@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
+import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
@@ -245,7 +246,13 @@ public final class RetryingUploader {
             Path target = targets.get();
             lastTarget = target;
             metrics.attemptStarted(attempt);
-            Attempt running = new Attempt(new ThrottledSource(source, throttle, deadline), target);
+            // The store may cut a request that hangs when the attempt's time is up
+            // (AttemptDeadline), so an abandoned attempt does not hold its permit for longer.
+            Attempt running =
+                    new Attempt(
+                            new ThrottledSource(source, throttle, deadline),
+                            target,
+                            System.nanoTime() + attemptBudget);
             try {
                 executor.execute(running);
             } catch (RuntimeException e) {
@@ -455,12 +462,16 @@ public final class RetryingUploader {
         private final CompletableFuture<Void> finished = new CompletableFuture<>();
         private final Placement placement;
 
-        Attempt(UploadSource source, Path target) {
-            this(source, new Placement(target));
+        Attempt(UploadSource source, Path target, long attemptDeadlineNanos) {
+            this(source, new Placement(target), attemptDeadlineNanos);
         }
 
-        private Attempt(UploadSource source, Placement placement) {
-            super(() -> store.upload(source, placement.resolve()));
+        private Attempt(UploadSource source, Placement placement, long attemptDeadlineNanos) {
+            super(
+                    () ->
+                            AttemptDeadline.during(
+                                    attemptDeadlineNanos,
+                                    () -> store.upload(source, placement.resolve())));
             this.placement = placement;
         }
 

@@ -1,6 +1,9 @@
 package io.github.resilientcheckpoints.demo;
 
+import java.io.IOException;
 import java.io.InputStream;
+import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.concurrent.atomic.AtomicLong;
 import org.apache.flink.configuration.Configuration;
@@ -105,20 +108,26 @@ public final class EmbeddedS3 implements AutoCloseable {
 
         @Override
         public PutObjectResponse putBlob(PutObjectRequest request, InputStream content) {
-            maybeSlowDown();
+            maybeSlowDown(content);
             return super.putBlob(request, content);
         }
 
         @Override
         public UploadPartResponse uploadMultipartPart(
                 MultipartUpload upload, UploadPartRequest request, InputStream content) {
-            maybeSlowDown();
+            maybeSlowDown(content);
             return super.uploadMultipartPart(upload, request, content);
         }
 
-        private void maybeSlowDown() {
+        /** Reads the request body before answering 503, so the client is not cut mid-write. */
+        private void maybeSlowDown(InputStream content) {
             if (every > 0 && writes.incrementAndGet() % every == 0) {
                 injected.incrementAndGet();
+                try {
+                    content.transferTo(OutputStream.nullOutputStream());
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
                 throw (S3Exception)
                         S3Exception.builder()
                                 .statusCode(503)

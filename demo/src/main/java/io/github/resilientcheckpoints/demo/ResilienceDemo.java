@@ -121,6 +121,9 @@ public final class ResilienceDemo {
         job.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
         job.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(10));
         job.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(200));
+        // The loopback server rarely leaves a request unanswered; a request it has not answered in
+        // 10 s is cut and resent (the default, 2 min, suits real S3 and large parts).
+        job.setString(ResilientCheckpointOptions.PREFIX + "s3.request-timeout", "10 s");
 
         Configuration clusterConf = new Configuration();
         clusterConf.set(TaskManagerOptions.MANAGED_MEMORY_SIZE, MemorySize.ofMebiBytes(128));

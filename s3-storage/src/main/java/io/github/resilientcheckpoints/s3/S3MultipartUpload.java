@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
 import java.io.IOException;
@@ -11,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Enumeration;
 import java.util.Iterator;
 import java.util.List;
+import java.util.OptionalLong;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
@@ -107,6 +109,9 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
      */
     @Nullable private final AtomicInteger ifAbsentCompletions;
 
+    /** The deadline of the attempt that started this upload (if any), for its part threads. */
+    private final OptionalLong attemptDeadline;
+
     private S3MultipartUpload(
             S3Store store,
             S3Location location,
@@ -115,6 +120,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         this.store = store;
         this.location = location;
         this.uploadId = uploadId;
+        this.attemptDeadline = AttemptDeadline.current();
         if (uploadId != null) {
             created.complete(uploadId);
         }
@@ -235,13 +241,14 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                     bucket,
                                     key,
                                     S3RequestRetries.Payload.NONE,
-                                    () -> {
+                                    o -> {
                                         sent.incrementAndGet();
                                         return store.client()
                                                 .createMultipartUpload(
                                                         b ->
                                                                 b.bucket(bucket)
                                                                         .key(key)
+                                                                        .overrideConfiguration(o)
                                                                         .checksumAlgorithm(
                                                                                 ChecksumAlgorithm
                                                                                         .CRC32_C))
@@ -362,7 +369,10 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         @Override
         public void run() {
             try {
-                result.complete(uploadPart(bytes, partNumber));
+                // The part thread works for the attempt that started the upload: its deadline.
+                result.complete(
+                        AttemptDeadline.during(
+                                attemptDeadline, () -> uploadPart(bytes, partNumber)));
             } catch (Throwable t) {
                 result.completeExceptionally(t);
             } finally {
@@ -405,7 +415,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                             location.bucket(),
                             location.key(),
                             S3RequestRetries.Payload.NONE,
-                            () -> {
+                            o -> {
                                 boolean resend = completionsSent.incrementAndGet() > 1;
                                 try {
                                     return store.client()
@@ -413,6 +423,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                                     b ->
                                                             b.bucket(location.bucket())
                                                                     .key(location.key())
+                                                                    .overrideConfiguration(o)
                                                                     .uploadId(uploadId)
                                                                     .ifNoneMatch(
                                                                             ifAbsent ? "*" : null)
@@ -531,7 +542,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                 location.bucket(),
                                 location.key(),
                                 S3RequestRetries.Payload.PART_BYTES,
-                                () -> {
+                                o -> {
                                     store.retries().counters().dataRequestSent();
                                     UploadPartResponse answer =
                                             store.client()
@@ -539,6 +550,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                                                             b ->
                                                                     b.bucket(location.bucket())
                                                                             .key(location.key())
+                                                                            .overrideConfiguration(
+                                                                                    o)
                                                                             .uploadId(uploadId)
                                                                             .partNumber(partNumber)
                                                                             .contentLength(size)

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
+import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoreRequestCounters;
@@ -9,18 +10,23 @@ import io.github.resilientcheckpoints.upload.RetryPolicy;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
-import java.util.function.Supplier;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import javax.annotation.Nullable;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * The S3 store's resends of single requests, through core's {@link RetryPolicy} with an injected
  * clock and waits: {@code s3.part-attempts} per request, backoff with full jitter from 100 ms to 2
- * s, no deadline of its own (the storage's deadline and the SDK's {@code s3.request-timeout} bound
- * it). Classifies each failure ({@link S3Failures}), tells the throttle about every SlowDown, and
- * counts every resend and throttled answer in the store's {@link StoreRequestCounters}.
+ * s, no deadline of its own: the caller's {@link AttemptDeadline} (when set) bounds each request
+ * and the resends, else the SDK's {@code s3.request-timeout} bounds each request. Classifies each
+ * failure ({@link S3Failures}), tells the throttle about every SlowDown, and counts every resend
+ * and throttled answer in the store's {@link StoreRequestCounters}.
  */
 final class S3RequestRetries {
 
@@ -31,6 +37,7 @@ final class S3RequestRetries {
     private final Sleeper sleeper;
     private final StoreRequestCounters counters;
     private volatile Runnable throttleListener = () -> {};
+    @Nullable private volatile Duration requestTimeout;
 
     S3RequestRetries(int attempts, Ticker ticker, Sleeper sleeper, StoreRequestCounters counters) {
         // The attempt timeout is the SDK's (s3.request-timeout); the deadline is the storage's.
@@ -74,16 +81,23 @@ final class S3RequestRetries {
      * failure; throttle signals and resends are reported. A permanent failure or an interrupt ends
      * it at once.
      */
-    <T> T send(String operation, String bucket, String key, Payload payload, Supplier<T> request)
+    <T> T send(
+            String operation,
+            String bucket,
+            String key,
+            Payload payload,
+            Function<AwsRequestOverrideConfiguration, T> request)
             throws IOException {
-        long noDeadline = noDeadline();
+        // The caller's attempt deadline, in this ticker's time, if it set one.
+        OptionalLong left = AttemptDeadline.remainingNanos();
+        long deadline = left.isPresent() ? ticker.nanoTime() + left.getAsLong() : noDeadline();
         for (int attempt = 1; ; attempt++) {
             if (Thread.currentThread().isInterrupted()) {
                 throw new InterruptedIOException(
                         operation + " of s3://" + bucket + "/" + key + " was cancelled");
             }
             try {
-                return request.get();
+                return request.apply(bounded());
             } catch (RuntimeException e) {
                 S3RequestBodies.SourceFailure sourceFailure = sourceFailure(e);
                 if (sourceFailure != null) {
@@ -112,7 +126,7 @@ final class S3RequestRetries {
                     counters.throttledResponse();
                     throttleListener.run();
                 }
-                RetryPolicy.Decision next = next(attempt, c, noDeadline);
+                RetryPolicy.Decision next = next(attempt, c, deadline);
                 if (!next.retry()) {
                     if (S3Failures.isExpiredCredentials(e)) {
                         // The SDK resolved the credentials again for every resend: the provider did
@@ -161,6 +175,33 @@ final class S3RequestRetries {
     /** A failure for the debug log, read without calling anything that could throw. */
     static String describe(Throwable e) {
         return e == null ? "null" : e.getClass().getName() + ": " + Causes.message(e);
+    }
+
+    /**
+     * The per-request override that makes the SDK cut a request still unanswered at this thread's
+     * {@link AttemptDeadline} (it aborts the connection, which an interrupt cannot), or {@code
+     * null} (the client's {@code s3.request-timeout}) when there is none or it is later.
+     */
+    @Nullable
+    AwsRequestOverrideConfiguration bounded() {
+        OptionalLong left = AttemptDeadline.remainingNanos();
+        if (left.isEmpty()) {
+            return null;
+        }
+        Duration timeout = Duration.ofNanos(Math.max(MIN_REQUEST_TIMEOUT_NANOS, left.getAsLong()));
+        Duration configured = requestTimeout;
+        if (configured != null && configured.compareTo(timeout) <= 0) {
+            return null;
+        }
+        return AwsRequestOverrideConfiguration.builder().apiCallAttemptTimeout(timeout).build();
+    }
+
+    /** The shortest time a request is given, even when its attempt's time is (nearly) up. */
+    static final long MIN_REQUEST_TIMEOUT_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
+
+    /** The client's own per-request timeout ({@code s3.request-timeout}), if known. */
+    void requestTimeout(@Nullable Duration timeout) {
+        this.requestTimeout = timeout;
     }
 
     /** A deadline that never ends a request's resends: only the attempt cap does. */

@@ -18,6 +18,7 @@ import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.security.SecureRandom;
+import java.time.Duration;
 import java.util.Collection;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -161,10 +162,24 @@ public final class S3Store
         this.settings = settings;
         this.partExecutor = partExecutor;
         this.retries = new S3RequestRetries(settings.partAttempts(), ticker, sleeper, requests);
+        this.retries.requestTimeout(configuredRequestTimeout(client));
         this.cleanup = new S3Cleanup(client, requests);
         this.bucketCheck = new S3BucketCheck(client);
         this.batchDeletes = new S3BatchDeletes(client, retries);
         this.listings = new S3Listings(client);
+    }
+
+    /** The client's per-request timeout ({@code s3.request-timeout}), null if it cannot say. */
+    @Nullable
+    private static Duration configuredRequestTimeout(S3Client client) {
+        try {
+            return client.serviceClientConfiguration()
+                    .overrideConfiguration()
+                    .apiCallAttemptTimeout()
+                    .orElse(null);
+        } catch (RuntimeException e) {
+            return null; // a client without that configuration (a test double)
+        }
     }
 
     // ------------------------------------------------------------------ upload
@@ -270,13 +285,14 @@ public final class S3Store
                 bucket,
                 key,
                 S3RequestRetries.Payload.OBJECT_BYTES,
-                () -> {
+                o -> {
                     sent.incrementAndGet();
                     requests.dataRequestSent();
                     return client.putObject(
                             b ->
                                     b.bucket(bucket)
                                             .key(key)
+                                            .overrideConfiguration(o)
                                             .ifNoneMatch("*")
                                             .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
                             RequestBody.fromContentProvider(
@@ -310,12 +326,13 @@ public final class S3Store
                     bucket,
                     key,
                     S3RequestRetries.Payload.OBJECT_BYTES,
-                    () -> {
+                    o -> {
                         requests.dataRequestSent();
                         return client.putObject(
                                 b ->
                                         b.bucket(bucket)
                                                 .key(key)
+                                                .overrideConfiguration(o)
                                                 .checksumAlgorithm(ChecksumAlgorithm.CRC32_C),
                                 RequestBody.fromContentProvider(
                                         () -> S3RequestBodies.open(source),

@@ -19,10 +19,11 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.function.Supplier;
+import java.util.function.Function;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import software.amazon.awssdk.awscore.AwsRequestOverrideConfiguration;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -140,8 +141,8 @@ class S3FailuresPropertyTest {
                 failures.add(t instanceof RuntimeException ? (RuntimeException) t : wrapped(t));
             }
             AtomicInteger attempt = new AtomicInteger();
-            Supplier<String> request =
-                    () -> {
+            Function<AwsRequestOverrideConfiguration, String> request =
+                    override -> {
                         throw failures.get(Math.min(attempt.getAndIncrement(), 2));
                     };
             String what = "case " + i + " (seed " + caseSeed + ")";

@@ -109,7 +109,7 @@ class S3FailuresTest {
                                         "b",
                                         "k",
                                         S3RequestRetries.Payload.OBJECT_BYTES,
-                                        () -> {
+                                        override -> {
                                             throw withoutCode(503);
                                         }))
                 .isInstanceOf(IOException.class)

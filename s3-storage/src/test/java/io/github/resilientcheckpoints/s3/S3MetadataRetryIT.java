@@ -115,4 +115,44 @@ class S3MetadataRetryIT {
             proxy.faultOnlyIf = null;
         }
     }
+
+    /**
+     * A {@code _metadata} PUT that S3 reads and never answers (a dead keep-alive connection, a
+     * stalled load balancer), at the default {@code s3.request-timeout} (2 min) and the default
+     * JobManager bound (5 s): the write is cut and resent within the bound, so the checkpoint
+     * completes. Found by the demo, whose loopback server once left a PUT unanswered: the one
+     * attempt used the whole bound and the job failed with "Failure to finalize checkpoint".
+     */
+    @Test
+    void aMetadataWriteNeverAnsweredIsResentWithinTheJobManagerBound(
+            @InjectMiniCluster MiniCluster cluster) throws Exception {
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "hashmap",
+                        "s3://" + BUCKET + "/job-hung");
+        conf.addAll(FlinkS3.config(proxy.endpoint()));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        proxy.inject(
+                FaultProxy.Fault.of(FaultProxy.Shape.NO_ANSWER),
+                line -> line.startsWith("PUT ") && line.contains("/_metadata"),
+                1);
+        long injectedBefore = proxy.faultsInjected.get();
+        try {
+            CountingJob.resetCounters();
+            JobID job = CountingJob.start(cluster, conf);
+            CountingJob.awaitCompletedCheckpoints(cluster, job, 3);
+            assertThat(proxy.faultsInjected.get())
+                    .as("a _metadata PUT was left unanswered")
+                    .isGreaterThan(injectedBefore);
+            assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
+            assertThat(cluster.getJobStatus(job).get()).isEqualTo(JobStatus.RUNNING);
+            CountingJob.cancel(cluster, job);
+            String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
+            assertThat(CountingJob.MISMATCHES.get()).isZero();
+            CountingJob.verifyRestore(cluster, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
+        } finally {
+            proxy.clearFaults();
+        }
+    }
 }

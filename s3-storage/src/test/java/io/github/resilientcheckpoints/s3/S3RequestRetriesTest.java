@@ -102,7 +102,7 @@ class S3RequestRetriesTest {
                         BUCKET,
                         "k",
                         S3RequestRetries.Payload.PART_BYTES,
-                        () -> {
+                        override -> {
                             if (sent.incrementAndGet() == 1) {
                                 throw readTimeout();
                             }
@@ -125,7 +125,7 @@ class S3RequestRetriesTest {
                                         BUCKET,
                                         "k",
                                         S3RequestRetries.Payload.PART_BYTES,
-                                        () -> {
+                                        override -> {
                                             sent.incrementAndGet();
                                             throw SdkClientException.create(
                                                     "cancelled",

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
@@ -30,9 +31,12 @@ import org.slf4j.LoggerFactory;
  * deadline no attempt or wait crosses.
  *
  * <p>Each attempt runs on a thread of the attempt executor, and the caller waits for it at most the
- * per-attempt timeout (never past the deadline): a hanging store cannot hold the checkpoint
- * coordinator. An attempt that overran is interrupted and awaited before the next one starts, so
- * attempts on the same path never overlap.
+ * per-attempt timeout (never past the deadline), and, unless it is the last attempt allowed, at
+ * most half of the time left: a hanging store cannot hold the checkpoint coordinator, and one
+ * request that is never answered does not use up the whole bound. The attempt's end is the thread's
+ * {@link AttemptDeadline}, so a store that can cut a request cuts it then. An attempt that overran
+ * is interrupted and awaited before the next one starts, so attempts on the same path never
+ * overlap.
  */
 final class StoreRetries {
 
@@ -115,7 +119,9 @@ final class StoreRetries {
                 throw interrupted(op);
             }
             attempt++;
-            long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
+            long attemptBudget =
+                    attemptBudget(
+                            attempt, policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos));
             if (attemptBudget <= 0) {
                 op.failed().run();
                 throw failure(op, attempt - 1, RetryPolicy.GiveUpReason.DEADLINE, null);
@@ -171,6 +177,22 @@ final class StoreRetries {
         }
     }
 
+    /**
+     * An attempt that is not the last one allowed gets at most half of the time left (never less
+     * than {@link #MIN_ATTEMPT_SHARE_NANOS}, or all of it when less is left): a request the store
+     * never answers then leaves time for another attempt within the same bound, instead of using up
+     * the whole of it (5 s by default on a JobManager thread).
+     */
+    long attemptBudget(int attempt, long timeLeftNanos) {
+        if (timeLeftNanos <= 0 || attempt >= policy.maxAttempts()) {
+            return timeLeftNanos;
+        }
+        return Math.max(timeLeftNanos / 2, Math.min(timeLeftNanos, MIN_ATTEMPT_SHARE_NANOS));
+    }
+
+    /** The least time an attempt gets when more is left: a healthy store answers well within it. */
+    static final long MIN_ATTEMPT_SHARE_NANOS = TimeUnit.SECONDS.toNanos(1);
+
     /** The store's class of {@code failure}; never throws (a classifier bug is not permanent). */
     private FailureClass classify(Operation op, Throwable failure) {
         try {
@@ -194,13 +216,15 @@ final class StoreRetries {
         CompletableFuture<T> done = new CompletableFuture<>();
         Thread[] runner = new Thread[1];
         Object lock = new Object();
+        // The store may cut a request that hangs at this time (AttemptDeadline).
+        long attemptDeadline = System.nanoTime() + budgetNanos;
         attemptRunner.execute(
                 () -> {
                     synchronized (lock) {
                         runner[0] = Thread.currentThread();
                     }
                     try {
-                        done.complete(body.run());
+                        done.complete(AttemptDeadline.during(attemptDeadline, body::run));
                     } catch (Throwable t) {
                         done.completeExceptionally(t);
                     } finally {

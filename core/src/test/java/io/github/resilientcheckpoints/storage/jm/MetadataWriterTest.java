@@ -183,6 +183,41 @@ class MetadataWriterTest {
         assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
     }
 
+    /**
+     * A first attempt the store never answers, under the JobManager's bound (1 s here, 5 s by
+     * default) and a per-attempt timeout far longer (3 min, the default): the attempt gets half of
+     * the bound, not all of it, so a second attempt still fits and writes the file.
+     */
+    @Test
+    void aHangingFirstAttemptLeavesTimeForAnotherWithinTheJobManagerBound() throws Exception {
+        ScriptedStore store = new ScriptedStore().thenHang();
+        Path target = target();
+        byte[] data = bytes(5000);
+        RetryPolicy policy =
+                new RetryPolicy(
+                        5, Duration.ofMillis(1), Duration.ofMillis(10), Duration.ofMinutes(3));
+        ExecutorService attempts = Executors.newCachedThreadPool();
+        try {
+            MetadataWriter writer =
+                    new MetadataWriter(
+                            store,
+                            policy,
+                            Ticker.SYSTEM,
+                            Sleeper.SYSTEM,
+                            () -> 0.5,
+                            metrics,
+                            Redactor.NONE,
+                            attempts,
+                            TimeUnit.SECONDS.toNanos(4));
+            writer.write(data, target, Long.MAX_VALUE);
+        } finally {
+            attempts.shutdownNow();
+            assertThat(attempts.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
+        }
+        assertThat(store.attempts()).isEqualTo(2);
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
+    }
+
     @Test
     void anInterruptBecomesInterruptedIOExceptionWithTheFlagKept() throws Exception {
         ScriptedStore store = new ScriptedStore();
