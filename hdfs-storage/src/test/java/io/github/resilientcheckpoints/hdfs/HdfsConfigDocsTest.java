@@ -3,11 +3,14 @@ package io.github.resilientcheckpoints.hdfs;
 import io.github.resilientcheckpoints.ConfigDocsTest;
 import org.junit.jupiter.api.Test;
 
-/** The README's HDFS key table is generated from {@link HdfsStoreOptions}; stale fails. */
+/**
+ * The HDFS key table in {@code docs/hdfs.md} is generated from {@link HdfsStoreOptions}; stale
+ * fails.
+ */
 class HdfsConfigDocsTest {
 
     @Test
-    void readmeHdfsTableIsCurrent() throws Exception {
-        ConfigDocsTest.assertReadmeTable(HdfsStoreOptions.class, "hdfs-config-table");
+    void docsPageHdfsTableIsCurrent() throws Exception {
+        ConfigDocsTest.assertDocsTable(HdfsStoreOptions.class, "docs/hdfs.md", "hdfs-config-table");
     }
 }

@@ -169,7 +169,7 @@ class S3FaultMatrixTest {
                 nanos -> {});
     }
 
-    /** The class the store gives a failure of this shape (README table). */
+    /** The class the store gives a failure of this shape (table in docs/fault-shapes.md). */
     static FailureClass expectedClass(Fault fault, Op op, Mode mode) {
         if (fault.status() == 503 || fault.status() == 429) {
             return FailureClass.THROTTLED;
