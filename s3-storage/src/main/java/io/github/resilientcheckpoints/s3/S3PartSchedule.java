@@ -1,5 +1,7 @@
 package io.github.resilientcheckpoints.s3;
 
+import java.io.IOException;
+
 /**
  * How big each part of a multipart upload is, so that {@code maxParts} parts (S3: 10 000) cover
  * files up to S3's largest object (5 TiB) although the writer of a pipelined upload does not know
@@ -57,5 +59,25 @@ final class S3PartSchedule {
 
     long unitBytes() {
         return unitBytes;
+    }
+
+    /** The failure of an upload of {@code location} that needs more than {@code maxParts} parts. */
+    IOException tooManyParts(S3Location location) {
+        return new IOException(
+                "Upload of s3://"
+                        + location.bucket()
+                        + "/"
+                        + location.key()
+                        + " needs more than S3's "
+                        + maxParts
+                        + " parts: the file is larger than "
+                        + capacityBytes()
+                        + " bytes, the most that parts growing from '"
+                        + S3StoreOptions.PART_SIZE.key()
+                        + "' ("
+                        + unitBytes
+                        + " bytes) hold: raise '"
+                        + S3StoreOptions.PART_SIZE.key()
+                        + "'");
     }
 }
