@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.s3;
 
 import java.io.IOException;
+import org.apache.flink.annotation.VisibleForTesting;
 
 /**
  * How big each part of a multipart upload is, so that {@code maxParts} parts (S3: 10 000) cover
@@ -17,7 +18,7 @@ final class S3PartSchedule {
 
     static final int S3_MAX_PARTS = 10_000;
     static final long S3_MAX_PART_BYTES = 5L << 30;
-    static final long S3_MAX_OBJECT_BYTES = 5L << 40;
+    @VisibleForTesting static final long S3_MAX_OBJECT_BYTES = 5L << 40;
 
     private final long unitBytes;
     private final int maxParts;

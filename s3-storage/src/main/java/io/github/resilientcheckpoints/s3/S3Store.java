@@ -23,6 +23,7 @@ import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.TimeUnit;
 import javax.annotation.Nullable;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -104,7 +105,8 @@ public final class S3Store
     @Nullable private ExecutorService sdkTimeouts;
 
     /** The store owns {@code client} and {@code partExecutor} and closes both. */
-    public S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
+    @VisibleForTesting
+    S3Store(S3Client client, Settings settings, ExecutorService partExecutor) {
         this(client, settings, partExecutor, Ticker.SYSTEM, Sleeper.SYSTEM);
     }
 
@@ -122,6 +124,7 @@ public final class S3Store
     }
 
     /** With the clock and the waits of the request retries injected (tests). */
+    @VisibleForTesting
     S3Store(
             S3Client client,
             Settings settings,
@@ -275,12 +278,14 @@ public final class S3Store
     }
 
     /** Requests that carried object bytes (PutObject and UploadPart), retries included. */
-    public long dataRequests() {
+    @VisibleForTesting
+    long dataRequests() {
         return requests.dataRequests();
     }
 
     /** Resends of requests that carried object bytes (PutObject and UploadPart). */
-    public long partRetries() {
+    @VisibleForTesting
+    long partRetries() {
         return requests.dataRequestRetries();
     }
 
@@ -288,7 +293,8 @@ public final class S3Store
      * Delete requests sent (one DeleteObjects counts once, whatever its size), resends and the
      * deletes after failed uploads included.
      */
-    public long deleteRequests() {
+    @VisibleForTesting
+    long deleteRequests() {
         return requests.deleteRequests();
     }
 
@@ -308,11 +314,13 @@ public final class S3Store
     }
 
     /** The bucket of an s3://, s3a:// or s3p:// path. */
+    @VisibleForTesting
     static String bucket(Path path) {
         return S3Location.of(path).bucket();
     }
 
     /** The key of an s3://, s3a:// or s3p:// path (no leading slash). */
+    @VisibleForTesting
     static String key(Path path) {
         return S3Location.of(path).key();
     }
