@@ -1,11 +1,10 @@
 package io.github.resilientcheckpoints.cleanup;
 
+import io.github.resilientcheckpoints.store.CheckpointStores;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URISyntaxException;
-import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
@@ -15,9 +14,9 @@ import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
  * {@code _metadata} references and what a user typed, and these spell one object differently:
  *
  * <ul>
- *   <li>S3 file systems use {@code s3://}, {@code s3a://}, {@code s3p://} or {@code s3n://} for the
- *       same bucket and key (the S3 store writes {@code s3://} handles whichever scheme the
- *       checkpoint directory used): all fold to {@code s3://bucket/key};
+ *   <li>S3 file systems use {@code s3://}, {@code s3a://} or {@code s3p://} for the same bucket and
+ *       key: all fold to {@code s3://bucket/key}, the spellings a store provider lists ({@link
+ *       CheckpointStores#spellingsOf});
  *   <li>{@code hdfs:///path} (no authority) means the default file system's name node: the
  *       authority is taken from the file system Flink resolves for it;
  *   <li>a path without a scheme is a local file; trailing slashes and {@code .}/{@code ..} segments
@@ -26,20 +25,16 @@ import org.apache.flink.core.fs.UnsupportedFileSystemSchemeException;
  */
 public final class Locations {
 
-    private static final Set<String> S3_SCHEMES = Set.of("s3", "s3a", "s3p", "s3n");
-
     private Locations() {}
 
     /**
-     * {@code scheme://authority/path}, with S3 schemes folded to {@code s3} and the authority
-     * resolved.
+     * {@code scheme://authority/path}, with the scheme folded to its canonical spelling ({@code
+     * s3a} to {@code s3}) and the authority resolved.
      */
     public static String key(Path path) {
         URI uri = path.toUri().normalize();
         String scheme = uri.getScheme() == null ? "file" : uri.getScheme().toLowerCase(Locale.ROOT);
-        if (S3_SCHEMES.contains(scheme)) {
-            scheme = "s3";
-        }
+        scheme = CheckpointStores.spellingsOf(scheme).get(0);
         String authority = uri.getAuthority();
         if (authority == null && !scheme.equals("file")) {
             authority = defaultAuthority(uri);
@@ -79,9 +74,8 @@ public final class Locations {
     }
 
     /**
-     * Flink's file system for a path; for an S3 scheme no file system is registered for (e.g.
-     * {@code s3p://} with only flink-s3-fs-native installed), the file system of another S3
-     * spelling.
+     * Flink's file system for a path; for a scheme no file system is registered for (e.g. {@code
+     * s3p://} with only flink-s3-fs-native installed), the file system of another spelling of it.
      */
     public static FileSystem fileSystem(Path path) throws IOException {
         URI uri = path.toUri();
@@ -89,10 +83,7 @@ public final class Locations {
             return FileSystem.get(uri);
         } catch (UnsupportedFileSystemSchemeException e) {
             String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
-            if (!S3_SCHEMES.contains(scheme)) {
-                throw e;
-            }
-            for (String alias : List.of("s3", "s3a", "s3p", "s3n")) {
+            for (String alias : CheckpointStores.spellingsOf(scheme)) {
                 if (!alias.equals(scheme)) {
                     try {
                         return FileSystem.get(withScheme(uri, alias));

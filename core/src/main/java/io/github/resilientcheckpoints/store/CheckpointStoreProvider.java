@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.store;
 
 import java.io.IOException;
 import java.net.URI;
+import java.util.List;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
 
@@ -13,8 +14,22 @@ import org.apache.flink.configuration.ReadableConfig;
  */
 public interface CheckpointStoreProvider {
 
-    /** Whether this provider serves the (lower-case) scheme, e.g. {@code "s3"}. */
-    boolean supportsScheme(String scheme);
+    /**
+     * The (lower-case) schemes this provider serves, all naming the same objects, the canonical
+     * spelling first (e.g. {@code s3}, {@code s3a}, {@code s3p}). Empty for a provider that decides
+     * in {@link #supportsScheme} alone.
+     */
+    default List<String> schemes() {
+        return List.of();
+    }
+
+    /**
+     * Whether this provider serves the (lower-case) scheme, e.g. {@code "s3"}; by default whether
+     * {@link #schemes()} lists it.
+     */
+    default boolean supportsScheme(String scheme) {
+        return schemes().contains(scheme);
+    }
 
     /**
      * Priority among providers serving the same scheme; the highest wins. The generic store has

@@ -5,11 +5,16 @@ import java.net.URI;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import java.util.ServiceLoader;
+import java.util.concurrent.ConcurrentHashMap;
 import org.apache.flink.configuration.ReadableConfig;
 
 /** Chooses the {@link CheckpointStore} for a checkpoint directory by its URI scheme. */
 public final class CheckpointStores {
+
+    /** {@link #spellingsOf} by scheme: the providers found never change in this class loader. */
+    private static final Map<String, List<String>> SPELLINGS = new ConcurrentHashMap<>();
 
     private CheckpointStores() {}
 
@@ -35,11 +40,29 @@ public final class CheckpointStores {
         }
     }
 
+    /**
+     * The spellings of the (lower-case) {@code scheme} that name the same objects, the canonical
+     * one first: the {@link CheckpointStoreProvider#schemes()} of the provider that serves it, else
+     * {@code scheme} alone. Cleanup compares locations by the canonical spelling.
+     */
+    public static List<String> spellingsOf(String scheme) {
+        return SPELLINGS.computeIfAbsent(
+                scheme,
+                s -> {
+                    CheckpointStoreProvider provider = providerFor(s);
+                    List<String> schemes = provider == null ? List.of() : provider.schemes();
+                    return schemes.contains(s) ? List.copyOf(schemes) : List.of(s);
+                });
+    }
+
     private static CheckpointStoreProvider providerFor(URI checkpointRoot) {
-        String scheme =
+        return providerFor(
                 checkpointRoot.getScheme() == null
                         ? "file"
-                        : checkpointRoot.getScheme().toLowerCase(Locale.ROOT);
+                        : checkpointRoot.getScheme().toLowerCase(Locale.ROOT));
+    }
+
+    private static CheckpointStoreProvider providerFor(String scheme) {
         CheckpointStoreProvider best = null;
         for (CheckpointStoreProvider provider : providers()) {
             if (provider.supportsScheme(scheme)

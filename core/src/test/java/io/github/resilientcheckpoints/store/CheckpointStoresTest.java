@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.store;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import java.net.URI;
+import java.util.List;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.flink.core.fs.Path;
@@ -23,6 +24,35 @@ class CheckpointStoresTest {
                 .isInstanceOf(FlinkFileSystemStore.class);
         assertThat(CheckpointStores.forRoot(URI.create("/tmp/ckpt"), new Configuration()))
                 .isInstanceOf(FlinkFileSystemStore.class);
+    }
+
+    @Test
+    void spellingsComeFromTheProviderThatListsThem() throws Exception {
+        assertThat(CheckpointStores.spellingsOf("rcs-alias-b"))
+                .containsExactly("rcs-alias", "rcs-alias-b");
+        assertThat(CheckpointStores.spellingsOf("rcs-alias"))
+                .containsExactly("rcs-alias", "rcs-alias-b");
+        assertThat(CheckpointStores.spellingsOf("rcs-test")).containsExactly("rcs-test");
+        assertThat(CheckpointStores.spellingsOf("file")).containsExactly("file");
+        assertThat(
+                        CheckpointStores.forRoot(
+                                        URI.create("rcs-alias-b://bucket/ckpt"),
+                                        new Configuration())
+                                .name())
+                .isEqualTo("test-provider-alias");
+    }
+
+    /** Registered in src/test/resources/META-INF/services; serves the schemes it lists. */
+    public static class AliasProvider implements CheckpointStoreProvider {
+        @Override
+        public List<String> schemes() {
+            return List.of("rcs-alias", "rcs-alias-b");
+        }
+
+        @Override
+        public CheckpointStore create(URI checkpointRoot, ReadableConfig config) {
+            return new Named("test-provider-alias");
+        }
     }
 
     /**

@@ -1,7 +1,6 @@
 package io.github.resilientcheckpoints.s3;
 
 import java.net.URI;
-import java.util.Set;
 import org.apache.flink.core.fs.Path;
 
 /**
@@ -11,10 +10,8 @@ import org.apache.flink.core.fs.Path;
  */
 record S3Location(String scheme, String bucket, String key) {
 
-    static final Set<String> SCHEMES = Set.of("s3", "s3a", "s3p");
-
     S3Location {
-        if (scheme == null || !SCHEMES.contains(scheme)) {
+        if (scheme == null || !S3StoreProvider.SCHEMES.contains(scheme)) {
             throw new IllegalArgumentException(
                     "not an s3://, s3a:// or s3p:// location: scheme '" + scheme + "'");
         }

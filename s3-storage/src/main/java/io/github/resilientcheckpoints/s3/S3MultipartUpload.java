@@ -4,13 +4,9 @@ import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.UploadSource;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
-import java.io.SequenceInputStream;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Enumeration;
-import java.util.Iterator;
 import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.CancellationException;
@@ -24,43 +20,19 @@ import javax.annotation.Nullable;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
 import org.apache.flink.core.fs.Path;
-import software.amazon.awssdk.core.exception.SdkClientException;
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
-import software.amazon.awssdk.services.s3.model.CompletedMultipartUpload;
 import software.amazon.awssdk.services.s3.model.CompletedPart;
-import software.amazon.awssdk.services.s3.model.HeadObjectResponse;
-import software.amazon.awssdk.services.s3.model.S3Exception;
-import software.amazon.awssdk.services.s3.model.UploadPartResponse;
 
 /**
- * One multipart upload.
- *
- * <ul>
- *   <li>Parts are built from units of {@code s3.part-size} (what the pipelined writer hands over,
- *       or slices of a whole file) along {@link S3PartSchedule}: later parts join more units, so
- *       S3's 10 000 parts hold files up to 5 TiB although the writer does not know the final size.
- *   <li>At most {@code s3.parallel-parts} parts of this upload are on the store's part threads at a
- *       time; the others wait here, not in the shared queue, so one huge upload never occupies
- *       every part thread while the parts of small files wait behind it.
- *   <li>Each part is retried alone (a failed part never makes the others resend); any failure
- *       aborts the upload so nothing incomplete stays behind.
- *   <li>Non-idempotent requests: a CreateMultipartUpload that needed a resend may have created an
- *       upload whose answer was lost, so every other upload under the (fresh) key is aborted; a
- *       CompleteMultipartUpload whose answer was lost is answered NoSuchUpload on resend, so the
- *       object is looked at (size, part count in the ETag) before that counts as a failure; and an
- *       upload that fails after a completion was sent deletes the key, which may hold the object.
- * </ul>
- *
- * Requests and their retries go through the store's {@link S3RequestRetries}; the abort and the
- * deletes after a failure through its {@link S3Cleanup}, which also works from an interrupted
- * thread.
+ * One multipart upload: builds parts from units along {@link S3PartSchedule}, keeps at most {@code
+ * s3.parallel-parts} of them on the store's part threads, retries each alone and aborts the upload
+ * on any failure. The requests themselves are {@link S3MultipartRequests}.
  */
 @ThreadSafe
 final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
 
-    private final S3Store store;
+    private final S3Context context;
     private final S3Location location;
+    private final S3MultipartRequests requests;
 
     /**
      * Null until CreateMultipartUpload answered (an upload started in the background); parts go out
@@ -113,12 +85,14 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private final OptionalLong attemptDeadline;
 
     private S3MultipartUpload(
-            S3Store store,
+            S3Context context,
             S3Location location,
+            S3MultipartRequests requests,
             @Nullable String uploadId,
             @Nullable AtomicInteger ifAbsentCompletions) {
-        this.store = store;
+        this.context = context;
         this.location = location;
+        this.requests = requests;
         this.uploadId = uploadId;
         this.attemptDeadline = AttemptDeadline.current();
         if (uploadId != null) {
@@ -126,13 +100,13 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         }
         this.ifAbsentCompletions = ifAbsentCompletions;
         this.schedule =
-                new S3PartSchedule(store.settings().partSize(), store.settings().maxParts());
-        this.parallel = store.settings().parallelParts();
+                new S3PartSchedule(context.settings().partSize(), context.settings().maxParts());
+        this.parallel = context.settings().parallelParts();
     }
 
     /** Creates the multipart upload of {@code location} (whose key is final: entropy injected). */
-    static S3MultipartUpload start(S3Store store, S3Location location) throws IOException {
-        return start(store, location, null);
+    static S3MultipartUpload start(S3Context context, S3Location location) throws IOException {
+        return start(context, location, null);
     }
 
     /**
@@ -140,14 +114,16 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
      * taken, and is never replaced. Counts the completion's attempts in {@code completions}.
      */
     static S3MultipartUpload startIfAbsent(
-            S3Store store, S3Location location, AtomicInteger completions) throws IOException {
-        return start(store, location, completions);
+            S3Context context, S3Location location, AtomicInteger completions) throws IOException {
+        return start(context, location, completions);
     }
 
     private static S3MultipartUpload start(
-            S3Store store, S3Location location, @Nullable AtomicInteger ifAbsentCompletions)
+            S3Context context, S3Location location, @Nullable AtomicInteger ifAbsentCompletions)
             throws IOException {
-        return new S3MultipartUpload(store, location, create(store, location), ifAbsentCompletions);
+        S3MultipartRequests requests = new S3MultipartRequests(context, location);
+        return new S3MultipartUpload(
+                context, location, requests, requests.create(), ifAbsentCompletions);
     }
 
     /**
@@ -157,12 +133,14 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
      * queue until the upload exists; a failure to start it fails every part and surfaces at {@link
      * #complete}.
      */
-    static S3MultipartUpload startInBackground(S3Store store, S3Location location)
+    static S3MultipartUpload startInBackground(S3Context context, S3Location location)
             throws IOException {
-        S3MultipartUpload upload = new S3MultipartUpload(store, location, null, null);
+        S3MultipartUpload upload =
+                new S3MultipartUpload(
+                        context, location, new S3MultipartRequests(context, location), null, null);
         synchronized (upload) {
             try {
-                upload.starting = store.partExecutor().submit(upload::createInBackground);
+                upload.starting = context.partExecutor().submit(upload::createInBackground);
             } catch (RejectedExecutionException e) {
                 throw new IOException(
                         "the S3 part threads refused to start the upload of s3://"
@@ -180,8 +158,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     private void createInBackground() {
         String id;
         try {
-            store.bucketCheck().ensureBucket(location.bucket());
-            id = create(store, location);
+            context.bucketCheck().ensureBucket(location.bucket());
+            id = requests.create();
         } catch (Throwable t) {
             createFailed(t);
             return;
@@ -198,7 +176,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         created.complete(id);
         if (abandoned) {
             // Aborted while it was being created: nobody else knows its id.
-            store.cleanup().abortQuietly(location.bucket(), location.key(), id);
+            context.cleanup().abortQuietly(location.bucket(), location.key(), id);
         }
     }
 
@@ -227,48 +205,6 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
         }
     }
 
-    /** CreateMultipartUpload with its resends; returns the upload id. */
-    private static String create(S3Store store, S3Location location) throws IOException {
-        String bucket = location.bucket();
-        String key = location.key();
-        AtomicInteger sent = new AtomicInteger();
-        String uploadId;
-        try {
-            uploadId =
-                    store.retries()
-                            .send(
-                                    "CreateMultipartUpload",
-                                    bucket,
-                                    key,
-                                    S3RequestRetries.Payload.NONE,
-                                    o -> {
-                                        sent.incrementAndGet();
-                                        return store.client()
-                                                .createMultipartUpload(
-                                                        b ->
-                                                                b.bucket(bucket)
-                                                                        .key(key)
-                                                                        .overrideConfiguration(o)
-                                                                        .checksumAlgorithm(
-                                                                                ChecksumAlgorithm
-                                                                                        .CRC32_C))
-                                                .uploadId();
-                                    });
-        } catch (IOException | RuntimeException e) {
-            // S3 may have created the upload although its answer never reached us (the thread was
-            // interrupted by a cancel, the connection reset): nobody would know its id, and it
-            // would
-            // stay pending, billed. The key is fresh, so whatever is pending under it is ours.
-            store.cleanup().abortUploadsOfKeyLater(location, null);
-            throw e;
-        }
-        if (sent.get() > 1) {
-            // An earlier attempt may have created an upload whose answer was lost.
-            store.cleanup().abortUploadsOfKeyLater(location, uploadId);
-        }
-        return uploadId;
-    }
-
     /** Adds one unit of {@code s3.part-size} bytes; a part goes out once it has its units. */
     @Override
     public synchronized void submitPart(int unitNumber, UploadSource unit) {
@@ -279,7 +215,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
     }
 
     private void sendNextPart() {
-        UploadSource part = joined(unitsOfNextPart);
+        UploadSource part = S3RequestBodies.joined(unitsOfNextPart);
         unitsOfNextPart = new ArrayList<>();
         int partNumber = nextPartNumber++;
         CompletableFuture<CompletedPart> result = new CompletableFuture<>();
@@ -290,23 +226,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             return;
         }
         if (partNumber > schedule.maxParts()) {
-            result.completeExceptionally(
-                    new IOException(
-                            "Upload of s3://"
-                                    + location.bucket()
-                                    + "/"
-                                    + location.key()
-                                    + " needs more than S3's "
-                                    + schedule.maxParts()
-                                    + " parts: the file is larger than "
-                                    + schedule.capacityBytes()
-                                    + " bytes, the most that parts growing from '"
-                                    + S3StoreOptions.PART_SIZE.key()
-                                    + "' ("
-                                    + schedule.unitBytes()
-                                    + " bytes) hold: raise '"
-                                    + S3StoreOptions.PART_SIZE.key()
-                                    + "'"));
+            result.completeExceptionally(schedule.tooManyParts(location));
             return;
         }
         waiting.add(new PartTask(partNumber, part, result));
@@ -332,7 +252,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             PartTask task = waiting.poll();
             inFlight++;
             try {
-                started.add(store.partExecutor().submit(task));
+                started.add(context.partExecutor().submit(task));
             } catch (RejectedExecutionException e) {
                 inFlight--;
                 task.result.completeExceptionally(
@@ -372,7 +292,8 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                 // The part thread works for the attempt that started the upload: its deadline.
                 result.complete(
                         AttemptDeadline.during(
-                                attemptDeadline, () -> uploadPart(bytes, partNumber)));
+                                attemptDeadline,
+                                () -> requests.uploadPart(uploadId, bytes, partNumber)));
             } catch (Throwable t) {
                 result.completeExceptionally(t);
             } finally {
@@ -409,40 +330,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             for (CompletableFuture<CompletedPart> f : all) {
                 done.add(await(f));
             }
-            store.retries()
-                    .send(
-                            "CompleteMultipartUpload",
-                            location.bucket(),
-                            location.key(),
-                            S3RequestRetries.Payload.NONE,
-                            o -> {
-                                boolean resend = completionsSent.incrementAndGet() > 1;
-                                try {
-                                    return store.client()
-                                            .completeMultipartUpload(
-                                                    b ->
-                                                            b.bucket(location.bucket())
-                                                                    .key(location.key())
-                                                                    .overrideConfiguration(o)
-                                                                    .uploadId(uploadId)
-                                                                    .ifNoneMatch(
-                                                                            ifAbsent ? "*" : null)
-                                                                    .multipartUpload(
-                                                                            CompletedMultipartUpload
-                                                                                    .builder()
-                                                                                    .parts(done)
-                                                                                    .build()));
-                                } catch (S3Exception e) {
-                                    if (resend
-                                            && isNoSuchUpload(e)
-                                            && completedEarlier(total, done.size())) {
-                                        return null; // the earlier request completed it; its answer
-                                        // was
-                                        // lost
-                                    }
-                                    throw e;
-                                }
-                            });
+            requests.complete(uploadId, done, total, ifAbsent, completionsSent);
             completed = true;
             synchronized (this) {
                 finished = true;
@@ -459,31 +347,10 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
                     // there is ours.
                     S3Cleanup.suppress(
                             failure,
-                            store.cleanup().deleteQuietly(location.bucket(), location.key()));
+                            context.cleanup().deleteQuietly(location.bucket(), location.key()));
                 }
             }
         }
-    }
-
-    private static boolean isNoSuchUpload(S3Exception e) {
-        return "NoSuchUpload".equals(S3Failures.errorCode(e));
-    }
-
-    /**
-     * Whether the object under this (fresh) key is the one this upload's parts make: its size, and
-     * the part count S3 puts in a multipart object's ETag ({@code "…-N"}) where there is one.
-     */
-    private boolean completedEarlier(long total, int partCount) {
-        HeadObjectResponse head;
-        try {
-            head = store.client().headObject(b -> b.bucket(location.bucket()).key(location.key()));
-        } catch (RuntimeException e) {
-            return false;
-        }
-        String eTag = head.eTag() == null ? "" : head.eTag().replace("\"", "");
-        int dash = eTag.lastIndexOf('-');
-        boolean partsMatch = dash < 0 || eTag.substring(dash + 1).equals(String.valueOf(partCount));
-        return head.contentLength() != null && head.contentLength() == total && partsMatch;
     }
 
     @Override
@@ -529,103 +396,7 @@ final class S3MultipartUpload implements SupportsPartUploads.PartUpload {
             }
             return null;
         }
-        return store.cleanup().abortQuietly(location.bucket(), location.key(), id);
-    }
-
-    /** One part, retried alone. */
-    private CompletedPart uploadPart(UploadSource bytes, int partNumber) throws IOException {
-        long size = bytes.length();
-        UploadPartResponse r =
-                store.retries()
-                        .send(
-                                "UploadPart " + partNumber,
-                                location.bucket(),
-                                location.key(),
-                                S3RequestRetries.Payload.PART_BYTES,
-                                o -> {
-                                    store.retries().counters().dataRequestSent();
-                                    UploadPartResponse answer =
-                                            store.client()
-                                                    .uploadPart(
-                                                            b ->
-                                                                    b.bucket(location.bucket())
-                                                                            .key(location.key())
-                                                                            .overrideConfiguration(
-                                                                                    o)
-                                                                            .uploadId(uploadId)
-                                                                            .partNumber(partNumber)
-                                                                            .contentLength(size)
-                                                                            .checksumAlgorithm(
-                                                                                    ChecksumAlgorithm
-                                                                                            .CRC32_C),
-                                                            RequestBody.fromContentProvider(
-                                                                    () ->
-                                                                            S3RequestBodies.range(
-                                                                                    bytes, 0, size),
-                                                                    size,
-                                                                    "application/octet-stream"));
-                                    if (!isWholeETag(answer.eTag())) {
-                                        // A cut answer whose head the HTTP client took as whole:
-                                        // completing with it fails for good (InvalidPart).
-                                        throw SdkClientException.create(
-                                                "the answer to UploadPart "
-                                                        + partNumber
-                                                        + " carried no complete ETag ("
-                                                        + answer.eTag()
-                                                        + "): it was cut short");
-                                    }
-                                    return answer;
-                                });
-        return CompletedPart.builder()
-                .partNumber(partNumber)
-                .eTag(r.eTag())
-                .checksumCRC32C(r.checksumCRC32C())
-                .build();
-    }
-
-    /** An ETag as S3 sends it: present and, when quoted, with both quotes. */
-    static boolean isWholeETag(@Nullable String eTag) {
-        if (eTag == null || eTag.isBlank()) {
-            return false;
-        }
-        return !eTag.startsWith("\"") || (eTag.length() >= 2 && eTag.endsWith("\""));
-    }
-
-    /** Consecutive units as one source; each unit is opened only when the previous one is read. */
-    private static UploadSource joined(List<UploadSource> units) {
-        if (units.size() == 1) {
-            return units.get(0);
-        }
-        List<UploadSource> copy = List.copyOf(units);
-        long length = 0;
-        for (UploadSource u : copy) {
-            length += u.length();
-        }
-        long total = length;
-        return new UploadSource() {
-            @Override
-            public long length() {
-                return total;
-            }
-
-            @Override
-            public InputStream open() {
-                Iterator<UploadSource> next = copy.iterator();
-                return new SequenceInputStream(
-                        new Enumeration<InputStream>() {
-                            @Override
-                            public boolean hasMoreElements() {
-                                return next.hasNext();
-                            }
-
-                            @Override
-                            public InputStream nextElement() {
-                                UploadSource u = next.next();
-                                return S3RequestBodies.range(u, 0, u.length());
-                            }
-                        });
-            }
-        };
+        return context.cleanup().abortQuietly(location.bucket(), location.key(), id);
     }
 
     /** Waits until the upload exists; its start's failure is thrown as it was. */

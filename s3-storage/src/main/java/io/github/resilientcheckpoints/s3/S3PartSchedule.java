@@ -1,5 +1,8 @@
 package io.github.resilientcheckpoints.s3;
 
+import java.io.IOException;
+import org.apache.flink.annotation.VisibleForTesting;
+
 /**
  * How big each part of a multipart upload is, so that {@code maxParts} parts (S3: 10 000) cover
  * files up to S3's largest object (5 TiB) although the writer of a pipelined upload does not know
@@ -15,7 +18,7 @@ final class S3PartSchedule {
 
     static final int S3_MAX_PARTS = 10_000;
     static final long S3_MAX_PART_BYTES = 5L << 30;
-    static final long S3_MAX_OBJECT_BYTES = 5L << 40;
+    @VisibleForTesting static final long S3_MAX_OBJECT_BYTES = 5L << 40;
 
     private final long unitBytes;
     private final int maxParts;
@@ -57,5 +60,25 @@ final class S3PartSchedule {
 
     long unitBytes() {
         return unitBytes;
+    }
+
+    /** The failure of an upload of {@code location} that needs more than {@code maxParts} parts. */
+    IOException tooManyParts(S3Location location) {
+        return new IOException(
+                "Upload of s3://"
+                        + location.bucket()
+                        + "/"
+                        + location.key()
+                        + " needs more than S3's "
+                        + maxParts
+                        + " parts: the file is larger than "
+                        + capacityBytes()
+                        + " bytes, the most that parts growing from '"
+                        + S3StoreOptions.PART_SIZE.key()
+                        + "' ("
+                        + unitBytes
+                        + " bytes) hold: raise '"
+                        + S3StoreOptions.PART_SIZE.key()
+                        + "'");
     }
 }

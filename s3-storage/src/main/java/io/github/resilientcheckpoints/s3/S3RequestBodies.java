@@ -5,7 +5,11 @@ import io.github.resilientcheckpoints.store.UploadSource;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.SequenceInputStream;
 import java.io.UncheckedIOException;
+import java.util.Enumeration;
+import java.util.Iterator;
+import java.util.List;
 
 /**
  * Request bodies read straight from the staged source (spill file or memory), no copy beyond what
@@ -41,6 +45,43 @@ final class S3RequestBodies {
             @Override
             public InputStream open() {
                 return range(source, offset, size);
+            }
+        };
+    }
+
+    /** Consecutive units as one source; each unit is opened only when the previous one is read. */
+    static UploadSource joined(List<UploadSource> units) {
+        if (units.size() == 1) {
+            return units.get(0);
+        }
+        List<UploadSource> copy = List.copyOf(units);
+        long length = 0;
+        for (UploadSource u : copy) {
+            length += u.length();
+        }
+        long total = length;
+        return new UploadSource() {
+            @Override
+            public long length() {
+                return total;
+            }
+
+            @Override
+            public InputStream open() {
+                Iterator<UploadSource> next = copy.iterator();
+                return new SequenceInputStream(
+                        new Enumeration<InputStream>() {
+                            @Override
+                            public boolean hasMoreElements() {
+                                return next.hasNext();
+                            }
+
+                            @Override
+                            public InputStream nextElement() {
+                                UploadSource u = next.next();
+                                return range(u, 0, u.length());
+                            }
+                        });
             }
         };
     }

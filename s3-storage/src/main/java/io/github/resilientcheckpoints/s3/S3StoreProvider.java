@@ -37,9 +37,16 @@ import software.amazon.awssdk.services.s3.S3ClientBuilder;
  */
 public final class S3StoreProvider implements CheckpointStoreProvider {
 
+    /**
+     * The spellings of S3 locations, {@code s3} first: those Flink's S3 file systems register
+     * ({@code s3} and {@code s3a}: Hadoop; {@code s3} and {@code s3p}: Presto). The one list of
+     * them; core asks for it through {@link CheckpointStoreProvider#schemes()}.
+     */
+    static final List<String> SCHEMES = List.of("s3", "s3a", "s3p");
+
     @Override
-    public boolean supportsScheme(String scheme) {
-        return "s3".equals(scheme) || "s3a".equals(scheme) || "s3p".equals(scheme);
+    public List<String> schemes() {
+        return SCHEMES;
     }
 
     @Override

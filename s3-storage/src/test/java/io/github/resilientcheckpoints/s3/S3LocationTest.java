@@ -3,6 +3,8 @@ package io.github.resilientcheckpoints.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.resilientcheckpoints.cleanup.Locations;
+import io.github.resilientcheckpoints.store.CheckpointStores;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.Test;
 
@@ -24,6 +26,16 @@ class S3LocationTest {
         assertThat(S3Location.of(new Path("s3://b/dir/")).prefix()).isEqualTo("dir/");
         assertThat(S3Location.of(new Path("s3://b/")).prefix()).isEmpty();
         assertThat(S3Location.of(new Path("s3://b")).key()).isEmpty();
+    }
+
+    @Test
+    void coreFoldsTheSpellingsTheProviderLists() {
+        for (String scheme : S3StoreProvider.SCHEMES) {
+            assertThat(CheckpointStores.spellingsOf(scheme)).isEqualTo(S3StoreProvider.SCHEMES);
+            assertThat(Locations.key(new Path(scheme + "://b/dir/f"))).isEqualTo("s3://b/dir/f");
+        }
+        assertThat(new S3StoreProvider().supportsScheme("s3p")).isTrue();
+        assertThat(new S3StoreProvider().supportsScheme("s3n")).isFalse();
     }
 
     @Test
