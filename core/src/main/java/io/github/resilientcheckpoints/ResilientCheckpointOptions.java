@@ -1,6 +1,5 @@
 package io.github.resilientcheckpoints;
 
-import io.github.resilientcheckpoints.spill.SpillLimits;
 import java.time.Duration;
 import java.util.List;
 import org.apache.flink.configuration.ConfigOption;
@@ -191,10 +190,10 @@ public final class ResilientCheckpointOptions {
                                     + " probes it again. Between probes, reservations and bytes written"
                                     + " are subtracted from the last reading.");
 
-    public static final ConfigOption<SpillLimits.FallbackPolicy> SPILL_FALLBACK =
+    public static final ConfigOption<SpillFallback> SPILL_FALLBACK =
             ConfigOptions.key(PREFIX + "spill.fallback")
-                    .enumType(SpillLimits.FallbackPolicy.class)
-                    .defaultValue(SpillLimits.FallbackPolicy.MEMORY)
+                    .enumType(SpillFallback.class)
+                    .defaultValue(SpillFallback.MEMORY)
                     .withDescription(
                             "What a stream does when no spill directory has room or its disk fills up"
                                     + " under it: MEMORY keeps the rest of the stream on the heap, within"

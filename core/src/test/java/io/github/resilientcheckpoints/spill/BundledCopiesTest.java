@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.spill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -39,7 +40,7 @@ public class BundledCopiesTest {
                 Long.MAX_VALUE,
                 1 << 20,
                 Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY,
+                SpillFallback.MEMORY,
                 1 << 20);
     }
 

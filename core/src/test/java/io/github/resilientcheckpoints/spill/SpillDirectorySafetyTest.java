@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,7 +34,7 @@ class SpillDirectorySafetyTest {
                 Long.MAX_VALUE,
                 1 << 20,
                 Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY,
+                SpillFallback.MEMORY,
                 1 << 20);
     }
 
