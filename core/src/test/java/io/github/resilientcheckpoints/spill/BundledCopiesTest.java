@@ -49,7 +49,7 @@ public class BundledCopiesTest {
         try (SpillSpace first =
                 new SpillSpace(List.of(root), limits(), FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM)) {
             SpillSpace.Reservation live = first.reserve(1024).orElseThrow();
-            Path marker = live.file().getParent().resolve(SpillSpace.MARKER);
+            Path marker = live.file().getParent().resolve(SpillOwner.MARKER);
 
             try (ChildFirst copy = new ChildFirst()) {
                 Class<?> spaceClass = copy.loadClass(SpillSpace.class.getName());

@@ -50,7 +50,7 @@ class SpillDirectorySafetyTest {
     void aPlantedLinkToAnotherDirectoryNeverGetsItEmptied() throws Exception {
         Path precious = Files.writeString(victim.resolve("precious.txt"), "keep me");
         Files.createDirectories(sub());
-        Files.createSymbolicLink(sub().resolve(SpillSpace.OWNER_PREFIX + "x"), victim);
+        Files.createSymbolicLink(sub().resolve(SpillOwner.OWNER_PREFIX + "x"), victim);
 
         try (SpillSpace space = space()) {
             space.deleteStaleFiles();
@@ -80,7 +80,7 @@ class SpillDirectorySafetyTest {
         Files.createDirectories(sub());
         Files.setPosixFilePermissions(sub(), PosixFilePermissions.fromString("rwxrwxrwx"));
 
-        SpillSpace.prepare(root);
+        SpillDirectories.prepare(root);
 
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sub())))
                 .isEqualTo("rwx------");
@@ -90,7 +90,7 @@ class SpillDirectorySafetyTest {
     void aSubDirectoryThatIsALinkIsRefused() throws Exception {
         Files.createSymbolicLink(sub(), victim);
 
-        assertThatThrownBy(() -> SpillSpace.prepare(root))
+        assertThatThrownBy(() -> SpillDirectories.prepare(root))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(sub().toString())
                 .hasMessageContaining("symbolic link");
@@ -109,7 +109,7 @@ class SpillDirectorySafetyTest {
         Files.setOwner(sub(), nobody);
         assertThat(Files.getOwner(sub(), LinkOption.NOFOLLOW_LINKS)).isEqualTo(nobody);
 
-        assertThatThrownBy(() -> SpillSpace.prepare(root))
+        assertThatThrownBy(() -> SpillDirectories.prepare(root))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(sub().toString())
                 .hasMessageContaining("belongs to user 'nobody'");
