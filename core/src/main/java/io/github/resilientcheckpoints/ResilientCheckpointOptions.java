@@ -1,10 +1,11 @@
 package io.github.resilientcheckpoints;
 
-import io.github.resilientcheckpoints.spill.SpillLimits;
 import java.time.Duration;
 import java.util.List;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.ConfigOptions;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.MemorySize;
 import org.apache.flink.configuration.description.Description;
 
@@ -67,7 +68,10 @@ public final class ResilientCheckpointOptions {
                     .withDescription(
                             Description.builder()
                                     .text(
-                                            "Share of 'execution.checkpointing.timeout' that uploads of"
+                                            "Share of '"
+                                                    + CheckpointingOptions.CHECKPOINTING_TIMEOUT
+                                                            .key()
+                                                    + "' that uploads of"
                                                     + " one checkpoint may use, counted from the moment"
                                                     + " this TaskManager first sees the checkpoint. The"
                                                     + " rest is left for the acknowledgement and the"
@@ -143,7 +147,9 @@ public final class ResilientCheckpointOptions {
                             "Local directories where state larger than the inline threshold is staged"
                                     + " before upload, so that a failed upload can be resent. A new spill"
                                     + " file goes to the directory with the most room after floor and"
-                                    + " reservations. Defaults to Flink's 'io.tmp.dirs'. Each must exist"
+                                    + " reservations. Defaults to Flink's '"
+                                    + CoreOptions.TMP_DIRS.key()
+                                    + "'. Each must exist"
                                     + " or be creatable and writable. Spill files of crashed processes"
                                     + " found there are deleted at start.");
 
@@ -191,10 +197,10 @@ public final class ResilientCheckpointOptions {
                                     + " probes it again. Between probes, reservations and bytes written"
                                     + " are subtracted from the last reading.");
 
-    public static final ConfigOption<SpillLimits.FallbackPolicy> SPILL_FALLBACK =
+    public static final ConfigOption<SpillFallback> SPILL_FALLBACK =
             ConfigOptions.key(PREFIX + "spill.fallback")
-                    .enumType(SpillLimits.FallbackPolicy.class)
-                    .defaultValue(SpillLimits.FallbackPolicy.MEMORY)
+                    .enumType(SpillFallback.class)
+                    .defaultValue(SpillFallback.MEMORY)
                     .withDescription(
                             "What a stream does when no spill directory has room or its disk fills up"
                                     + " under it: MEMORY keeps the rest of the stream on the heap, within"
@@ -233,9 +239,13 @@ public final class ResilientCheckpointOptions {
                     .noDefaultValue()
                     .withDescription(
                             "Nothing younger is ever deleted. Default: the larger of 1 h and 3 x"
-                                    + " 'execution.checkpointing.timeout', so that no file of a checkpoint"
+                                    + " '"
+                                    + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key()
+                                    + "', so that no file of a checkpoint"
                                     + " that could still complete (or whose acknowledgement is in flight) is"
-                                    + " touched. Must not be shorter than 'execution.checkpointing.timeout'.");
+                                    + " touched. Must not be shorter than '"
+                                    + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key()
+                                    + "'.");
 
     public static final ConfigOption<List<String>> CLEANUP_HONOURED_ROOTS =
             ConfigOptions.key(PREFIX + "cleanup.honoured-roots")

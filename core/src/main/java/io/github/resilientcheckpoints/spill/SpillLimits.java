@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.spill;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.config.ConfigReading;
 import java.io.File;
 import java.io.Serializable;
@@ -24,20 +25,22 @@ public record SpillLimits(
         long quotaBytes,
         long chunkBytes,
         Duration probeInterval,
-        FallbackPolicy fallback,
+        SpillFallback fallback,
         long memoryBudgetBytes)
         implements Serializable {
 
-    /** What a stream does when no spill directory can take its next chunk. */
-    public enum FallbackPolicy {
-        /**
-         * Keep the rest of the stream in memory, within a per-TaskManager budget; fail beyond it.
-         */
-        MEMORY,
-        /**
-         * Fail the stream (and so the checkpoint) at once with a message naming every directory.
-         */
-        FAIL
+    /**
+     * The former nested enum, now {@link SpillFallback} (the options class must not depend on this
+     * package). Its constants stay here until the callers that still name them move over.
+     *
+     * @deprecated use {@link SpillFallback}
+     */
+    @Deprecated
+    public static final class FallbackPolicy {
+        public static final SpillFallback MEMORY = SpillFallback.MEMORY;
+        public static final SpillFallback FAIL = SpillFallback.FAIL;
+
+        private FallbackPolicy() {}
     }
 
     public SpillLimits {
@@ -87,11 +90,11 @@ public record SpillLimits(
                         config,
                         ResilientCheckpointOptions.SPILL_PROBE_INTERVAL,
                         ConfigReading.DURATION);
-        FallbackPolicy fallback =
+        SpillFallback fallback =
                 ConfigReading.read(
                         config,
                         ResilientCheckpointOptions.SPILL_FALLBACK,
-                        "one of " + Arrays.toString(FallbackPolicy.values()));
+                        "one of " + Arrays.toString(SpillFallback.values()));
         MemorySize memory =
                 ConfigReading.read(
                         config,

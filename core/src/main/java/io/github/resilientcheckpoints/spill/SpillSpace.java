@@ -3,27 +3,11 @@ package io.github.resilientcheckpoints.spill;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
-import java.nio.channels.OverlappingFileLockException;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.FileAttribute;
-import java.nio.file.attribute.PosixFileAttributeView;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.nio.file.attribute.UserPrincipal;
-import java.time.Duration;
-import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import java.util.Set;
 import java.util.UUID;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
@@ -48,14 +32,9 @@ import org.slf4j.LoggerFactory;
  * this TaskManager never exceed the quota. When nothing fits, {@link #reserve} returns empty and
  * the stream applies the fallback policy, within the {@link #memoryBudget()}.
  *
- * <p><b>Ownership on disk.</b> Several TaskManagers (containers sharing a host directory, or
- * processes on one machine) may use the same spill directory. Each spill space writes into its own
- * sub-directory with a random name, and holds an exclusive lock on a marker file there for as long
- * as it is open. The operating system drops the lock when the process dies, however it dies; a
- * sub-directory whose marker lock can be taken therefore belongs to nobody alive, and {@link
- * #deleteStaleFiles} deletes it. Process ids are never used: they collide across PID namespaces (a
- * live neighbour's files would be deleted) and repeat across restarts (a restarted PID 1 would
- * never clean up after its predecessor). Locks need a local file system (not NFS without lockd).
+ * <p><b>Ownership on disk.</b> Several TaskManagers may share a spill directory: each spill space
+ * writes into its own locked sub-directory ({@link SpillOwner}), and {@link #deleteStaleFiles}
+ * deletes those whose lock nobody holds.
  */
 @ThreadSafe
 public final class SpillSpace implements Closeable {
@@ -63,43 +42,6 @@ public final class SpillSpace implements Closeable {
     private static final Logger LOG = LoggerFactory.getLogger(SpillSpace.class);
 
     public static final String SUBDIR = "resilient-checkpoint-spill";
-
-    /** Every owner sub-directory's name starts with this. */
-    static final String OWNER_PREFIX = "owner-";
-
-    /** The locked marker file in each owner sub-directory. */
-    static final String MARKER = "owner.lock";
-
-    /** An owner sub-directory is built under this suffix and renamed once its marker is locked. */
-    static final String STARTING_SUFFIX = ".starting";
-
-    /**
-     * A sub-directory still {@code .starting} after this long belongs to a process that died
-     * starting.
-     */
-    static final Duration STARTING_GRACE = Duration.ofHours(1);
-
-    /**
-     * Random per process. Sub-directories of this process are never probed by the sweep: with POSIX
-     * locks, closing any channel of a file drops every lock this process holds on it, so probing
-     * our own marker would silently release it.
-     */
-    static final String PROCESS = jvmToken();
-
-    /**
-     * One token for the whole JVM, shared by every copy of this class: a storage jar bundled in job
-     * jars is loaded once per job (child-first class loading), and each copy sweeps. With a token
-     * per copy, one copy would open and close another's marker, and closing any channel of a file
-     * drops every POSIX lock this process holds on it: another process could then delete live spill
-     * files. A string in the system properties is the one place all copies see.
-     */
-    private static String jvmToken() {
-        String fresh = UUID.randomUUID().toString();
-        Object shared = System.getProperties().putIfAbsent(JVM_TOKEN_PROPERTY, fresh);
-        return shared instanceof String ? (String) shared : fresh;
-    }
-
-    static final String JVM_TOKEN_PROPERTY = "io.github.resilientcheckpoints.spill.jvm-token";
 
     private final List<Directory> directories;
     private final FreeSpaceProbe probe;
@@ -124,8 +66,8 @@ public final class SpillSpace implements Closeable {
         List<Directory> dirs = new ArrayList<>();
         try {
             for (Path dir : configured) {
-                Path sub = prepare(dir);
-                dirs.add(new Directory(sub, Owner.claim(sub)));
+                Path sub = SpillDirectories.prepare(dir);
+                dirs.add(new Directory(sub, SpillOwner.claim(sub)));
             }
         } catch (IOException | RuntimeException e) {
             for (Directory d : dirs) {
@@ -138,92 +80,6 @@ public final class SpillSpace implements Closeable {
         this.ticker = ticker;
         this.limits = limits;
         this.memoryBudget = new MemoryBudget(limits.memoryBudgetBytes());
-    }
-
-    /**
-     * Creates the spill sub-directory under {@code dir} if needed and checks it is writable.
-     *
-     * @throws IOException naming the directory and the problem
-     */
-    public static Path prepare(Path dir) throws IOException {
-        Path sub = dir.toAbsolutePath().normalize().resolve(SUBDIR);
-        try {
-            Files.createDirectories(sub);
-        } catch (IOException e) {
-            throw new IOException(
-                    "spill directory '"
-                            + dir
-                            + "' does not exist and cannot be created ("
-                            + e.getClass().getSimpleName()
-                            + ": "
-                            + e.getMessage()
-                            + ")",
-                    e);
-        }
-        if (Files.isSymbolicLink(sub)
-                || !Files.isDirectory(sub, LinkOption.NOFOLLOW_LINKS)
-                || !Files.isWritable(sub)) {
-            throw new IOException(
-                    "spill directory '"
-                            + sub
-                            + "' is not a writable directory (a symbolic link is not accepted)");
-        }
-        ownedByThisUser(sub);
-        return sub;
-    }
-
-    /**
-     * The spill sub-directory has a fixed, predictable name (under {@code /tmp} by default), and
-     * the stale-file sweep deletes what it finds in it: it must belong to this process's user and
-     * let nobody else in (mode 0700), or another local user could plant files or links there, or
-     * read the state in spill files.
-     */
-    private static void ownedByThisUser(Path sub) throws IOException {
-        if (!Files.getFileStore(sub).supportsFileAttributeView(PosixFileAttributeView.class)) {
-            return;
-        }
-        UserPrincipal owner = Files.getOwner(sub, LinkOption.NOFOLLOW_LINKS);
-        UserPrincipal me = currentUser(sub);
-        if (!owner.equals(me)) {
-            throw new IOException(
-                    "spill directory '"
-                            + sub
-                            + "' belongs to user '"
-                            + owner.getName()
-                            + "', not to '"
-                            + me.getName()
-                            + "' who runs this TaskManager: another user may have created it to"
-                            + " read or plant spill files. Remove it, or configure a directory of"
-                            + " this user");
-        }
-        Set<PosixFilePermission> mode =
-                Files.getPosixFilePermissions(sub, LinkOption.NOFOLLOW_LINKS);
-        if (!mode.equals(OWNER_ONLY_DIRECTORY)) {
-            Files.setPosixFilePermissions(sub, OWNER_ONLY_DIRECTORY);
-        }
-    }
-
-    /** The user this process writes files as: the owner of a file it just created. */
-    private static UserPrincipal currentUser(Path dir) throws IOException {
-        Path probe = Files.createTempFile(dir, ".owner-check-", ".tmp", OWNER_ONLY_FILE_ATTRIBUTE);
-        try {
-            return Files.getOwner(probe, LinkOption.NOFOLLOW_LINKS);
-        } finally {
-            Files.deleteIfExists(probe);
-        }
-    }
-
-    private static final Set<PosixFilePermission> OWNER_ONLY_DIRECTORY =
-            PosixFilePermissions.fromString("rwx------");
-
-    private static final FileAttribute<Set<PosixFilePermission>> OWNER_ONLY_FILE_ATTRIBUTE =
-            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
-
-    /** Spill files hold the job's state: readable by this user only, where the disk can say so. */
-    private static FileAttribute<?>[] ownerOnly(Path dir) throws IOException {
-        return Files.getFileStore(dir).supportsFileAttributeView(PosixFileAttributeView.class)
-                ? new FileAttribute<?>[] {OWNER_ONLY_FILE_ATTRIBUTE}
-                : new FileAttribute<?>[0];
     }
 
     public SpillLimits limits() {
@@ -278,7 +134,7 @@ public final class SpillSpace implements Closeable {
             reservation.file =
                     Files.createFile(
                             chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"),
-                            ownerOnly(chosen.owner.dir));
+                            SpillDirectories.ownerOnly(chosen.owner.dir));
         } catch (IOException e) {
             reservation.release(0);
             throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);
@@ -335,95 +191,7 @@ public final class SpillSpace implements Closeable {
     public int deleteStaleFiles() {
         int deleted = 0;
         for (Directory d : directories) {
-            try (DirectoryStream<Path> owners =
-                    Files.newDirectoryStream(d.path, OWNER_PREFIX + "*")) {
-                for (Path owned : owners) {
-                    String name = owned.getFileName().toString();
-                    // Never through a symbolic link: a planted owner-x -> /some/dir must not get
-                    // /some/dir emptied.
-                    if (name.startsWith(OWNER_PREFIX + PROCESS)
-                            || !Files.isDirectory(owned, LinkOption.NOFOLLOW_LINKS)) {
-                        continue;
-                    }
-                    if (name.endsWith(STARTING_SUFFIX) && !olderThan(owned, STARTING_GRACE)) {
-                        continue; // another process is just starting
-                    }
-                    deleted += deleteIfOwnerGone(owned);
-                }
-            } catch (IOException e) {
-                LOG.warn(
-                        "Could not scan spill directory {} for stale files: {}",
-                        d.path,
-                        e.toString());
-            }
-        }
-        return deleted;
-    }
-
-    private static boolean olderThan(Path path, Duration age) throws IOException {
-        return Files.getLastModifiedTime(path).toInstant().isBefore(Instant.now().minus(age));
-    }
-
-    /** Deletes {@code owned} if nobody holds its marker lock; returns the spill files deleted. */
-    private static int deleteIfOwnerGone(Path owned) {
-        Path marker = owned.resolve(MARKER);
-        try (FileChannel channel = FileChannel.open(marker, StandardOpenOption.WRITE)) {
-            FileLock lock;
-            try {
-                lock = channel.tryLock();
-            } catch (OverlappingFileLockException e) {
-                return 0; // held in this JVM
-            }
-            if (lock == null) {
-                return 0; // held by a live process
-            }
-            // Holding the lock: nobody else deletes or claims this directory meanwhile.
-            int deleted = deleteContents(owned);
-            Files.deleteIfExists(marker);
-            lock.release();
-            Files.deleteIfExists(owned);
-            return deleted;
-        } catch (NoSuchFileException e) {
-            // No marker: its owner died before locking one, or another sweep is deleting it.
-            int deleted = deleteContents(owned);
-            try {
-                Files.deleteIfExists(owned);
-            } catch (IOException ignored) {
-                // another sweep got there first, or it is not empty yet; the next sweep retries
-            }
-            return deleted;
-        } catch (IOException e) {
-            LOG.warn("Could not check or delete stale spill directory {}: {}", owned, e.toString());
-            return 0;
-        }
-    }
-
-    /** Deletes the files in {@code dir} except its marker; returns how many were spill files. */
-    private static int deleteContents(Path dir) {
-        int deleted = 0;
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(dir)) {
-            for (Path file : files) {
-                if (file.getFileName().toString().equals(MARKER)
-                        || Files.isDirectory(file, LinkOption.NOFOLLOW_LINKS)) {
-                    continue;
-                }
-                try {
-                    // A link itself is deleted, never what it points to.
-                    long size = Files.isSymbolicLink(file) ? 0 : Files.size(file);
-                    if (Files.deleteIfExists(file)
-                            && file.getFileName().toString().endsWith(".spill")) {
-                        deleted++;
-                        LOG.info(
-                                "Deleted stale spill file {} ({} bytes) of a process that is gone.",
-                                file,
-                                size);
-                    }
-                } catch (IOException e) {
-                    LOG.warn("Could not delete stale spill file {}: {}", file, e.toString());
-                }
-            }
-        } catch (IOException e) {
-            LOG.warn("Could not list stale spill directory {}: {}", dir, e.toString());
+            deleted += SpillOwner.deleteStale(d.path);
         }
         return deleted;
     }
@@ -441,7 +209,7 @@ public final class SpillSpace implements Closeable {
             closed = true;
         }
         for (Directory d : directories) {
-            deleteContents(d.owner.dir);
+            d.owner.deleteFiles();
             d.owner.release();
         }
     }
@@ -456,82 +224,10 @@ public final class SpillSpace implements Closeable {
         return n + " bytes";
     }
 
-    /** This space's locked sub-directory of one spill directory. */
-    private static final class Owner {
-        final Path dir;
-        private final FileChannel channel;
-        private final FileLock lock;
-
-        private Owner(Path dir, FileChannel channel, FileLock lock) {
-            this.dir = dir;
-            this.channel = channel;
-            this.lock = lock;
-        }
-
-        /**
-         * Creates and locks a new owner directory in {@code sub}. It is built under a {@code
-         * .starting} name and renamed once locked, so a sweep never sees it unlocked.
-         */
-        static Owner claim(Path sub) throws IOException {
-            String name =
-                    OWNER_PREFIX + PROCESS + "-" + UUID.randomUUID().toString().substring(0, 8);
-            Path starting = sub.resolve(name + STARTING_SUFFIX);
-            Path dir = sub.resolve(name);
-            FileChannel channel = null;
-            try {
-                Files.createDirectory(starting);
-                if (Files.getFileStore(starting)
-                        .supportsFileAttributeView(PosixFileAttributeView.class)) {
-                    Files.setPosixFilePermissions(starting, OWNER_ONLY_DIRECTORY);
-                }
-                channel =
-                        FileChannel.open(
-                                starting.resolve(MARKER),
-                                StandardOpenOption.CREATE_NEW,
-                                StandardOpenOption.WRITE);
-                FileLock lock = channel.tryLock();
-                if (lock == null) {
-                    throw new IOException("lock of a new file taken by someone else");
-                }
-                Files.move(starting, dir, StandardCopyOption.ATOMIC_MOVE);
-                return new Owner(dir, channel, lock);
-            } catch (IOException | RuntimeException e) {
-                if (channel != null) {
-                    channel.close();
-                }
-                throw new IOException(
-                        "could not create and lock a spill directory of this process in '"
-                                + sub
-                                + "' ("
-                                + e.getClass().getSimpleName()
-                                + ": "
-                                + e.getMessage()
-                                + ")",
-                        e);
-            }
-        }
-
-        /** Deletes the marker and the (now empty) directory, then drops the lock. */
-        void release() {
-            try {
-                Files.deleteIfExists(dir.resolve(MARKER));
-                Files.deleteIfExists(dir);
-            } catch (IOException e) {
-                LOG.warn("Could not delete spill directory {}: {}", dir, e.toString());
-            }
-            try {
-                lock.release();
-                channel.close();
-            } catch (IOException e) {
-                LOG.debug("Could not release the lock of {}", dir, e);
-            }
-        }
-    }
-
     /** Bookkeeping of one directory; guarded by the SpillSpace lock. */
     private final class Directory {
         final Path path;
-        final Owner owner;
+        final SpillOwner owner;
 
         @GuardedBy("SpillSpace.this")
         long probedUsable;
@@ -551,7 +247,7 @@ public final class SpillSpace implements Closeable {
         @GuardedBy("SpillSpace.this")
         long writtenSinceProbe;
 
-        Directory(Path path, Owner owner) {
+        Directory(Path path, SpillOwner owner) {
             this.path = path;
             this.owner = owner;
         }

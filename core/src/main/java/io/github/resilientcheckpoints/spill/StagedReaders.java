@@ -8,6 +8,7 @@ import java.lang.ref.Cleaner;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import javax.annotation.concurrent.ThreadSafe;
+import org.apache.flink.annotation.VisibleForTesting;
 
 /**
  * Counts the readers of a stream's staged bytes (spill file, memory-fallback chunks), so that the
@@ -106,8 +107,9 @@ public final class StagedReaders {
         return holds.get() == 0;
     }
 
-    /** Readers open now, for diagnostics and tests. */
-    public int openReaders() {
+    /** Readers open now. */
+    @VisibleForTesting
+    int openReaders() {
         int h = holds.get();
         return finished.get() ? h : Math.max(0, h - 1);
     }

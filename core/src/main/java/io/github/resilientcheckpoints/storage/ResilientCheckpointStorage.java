@@ -14,6 +14,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import javax.annotation.Nullable;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.IllegalConfigurationException;
@@ -94,7 +95,11 @@ public final class ResilientCheckpointStorage
                 delegate.configure(config, classLoader), settings, merged, runtime);
     }
 
-    /** This storage, using {@code runtime} instead of the JVM's shared one (tests). */
+    /**
+     * This storage, using {@code runtime} instead of the JVM's shared one. Public: tests of other
+     * packages and modules use it.
+     */
+    @VisibleForTesting
     public ResilientCheckpointStorage withRuntime(StorageRuntime runtime) {
         return new ResilientCheckpointStorage(delegate, settings, storeConfig, runtime);
     }
@@ -161,7 +166,11 @@ public final class ResilientCheckpointStorage
         }
     }
 
-    /** The throttle of this JVM for these settings (exposed for tests and diagnostics). */
+    /**
+     * The throttle of this JVM for these settings. Public: tests of other packages and modules use
+     * it.
+     */
+    @VisibleForTesting
     public UploadThrottle throttle() {
         return runtime().throttle(settings.throttle);
     }

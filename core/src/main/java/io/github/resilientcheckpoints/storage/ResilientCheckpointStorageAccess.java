@@ -9,6 +9,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.BiConsumer;
 import javax.annotation.Nullable;
 import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.checkpoint.filemerging.FileMergingSnapshotManager;
 import org.apache.flink.runtime.execution.Environment;
@@ -270,9 +271,10 @@ public final class ResilientCheckpointStorageAccess implements CheckpointStorage
             throws IOException {
         if (FILE_MERGING_NOTICE.compareAndSet(false, true)) {
             LOG.info(
-                    "'execution.checkpointing.file-merging.enabled' is set: Resilient Checkpoint Storage keeps"
+                    "'{}' is set: Resilient Checkpoint Storage keeps"
                             + " writing one file per state stream (retried, spilled), and publishes its counters under"
                             + " the TaskManager metric group '{}'.",
+                    CheckpointingOptions.FILE_MERGING_ENABLED.key(),
                     FlinkMetricsBridge.GROUP);
         }
         FlinkMetricsBridge.register(

@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
+import org.apache.flink.configuration.CoreOptions;
 import org.apache.flink.configuration.HighAvailabilityOptions;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
@@ -118,10 +119,12 @@ public final class ResilientSettings implements Serializable {
     static IOException spillSpaceError(IOException e) {
         return new IOException(
                 String.format(
-                        "Cannot use the spill directories of '%s' (or 'io.tmp.dirs' when it is not"
+                        "Cannot use the spill directories of '%s' (or '%s' when it is not"
                                 + " set) on this TaskManager: %s. Give existing or creatable local"
                                 + " directories the Flink process can write to, separated by ';'.",
-                        ResilientCheckpointOptions.SPILL_DIRECTORIES.key(), e.getMessage()),
+                        ResilientCheckpointOptions.SPILL_DIRECTORIES.key(),
+                        CoreOptions.TMP_DIRS.key(),
+                        e.getMessage()),
                 e);
     }
 

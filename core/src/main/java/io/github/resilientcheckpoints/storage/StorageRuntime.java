@@ -26,16 +26,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ScheduledThreadPoolExecutor;
-import java.util.concurrent.SynchronousQueue;
-import java.util.concurrent.ThreadFactory;
-import java.util.concurrent.ThreadPoolExecutor;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.ReadableConfig;
 import org.slf4j.Logger;
@@ -78,25 +71,14 @@ public final class StorageRuntime implements AutoCloseable {
 
     private final Runnable unregisterMBean;
 
-    private final Map<Integer, ThreadPoolExecutor> uploadExecutors = new ConcurrentHashMap<>();
-    private final ConcurrentHashMap<StoreKey, StoreEntry> stores = new ConcurrentHashMap<>();
+    private final RuntimeThreads threads;
+    private final RuntimeStores stores;
     private final Map<UploadThrottle.Settings, UploadThrottle> throttles =
             new ConcurrentHashMap<>();
     private final Map<SpillKey, SpillSpace> spillSpaces = new ConcurrentHashMap<>();
     private final Map<String, Long> lastSweeps = new ConcurrentHashMap<>();
     private final CheckpointIndex.MetadataReader metadataReferences =
             new CachedMetadataReader(StorageRuntime.class.getClassLoader());
-
-    @GuardedBy("this")
-    private ThreadPoolExecutor sweeps;
-
-    private ThreadPoolExecutor cleanup;
-    private ThreadPoolExecutor metadataAttempts;
-    private ThreadPoolExecutor locationDeletes;
-
-    /** Closes idle stores; started with the first store. */
-    @GuardedBy("this")
-    private ScheduledThreadPoolExecutor maintenance;
 
     private final Duration storeIdleTimeout;
 
@@ -123,6 +105,8 @@ public final class StorageRuntime implements AutoCloseable {
         this.name = name;
         this.ticker = ticker;
         this.storeIdleTimeout = storeIdleTimeout;
+        this.threads = new RuntimeThreads(name);
+        this.stores = new RuntimeStores(name, ticker);
         // Entries only need to outlive the longest checkpoint timeout; the bound keeps memory flat
         // for TaskManagers that run many jobs for months.
         this.firstSeen =
@@ -183,20 +167,7 @@ public final class StorageRuntime implements AutoCloseable {
     /** The upload threads for jobs configured with {@code threads} of them. */
     public ExecutorService uploadExecutor(int threads) {
         checkOpen();
-        return uploadExecutors.computeIfAbsent(
-                threads,
-                n -> {
-                    ThreadPoolExecutor executor =
-                            new ThreadPoolExecutor(
-                                    n,
-                                    n,
-                                    60,
-                                    TimeUnit.SECONDS,
-                                    new LinkedBlockingQueue<>(),
-                                    daemonThreads("rcs-upload-" + name + "-" + n));
-                    executor.allowCoreThreadTimeOut(true);
-                    return executor;
-                });
+        return this.threads.upload(threads);
     }
 
     /**
@@ -211,47 +182,17 @@ public final class StorageRuntime implements AutoCloseable {
         StoreKey key = StoreKey.of(root, config.toMap());
         long idleNanos =
                 Math.max(storeIdleTimeout.toNanos(), 2 * settings.checkpointTimeout.toNanos());
-        StoreEntry entry;
-        try {
-            entry =
-                    stores.compute(
-                            key,
-                            (k, existing) -> {
-                                checkOpen();
-                                if (existing != null) {
-                                    existing.lastUsedNanos = ticker.nanoTime();
-                                    // Jobs with longer checkpoint timeouts share it: the longest
-                                    // wins, never the first job's.
-                                    existing.idleNanos = Math.max(existing.idleNanos, idleNanos);
-                                    return existing;
-                                }
-                                try {
-                                    LOG.info(
-                                            "Creating the checkpoint store for {} in runtime '{}'.",
-                                            k,
-                                            name);
-                                    return new StoreEntry(
-                                            createStore(root, config, settings),
-                                            idleNanos,
-                                            ticker.nanoTime());
-                                } catch (IOException e) {
-                                    throw new UncheckedIOException(e);
-                                }
-                            });
-        } catch (UncheckedIOException e) {
-            throw e.getCause();
-        }
+        CheckpointStore store =
+                stores.get(
+                        key, idleNanos, () -> createStore(root, config, settings), this::checkOpen);
         startMaintenance();
-        return entry.store;
+        return store;
     }
 
-    /** The keys of the stores open now (diagnostics; no secret in them). */
-    public List<String> storeKeys() {
-        List<String> keys = new ArrayList<>();
-        for (StoreKey key : stores.keySet()) {
-            keys.add(key.toString());
-        }
-        return keys;
+    /** The keys of the stores open now (no secret in them). */
+    @VisibleForTesting
+    List<String> storeKeys() {
+        return stores.keys();
     }
 
     /**
@@ -260,44 +201,21 @@ public final class StorageRuntime implements AutoCloseable {
      *
      * @return how many were closed
      */
-    public int closeIdleStores() {
-        long now = ticker.nanoTime();
-        List<Map.Entry<StoreKey, CheckpointStore>> idle = new ArrayList<>();
-        for (StoreKey key : stores.keySet()) {
-            stores.computeIfPresent(
-                    key,
-                    (k, e) -> {
-                        if (e.streams.get() == 0 && now - e.lastUsedNanos >= e.idleNanos) {
-                            idle.add(Map.entry(k, e.store));
-                            return null;
-                        }
-                        return e;
-                    });
-        }
-        for (Map.Entry<StoreKey, CheckpointStore> e : idle) {
-            LOG.info("Closing the checkpoint store for {}: unused for a while.", e.getKey());
-            closeQuietly(e.getValue(), null);
-        }
-        return idle.size();
+    @VisibleForTesting
+    int closeIdleStores() {
+        return stores.closeIdle();
     }
 
-    private synchronized void startMaintenance() {
-        if (maintenance == null && !closed) {
-            maintenance =
-                    new ScheduledThreadPoolExecutor(1, daemonThreads("rcs-maintenance-" + name));
-            long period = MAINTENANCE_INTERVAL.toMillis();
-            maintenance.scheduleWithFixedDelay(
-                    () -> {
-                        try {
-                            closeIdleStores();
-                        } catch (RuntimeException e) {
-                            LOG.warn("Closing idle checkpoint stores failed: {}", e.toString());
-                        }
-                    },
-                    period,
-                    period,
-                    TimeUnit.MILLISECONDS);
-        }
+    private void startMaintenance() {
+        threads.startMaintenance(
+                () -> {
+                    try {
+                        closeIdleStores();
+                    } catch (RuntimeException e) {
+                        LOG.warn("Closing idle checkpoint stores failed: {}", e.toString());
+                    }
+                },
+                MAINTENANCE_INTERVAL);
     }
 
     private CheckpointStore createStore(URI root, ReadableConfig config, ResilientSettings settings)
@@ -377,39 +295,18 @@ public final class StorageRuntime implements AutoCloseable {
      * on a task or upload thread that may have been interrupted, where object store clients refuse
      * requests.
      */
-    public synchronized ExecutorService cleanupExecutor() {
+    public ExecutorService cleanupExecutor() {
         checkOpen();
-        if (cleanup == null) {
-            cleanup =
-                    new ThreadPoolExecutor(
-                            2,
-                            2,
-                            60,
-                            TimeUnit.SECONDS,
-                            new LinkedBlockingQueue<>(),
-                            daemonThreads("rcs-cleanup-" + name));
-            cleanup.allowCoreThreadTimeOut(true);
-        }
-        return cleanup;
+        return threads.cleanup();
     }
 
     /**
      * Threads for the JobManager's {@code _metadata} write attempts: each attempt runs on one, so
      * that a hanging store cannot hold the checkpoint coordinator past the deadline.
      */
-    public synchronized ExecutorService metadataAttemptExecutor() {
+    public ExecutorService metadataAttemptExecutor() {
         checkOpen();
-        if (metadataAttempts == null) {
-            metadataAttempts =
-                    new ThreadPoolExecutor(
-                            0,
-                            Integer.MAX_VALUE,
-                            60,
-                            TimeUnit.SECONDS,
-                            new SynchronousQueue<>(),
-                            daemonThreads("rcs-metadata-" + name));
-        }
-        return metadataAttempts;
+        return threads.metadataAttempts();
     }
 
     /**
@@ -417,37 +314,15 @@ public final class StorageRuntime implements AutoCloseable {
      * Flink may ask for that on the checkpoint coordinator's thread, which must not wait for a
      * store.
      */
-    public synchronized ExecutorService locationDeleteExecutor() {
+    public ExecutorService locationDeleteExecutor() {
         checkOpen();
-        if (locationDeletes == null) {
-            locationDeletes =
-                    new ThreadPoolExecutor(
-                            2,
-                            2,
-                            60,
-                            TimeUnit.SECONDS,
-                            new LinkedBlockingQueue<>(),
-                            daemonThreads("rcs-location-delete-" + name));
-            locationDeletes.allowCoreThreadTimeOut(true);
-        }
-        return locationDeletes;
+        return threads.locationDeletes();
     }
 
     /** The one thread all cleanup sweeps of this JVM share: cleanup is never urgent. */
-    public synchronized ExecutorService sweepExecutor() {
+    public ExecutorService sweepExecutor() {
         checkOpen();
-        if (sweeps == null) {
-            sweeps =
-                    new ThreadPoolExecutor(
-                            1,
-                            1,
-                            60,
-                            TimeUnit.SECONDS,
-                            new LinkedBlockingQueue<>(),
-                            daemonThreads("rcs-checkpoint-janitor-" + name));
-            sweeps.allowCoreThreadTimeOut(true);
-        }
-        return sweeps;
+        return threads.sweeps();
     }
 
     /** Parsed {@code _metadata} references, shared by every janitor sweep of this JVM. */
@@ -490,68 +365,15 @@ public final class StorageRuntime implements AutoCloseable {
      */
     @Override
     public void close() {
-        List<ExecutorService> executors;
-        ExecutorService cleanupWork;
         synchronized (this) {
             if (closed) {
                 return;
             }
             closed = true;
-            executors = new ArrayList<>(uploadExecutors.values());
-            if (sweeps != null) {
-                executors.add(sweeps);
-            }
-            if (maintenance != null) {
-                executors.add(maintenance);
-            }
-            if (metadataAttempts != null) {
-                executors.add(metadataAttempts);
-            }
-            if (locationDeletes != null) {
-                // Deletes still queued are dropped: the janitor (or the operator) finds what is
-                // left.
-                executors.add(locationDeletes);
-            }
-            cleanupWork = cleanup;
         }
         unregisterMBean.run();
-        for (ExecutorService executor : executors) {
-            executor.shutdownNow();
-        }
-        boolean interrupted = false;
-        for (ExecutorService executor : executors) {
-            try {
-                if (!executor.awaitTermination(10, TimeUnit.SECONDS)) {
-                    LOG.warn("Threads of storage runtime '{}' did not stop within 10 s.", name);
-                }
-            } catch (InterruptedException e) {
-                interrupted = true;
-            }
-        }
-        if (cleanupWork != null) {
-            // The aborts and deletes the stopped uploads queued still run, uninterrupted, while the
-            // stores are open: they are what keeps the store clean.
-            cleanupWork.shutdown();
-            try {
-                if (!cleanupWork.awaitTermination(10, TimeUnit.SECONDS)) {
-                    LOG.warn("Cleanup of storage runtime '{}' did not finish within 10 s.", name);
-                    cleanupWork.shutdownNow();
-                }
-            } catch (InterruptedException e) {
-                cleanupWork.shutdownNow();
-                interrupted = true;
-            }
-        }
-        IOException failure = null;
-        for (StoreKey key : new ArrayList<>(stores.keySet())) {
-            StoreEntry entry = stores.remove(key);
-            if (entry != null) {
-                failure = closeQuietly(entry.store, failure);
-            }
-        }
-        if (failure != null) {
-            LOG.warn("Closing the stores of storage runtime '{}' failed", name, failure);
-        }
+        boolean interrupted = threads.close();
+        stores.closeAll();
         // Upload threads are stopped: no stream of ours writes into these directories any more.
         for (SpillKey key : new ArrayList<>(spillSpaces.keySet())) {
             SpillSpace space = spillSpaces.remove(key);
@@ -562,37 +384,6 @@ public final class StorageRuntime implements AutoCloseable {
         if (interrupted) {
             Thread.currentThread().interrupt();
         }
-    }
-
-    /** Closes a store; the first failure is returned, later ones are added to it as suppressed. */
-    private static IOException closeQuietly(CheckpointStore store, IOException failure) {
-        try {
-            store.close();
-        } catch (IOException | RuntimeException e) {
-            IOException io =
-                    e instanceof IOException
-                            ? (IOException) e
-                            : new IOException("closing store " + store.name() + " failed", e);
-            if (failure == null) {
-                return io;
-            }
-            failure.addSuppressed(io);
-        }
-        return failure;
-    }
-
-    private static ThreadFactory daemonThreads(String prefix) {
-        AtomicInteger count = new AtomicInteger();
-        // Threads are created on whatever thread first submits, often a task thread of some job:
-        // neither its context class loader nor its inheritable thread locals may live on in ours,
-        // or a finished job's class loader stays pinned for the life of the TaskManager.
-        ClassLoader own = StorageRuntime.class.getClassLoader();
-        return r -> {
-            Thread t = new Thread(null, r, prefix + "-" + count.incrementAndGet(), 0, false);
-            t.setContextClassLoader(own);
-            t.setDaemon(true);
-            return t;
-        };
     }
 
     @Override
@@ -608,33 +399,7 @@ public final class StorageRuntime implements AutoCloseable {
      * (task-owned state stays open for a checkpoint interval).
      */
     WorkerServices.StoreInUse useStore(CheckpointStore store) {
-        for (StoreEntry e : stores.values()) {
-            if (e.store == store) {
-                e.streams.incrementAndGet();
-                AtomicBoolean released = new AtomicBoolean();
-                return () -> {
-                    if (released.compareAndSet(false, true)) {
-                        e.lastUsedNanos = ticker.nanoTime();
-                        e.streams.decrementAndGet();
-                    }
-                };
-            }
-        }
-        return WorkerServices.StoreInUse.NONE;
-    }
-
-    /** A store, when it was last asked for, and how many streams use it now. */
-    private static final class StoreEntry {
-        final CheckpointStore store;
-        volatile long idleNanos;
-        volatile long lastUsedNanos;
-        final AtomicInteger streams = new AtomicInteger();
-
-        StoreEntry(CheckpointStore store, long idleNanos, long nowNanos) {
-            this.store = store;
-            this.idleNanos = idleNanos;
-            this.lastUsedNanos = nowNanos;
-        }
+        return stores.use(store);
     }
 
     /** Spill directories and limits: one spill budget per distinct pair. */

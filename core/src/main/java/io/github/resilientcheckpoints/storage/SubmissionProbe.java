@@ -22,6 +22,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.filesystem.AbstractFsCheckpointStorageAccess;
@@ -255,7 +256,9 @@ final class SubmissionProbe {
                         + what
                         + ", so every checkpoint of this job would fail. "
                         + detail
-                        + " Fix the checkpoint directory ('execution.checkpointing.dir') or the store's access, or set '"
+                        + " Fix the checkpoint directory ('"
+                        + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
+                        + "') or the store's access, or set '"
                         + ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key()
                         + ": false' to skip this check.",
                 cause);

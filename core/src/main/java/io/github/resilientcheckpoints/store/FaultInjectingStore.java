@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.core.fs.Path;
 
 /**
@@ -163,7 +164,8 @@ public final class FaultInjectingStore implements CheckpointStore {
     }
 
     /** Number of faults injected so far. */
-    public long injectedFaults() {
+    @VisibleForTesting
+    long injectedFaults() {
         return injected.get();
     }
 

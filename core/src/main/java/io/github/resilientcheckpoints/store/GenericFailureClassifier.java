@@ -8,6 +8,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.NotDirectoryException;
 import java.nio.file.ReadOnlyFileSystemException;
 import java.util.Locale;
+import org.apache.flink.configuration.CheckpointingOptions;
 
 /**
  * Classifies failures of stores that only surface exceptions and messages (Flink's {@code
@@ -20,6 +21,8 @@ import java.util.Locale;
  * succeeded.
  */
 public final class GenericFailureClassifier {
+
+    private static final String CHECKPOINT_DIR = CheckpointingOptions.CHECKPOINTS_DIRECTORY.key();
 
     private static final String[] THROTTLE_MARKERS = {
         "slowdown",
@@ -131,19 +134,23 @@ public final class GenericFailureClassifier {
                 return "check the store credentials (access key, secret, token): the store rejected them";
             }
             if (containsAny(text, "nosuchbucket", "bucket does not exist")) {
-                return "create the bucket or correct the bucket in 'execution.checkpointing.dir'";
+                return "create the bucket or correct the bucket in '" + CHECKPOINT_DIR + "'";
             }
             if (t instanceof NotDirectoryException
                     || t instanceof FileNotFoundException
                     || t instanceof FileAlreadyExistsException
                     || containsAny(text, "not a directory", "parentnotdirectory")) {
                 return "a file stands where a checkpoint directory must be created; correct"
-                        + " 'execution.checkpointing.dir' or remove that file";
+                        + " '"
+                        + CHECKPOINT_DIR
+                        + "' or remove that file";
             }
             if (t instanceof ReadOnlyFileSystemException
                     || containsAny(text, "read-only file system")) {
                 return "the checkpoint directory is on a read-only file system; point"
-                        + " 'execution.checkpointing.dir' at a writable one";
+                        + " '"
+                        + CHECKPOINT_DIR
+                        + "' at a writable one";
             }
             if (containsAny(text, "quota")) {
                 return "the directory quota of the checkpoint directory is exhausted; raise the quota"
@@ -154,10 +161,12 @@ public final class GenericFailureClassifier {
                     "unsupported file system scheme",
                     "could not find a file system implementation")) {
                 return "install the Flink file system plugin for this scheme in plugins/ or correct"
-                        + " the scheme in 'execution.checkpointing.dir'";
+                        + " the scheme in '"
+                        + CHECKPOINT_DIR
+                        + "'";
             }
         }
-        return "check 'execution.checkpointing.dir' and the store's answer above";
+        return "check '" + CHECKPOINT_DIR + "' and the store's answer above";
     }
 
     private static boolean isPermanentType(Throwable t) {

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -104,8 +105,7 @@ class SmallDiskIT {
         return Files.getFileStore(disk).getUsableSpace();
     }
 
-    private SpillSpace space(SpillLimits.FallbackPolicy policy, long memoryBudget)
-            throws IOException {
+    private SpillSpace space(SpillFallback policy, long memoryBudget) throws IOException {
         return new SpillSpace(
                 List.of(disk),
                 new SpillLimits(
@@ -133,7 +133,7 @@ class SmallDiskIT {
     @Test
     void concurrentStreamsLargerThanTheDiskAllCompleteAndNeverCrossTheFloor() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
-        SpillSpace space = space(SpillLimits.FallbackPolicy.MEMORY, 256 * MB);
+        SpillSpace space = space(SpillFallback.MEMORY, 256 * MB);
         WorkerServices services =
                 Workers.services(
                         new FlinkFileSystemStore(),
@@ -195,7 +195,7 @@ class SmallDiskIT {
     @Test
     void fillerTakingTheDiskMidWriteFallsBackToMemoryAndCompletes() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
-        SpillSpace space = space(SpillLimits.FallbackPolicy.MEMORY, 128 * MB);
+        SpillSpace space = space(SpillFallback.MEMORY, 128 * MB);
         WorkerServices services =
                 Workers.services(
                         new FlinkFileSystemStore(),
@@ -224,7 +224,7 @@ class SmallDiskIT {
     @Test
     void fillerTakingTheDiskMidWriteFailsClearlyUnderFailPolicy() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
-        SpillSpace space = space(SpillLimits.FallbackPolicy.FAIL, 0);
+        SpillSpace space = space(SpillFallback.FAIL, 0);
         WorkerServices services =
                 Workers.services(
                         new FlinkFileSystemStore(),

@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.spill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -39,7 +40,7 @@ public class BundledCopiesTest {
                 Long.MAX_VALUE,
                 1 << 20,
                 Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY,
+                SpillFallback.MEMORY,
                 1 << 20);
     }
 
@@ -48,7 +49,7 @@ public class BundledCopiesTest {
         try (SpillSpace first =
                 new SpillSpace(List.of(root), limits(), FreeSpaceProbe.FILE_STORE, Ticker.SYSTEM)) {
             SpillSpace.Reservation live = first.reserve(1024).orElseThrow();
-            Path marker = live.file().getParent().resolve(SpillSpace.MARKER);
+            Path marker = live.file().getParent().resolve(SpillOwner.MARKER);
 
             try (ChildFirst copy = new ChildFirst()) {
                 Class<?> spaceClass = copy.loadClass(SpillSpace.class.getName());

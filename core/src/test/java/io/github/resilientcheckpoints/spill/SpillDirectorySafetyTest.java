@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -33,7 +34,7 @@ class SpillDirectorySafetyTest {
                 Long.MAX_VALUE,
                 1 << 20,
                 Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY,
+                SpillFallback.MEMORY,
                 1 << 20);
     }
 
@@ -49,7 +50,7 @@ class SpillDirectorySafetyTest {
     void aPlantedLinkToAnotherDirectoryNeverGetsItEmptied() throws Exception {
         Path precious = Files.writeString(victim.resolve("precious.txt"), "keep me");
         Files.createDirectories(sub());
-        Files.createSymbolicLink(sub().resolve(SpillSpace.OWNER_PREFIX + "x"), victim);
+        Files.createSymbolicLink(sub().resolve(SpillOwner.OWNER_PREFIX + "x"), victim);
 
         try (SpillSpace space = space()) {
             space.deleteStaleFiles();
@@ -79,7 +80,7 @@ class SpillDirectorySafetyTest {
         Files.createDirectories(sub());
         Files.setPosixFilePermissions(sub(), PosixFilePermissions.fromString("rwxrwxrwx"));
 
-        SpillSpace.prepare(root);
+        SpillDirectories.prepare(root);
 
         assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(sub())))
                 .isEqualTo("rwx------");
@@ -89,7 +90,7 @@ class SpillDirectorySafetyTest {
     void aSubDirectoryThatIsALinkIsRefused() throws Exception {
         Files.createSymbolicLink(sub(), victim);
 
-        assertThatThrownBy(() -> SpillSpace.prepare(root))
+        assertThatThrownBy(() -> SpillDirectories.prepare(root))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(sub().toString())
                 .hasMessageContaining("symbolic link");
@@ -108,7 +109,7 @@ class SpillDirectorySafetyTest {
         Files.setOwner(sub(), nobody);
         assertThat(Files.getOwner(sub(), LinkOption.NOFOLLOW_LINKS)).isEqualTo(nobody);
 
-        assertThatThrownBy(() -> SpillSpace.prepare(root))
+        assertThatThrownBy(() -> SpillDirectories.prepare(root))
                 .isInstanceOf(IOException.class)
                 .hasMessageContaining(sub().toString())
                 .hasMessageContaining("belongs to user 'nobody'");

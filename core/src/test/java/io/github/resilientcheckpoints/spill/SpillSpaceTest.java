@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.spill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.testing.FakeDisks;
 import io.github.resilientcheckpoints.testing.FakeTicker;
 import java.io.IOException;
@@ -26,11 +27,7 @@ class SpillSpaceTest {
     @TempDir Path root;
 
     private SpillLimits limits(
-            long floor,
-            double fraction,
-            long quota,
-            long chunk,
-            SpillLimits.FallbackPolicy policy) {
+            long floor, double fraction, long quota, long chunk, SpillFallback policy) {
         return new SpillLimits(
                 floor, fraction, quota, chunk, Duration.ofSeconds(1), policy, 16 * MB);
     }
@@ -45,7 +42,7 @@ class SpillSpaceTest {
         SpillSpace space =
                 new SpillSpace(
                         List.of(a, b),
-                        limits(0, 0, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY),
+                        limits(0, 0, Long.MAX_VALUE, MB, SpillFallback.MEMORY),
                         disks,
                         new FakeTicker());
         SpillSpace.Reservation r = space.reserve(10 * MB).orElseThrow();
@@ -70,7 +67,7 @@ class SpillSpaceTest {
         SpillSpace byBytes =
                 new SpillSpace(
                         List.of(a),
-                        limits(30 * MB, 0.1, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY),
+                        limits(30 * MB, 0.1, Long.MAX_VALUE, MB, SpillFallback.MEMORY),
                         disks,
                         new FakeTicker());
         assertThat(byBytes.reserve(71 * MB)).isEmpty();
@@ -82,7 +79,7 @@ class SpillSpaceTest {
         SpillSpace byFraction =
                 new SpillSpace(
                         List.of(c),
-                        limits(MB, 0.5, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY),
+                        limits(MB, 0.5, Long.MAX_VALUE, MB, SpillFallback.MEMORY),
                         other,
                         new FakeTicker());
         assertThat(byFraction.reserve(51 * MB)).isEmpty();
@@ -98,7 +95,7 @@ class SpillSpaceTest {
         SpillSpace space =
                 new SpillSpace(
                         List.of(a),
-                        limits(0, 0, 20 * MB, 4 * MB, SpillLimits.FallbackPolicy.MEMORY),
+                        limits(0, 0, 20 * MB, 4 * MB, SpillFallback.MEMORY),
                         disks,
                         new FakeTicker());
         SpillSpace.Reservation r = space.reserve(8 * MB).orElseThrow();
@@ -123,7 +120,7 @@ class SpillSpaceTest {
         SpillSpace space =
                 new SpillSpace(
                         List.of(a),
-                        limits(0, 0, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY),
+                        limits(0, 0, Long.MAX_VALUE, MB, SpillFallback.MEMORY),
                         disks,
                         ticker);
         SpillSpace.Reservation r = space.reserve(60 * MB).orElseThrow();
@@ -153,7 +150,7 @@ class SpillSpaceTest {
         SpillSpace space =
                 new SpillSpace(
                         List.of(a),
-                        limits(floor, 0, Long.MAX_VALUE, MB, SpillLimits.FallbackPolicy.MEMORY),
+                        limits(floor, 0, Long.MAX_VALUE, MB, SpillFallback.MEMORY),
                         disks,
                         ticker);
         AtomicLong maxUsed = new AtomicLong();

@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.spill;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -35,7 +36,7 @@ class StaleSpillSweepTest {
                 Long.MAX_VALUE,
                 1 << 20,
                 Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY,
+                SpillFallback.MEMORY,
                 1 << 20);
     }
 
@@ -51,8 +52,8 @@ class StaleSpillSweepTest {
     private Path deadOwnersDirectory() throws IOException {
         Path dir =
                 Files.createDirectories(
-                        sub().resolve(SpillSpace.OWNER_PREFIX + UUID.randomUUID() + "-dead"));
-        Files.createFile(dir.resolve(SpillSpace.MARKER)); // nobody holds its lock
+                        sub().resolve(SpillOwner.OWNER_PREFIX + UUID.randomUUID() + "-dead"));
+        Files.createFile(dir.resolve(SpillOwner.MARKER)); // nobody holds its lock
         Files.writeString(dir.resolve("rcs-" + UUID.randomUUID() + ".spill"), "state");
         return dir;
     }
@@ -129,15 +130,15 @@ class StaleSpillSweepTest {
             Path young =
                     Files.createDirectories(
                             sub().resolve(
-                                            SpillSpace.OWNER_PREFIX
+                                            SpillOwner.OWNER_PREFIX
                                                     + UUID.randomUUID()
-                                                    + SpillSpace.STARTING_SUFFIX));
+                                                    + SpillOwner.STARTING_SUFFIX));
             Path old =
                     Files.createDirectories(
                             sub().resolve(
-                                            SpillSpace.OWNER_PREFIX
+                                            SpillOwner.OWNER_PREFIX
                                                     + UUID.randomUUID()
-                                                    + SpillSpace.STARTING_SUFFIX));
+                                                    + SpillOwner.STARTING_SUFFIX));
             Files.setLastModifiedTime(old, FileTime.from(Instant.now().minus(Duration.ofHours(2))));
 
             space.deleteStaleFiles();

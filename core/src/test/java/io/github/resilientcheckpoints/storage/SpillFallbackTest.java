@@ -5,6 +5,7 @@ import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamT
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
@@ -48,8 +49,7 @@ class SpillFallbackTest {
         assertThat(executor.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
     }
 
-    private SpillSpace space(
-            long diskBytes, long floor, SpillLimits.FallbackPolicy policy, long memoryBudget)
+    private SpillSpace space(long diskBytes, long floor, SpillFallback policy, long memoryBudget)
             throws IOException {
         disks.add(spill, diskBytes);
         return new SpillSpace(
@@ -86,8 +86,7 @@ class SpillFallbackTest {
 
     @Test
     void noRoomAnywhereKeepsTheStreamInMemory() throws Exception {
-        SpillSpace space =
-                space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 1 << 20);
+        SpillSpace space = space(10 * CHUNK, 10 * CHUNK, SpillFallback.MEMORY, 1 << 20);
         byte[] data = randomBytes(5 * BUFFER + 100, 1);
         ResilientStateOutputStream out = stream(space);
         out.write(data);
@@ -102,7 +101,7 @@ class SpillFallbackTest {
 
     @Test
     void failPolicyFailsAtOnceNamingDirectoryFreeSpaceAndFloor() throws Exception {
-        SpillSpace space = space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.FAIL, 1 << 20);
+        SpillSpace space = space(10 * CHUNK, 10 * CHUNK, SpillFallback.FAIL, 1 << 20);
         ResilientStateOutputStream out = stream(space);
         assertThatThrownBy(() -> out.write(randomBytes(3 * BUFFER, 2)))
                 .isInstanceOf(IOException.class)
@@ -120,8 +119,7 @@ class SpillFallbackTest {
     @Test
     void diskRunningOutMidStreamMovesTheRestToMemoryAndKeepsTheSpilledPrefix() throws Exception {
         // room for exactly two chunks above the floor
-        SpillSpace space =
-                space(12 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 4 << 20);
+        SpillSpace space = space(12 * CHUNK, 10 * CHUNK, SpillFallback.MEMORY, 4 << 20);
         byte[] data = randomBytes(12 * BUFFER + 7, 3);
         ResilientStateOutputStream out = stream(space);
         out.write(data, 0, 5000);
@@ -138,8 +136,7 @@ class SpillFallbackTest {
 
     @Test
     void exhaustedMemoryBudgetFailsTheStreamClearly() throws Exception {
-        SpillSpace space =
-                space(10 * CHUNK, 10 * CHUNK, SpillLimits.FallbackPolicy.MEMORY, 2 * BUFFER);
+        SpillSpace space = space(10 * CHUNK, 10 * CHUNK, SpillFallback.MEMORY, 2 * BUFFER);
         ResilientStateOutputStream out = stream(space);
         assertThatThrownBy(() -> out.write(randomBytes(5 * BUFFER, 4)))
                 .hasMessageContaining("memory fallback budget is exhausted")

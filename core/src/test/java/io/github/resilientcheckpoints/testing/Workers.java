@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.testing;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -64,7 +65,7 @@ public final class Workers {
                 Long.MAX_VALUE,
                 1 << 20,
                 Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.MEMORY,
+                SpillFallback.MEMORY,
                 64 << 20);
     }
 

@@ -13,7 +13,6 @@ import io.github.resilientcheckpoints.store.SupportsListing;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Ticker;
-import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -22,13 +21,12 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import java.util.UUID;
-import java.util.regex.Pattern;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.hadoop.fs.FSDataOutputStream;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
-import org.apache.hadoop.fs.QuotaUsage;
 import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.slf4j.Logger;
@@ -86,8 +84,7 @@ public final class HdfsStore
     private final FileSystem fs;
     private final short replication;
     private final String storagePolicy;
-    private final long quotaCheckIntervalNanos;
-    private final Ticker ticker;
+    private final HdfsQuotas quotas;
 
     /**
      * Directories whose storage policy this store has set (the policy is per directory, and Flink
@@ -96,16 +93,6 @@ public final class HdfsStore
     private final Cache<Path, Boolean> policyApplied =
             Caffeine.newBuilder()
                     .maximumSize(MAX_CACHED_DIRECTORIES)
-                    .executor(Runnable::run)
-                    .build();
-
-    /**
-     * Quota views by {@link #quotaRoot job directory}; bounded, and dropped when no job uses them.
-     */
-    private final Cache<Path, QuotaView> quotas =
-            Caffeine.newBuilder()
-                    .maximumSize(MAX_CACHED_DIRECTORIES)
-                    .expireAfterAccess(Duration.ofHours(1))
                     .executor(Runnable::run)
                     .build();
 
@@ -129,8 +116,7 @@ public final class HdfsStore
         this.fs = fs;
         this.replication = (short) replication;
         this.storagePolicy = storagePolicy;
-        this.quotaCheckIntervalNanos = quotaCheckInterval.toNanos();
-        this.ticker = ticker;
+        this.quotas = new HdfsQuotas(fs, quotaCheckInterval, ticker, MAX_CACHED_DIRECTORIES);
     }
 
     @Override
@@ -139,7 +125,7 @@ public final class HdfsStore
         try {
             return writeAndCommit(source, open(target, source.length(), null));
         } catch (IOException e) {
-            throw failure("upload to", target, e);
+            throw HdfsFailures.failure("upload to", target, e);
         }
     }
 
@@ -157,12 +143,12 @@ public final class HdfsStore
             Path path = toHadoop(target);
             if (fs.exists(path)) {
                 // Nothing to write for nothing; the rename would refuse anyway.
-                throw alreadyExists(target, null);
+                throw HdfsFailures.alreadyExists(target, null);
             }
             String unique = "." + path.getName() + "." + UUID.randomUUID() + TEMP_SUFFIX;
             writeAndCommit(source, open(target, source.length(), unique));
         } catch (IOException e) {
-            throw failure("create", target, e);
+            throw HdfsFailures.failure("create", target, e);
         }
     }
 
@@ -187,7 +173,7 @@ public final class HdfsStore
         try {
             return open(target, 0, null);
         } catch (IOException e) {
-            throw failure("start a following write to", target, e);
+            throw HdfsFailures.failure("start a following write to", target, e);
         }
     }
 
@@ -200,7 +186,7 @@ public final class HdfsStore
         Path path = toHadoop(target);
         Path parent = path.getParent();
         long replicas = replication > 0 ? replication : fs.getDefaultReplication(path);
-        QuotaView quota = checkQuota(parent, bytes * replicas);
+        HdfsQuotas.View quota = quotas.check(parent, bytes * replicas);
         Path temp =
                 new Path(parent, tempName != null ? tempName : "." + path.getName() + TEMP_SUFFIX);
         FSDataOutputStream out =
@@ -227,7 +213,7 @@ public final class HdfsStore
         final Path path;
         final Path temp;
         final FSDataOutputStream out;
-        private final QuotaView quota;
+        private final HdfsQuotas.View quota;
         private final long replicas;
         private long written;
         private volatile boolean committed;
@@ -237,7 +223,7 @@ public final class HdfsStore
                 Path path,
                 Path temp,
                 FSDataOutputStream out,
-                QuotaView quota,
+                HdfsQuotas.View quota,
                 long replicas) {
             this.target = target;
             this.path = path;
@@ -252,7 +238,7 @@ public final class HdfsStore
             try {
                 out.write(bytes, offset, length);
             } catch (IOException e) {
-                throw failure("write to", target, e);
+                throw HdfsFailures.failure("write to", target, e);
             }
             written += length;
         }
@@ -262,7 +248,7 @@ public final class HdfsStore
             try {
                 return commitWrite();
             } catch (IOException e) {
-                throw failure("commit", target, e);
+                throw HdfsFailures.failure("commit", target, e);
             }
         }
 
@@ -303,16 +289,16 @@ public final class HdfsStore
             try {
                 ((DistributedFileSystem) fs).rename(temp, path, Options.Rename.NONE);
             } catch (org.apache.hadoop.fs.FileAlreadyExistsException e) {
-                throw alreadyExists(target, e);
+                throw HdfsFailures.alreadyExists(target, e);
             }
             return;
         }
         if (fs.exists(path)) {
-            throw alreadyExists(target, null);
+            throw HdfsFailures.alreadyExists(target, null);
         }
         if (!fs.rename(temp, path)) {
             if (fs.exists(path)) {
-                throw alreadyExists(target, null);
+                throw HdfsFailures.alreadyExists(target, null);
             }
             throw new IOException(
                     "HDFS refused to rename '"
@@ -321,18 +307,6 @@ public final class HdfsStore
                             + path
                             + "' (its directory vanished?)");
         }
-    }
-
-    /** Something exists at {@code target}: permanent, it is never replaced. */
-    private static java.nio.file.FileAlreadyExistsException alreadyExists(
-            org.apache.flink.core.fs.Path target, IOException cause) {
-        java.nio.file.FileAlreadyExistsException e =
-                new java.nio.file.FileAlreadyExistsException(
-                        target.toString(),
-                        null,
-                        "something already exists there on HDFS and is never replaced");
-        e.initCause(cause);
-        return e;
     }
 
     private static void copy(UploadSource source, FSDataOutputStream out, Path temp)
@@ -368,118 +342,16 @@ public final class HdfsStore
                     "Could not set storage policy {} on {}: {}",
                     storagePolicy,
                     directory,
-                    describe(e));
+                    HdfsFailures.describe(e));
         }
     }
 
-    // ------------------------------------------------------------------ quota
-
-    /**
-     * Checks the quotas of the directory's {@link #quotaRoot} and its ancestors, refreshed at most
-     * every interval.
-     */
-    private QuotaView checkQuota(Path directory, long bytesWithReplicas) throws IOException {
-        Path root = quotaRoot(directory);
-        QuotaView view = quotas.getIfPresent(root);
-        if (view == null || ticker.nanoTime() - view.checkedAt >= quotaCheckIntervalNanos) {
-            view = readQuotas(root);
-            quotas.put(root, view);
-        }
-        view.check(bytesWithReplicas);
-        return view;
-    }
-
-    private static final Pattern CHECKPOINT_DIRECTORY = Pattern.compile("chk-\\d+");
-
-    /**
-     * Where quotas are read from for files of {@code directory}: a {@code chk-N} directory is new
-     * for every checkpoint and made by Flink just before it is written, so nobody has set a quota
-     * on it; its job directory (and that one's ancestors) is what bounds it. Keying by the job
-     * directory keeps one view per job instead of one per checkpoint, and charges every
-     * checkpoint's uploads to the same view. Other directories ({@code shared}, {@code taskowned},
-     * savepoint directories) are their own root.
-     */
-    static Path quotaRoot(Path directory) {
-        Path parent = directory.getParent();
-        return parent != null && CHECKPOINT_DIRECTORY.matcher(directory.getName()).matches()
-                ? parent
-                : directory;
-    }
-
-    private QuotaView readQuotas(Path directory) throws IOException {
-        List<Limit> limits = new ArrayList<>();
-        for (Path p = directory; p != null; p = p.getParent()) {
-            try {
-                QuotaUsage usage = fs.getQuotaUsage(p);
-                if (usage.getSpaceQuota() >= 0 || usage.getQuota() >= 0) {
-                    limits.add(
-                            new Limit(
-                                    p,
-                                    usage.getSpaceQuota(),
-                                    usage.getSpaceConsumed(),
-                                    usage.getQuota(),
-                                    usage.getFileAndDirectoryCount()));
-                }
-            } catch (FileNotFoundException notYetCreated) {
-                // chk-N may not exist yet; its ancestors still bound it
-            }
-        }
-        return new QuotaView(ticker.nanoTime(), limits);
-    }
-
-    private record Limit(
-            Path directory, long spaceQuota, long spaceConsumed, long nsQuota, long nsCount) {}
-
-    /** Quotas as last read, minus what this store has written since. */
-    private static final class QuotaView {
-        final long checkedAt;
-        final List<Limit> limits;
-        long chargedSinceCheck;
-
-        QuotaView(long checkedAt, List<Limit> limits) {
-            this.checkedAt = checkedAt;
-            this.limits = limits;
-        }
-
-        synchronized void check(long bytesWithReplicas) throws QuotaHeadroomException {
-            for (Limit l : limits) {
-                if (l.spaceQuota() >= 0) {
-                    long free = l.spaceQuota() - l.spaceConsumed() - chargedSinceCheck;
-                    if (bytesWithReplicas > free) {
-                        throw new QuotaHeadroomException(
-                                String.format(
-                                        "A checkpoint file of %d bytes (with replicas) cannot fit under the HDFS"
-                                                + " space quota of '%s': quota %d bytes, used %d, free %d. Raise the"
-                                                + " quota (hdfs dfsadmin -setSpaceQuota) or delete old checkpoints.",
-                                        bytesWithReplicas,
-                                        l.directory(),
-                                        l.spaceQuota(),
-                                        l.spaceConsumed() + chargedSinceCheck,
-                                        Math.max(0, free)));
-                    }
-                }
-                if (l.nsQuota() >= 0 && l.nsQuota() - l.nsCount() < 2) {
-                    throw new QuotaHeadroomException(
-                            String.format(
-                                    "No name left under the HDFS namespace quota of '%s': quota %d names, used %d."
-                                            + " Raise the quota (hdfs dfsadmin -setQuota) or delete old checkpoints.",
-                                    l.directory(), l.nsQuota(), l.nsCount()));
-                }
-            }
-        }
-
-        synchronized void charge(long bytesWithReplicas) {
-            chargedSinceCheck += bytesWithReplicas;
-        }
-    }
-
-    /** For tests: entries in the quota cache. */
+    @VisibleForTesting
     long quotaCacheSize() {
-        quotas.cleanUp();
-        return quotas.estimatedSize();
+        return quotas.cacheSize();
     }
 
-    /** For tests: entries in the storage-policy cache. */
+    @VisibleForTesting
     long policyCacheSize() {
         policyApplied.cleanUp();
         return policyApplied.estimatedSize();
@@ -494,7 +366,7 @@ public final class HdfsStore
         try {
             cleanup.call("delete of " + p, () -> fs.delete(p, false));
         } catch (IOException e) {
-            throw failure("delete", path, e);
+            throw HdfsFailures.failure("delete", path, e);
         }
     }
 
@@ -510,7 +382,7 @@ public final class HdfsStore
         try {
             return list(directory);
         } catch (IOException e) {
-            throw failure("list", directory, e);
+            throw HdfsFailures.failure("list", directory, e);
         }
     }
 
@@ -554,62 +426,6 @@ public final class HdfsStore
         } catch (IOException | RuntimeException e) {
             LOG.debug("Could not delete temporary file {}", path, e);
         }
-    }
-
-    /**
-     * What the caller of an operation on {@code path} is given for {@code e}: a real interrupt
-     * stays an {@link InterruptedIOException}; a failure that already names its path ({@link
-     * java.nio.file.FileSystemException}, the quota check's) stays as it is; anything else (a
-     * timeout included, which is no interrupt) becomes an {@link IOException} naming the operation
-     * and the path, {@code e} as its cause. A {@link FileNotFoundException} stays one.
-     */
-    static IOException failure(String what, org.apache.flink.core.fs.Path path, IOException e) {
-        boolean timeout = HdfsFailureClassifier.hasTimeout(e);
-        if (Thread.currentThread().isInterrupted() || (!timeout && Causes.isInterrupt(e))) {
-            if (e instanceof InterruptedIOException && !timeout) {
-                return e;
-            }
-            InterruptedIOException interrupted =
-                    new InterruptedIOException(
-                            "interrupted: could not " + what + " '" + path + "': " + describe(e));
-            interrupted.initCause(e);
-            return interrupted;
-        }
-        if (e instanceof java.nio.file.FileSystemException || e instanceof QuotaHeadroomException) {
-            return e;
-        }
-        String message = "Could not " + what + " '" + path + "' on HDFS: " + describe(e);
-        if (e instanceof FileNotFoundException) {
-            FileNotFoundException notFound = new FileNotFoundException(message);
-            notFound.initCause(e);
-            return notFound;
-        }
-        return new IOException(message, e);
-    }
-
-    /**
-     * {@code failure} and up to two causes as {@code Type: message <- Type: message}, for messages
-     * and logs; never throws, whatever the exception does.
-     */
-    static String describe(Throwable failure) {
-        List<Throwable> chain = Causes.chain(failure);
-        if (chain.isEmpty()) {
-            return "(no exception)";
-        }
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < chain.size() && i < 3; i++) {
-            Throwable t = chain.get(i);
-            if (i > 0) {
-                sb.append(" <- ");
-            }
-            String type = t.getClass().getSimpleName();
-            sb.append(type.isEmpty() ? t.getClass().getName() : type);
-            String message = Causes.message(t);
-            if (!message.isEmpty()) {
-                sb.append(": ").append(message);
-            }
-        }
-        return sb.toString();
     }
 
     private static Path toHadoop(org.apache.flink.core.fs.Path path) {

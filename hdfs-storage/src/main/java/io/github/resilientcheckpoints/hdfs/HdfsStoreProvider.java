@@ -9,6 +9,7 @@ import java.io.IOException;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.util.Map;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.ReadableConfig;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FileSystem;
@@ -83,7 +84,9 @@ public final class HdfsStoreProvider implements CheckpointStoreProvider {
                                 + "': the NameNode host '"
                                 + Causes.message(e.getCause())
                                 + "' does not resolve. Check the host in"
-                                + " 'execution.checkpointing.dir' (or the nameservice in the Hadoop"
+                                + " '"
+                                + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
+                                + "' (or the nameservice in the Hadoop"
                                 + " configuration) and DNS.",
                         e.getCause());
             }

@@ -75,7 +75,7 @@ class HdfsFailureClassifierPropertyTest {
                                 try {
                                     FailureClass c = HdfsFailureClassifier.classify(failure);
                                     assertThat(c).as("case %d: a class", i).isNotNull();
-                                    String text = HdfsStore.describe(failure);
+                                    String text = HdfsFailures.describe(failure);
                                     assertThat(text).as("case %d: a description", i).isNotNull();
                                 } catch (Throwable t) {
                                     throw new AssertionError(

@@ -200,7 +200,7 @@ class HdfsFaultMatrixIT {
         assertThat(thrown.getMessage())
                 .as("%s / %s: the message names the path", shape, op.label)
                 .contains(target.getPath());
-        String described = HdfsStore.describe(thrown);
+        String described = HdfsFailures.describe(thrown);
         String causeName =
                 List.of(causeNames).stream()
                         .filter(described::contains)

@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.hdfs;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -97,7 +98,7 @@ class HdfsFollowingWriteIT {
                                 Long.MAX_VALUE,
                                 1 << 20,
                                 Duration.ofSeconds(1),
-                                SpillLimits.FallbackPolicy.MEMORY,
+                                SpillFallback.MEMORY,
                                 64 << 20),
                         FreeSpaceProbe.FILE_STORE,
                         Ticker.SYSTEM);

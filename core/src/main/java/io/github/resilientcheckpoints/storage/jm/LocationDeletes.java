@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage.jm;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.upload.Redactor;
@@ -102,9 +103,9 @@ final class LocationDeletes {
                         delete(what, directory, flink);
                     } catch (IOException | RuntimeException e) {
                         LOG.warn(
-                                "{}; it stays until it is deleted by hand or by the janitor"
-                                        + " ('execution.checkpointing.resilient.cleanup.janitor.enabled')",
-                                redactor.describe(e));
+                                "{}; it stays until it is deleted by hand or by the janitor ('{}')",
+                                redactor.describe(e),
+                                ResilientCheckpointOptions.JANITOR_ENABLED.key());
                     }
                 };
         try {
