@@ -33,8 +33,6 @@ class MainSourceLengthTest {
                     "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java",
                     "core/src/main/java/io/github/resilientcheckpoints/upload/PipelinedUpload.java",
                     "core/src/main/java/io/github/resilientcheckpoints/upload/RetryingUploader.java",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3MultipartUpload.java",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3Store.java",
                     "cli/src/main/java/io/github/resilientcheckpoints/cli/doctor/Preflight.java");
 
     @Test
