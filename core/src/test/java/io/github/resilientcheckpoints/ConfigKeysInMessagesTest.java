@@ -73,20 +73,6 @@ class ConfigKeysInMessagesTest {
                             + "|spill.floor",
                     "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java"
                             + "|spill.quota",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3Failures.java"
-                            + "|s3.access-key",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3Failures.java"
-                            + "|s3.secret-key",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3Failures.java"
-                            + "|s3.access.key",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3Failures.java"
-                            + "|s3.secret.key",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3StoreProvider.java"
-                            + "|s3.access.key",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3StoreProvider.java"
-                            + "|s3.secret.key",
-                    "s3-storage/src/main/java/io/github/resilientcheckpoints/s3/S3StoreProvider.java"
-                            + "|s3.endpoint",
                     "cli/src/main/java/io/github/resilientcheckpoints/cli/doctor/Preflight.java"
                             + "|s3.access-key",
                     "cli/src/main/java/io/github/resilientcheckpoints/cli/doctor/Preflight.java"

@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import javax.annotation.Nullable;
+import org.apache.flink.configuration.ConfigOption;
+import org.apache.flink.configuration.FallbackKey;
 import software.amazon.awssdk.awscore.exception.AwsErrorDetails;
 import software.amazon.awssdk.core.exception.SdkClientException;
 import software.amazon.awssdk.services.s3.model.S3Exception;
@@ -69,9 +71,28 @@ final class S3Failures {
      * What the operator sets when S3 rejects or the SDK cannot find credentials; names keys only.
      */
     static final String CREDENTIAL_KEYS =
-            "'s3.access-key' and 's3.secret-key' (also spelled 's3.access.key'"
-                    + " and 's3.secret.key'), or, with both unset, the AWS default credential chain (environment"
+            "'"
+                    + S3StoreOptions.ACCESS_KEY.key()
+                    + "' and '"
+                    + S3StoreOptions.SECRET_KEY.key()
+                    + "' (also spelled "
+                    + fallbackKeys(S3StoreOptions.ACCESS_KEY)
+                    + " and "
+                    + fallbackKeys(S3StoreOptions.SECRET_KEY)
+                    + "), or, with both unset, the AWS default credential chain (environment"
                     + " variables, system properties, profile file, web identity, container or instance role)";
+
+    /** The option's other spellings, quoted: {@code 's3.access.key'}. */
+    static String fallbackKeys(ConfigOption<?> option) {
+        StringBuilder keys = new StringBuilder();
+        for (FallbackKey k : option.fallbackKeys()) {
+            keys.append(keys.length() == 0 ? "" : " or ")
+                    .append('\'')
+                    .append(k.getKey())
+                    .append('\'');
+        }
+        return keys.toString();
+    }
 
     private S3Failures() {}
 

@@ -130,9 +130,13 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
             throw new IllegalConfigurationException(
                     "Only one of '"
                             + S3StoreOptions.ACCESS_KEY.key()
-                            + "' (or 's3.access.key') and '"
+                            + "' (or "
+                            + S3Failures.fallbackKeys(S3StoreOptions.ACCESS_KEY)
+                            + ") and '"
                             + S3StoreOptions.SECRET_KEY.key()
-                            + "' (or 's3.secret.key')"
+                            + "' (or "
+                            + S3Failures.fallbackKeys(S3StoreOptions.SECRET_KEY)
+                            + ")"
                             + " is set: set both, or neither to use the AWS default credential chain");
         }
         long partSize = config.get(S3StoreOptions.PART_SIZE).getBytes();
@@ -200,7 +204,9 @@ public final class S3StoreProvider implements CheckpointStoreProvider {
             throw new IllegalConfigurationException(
                     "No S3 region: set '"
                             + S3StoreOptions.REGION.key()
-                            + "' (e.g. 'eu-west-1'), or 's3.endpoint' for an S3-compatible server; the AWS region chain"
+                            + "' (e.g. 'eu-west-1'), or '"
+                            + S3StoreOptions.ENDPOINT.key()
+                            + "' for an S3-compatible server; the AWS region chain"
                             + " (AWS_REGION, aws.region, profile, instance metadata) found none",
                     e);
         }
