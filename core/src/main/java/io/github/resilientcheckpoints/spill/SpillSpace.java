@@ -278,7 +278,7 @@ public final class SpillSpace implements Closeable {
             reservation.file =
                     Files.createFile(
                             chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"),
-                            ownerOnly(chosen.owner.dir));
+                            chosen.owner.fileAttributes);
         } catch (IOException e) {
             reservation.release(0);
             throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);
@@ -459,13 +459,18 @@ public final class SpillSpace implements Closeable {
     /** This space's locked sub-directory of one spill directory. */
     private static final class Owner {
         final Path dir;
+
+        /** For each spill file; decided once (a file-store lookup reads /proc/mounts). */
+        final FileAttribute<?>[] fileAttributes;
+
         private final FileChannel channel;
         private final FileLock lock;
 
-        private Owner(Path dir, FileChannel channel, FileLock lock) {
+        private Owner(Path dir, FileChannel channel, FileLock lock) throws IOException {
             this.dir = dir;
             this.channel = channel;
             this.lock = lock;
+            this.fileAttributes = ownerOnly(dir);
         }
 
         /**

@@ -116,6 +116,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private volatile SpillSpace.Reservation reservation;
     private volatile FileOutputStream spillOut;
 
+    /** Set once the spill file is gone from its directory (deleted once, not per release). */
+    private volatile boolean spillDeleted;
+
     /** The store's part uploads, when it has them: full parts of the spill file go up early. */
     @Nullable private final SupportsPartUploads partStore;
 
@@ -704,11 +707,12 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private void deleteSpillFile(boolean last) {
         SpillSpace.Reservation r = reservation;
-        if (r == null) {
+        if (r == null || spillDeleted) {
             return;
         }
         try {
             Files.deleteIfExists(r.file());
+            spillDeleted = true;
         } catch (IOException e) {
             if (last) {
                 LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
