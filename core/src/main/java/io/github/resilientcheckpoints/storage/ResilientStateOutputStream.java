@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.storage;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.spill.StagedReaders;
@@ -73,7 +74,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private static final Logger LOG = LoggerFactory.getLogger(ResilientStateOutputStream.class);
 
-    private static final long CLOSE_CLEANUP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
+    private static final long CLOSE_DISCARD_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     private static final int OPEN = 0;
     private static final int UPLOADING = 1;
@@ -493,15 +494,21 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                     .append(space.memoryBudget().used())
                     .append(" of ")
                     .append(space.memoryBudget().capacity())
-                    .append(
-                            " bytes in use ('execution.checkpointing.resilient.spill.fallback.memory-budget').");
+                    .append(" bytes in use ('")
+                    .append(ResilientCheckpointOptions.SPILL_FALLBACK_MEMORY_BUDGET.key())
+                    .append("').");
         } else {
-            sb.append(
-                    " Fallback policy is 'fail' ('execution.checkpointing.resilient.spill.fallback').");
+            sb.append(" Fallback policy is 'fail' ('")
+                    .append(ResilientCheckpointOptions.SPILL_FALLBACK.key())
+                    .append("').");
         }
-        sb.append(
-                " Free disk space, add directories to 'execution.checkpointing.resilient.spill.directories',"
-                        + " or adjust 'spill.floor' / 'spill.quota'. The task keeps running; this checkpoint fails.");
+        sb.append(" Free disk space, add directories to '")
+                .append(ResilientCheckpointOptions.SPILL_DIRECTORIES.key())
+                .append("', or adjust '")
+                .append(ResilientCheckpointOptions.SPILL_FLOOR.key())
+                .append("' / '")
+                .append(ResilientCheckpointOptions.SPILL_QUOTA.key())
+                .append("'. The task keeps running; this checkpoint fails.");
         return sb.toString();
     }
 
@@ -664,8 +671,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         PipelinedUpload p = pipeline;
         if (p != null) {
             // Like Flink's stream, leave nothing behind when close() returns (bounded: a hung store
-            // must not hold the cancelling thread; the cleanup then finishes in the background).
-            p.awaitAborted(CLOSE_CLEANUP_WAIT_NANOS);
+            // must not hold the cancelling thread; the discard then finishes in the background).
+            p.awaitAborted(CLOSE_DISCARD_WAIT_NANOS);
         }
     }
 

@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
  *       the store to complete the upload. Whatever happens, the upload has ended when it returns:
  *       completed (the permit is back), or aborted.
  *   <li>{@link #abort} gives up, from any thread, any number of times: the permit goes back at
- *       once, and the store's abort runs on the uploader's cleanup executor, never on the caller's
+ *       once, and the store's abort runs on the uploader's discard executor, never on the caller's
  *       thread, which Flink may have interrupted. An upload that completes after it was given up
  *       belongs to nobody and is deleted there too.
  * </ul>
@@ -62,8 +62,8 @@ import org.slf4j.LoggerFactory;
  * <p>Only an optimisation: the local file stays until the end, so when this returns no path the
  * caller uploads the whole file the ordinary, retried way.
  *
- * <p>Threading: one writer thread calls {@code sendFullParts} and {@code complete}; {@code abort}
- * may come from any thread. The permit is released exactly once.
+ * <p>Threading: one writer thread calls {@code advance} and {@code complete}; {@code abort} may
+ * come from any thread. The permit is released exactly once.
  */
 public final class PipelinedUpload {
 
@@ -254,7 +254,7 @@ public final class PipelinedUpload {
                     target);
             return null;
         } catch (ExecutionException | CompletionException e) {
-            Throwable cause = e.getCause() == null ? e : e.getCause();
+            Throwable cause = Failures.unwrap(e);
             if (cancellation.isCancelled()) {
                 giveUp(completion);
                 throw cancelled(cancellation);
@@ -315,7 +315,7 @@ public final class PipelinedUpload {
 
     /**
      * Gives up: the permit goes back now; the store cancels what is in flight and deletes what was
-     * sent, on the cleanup executor (a following write first stops its thread, and is deleted once
+     * sent, on the discard executor (a following write first stops its thread, and is deleted once
      * that thread has left the store). Idempotent, never throws, any thread.
      */
     public void abort() {
@@ -329,7 +329,7 @@ public final class PipelinedUpload {
     /**
      * Waits, at most {@code timeoutNanos} and not at all on an interrupted thread, until an {@link
      * #abort} has deleted what the upload wrote: a stream closed by Flink then leaves nothing
-     * behind when {@code close()} returns, as Flink's own stream does. The cleanup finishes in the
+     * behind when {@code close()} returns, as Flink's own stream does. The discard finishes in the
      * background either way.
      */
     public void awaitAborted(long timeoutNanos) {
@@ -453,7 +453,7 @@ public final class PipelinedUpload {
         @Override
         public CompletableFuture<Void> abort(RetryingUploader uploader, String what) {
             CompletableFuture<Void> done = new CompletableFuture<>();
-            uploader.cleanUp(
+            uploader.discardInBackground(
                     what,
                     () -> {
                         try {
@@ -551,7 +551,7 @@ public final class PipelinedUpload {
                             try {
                                 result.complete(get());
                             } catch (ExecutionException e) {
-                                result.completeExceptionally(e.getCause());
+                                result.completeExceptionally(Failures.unwrap(e));
                             } catch (InterruptedException | CancellationException e) {
                                 result.completeExceptionally(e);
                             }
@@ -646,7 +646,7 @@ public final class PipelinedUpload {
             CompletableFuture<Void> done = new CompletableFuture<>();
             finished.whenComplete(
                     (ignored, error) ->
-                            uploader.cleanUp(
+                            uploader.discardInBackground(
                                     what,
                                     () -> {
                                         try {

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.upload;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.CheckpointStore;
@@ -23,6 +24,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,8 +35,8 @@ import org.slf4j.LoggerFactory;
  * and nothing is attempted or awaited past the deadline. The calling thread only waits.
  *
  * <p>Abandoned attempts (timed out, cancelled) are interrupted; their files are deleted once their
- * thread really leaves the store call, so a late write can never resurrect them. That cleanup, like
- * every abort and delete of something nobody owns, runs on the cleanup executor: never on an
+ * thread really leaves the store call, so a late write can never resurrect them. That discard, like
+ * every abort and delete of something nobody owns, runs on the discard executor: never on an
  * interrupted thread, where object store clients refuse requests (the AWS SDK throws {@code
  * AbortedException}).
  */
@@ -50,7 +52,7 @@ public final class RetryingUploader {
     private final StorageMetrics metrics;
     private final Redactor redactor;
     private final UploadThrottle throttle;
-    private final Executor cleanupExecutor;
+    private final Executor discardExecutor;
 
     public RetryingUploader(
             CheckpointStore store,
@@ -72,7 +74,7 @@ public final class RetryingUploader {
     }
 
     /**
-     * With a fresh daemon thread for each cleanup task: for callers without a runtime (tests,
+     * With a fresh daemon thread for each discard task: for callers without a runtime (tests,
      * tools).
      */
     public RetryingUploader(
@@ -93,13 +95,13 @@ public final class RetryingUploader {
                 metrics,
                 redactor,
                 throttle,
-                THREAD_PER_CLEANUP);
+                THREAD_PER_DISCARD);
     }
 
     /** Starts a daemon thread per task: nothing to own or close, and nobody interrupts it. */
-    private static final Executor THREAD_PER_CLEANUP =
+    private static final Executor THREAD_PER_DISCARD =
             task -> {
-                Thread t = new Thread(task, "rcs-cleanup");
+                Thread t = new Thread(task, "rcs-discard");
                 t.setDaemon(true);
                 t.start();
             };
@@ -113,9 +115,9 @@ public final class RetryingUploader {
             StorageMetrics metrics,
             Redactor redactor,
             UploadThrottle throttle,
-            Executor cleanupExecutor) {
+            Executor discardExecutor) {
         this.throttle = throttle;
-        this.cleanupExecutor = cleanupExecutor;
+        this.discardExecutor = discardExecutor;
         this.store = store;
         this.policy = policy;
         this.executor = executor;
@@ -153,29 +155,29 @@ public final class RetryingUploader {
     }
 
     /**
-     * Runs cleanup work (an abort, a delete) on the cleanup executor, never on the caller's thread,
-     * which may be interrupted; failures are logged. Runs it here only if the executor refuses it
-     * (shut down).
+     * Runs discard work (an abort, a delete of what nobody owns) on the discard executor, never on
+     * the caller's thread, which may be interrupted; failures are logged. Runs it here only if the
+     * executor refuses it (shut down).
      */
-    public void cleanUp(String what, Runnable task) {
+    public void discardInBackground(String what, Runnable task) {
         Runnable logged =
                 () -> {
                     try {
                         task.run();
                     } catch (RuntimeException e) {
-                        LOG.warn("Cleanup failed ({}): {}", what, redactor.describe(e));
+                        LOG.warn("Discard failed ({}): {}", what, redactor.describe(e));
                     }
                 };
         try {
-            cleanupExecutor.execute(logged);
+            discardExecutor.execute(logged);
         } catch (RejectedExecutionException e) {
             logged.run();
         }
     }
 
-    /** Deletes a remote file nobody owns (a discarded stream's upload), on the cleanup executor. */
+    /** Deletes a remote file nobody owns (a discarded stream's upload), on the discard executor. */
     public void discard(Path path) {
-        cleanUp("delete of " + path, () -> deleteQuietly(path));
+        discardInBackground("delete of " + path, () -> deleteQuietly(path));
     }
 
     private void deleteQuietly(Path path) {
@@ -288,7 +290,7 @@ public final class RetryingUploader {
                                         + " ms");
             } catch (ExecutionException | CompletionException e) {
                 running.deleteWhenFinished();
-                lastFailure = e.getCause() == null ? e : e.getCause();
+                lastFailure = Failures.unwrap(e);
             } catch (CancellationException e) {
                 running.deleteWhenFinished();
                 lastFailure = e;
@@ -397,18 +399,27 @@ public final class RetryingUploader {
                 message =
                         String.format(
                                 "Upload of checkpoint state (%d bytes) to %s failed after %d attempts (the"
-                                        + " maximum, 'execution.checkpointing.resilient.retry.max-attempts')."
-                                        + " Last failure (%s): %s.",
-                                source.length(), where, attempts, failureClass, cause);
+                                        + " maximum, '%s'). Last failure (%s): %s.",
+                                source.length(),
+                                where,
+                                attempts,
+                                ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS.key(),
+                                failureClass,
+                                cause);
                 break;
             default:
                 message =
                         String.format(
                                 "Upload of checkpoint state (%d bytes) to %s gave up after %d attempt(s): the"
-                                        + " checkpoint deadline (execution.checkpointing.timeout x"
-                                        + " execution.checkpointing.resilient.retry.deadline-fraction) leaves"
-                                        + " no time for another. Last failure (%s): %s.",
-                                source.length(), where, attempts, failureClass, cause);
+                                        + " checkpoint deadline ('%s' x '%s') leaves no time for another."
+                                        + " Last failure (%s): %s.",
+                                source.length(),
+                                where,
+                                attempts,
+                                CheckpointingOptions.CHECKPOINTING_TIMEOUT.key(),
+                                ResilientCheckpointOptions.DEADLINE_FRACTION.key(),
+                                failureClass,
+                                cause);
         }
         LOG.warn(message);
         return new CheckpointUploadException(message, failureClass, reason, attempts, failure);
@@ -456,7 +467,7 @@ public final class RetryingUploader {
         }
     }
 
-    /** One attempt; knows when its thread has really left the store and cleans up after it. */
+    /** One attempt; knows when its thread has really left the store and deletes what it wrote. */
     private final class Attempt extends FutureTask<Path> {
         final CompletableFuture<Path> result = new CompletableFuture<>();
         private final CompletableFuture<Void> finished = new CompletableFuture<>();
@@ -496,7 +507,7 @@ public final class RetryingUploader {
             try {
                 result.complete(get());
             } catch (ExecutionException e) {
-                result.completeExceptionally(e.getCause());
+                result.completeExceptionally(Failures.unwrap(e));
             } catch (InterruptedException | CancellationException e) {
                 result.completeExceptionally(e);
             }
@@ -509,7 +520,7 @@ public final class RetryingUploader {
         }
 
         /**
-         * Deletes the attempt's file once its thread has left the store call, on the cleanup
+         * Deletes the attempt's file once its thread has left the store call, on the discard
          * executor: the attempt's thread may be interrupted (it was abandoned), and so may the
          * caller's. With entropy injection the file is where the store resolved the target to, not
          * the target itself.
@@ -517,7 +528,7 @@ public final class RetryingUploader {
         void deleteWhenFinished() {
             finished.whenComplete(
                     (ignored, error) ->
-                            cleanUp(
+                            discardInBackground(
                                     "delete of abandoned upload " + placement.target,
                                     () -> {
                                         Path written =

@@ -7,6 +7,7 @@ import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
+import io.github.resilientcheckpoints.upload.Failures;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import java.io.IOException;
@@ -238,7 +239,7 @@ final class StoreRetries {
         try {
             return done.get(budgetNanos, TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
+            Throwable cause = Failures.unwrap(e);
             if (cause instanceof IOException) {
                 throw (IOException) cause;
             }
