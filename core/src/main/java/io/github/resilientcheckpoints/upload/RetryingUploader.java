@@ -8,9 +8,7 @@ import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Ticker;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
@@ -18,7 +16,6 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.FutureTask;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -44,15 +41,9 @@ public final class RetryingUploader {
 
     private static final Logger LOG = LoggerFactory.getLogger(RetryingUploader.class);
 
-    private final CheckpointStore store;
+    private final UploadContext context;
     private final RetryPolicy policy;
-    private final Executor executor;
-    private final Ticker ticker;
     private final DoubleSupplier uniform;
-    private final StorageMetrics metrics;
-    private final Redactor redactor;
-    private final UploadThrottle throttle;
-    private final Executor discardExecutor;
 
     public RetryingUploader(
             CheckpointStore store,
@@ -116,15 +107,11 @@ public final class RetryingUploader {
             Redactor redactor,
             UploadThrottle throttle,
             Executor discardExecutor) {
-        this.throttle = throttle;
-        this.discardExecutor = discardExecutor;
-        this.store = store;
+        this.context =
+                new UploadContext(
+                        store, throttle, executor, discardExecutor, metrics, ticker, redactor);
         this.policy = policy;
-        this.executor = executor;
-        this.ticker = ticker;
         this.uniform = uniform;
-        this.metrics = metrics;
-        this.redactor = redactor;
     }
 
     public static DoubleSupplier threadLocalRandom() {
@@ -132,63 +119,17 @@ public final class RetryingUploader {
     }
 
     public CheckpointStore store() {
-        return store;
+        return context.store();
     }
 
-    public Redactor redactor() {
-        return redactor;
-    }
-
-    public UploadThrottle throttle() {
-        return throttle;
-    }
-
-    public Executor executor() {
-        return executor;
-    }
-
-    /**
-     * The source as the store should read it: bandwidth taken from the throttle, chunk by chunk.
-     */
-    public UploadSource throttled(UploadSource source, UploadDeadline deadline) {
-        return new ThrottledSource(source, throttle, deadline);
-    }
-
-    /**
-     * Runs discard work (an abort, a delete of what nobody owns) on the discard executor, never on
-     * the caller's thread, which may be interrupted; failures are logged. Runs it here only if the
-     * executor refuses it (shut down).
-     */
-    public void discardInBackground(String what, Runnable task) {
-        Runnable logged =
-                () -> {
-                    try {
-                        task.run();
-                    } catch (RuntimeException e) {
-                        LOG.warn("Discard failed ({}): {}", what, redactor.describe(e));
-                    }
-                };
-        try {
-            discardExecutor.execute(logged);
-        } catch (RejectedExecutionException e) {
-            logged.run();
-        }
+    /** The services this uploader's uploads share, pipelined ones included. */
+    public UploadContext context() {
+        return context;
     }
 
     /** Deletes a remote file nobody owns (a discarded stream's upload), on the discard executor. */
     public void discard(Path path) {
-        discardInBackground("delete of " + path, () -> deleteQuietly(path));
-    }
-
-    private void deleteQuietly(Path path) {
-        try {
-            store.delete(path);
-        } catch (IOException | RuntimeException e) {
-            LOG.warn(
-                    "Could not delete discarded checkpoint file {}: {}",
-                    redactor.redact(path.toString()),
-                    redactor.describe(e));
-        }
+        context.discard(path);
     }
 
     /**
@@ -206,13 +147,13 @@ public final class RetryingUploader {
             long deadlineNanos,
             UploadCancellation cancellation)
             throws IOException {
-        metrics.uploadStarted();
+        context.metrics().uploadStarted();
         Throwable lastFailure = null;
         FailureClass lastClass = FailureClass.TRANSIENT;
         Path lastTarget = null;
         UploadDeadline deadline = UploadDeadline.at(deadlineNanos);
         for (int attempt = 1; ; attempt++) {
-            if (policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos) <= 0) {
+            if (policy.attemptTimeoutNanos(context.ticker().nanoTime(), deadlineNanos) <= 0) {
                 throw giveUp(
                         RetryPolicy.GiveUpReason.DEADLINE,
                         attempt - 1,
@@ -223,7 +164,7 @@ public final class RetryingUploader {
             }
             checkCancelled(cancellation, lastTarget);
             try {
-                throttle.acquirePermit(deadlineNanos);
+                context.throttle().acquirePermit(deadlineNanos);
             } catch (UploadThrottle.ThrottleTimeoutException e) {
                 throw giveUp(
                         RetryPolicy.GiveUpReason.DEADLINE,
@@ -234,9 +175,10 @@ public final class RetryingUploader {
                         source);
             }
             // The budget counts from now: the wait for the permit may have used up most of it.
-            long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
+            long attemptBudget =
+                    policy.attemptTimeoutNanos(context.ticker().nanoTime(), deadlineNanos);
             if (attemptBudget <= 0) {
-                throttle.releasePermit();
+                context.throttle().releasePermit();
                 throw giveUp(
                         RetryPolicy.GiveUpReason.DEADLINE,
                         attempt - 1,
@@ -247,18 +189,18 @@ public final class RetryingUploader {
             }
             Path target = targets.get();
             lastTarget = target;
-            metrics.attemptStarted(attempt);
+            context.metrics().attemptStarted(attempt);
             // The store may cut a request that hangs when the attempt's time is up
             // (AttemptDeadline), so an abandoned attempt does not hold its permit for longer.
             Attempt running =
                     new Attempt(
-                            new ThrottledSource(source, throttle, deadline),
+                            context.throttled(source, deadline),
                             target,
                             System.nanoTime() + attemptBudget);
             try {
-                executor.execute(running);
+                context.executor().execute(running);
             } catch (RuntimeException e) {
-                throttle.releasePermit();
+                context.throttle().releasePermit();
                 throw e;
             }
             boolean timedOut = false;
@@ -267,8 +209,8 @@ public final class RetryingUploader {
                         .get(attemptBudget, TimeUnit.NANOSECONDS);
                 if (running.result.isDone()) {
                     Path written = running.result.join();
-                    throttle.onSuccess();
-                    metrics.uploadSucceeded(source.length());
+                    context.throttle().onSuccess();
+                    context.metrics().uploadSucceeded(source.length());
                     if (attempt > 1) {
                         LOG.info(
                                 "Uploaded {} ({} bytes) on attempt {}.",
@@ -297,17 +239,22 @@ public final class RetryingUploader {
             } catch (InterruptedException e) {
                 running.abandon();
                 Thread.currentThread().interrupt();
-                metrics.uploadCancelled();
+                context.metrics().uploadCancelled();
                 throw new InterruptedIOException("interrupted while uploading to " + target);
             }
-            lastClass = timedOut ? FailureClass.TRANSIENT : classify(lastFailure);
-            metrics.attemptFailed(lastClass, timedOut);
+            lastClass = timedOut ? FailureClass.TRANSIENT : context.classify(lastFailure);
+            context.metrics().attemptFailed(lastClass, timedOut);
             if (lastClass == FailureClass.THROTTLED) {
                 // Retrying without slowing down makes a throttling storm worse.
-                throttle.onThrottled();
+                context.throttle().onThrottled();
             }
             RetryPolicy.Decision decision =
-                    policy.onFailure(attempt, lastClass, ticker.nanoTime(), deadlineNanos, uniform);
+                    policy.onFailure(
+                            attempt,
+                            lastClass,
+                            context.ticker().nanoTime(),
+                            deadlineNanos,
+                            uniform);
             if (!decision.retry()) {
                 throw giveUp(
                         decision.giveUpReason(), attempt, target, lastClass, lastFailure, source);
@@ -319,21 +266,9 @@ public final class RetryingUploader {
                     target,
                     source.length(),
                     lastClass,
-                    redactor.describe(lastFailure),
+                    context.redactor().describe(lastFailure),
                     TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
             awaitBackoff(decision.delayNanos(), cancellation, target);
-        }
-    }
-
-    /** The class of {@code failure}: the store's answer, or the generic one if it has none. */
-    FailureClass classify(Throwable failure) {
-        if (failure instanceof UploadThrottle.ThrottleTimeoutException) {
-            return FailureClass.TRANSIENT;
-        }
-        try {
-            return store.classify(failure);
-        } catch (RuntimeException e) {
-            return GenericFailureClassifier.classify(failure);
         }
     }
 
@@ -350,7 +285,7 @@ public final class RetryingUploader {
             throw new IllegalStateException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            metrics.uploadCancelled();
+            context.metrics().uploadCancelled();
             throw new InterruptedIOException(
                     "interrupted while waiting to retry upload to " + target);
         }
@@ -360,7 +295,7 @@ public final class RetryingUploader {
     private void checkCancelled(UploadCancellation cancellation, Path target)
             throws InterruptedIOException {
         if (cancellation.isCancelled()) {
-            metrics.uploadCancelled();
+            context.metrics().uploadCancelled();
             throw new InterruptedIOException(
                     "upload"
                             + (target == null ? "" : " to " + target)
@@ -376,12 +311,13 @@ public final class RetryingUploader {
             FailureClass failureClass,
             Throwable failure,
             UploadSource source) {
-        metrics.uploadFailed(reason == RetryPolicy.GiveUpReason.DEADLINE);
+        context.metrics().uploadFailed(reason == RetryPolicy.GiveUpReason.DEADLINE);
         String where =
                 target == null
                         ? "the checkpoint directory"
-                        : "'" + redactor.redact(target.toString()) + "'";
-        String cause = failure == null ? "no attempt could start" : redactor.describe(failure);
+                        : "'" + context.redactor().redact(target.toString()) + "'";
+        String cause =
+                failure == null ? "no attempt could start" : context.redactor().describe(failure);
         String message;
         switch (reason) {
             case PERMANENT:
@@ -425,48 +361,6 @@ public final class RetryingUploader {
         return new CheckpointUploadException(message, failureClass, reason, attempts, failure);
     }
 
-    /** The source as the store reads it: every chunk waits for the throttle's bandwidth. */
-    private static final class ThrottledSource implements UploadSource {
-        private final UploadSource source;
-        private final UploadThrottle throttle;
-        private final UploadDeadline deadline;
-
-        ThrottledSource(UploadSource source, UploadThrottle throttle, UploadDeadline deadline) {
-            this.source = source;
-            this.throttle = throttle;
-            this.deadline = deadline;
-        }
-
-        @Override
-        public long length() {
-            return source.length();
-        }
-
-        @Override
-        public InputStream open() throws IOException {
-            InputStream in = source.open();
-            if (!throttle.settings().rateLimited()) {
-                return in;
-            }
-            return new FilterInputStream(in) {
-                @Override
-                public int read() throws IOException {
-                    throttle.acquireBytes(1, deadline.nanos());
-                    return super.read();
-                }
-
-                @Override
-                public int read(byte[] b, int off, int len) throws IOException {
-                    int n = super.read(b, off, len);
-                    if (n > 0) {
-                        throttle.acquireBytes(n, deadline.nanos());
-                    }
-                    return n;
-                }
-            };
-        }
-    }
-
     /** One attempt; knows when its thread has really left the store and deletes what it wrote. */
     private final class Attempt extends FutureTask<Path> {
         final CompletableFuture<Path> result = new CompletableFuture<>();
@@ -482,7 +376,7 @@ public final class RetryingUploader {
                     () ->
                             AttemptDeadline.during(
                                     attemptDeadlineNanos,
-                                    () -> store.upload(source, placement.resolve())));
+                                    () -> context.store().upload(source, placement.resolve())));
             this.placement = placement;
         }
 
@@ -493,7 +387,7 @@ public final class RetryingUploader {
             } finally {
                 // The permit is held until the thread really leaves the store: an abandoned
                 // attempt still occupies a connection.
-                throttle.releasePermit();
+                context.throttle().releasePermit();
                 finished.complete(null);
             }
         }
@@ -528,7 +422,7 @@ public final class RetryingUploader {
         void deleteWhenFinished() {
             finished.whenComplete(
                     (ignored, error) ->
-                            discardInBackground(
+                            context.discardInBackground(
                                     "delete of abandoned upload " + placement.target,
                                     () -> {
                                         Path written =
@@ -548,7 +442,7 @@ public final class RetryingUploader {
 
         private void deleteAbandoned(Path path) {
             try {
-                store.delete(path);
+                context.store().delete(path);
             } catch (IOException | RuntimeException e) {
                 LOG.debug("Could not delete abandoned upload {}", path, e);
             }
@@ -568,7 +462,7 @@ public final class RetryingUploader {
 
         /** Called on the attempt's thread, before anything is written. */
         Path resolve() throws IOException {
-            Path where = store.resolveTarget(target);
+            Path where = context.store().resolveTarget(target);
             resolved = where;
             return where;
         }
