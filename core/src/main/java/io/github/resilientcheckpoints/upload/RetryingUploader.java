@@ -2,7 +2,6 @@ package io.github.resilientcheckpoints.upload;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
@@ -15,7 +14,6 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.FutureTask;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -192,23 +190,23 @@ public final class RetryingUploader {
             context.metrics().attemptStarted(attempt);
             // The store may cut a request that hangs when the attempt's time is up
             // (AttemptDeadline), so an abandoned attempt does not hold its permit for longer.
-            Attempt running =
-                    new Attempt(
-                            context.throttled(source, deadline),
-                            target,
-                            System.nanoTime() + attemptBudget);
+            Attempt running;
             try {
-                context.executor().execute(running);
+                running =
+                        new Attempt(
+                                context.throttled(source, deadline),
+                                target,
+                                System.nanoTime() + attemptBudget);
             } catch (RuntimeException e) {
                 context.throttle().releasePermit();
                 throw e;
             }
             boolean timedOut = false;
             try {
-                CompletableFuture.anyOf(running.result, cancellation.signal())
+                CompletableFuture.anyOf(running.result(), cancellation.signal())
                         .get(attemptBudget, TimeUnit.NANOSECONDS);
-                if (running.result.isDone()) {
-                    Path written = running.result.join();
+                if (running.result().isDone()) {
+                    Path written = running.result().join();
                     context.throttle().onSuccess();
                     context.metrics().uploadSucceeded(source.length());
                     if (attempt > 1) {
@@ -362,54 +360,30 @@ public final class RetryingUploader {
     }
 
     /** One attempt; knows when its thread has really left the store and deletes what it wrote. */
-    private final class Attempt extends FutureTask<Path> {
-        final CompletableFuture<Path> result = new CompletableFuture<>();
-        private final CompletableFuture<Void> finished = new CompletableFuture<>();
+    private final class Attempt {
         private final Placement placement;
+        private final AttemptRun<Path> run;
 
+        /** Starts the attempt on an upload thread; it holds the caller's upload permit. */
         Attempt(UploadSource source, Path target, long attemptDeadlineNanos) {
-            this(source, new Placement(target), attemptDeadlineNanos);
+            this.placement = new Placement(target);
+            // The permit is held until the thread really leaves the store: an abandoned attempt
+            // still occupies a connection.
+            this.run =
+                    AttemptRun.start(
+                            context.executor(),
+                            attemptDeadlineNanos,
+                            () -> context.store().upload(source, placement.resolve()),
+                            context.throttle()::releasePermit);
         }
 
-        private Attempt(UploadSource source, Placement placement, long attemptDeadlineNanos) {
-            super(
-                    () ->
-                            AttemptDeadline.during(
-                                    attemptDeadlineNanos,
-                                    () -> context.store().upload(source, placement.resolve())));
-            this.placement = placement;
+        CompletableFuture<Path> result() {
+            return run.result();
         }
 
-        @Override
-        public void run() {
-            try {
-                super.run();
-            } finally {
-                // The permit is held until the thread really leaves the store: an abandoned
-                // attempt still occupies a connection.
-                context.throttle().releasePermit();
-                finished.complete(null);
-            }
-        }
-
-        @Override
-        protected void done() {
-            if (isCancelled()) {
-                result.cancel(false);
-                return;
-            }
-            try {
-                result.complete(get());
-            } catch (ExecutionException e) {
-                result.completeExceptionally(Failures.unwrap(e));
-            } catch (InterruptedException | CancellationException e) {
-                result.completeExceptionally(e);
-            }
-        }
-
-        /** Interrupts the attempt and deletes whatever it wrote once it has stopped. */
+        /** Gives the attempt up (interrupted) and deletes whatever it wrote once it has stopped. */
         void abandon() {
-            cancel(true);
+            run.cancel();
             deleteWhenFinished();
         }
 
@@ -420,24 +394,25 @@ public final class RetryingUploader {
          * the target itself.
          */
         void deleteWhenFinished() {
-            finished.whenComplete(
-                    (ignored, error) ->
-                            context.discardInBackground(
-                                    "delete of abandoned upload " + placement.target,
-                                    () -> {
-                                        Path written =
-                                                result.isDone()
-                                                                && !result
-                                                                        .isCompletedExceptionally()
-                                                                && !result.isCancelled()
-                                                        ? result.join()
-                                                        : null;
-                                        Path where = placement.written();
-                                        deleteAbandoned(where);
-                                        if (written != null && !written.equals(where)) {
-                                            deleteAbandoned(written);
-                                        }
-                                    }));
+            run.finished()
+                    .whenComplete(
+                            (ignored, error) ->
+                                    context.discardInBackground(
+                                            "delete of abandoned upload " + placement.target,
+                                            () -> {
+                                                CompletableFuture<Path> result = run.result();
+                                                Path written =
+                                                        result.isDone()
+                                                                        && !result
+                                                                                .isCompletedExceptionally()
+                                                                ? result.join()
+                                                                : null;
+                                                Path where = placement.written();
+                                                deleteAbandoned(where);
+                                                if (written != null && !written.equals(where)) {
+                                                    deleteAbandoned(written);
+                                                }
+                                            }));
         }
 
         private void deleteAbandoned(Path path) {
