@@ -59,20 +59,6 @@ class ConfigKeysInMessagesTest {
      */
     private static final Set<String> PENDING =
             Set.of(
-                    "core/src/main/java/io/github/resilientcheckpoints/upload/RetryingUploader.java"
-                            + "|execution.checkpointing.resilient.retry.max-attempts",
-                    "core/src/main/java/io/github/resilientcheckpoints/upload/RetryingUploader.java"
-                            + "|execution.checkpointing.resilient.retry.deadline-fraction",
-                    "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java"
-                            + "|execution.checkpointing.resilient.spill.fallback.memory-budget",
-                    "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java"
-                            + "|execution.checkpointing.resilient.spill.fallback",
-                    "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java"
-                            + "|execution.checkpointing.resilient.spill.directories",
-                    "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java"
-                            + "|spill.floor",
-                    "core/src/main/java/io/github/resilientcheckpoints/storage/ResilientStateOutputStream.java"
-                            + "|spill.quota",
                     "cli/src/main/java/io/github/resilientcheckpoints/cli/doctor/Preflight.java"
                             + "|s3.access-key",
                     "cli/src/main/java/io/github/resilientcheckpoints/cli/doctor/Preflight.java"

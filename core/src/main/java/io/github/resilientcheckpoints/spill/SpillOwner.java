@@ -11,6 +11,7 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFileAttributeView;
 import java.time.Duration;
 import java.time.Instant;
@@ -67,13 +68,18 @@ final class SpillOwner {
     }
 
     final Path dir;
+
+    /** For each spill file; decided once (a file-store lookup reads /proc/mounts). */
+    final FileAttribute<?>[] fileAttributes;
+
     private final FileChannel channel;
     private final FileLock lock;
 
-    private SpillOwner(Path dir, FileChannel channel, FileLock lock) {
+    private SpillOwner(Path dir, FileChannel channel, FileLock lock) throws IOException {
         this.dir = dir;
         this.channel = channel;
         this.lock = lock;
+        this.fileAttributes = SpillDirectories.ownerOnly(dir);
     }
 
     /**

@@ -134,7 +134,7 @@ public final class SpillSpace implements Closeable {
             reservation.file =
                     Files.createFile(
                             chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"),
-                            SpillDirectories.ownerOnly(chosen.owner.dir));
+                            chosen.owner.fileAttributes);
         } catch (IOException e) {
             reservation.release(0);
             throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);

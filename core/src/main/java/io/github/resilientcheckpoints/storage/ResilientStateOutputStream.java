@@ -1,32 +1,22 @@
 package io.github.resilientcheckpoints.storage;
 
-import io.github.resilientcheckpoints.spill.SpillLimits;
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.spill.SpillSpace;
 import io.github.resilientcheckpoints.spill.StagedReaders;
-import io.github.resilientcheckpoints.store.CheckpointStore;
-import io.github.resilientcheckpoints.store.SupportsPartUploads;
-import io.github.resilientcheckpoints.store.SupportsSpillAdoption;
-import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
-import io.github.resilientcheckpoints.upload.FileSlice;
-import io.github.resilientcheckpoints.upload.PipelinedUpload;
+import io.github.resilientcheckpoints.upload.StagedSource;
+import io.github.resilientcheckpoints.upload.StateFileUpload;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
 import io.github.resilientcheckpoints.upload.UploadDeadline;
-import java.io.ByteArrayInputStream;
 import java.io.FileOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.SequenceInputStream;
 import java.nio.file.Files;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
-import java.util.concurrent.atomic.AtomicLong;
 import javax.annotation.Nullable;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.CheckpointStateOutputStream;
@@ -38,42 +28,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * A checkpoint state stream that stages on local disk and uploads with retries.
- *
- * <ul>
- *   <li>Up to the inline threshold, bytes stay in memory and become a {@link ByteStreamStateHandle}
- *       inside {@code _metadata}, exactly as with Flink's stream.
- *   <li>Beyond that, each full buffer goes to a local spill file, inside a disk reservation that
- *       grows chunk by chunk ({@link SpillSpace}). When no directory has room, or the disk fills up
- *       under us, the rest of the stream is kept in memory within the TaskManager's budget (policy
- *       {@code memory}) or the stream fails with a message naming every directory (policy {@code
- *       fail}). Bytes already in the spill file stay there and are uploaded with the rest.
- *   <li>While the stream is still written, a {@link PipelinedUpload} sends the spill file to the
- *       store: full parts when the store takes parts (S3), otherwise one write that follows the
- *       spill file on an upload thread (HDFS, Flink file systems), reading up to the length this
- *       stream publishes after each spill write. It owns that upload (permit, completion, deadline,
- *       abort). The spill file is the replay log: it is never fsynced, and when the pipelined
- *       upload fails it is uploaded whole, with retries, under a fresh name.
- *   <li>{@link #closeAndGetHandle()} completes the pipelined upload or, without one (or when it
- *       failed), uploads the staged bytes through the {@link
- *       io.github.resilientcheckpoints.upload.RetryingUploader}, deletes the spill file and returns
- *       a plain {@link FileStateHandle} or {@link RelativeFileStateHandle}: the bytes are durable
- *       in the store before the handle is returned.
- *   <li>{@link #close()} without a handle, from any thread, discards everything: the spill file,
- *       the memory, an upload in flight and what it wrote. A write that fails the stream (no room
- *       anywhere) discards it the same way.
- * </ul>
- *
- * <p>Threading: one writer thread calls {@code write} and {@code closeAndGetHandle}; {@code close}
- * may come from any thread. {@code write} takes no lock and allocates nothing: it touches only the
- * buffer and, once per full buffer, the spill file (and once per chunk the reservation). The
- * lifecycle is one atomic state.
+ * A checkpoint state stream that stages on local disk and hands the staged bytes to a {@link
+ * StateFileUpload}. Up to the inline threshold the bytes stay in memory and become a {@link
+ * ByteStreamStateHandle}; beyond it each full buffer goes to a spill file inside a growing disk
+ * reservation, or, when no disk has room, to memory within the TaskManager's budget (or the stream
+ * fails, by policy). {@link #closeAndGetHandle()} returns a {@link FileStateHandle} or {@link
+ * RelativeFileStateHandle} once the bytes are durable in the store; {@link #close()} without a
+ * handle discards everything, from any thread. One writer thread; {@code write} takes no lock.
  */
 public final class ResilientStateOutputStream extends CheckpointStateOutputStream {
 
     private static final Logger LOG = LoggerFactory.getLogger(ResilientStateOutputStream.class);
 
-    private static final long CLOSE_CLEANUP_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
+    private static final long CLOSE_DISCARD_WAIT_NANOS = TimeUnit.SECONDS.toNanos(2);
 
     private static final int OPEN = 0;
     private static final int UPLOADING = 1;
@@ -100,11 +67,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     /** Bytes confirmed in the spill file. */
     private long spilledBytes;
 
-    /** Full buffers kept in memory after the fallback; the current buffer follows them. */
-    private List<byte[]> memoryChunks = Collections.emptyList();
-
-    private boolean memoryFallback;
-    private final AtomicLong memoryHeld = new AtomicLong();
+    /** Set by the fallback: full buffers kept in memory; the current buffer follows them. */
+    @Nullable private volatile MemoryChunks memory;
 
     /**
      * Upload attempts reading the staged bytes: an attempt the uploader abandoned may read on after
@@ -116,25 +80,11 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private volatile SpillSpace.Reservation reservation;
     private volatile FileOutputStream spillOut;
 
-    /** The store's part uploads, when it has them: full parts of the spill file go up early. */
-    @Nullable private final SupportsPartUploads partStore;
+    /** Set once the spill file is gone from its directory (deleted once, not per release). */
+    private volatile boolean spillDeleted;
 
-    /**
-     * Otherwise the store's following write, when it has one: the spill file is followed as it
-     * grows.
-     */
-    @Nullable private final SupportsStreamingUpload streamStore;
-
-    /** The store's spill adoption (local target): the finished spill file becomes the file. */
-    @Nullable private final SupportsSpillAdoption adoptionStore;
-
-    /** Whether this stream's spill file can become its state file (decided when it is created). */
-    private boolean adoptable;
-
-    @Nullable private volatile PipelinedUpload pipeline;
-
-    /** No pipelining for this stream (no permit was free, or the store could not start one). */
-    private boolean pipelineOff;
+    /** How the staged bytes reach the store: adoption, pipelined upload or whole-file upload. */
+    private final StateFileUpload upload;
 
     /**
      * @param targetDirectory remote directory of the state file ({@code chk-N}, {@code shared} or
@@ -186,24 +136,13 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         this.services = services;
         this.deadline = deadline;
         this.storeInUse = services.useStore();
-        CheckpointStore store = services.uploader().store();
-        this.partStore = store.capability(SupportsPartUploads.class).orElse(null);
-        this.streamStore =
-                partStore != null
-                        ? null
-                        : store.capability(SupportsStreamingUpload.class).orElse(null);
-        this.adoptionStore =
-                partStore != null
-                        ? null
-                        : store.capability(SupportsSpillAdoption.class).orElse(null);
+        this.upload =
+                new StateFileUpload(services.uploader(), targetDirectory, deadline, stagedReaders);
     }
-
-    // ------------------------------------------------------------------ hot path
 
     // Every write checks the (volatile) state: a stream closed by another thread (a cancelled
     // checkpoint) fails the snapshot thread's next write at once, as Flink's stream does, instead
-    // of
-    // taking bytes until its buffer fills.
+    // of taking bytes until its buffer fills.
     @Override
     public void write(int b) throws IOException {
         if (state != OPEN) {
@@ -242,40 +181,24 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     @Override
     public long getPos() {
-        long inMemory = 0;
-        for (byte[] chunk : memoryChunks) {
-            inMemory += chunk.length;
-        }
-        return spilledBytes + inMemory + pos;
+        MemoryChunks m = memory;
+        return spilledBytes + (m == null ? 0 : m.bytes()) + pos;
     }
 
-    /**
-     * Data becomes durable in {@link #closeAndGetHandle()}; a flush has nothing to promise before.
-     */
+    /** Data becomes durable in {@link #closeAndGetHandle()}; nothing to promise before. */
     @Override
     public void flush() {}
 
     @Override
     public void sync() {}
 
-    // ------------------------------------------------------------------ staging (once per buffer)
-
     /** Moves the full buffer to the spill file, or to memory after a fallback. */
     private void flushBuffer() throws IOException {
         checkOpen();
-        if (!memoryFallback && ensureFileRoom(pos)) {
-            try {
-                spillOut.write(buffer, 0, pos);
-                spilledBytes += pos;
-                pos = 0;
-                submitFullParts();
-                return;
-            } catch (IOException e) {
-                checkOpen();
-                fallBack(
-                        "writing spill file " + reservation.file() + " failed: " + e.getMessage(),
-                        true);
-            }
+        if (memory == null && ensureFileRoom(pos) && spill(buffer, 0, pos)) {
+            pos = 0;
+            upload.spilled(reservation.file(), spilledBytes);
+            return;
         }
         keepBufferInMemory();
     }
@@ -285,16 +208,24 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
      * false otherwise (the caller then copies it through the buffer, chunk by chunk).
      */
     private boolean writeDirectly(byte[] b, int off, int len) throws IOException {
-        if (memoryFallback
+        if (memory != null
                 || spillOut == null
                 || !(spilledBytes + len <= reservation.limit()
                         || reservation.growTo(spilledBytes + len, spilledBytes))) {
             return false;
         }
+        if (!spill(b, off, len)) {
+            return false;
+        }
+        upload.spilled(reservation.file(), spilledBytes);
+        return true;
+    }
+
+    /** Appends to the spill file; false after a failed write (the stream fell back to memory). */
+    private boolean spill(byte[] b, int off, int len) throws IOException {
         try {
             spillOut.write(b, off, len);
             spilledBytes += len;
-            submitFullParts();
             return true;
         } catch (IOException e) {
             checkOpen();
@@ -302,87 +233,6 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                     "writing spill file " + reservation.file() + " failed: " + e.getMessage(),
                     true);
             return false;
-        }
-    }
-
-    // ------------------------------------------------------------------ pipelined upload
-
-    /**
-     * Tells the pipelined upload how far the spill file is written (full parts go, or the following
-     * write reads on); starts it once the file is large enough and a permit is free. Only an
-     * optimisation: the spill file stays until the end, so without a pipelined upload (or when it
-     * fails) the whole file is uploaded the ordinary, retried way. Allocates nothing once started
-     * (a following write only reads a volatile length).
-     */
-    private void submitFullParts() {
-        if ((partStore == null && streamStore == null)
-                || pipelineOff
-                || memoryFallback
-                || adoptable) {
-            return;
-        }
-        PipelinedUpload p = pipeline;
-        if (p == null) {
-            p = startPipeline();
-            if (p == null) {
-                return;
-            }
-        }
-        p.advance(reservation.file(), spilledBytes);
-    }
-
-    @Nullable
-    private PipelinedUpload startPipeline() {
-        if (deadline.nanos() == UploadDeadline.NOT_STARTED) {
-            // Task-owned state: the stream may stay open a whole checkpoint interval; a pipelined
-            // upload (parts or a following write) would hold an upload permit, a thread and the
-            // store's pending upload all that time. It goes up whole at the end.
-            pipelineOff = true;
-            return null;
-        }
-        PipelinedUpload p;
-        if (partStore != null) {
-            if (spilledBytes < Math.max(partStore.pipelineThreshold(), partStore.partSize())) {
-                return null;
-            }
-            p =
-                    PipelinedUpload.tryStart(
-                            partStore,
-                            newTargetPath(),
-                            services.uploader(),
-                            services.metrics(),
-                            services.ticker(),
-                            deadline,
-                            stagedReaders);
-        } else {
-            p =
-                    PipelinedUpload.tryFollow(
-                            streamStore,
-                            newTargetPath(),
-                            reservation.file(),
-                            services.uploader(),
-                            services.metrics(),
-                            services.ticker(),
-                            deadline,
-                            stagedReaders);
-        }
-        if (p == null) {
-            pipelineOff = true;
-            return null;
-        }
-        pipeline = p;
-        if (state != OPEN) {
-            // close() ran while the upload was started and could not see it.
-            p.abort();
-        }
-        return p;
-    }
-
-    /** Ends the pipelined upload, if any, giving its permit back; idempotent, any thread. */
-    private void abortPipeline() {
-        PipelinedUpload p = pipeline;
-        if (p != null) {
-            p.abort();
         }
     }
 
@@ -401,10 +251,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             reservation = r.get();
             spillOut = new FileOutputStream(reservation.file().toFile());
             services.metrics().spillFileCreated();
-            // A spill file that can become the state file needs no following write.
-            adoptable =
-                    adoptionStore != null
-                            && adoptionStore.canAdopt(reservation.file(), targetDirectory);
+            upload.spillFileCreated(reservation.file());
             if (state != OPEN) {
                 // close() ran while the file was created and could not see it.
                 discardLocal();
@@ -428,15 +275,14 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private void fallBack(String reason, boolean writeFailed) throws IOException {
         SpillSpace space = services.spillSpace();
-        if (space.limits().fallback() == SpillLimits.FallbackPolicy.FAIL) {
+        if (space.limits().fallback() == SpillFallback.FAIL) {
             services.metrics().spillFailed();
             IOException failure = new IOException(noRoomMessage(reason, false));
             close(); // the stream is failed: the pipelined upload and the spill file go now
             throw failure;
         }
-        memoryFallback = true;
-        memoryChunks = new ArrayList<>();
-        abortPipeline();
+        memory = new MemoryChunks(services.spillSpace().memoryBudget());
+        upload.restInMemory();
         if (writeFailed) {
             services.metrics().fallbackWriteFailed();
         } else {
@@ -453,53 +299,25 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 reason);
     }
 
+    /** Keeps the full buffer in memory, or fails the stream with the full story. */
     private void keepBufferInMemory() throws IOException {
-        acquireMemory(buffer.length);
-        memoryChunks.add(buffer);
+        MemoryChunks m = memory;
+        if (!m.tryAdd(buffer)) {
+            services.metrics().spillFailed();
+            throw new IOException(noRoomMessage("the memory fallback budget is exhausted", true));
+        }
+        if (state != OPEN) {
+            // close() ran concurrently and may have missed this memory.
+            m.release();
+            checkOpen();
+        }
         services.metrics().memoryFallback(buffer.length);
         buffer = new byte[buffer.length];
         pos = 0;
     }
 
-    /** Takes memory from the TaskManager's budget, or fails the stream with the full story. */
-    private void acquireMemory(long bytes) throws IOException {
-        if (!services.spillSpace().memoryBudget().tryAcquire(bytes)) {
-            services.metrics().spillFailed();
-            throw new IOException(noRoomMessage("the memory fallback budget is exhausted", true));
-        }
-        memoryHeld.addAndGet(bytes);
-        if (state != OPEN) {
-            // close() ran concurrently and may have missed this memory.
-            releaseMemory();
-            checkOpen();
-        }
-    }
-
     private String noRoomMessage(String reason, boolean memoryExhausted) {
-        SpillSpace space = services.spillSpace();
-        StringBuilder sb =
-                new StringBuilder("Cannot stage checkpoint state for ")
-                        .append(targetDirectory)
-                        .append(" locally: ")
-                        .append(reason)
-                        .append(". Spill directories: ")
-                        .append(space.describe())
-                        .append('.');
-        if (memoryExhausted) {
-            sb.append(" Memory fallback: ")
-                    .append(space.memoryBudget().used())
-                    .append(" of ")
-                    .append(space.memoryBudget().capacity())
-                    .append(
-                            " bytes in use ('execution.checkpointing.resilient.spill.fallback.memory-budget').");
-        } else {
-            sb.append(
-                    " Fallback policy is 'fail' ('execution.checkpointing.resilient.spill.fallback').");
-        }
-        sb.append(
-                " Free disk space, add directories to 'execution.checkpointing.resilient.spill.directories',"
-                        + " or adjust 'spill.floor' / 'spill.quota'. The task keeps running; this checkpoint fails.");
-        return sb.toString();
+        return NoRoomMessage.of(targetDirectory, reason, memoryExhausted, services.spillSpace());
     }
 
     private IOException closedForWrites() {
@@ -518,8 +336,6 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    // ------------------------------------------------------------------ completion
-
     @Nullable
     @Override
     public StreamStateHandle closeAndGetHandle() throws IOException {
@@ -528,9 +344,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
         deadline.start();
         try {
-            boolean staged = spillOut != null || memoryFallback;
+            boolean staged = spillOut != null || memory != null;
             if (!staged && pos == 0) {
-                finish();
+                STATE.compareAndSet(this, UPLOADING, DONE);
                 return null;
             }
             if (!staged && pos <= inlineThreshold) {
@@ -539,28 +355,20 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                         new ByteStreamStateHandle(
                                 new Path(targetDirectory, name).toString(),
                                 Arrays.copyOf(buffer, pos));
-                finish();
+                STATE.compareAndSet(this, UPLOADING, DONE);
                 services.metrics().inlineHandle();
                 return handle;
             }
             UploadSource source = finishStaging();
-            PipelinedUpload p = pipeline;
-            Path written = adoptable && !memoryFallback ? adoptSpillFile() : null;
-            if (written == null && p != null && !memoryFallback) {
-                written = p.complete(reservation.file(), spilledBytes, cancellation);
-            }
-            if (written == null) {
-                written =
-                        services.uploader()
-                                .upload(
-                                        source,
-                                        this::newTargetPath,
-                                        deadline.nanos(),
-                                        cancellation);
-            }
+            Path written =
+                    upload.finish(
+                            source,
+                            reservation == null ? null : reservation.file(),
+                            spilledBytes,
+                            cancellation);
             if (!STATE.compareAndSet(this, UPLOADING, DONE)) {
                 // Discarded while the last attempt completed: the file belongs to nobody.
-                services.uploader().discard(written);
+                upload.discard(written);
                 throw new IOException(
                         "The state stream for "
                                 + targetDirectory
@@ -573,7 +381,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                     : new FileStateHandle(written, size);
         } catch (IOException | RuntimeException | Error e) {
             STATE.set(this, DISCARDED);
-            abortPipeline();
+            upload.abort();
             throw e;
         } finally {
             discardLocal();
@@ -581,50 +389,21 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    /**
-     * The finished spill file becomes the state file; null (and the ordinary upload follows) when
-     * that fails.
-     */
-    @Nullable
-    private Path adoptSpillFile() {
-        Path target = newTargetPath();
-        try {
-            Path written = adoptionStore.adopt(reservation.file(), target);
-            services.metrics().spillFileAdopted(spilledBytes);
-            return written;
-        } catch (IOException | RuntimeException e) {
-            LOG.info(
-                    "Could not put spill file {} in place as {} ({}); uploading it instead.",
-                    reservation.file(),
-                    target,
-                    e.toString());
-            return null;
-        }
-    }
-
-    private void finish() {
-        STATE.compareAndSet(this, UPLOADING, DONE);
-    }
-
     /** Writes what is left to its staging place and describes all staged bytes, in order. */
     private UploadSource finishStaging() throws IOException {
-        if (spillOut != null && !memoryFallback && pos > 0 && ensureFileRoom(pos)) {
-            try {
-                spillOut.write(buffer, 0, pos);
-                spilledBytes += pos;
-                pos = 0;
-            } catch (IOException e) {
-                checkOpen();
-                fallBack(
-                        "writing spill file " + reservation.file() + " failed: " + e.getMessage(),
-                        true);
-            }
+        if (spillOut != null
+                && memory == null
+                && pos > 0
+                && ensureFileRoom(pos)
+                && spill(buffer, 0, pos)) {
+            pos = 0;
         }
         if (spillOut != null) {
             spillOut.close();
             services.metrics().spilled(spilledBytes);
         }
-        List<byte[]> chunks = new ArrayList<>(memoryChunks);
+        MemoryChunks m = memory;
+        List<byte[]> chunks = m == null ? List.of() : m.snapshot();
         return new StagedSource(
                 reservation == null ? null : reservation.file(),
                 spilledBytes,
@@ -632,10 +411,6 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
                 buffer,
                 pos,
                 stagedReaders);
-    }
-
-    private Path newTargetPath() {
-        return new Path(targetDirectory, UUID.randomUUID().toString());
     }
 
     /**
@@ -655,22 +430,17 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             }
         }
         cancellation.cancel();
-        abortPipeline();
+        upload.abort();
         discardLocal();
         storeInUse.release();
-        PipelinedUpload p = pipeline;
-        if (p != null) {
-            // Like Flink's stream, leave nothing behind when close() returns (bounded: a hung store
-            // must not hold the cancelling thread; the cleanup then finishes in the background).
-            p.awaitAborted(CLOSE_CLEANUP_WAIT_NANOS);
-        }
+        // Like Flink's stream, leave nothing behind when close() returns (bounded: a hung store
+        // must not hold the cancelling thread; the discard then finishes in the background).
+        upload.awaitAborted(CLOSE_DISCARD_WAIT_NANOS);
     }
 
     /**
-     * Closes and deletes the spill file; gives back disk and memory now, or, while an upload
-     * attempt (one the uploader abandoned, still stuck in the store) reads them, once it closes its
-     * reader: its open file keeps the deleted file's blocks in use, and its reader the memory
-     * chunks. Idempotent, any thread.
+     * Closes and deletes the spill file; gives back disk and memory now, or once the last upload
+     * attempt still reading them (one abandoned, stuck in the store) closes its reader. Idempotent.
      */
     private void discardLocal() {
         FileOutputStream out = spillOut;
@@ -688,27 +458,27 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    /**
-     * Gives back disk and memory (and deletes the spill file where an open reader kept it from
-     * being deleted); idempotent, any thread (the last reader's, or the cleaner's for a reader
-     * nobody closed).
-     */
+    /** Gives back disk and memory (and deletes a spill file an open reader kept); idempotent. */
     private void releaseLocal() {
         SpillSpace.Reservation r = reservation;
         if (r != null) {
             deleteSpillFile(true);
             r.release(spilledBytes);
         }
-        releaseMemory();
+        MemoryChunks m = memory;
+        if (m != null) {
+            m.release();
+        }
     }
 
     private void deleteSpillFile(boolean last) {
         SpillSpace.Reservation r = reservation;
-        if (r == null) {
+        if (r == null || spillDeleted) {
             return;
         }
         try {
             Files.deleteIfExists(r.file());
+            spillDeleted = true;
         } catch (IOException e) {
             if (last) {
                 LOG.warn("Could not delete spill file {}: {}", r.file(), e.toString());
@@ -719,71 +489,10 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
         }
     }
 
-    private void releaseMemory() {
-        long held = memoryHeld.getAndSet(0);
-        if (held > 0) {
-            services.spillSpace().memoryBudget().release(held);
-        }
-    }
-
     /** For tests and diagnostics: where this stream spills, or null while it has no spill file. */
     @Nullable
     java.nio.file.Path spillFile() {
         SpillSpace.Reservation r = reservation;
         return r == null ? null : r.file();
-    }
-
-    /** The staged bytes: a prefix in the spill file, then full memory chunks, then the buffer. */
-    private static final class StagedSource implements UploadSource {
-        private final java.nio.file.Path file;
-        private final long fileBytes;
-        private final List<byte[]> chunks;
-        private final byte[] tail;
-        private final int tailLength;
-        private final long length;
-        private final StagedReaders readers;
-
-        StagedSource(
-                @Nullable java.nio.file.Path file,
-                long fileBytes,
-                List<byte[]> chunks,
-                byte[] tail,
-                int tailLength,
-                StagedReaders readers) {
-            this.readers = readers;
-            this.file = file;
-            this.fileBytes = file == null ? 0 : fileBytes;
-            this.chunks = chunks;
-            this.tail = tail;
-            this.tailLength = tailLength;
-            long n = this.fileBytes + tailLength;
-            for (byte[] c : chunks) {
-                n += c.length;
-            }
-            this.length = n;
-        }
-
-        @Override
-        public long length() {
-            return length;
-        }
-
-        @Override
-        public InputStream open() throws IOException {
-            return readers.open(this::openParts);
-        }
-
-        private InputStream openParts() throws IOException {
-            List<InputStream> parts = new ArrayList<>();
-            if (file != null && fileBytes > 0) {
-                // Only the confirmed prefix: a write that failed half-way may have left a tail.
-                parts.add(new FileSlice(file, 0, fileBytes).open());
-            }
-            for (byte[] c : chunks) {
-                parts.add(new ByteArrayInputStream(c));
-            }
-            parts.add(new ByteArrayInputStream(tail, 0, tailLength));
-            return new SequenceInputStream(Collections.enumeration(parts));
-        }
     }
 }

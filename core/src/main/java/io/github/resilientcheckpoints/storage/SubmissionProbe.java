@@ -9,9 +9,7 @@ import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
 import io.github.resilientcheckpoints.upload.UploadCancellation;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
@@ -185,7 +183,7 @@ final class SubmissionProbe {
         try {
             written =
                     uploader.upload(
-                            new Bytes(),
+                            UploadSource.of(CONTENT),
                             () -> new Path(directory, FILE_PREFIX + UUID.randomUUID()),
                             deadline,
                             new UploadCancellation());
@@ -262,17 +260,5 @@ final class SubmissionProbe {
                         + ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key()
                         + ": false' to skip this check.",
                 cause);
-    }
-
-    private static final class Bytes implements UploadSource {
-        @Override
-        public long length() {
-            return CONTENT.length;
-        }
-
-        @Override
-        public InputStream open() {
-            return new ByteArrayInputStream(CONTENT);
-        }
     }
 }

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.store;
 
+import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 
@@ -14,4 +15,19 @@ public interface UploadSource {
 
     /** A fresh stream over all bytes from the start; the caller closes it. */
     InputStream open() throws IOException;
+
+    /** The bytes of an array; not copied, so the caller leaves the array unchanged. */
+    static UploadSource of(byte[] bytes) {
+        return new UploadSource() {
+            @Override
+            public long length() {
+                return bytes.length;
+            }
+
+            @Override
+            public InputStream open() {
+                return new ByteArrayInputStream(bytes);
+            }
+        };
+    }
 }

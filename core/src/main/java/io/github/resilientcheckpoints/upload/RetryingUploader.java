@@ -1,28 +1,25 @@
 package io.github.resilientcheckpoints.upload;
 
+import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Ticker;
-import java.io.FilterInputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
-import java.util.concurrent.FutureTask;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.core.fs.Path;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -33,8 +30,8 @@ import org.slf4j.LoggerFactory;
  * and nothing is attempted or awaited past the deadline. The calling thread only waits.
  *
  * <p>Abandoned attempts (timed out, cancelled) are interrupted; their files are deleted once their
- * thread really leaves the store call, so a late write can never resurrect them. That cleanup, like
- * every abort and delete of something nobody owns, runs on the cleanup executor: never on an
+ * thread really leaves the store call, so a late write can never resurrect them. That discard, like
+ * every abort and delete of something nobody owns, runs on the discard executor: never on an
  * interrupted thread, where object store clients refuse requests (the AWS SDK throws {@code
  * AbortedException}).
  */
@@ -42,15 +39,9 @@ public final class RetryingUploader {
 
     private static final Logger LOG = LoggerFactory.getLogger(RetryingUploader.class);
 
-    private final CheckpointStore store;
+    private final UploadContext context;
     private final RetryPolicy policy;
-    private final Executor executor;
-    private final Ticker ticker;
     private final DoubleSupplier uniform;
-    private final StorageMetrics metrics;
-    private final Redactor redactor;
-    private final UploadThrottle throttle;
-    private final Executor cleanupExecutor;
 
     public RetryingUploader(
             CheckpointStore store,
@@ -72,7 +63,7 @@ public final class RetryingUploader {
     }
 
     /**
-     * With a fresh daemon thread for each cleanup task: for callers without a runtime (tests,
+     * With a fresh daemon thread for each discard task: for callers without a runtime (tests,
      * tools).
      */
     public RetryingUploader(
@@ -93,13 +84,13 @@ public final class RetryingUploader {
                 metrics,
                 redactor,
                 throttle,
-                THREAD_PER_CLEANUP);
+                THREAD_PER_DISCARD);
     }
 
     /** Starts a daemon thread per task: nothing to own or close, and nobody interrupts it. */
-    private static final Executor THREAD_PER_CLEANUP =
+    private static final Executor THREAD_PER_DISCARD =
             task -> {
-                Thread t = new Thread(task, "rcs-cleanup");
+                Thread t = new Thread(task, "rcs-discard");
                 t.setDaemon(true);
                 t.start();
             };
@@ -113,16 +104,12 @@ public final class RetryingUploader {
             StorageMetrics metrics,
             Redactor redactor,
             UploadThrottle throttle,
-            Executor cleanupExecutor) {
-        this.throttle = throttle;
-        this.cleanupExecutor = cleanupExecutor;
-        this.store = store;
+            Executor discardExecutor) {
+        this.context =
+                new UploadContext(
+                        store, throttle, executor, discardExecutor, metrics, ticker, redactor);
         this.policy = policy;
-        this.executor = executor;
-        this.ticker = ticker;
         this.uniform = uniform;
-        this.metrics = metrics;
-        this.redactor = redactor;
     }
 
     public static DoubleSupplier threadLocalRandom() {
@@ -130,63 +117,17 @@ public final class RetryingUploader {
     }
 
     public CheckpointStore store() {
-        return store;
+        return context.store();
     }
 
-    public Redactor redactor() {
-        return redactor;
+    /** The services this uploader's uploads share, pipelined ones included. */
+    public UploadContext context() {
+        return context;
     }
 
-    public UploadThrottle throttle() {
-        return throttle;
-    }
-
-    public Executor executor() {
-        return executor;
-    }
-
-    /**
-     * The source as the store should read it: bandwidth taken from the throttle, chunk by chunk.
-     */
-    public UploadSource throttled(UploadSource source, UploadDeadline deadline) {
-        return new ThrottledSource(source, throttle, deadline);
-    }
-
-    /**
-     * Runs cleanup work (an abort, a delete) on the cleanup executor, never on the caller's thread,
-     * which may be interrupted; failures are logged. Runs it here only if the executor refuses it
-     * (shut down).
-     */
-    public void cleanUp(String what, Runnable task) {
-        Runnable logged =
-                () -> {
-                    try {
-                        task.run();
-                    } catch (RuntimeException e) {
-                        LOG.warn("Cleanup failed ({}): {}", what, redactor.describe(e));
-                    }
-                };
-        try {
-            cleanupExecutor.execute(logged);
-        } catch (RejectedExecutionException e) {
-            logged.run();
-        }
-    }
-
-    /** Deletes a remote file nobody owns (a discarded stream's upload), on the cleanup executor. */
+    /** Deletes a remote file nobody owns (a discarded stream's upload), on the discard executor. */
     public void discard(Path path) {
-        cleanUp("delete of " + path, () -> deleteQuietly(path));
-    }
-
-    private void deleteQuietly(Path path) {
-        try {
-            store.delete(path);
-        } catch (IOException | RuntimeException e) {
-            LOG.warn(
-                    "Could not delete discarded checkpoint file {}: {}",
-                    redactor.redact(path.toString()),
-                    redactor.describe(e));
-        }
+        context.discard(path);
     }
 
     /**
@@ -204,13 +145,13 @@ public final class RetryingUploader {
             long deadlineNanos,
             UploadCancellation cancellation)
             throws IOException {
-        metrics.uploadStarted();
+        context.metrics().uploadStarted();
         Throwable lastFailure = null;
         FailureClass lastClass = FailureClass.TRANSIENT;
         Path lastTarget = null;
         UploadDeadline deadline = UploadDeadline.at(deadlineNanos);
         for (int attempt = 1; ; attempt++) {
-            if (policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos) <= 0) {
+            if (policy.attemptTimeoutNanos(context.ticker().nanoTime(), deadlineNanos) <= 0) {
                 throw giveUp(
                         RetryPolicy.GiveUpReason.DEADLINE,
                         attempt - 1,
@@ -221,7 +162,7 @@ public final class RetryingUploader {
             }
             checkCancelled(cancellation, lastTarget);
             try {
-                throttle.acquirePermit(deadlineNanos);
+                context.throttle().acquirePermit(deadlineNanos);
             } catch (UploadThrottle.ThrottleTimeoutException e) {
                 throw giveUp(
                         RetryPolicy.GiveUpReason.DEADLINE,
@@ -232,9 +173,10 @@ public final class RetryingUploader {
                         source);
             }
             // The budget counts from now: the wait for the permit may have used up most of it.
-            long attemptBudget = policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos);
+            long attemptBudget =
+                    policy.attemptTimeoutNanos(context.ticker().nanoTime(), deadlineNanos);
             if (attemptBudget <= 0) {
-                throttle.releasePermit();
+                context.throttle().releasePermit();
                 throw giveUp(
                         RetryPolicy.GiveUpReason.DEADLINE,
                         attempt - 1,
@@ -245,28 +187,28 @@ public final class RetryingUploader {
             }
             Path target = targets.get();
             lastTarget = target;
-            metrics.attemptStarted(attempt);
+            context.metrics().attemptStarted(attempt);
             // The store may cut a request that hangs when the attempt's time is up
             // (AttemptDeadline), so an abandoned attempt does not hold its permit for longer.
-            Attempt running =
-                    new Attempt(
-                            new ThrottledSource(source, throttle, deadline),
-                            target,
-                            System.nanoTime() + attemptBudget);
+            Attempt running;
             try {
-                executor.execute(running);
+                running =
+                        new Attempt(
+                                context.throttled(source, deadline),
+                                target,
+                                System.nanoTime() + attemptBudget);
             } catch (RuntimeException e) {
-                throttle.releasePermit();
+                context.throttle().releasePermit();
                 throw e;
             }
             boolean timedOut = false;
             try {
-                CompletableFuture.anyOf(running.result, cancellation.signal())
+                CompletableFuture.anyOf(running.result(), cancellation.signal())
                         .get(attemptBudget, TimeUnit.NANOSECONDS);
-                if (running.result.isDone()) {
-                    Path written = running.result.join();
-                    throttle.onSuccess();
-                    metrics.uploadSucceeded(source.length());
+                if (running.result().isDone()) {
+                    Path written = running.result().join();
+                    context.throttle().onSuccess();
+                    context.metrics().uploadSucceeded(source.length());
                     if (attempt > 1) {
                         LOG.info(
                                 "Uploaded {} ({} bytes) on attempt {}.",
@@ -288,24 +230,29 @@ public final class RetryingUploader {
                                         + " ms");
             } catch (ExecutionException | CompletionException e) {
                 running.deleteWhenFinished();
-                lastFailure = e.getCause() == null ? e : e.getCause();
+                lastFailure = Failures.unwrap(e);
             } catch (CancellationException e) {
                 running.deleteWhenFinished();
                 lastFailure = e;
             } catch (InterruptedException e) {
                 running.abandon();
                 Thread.currentThread().interrupt();
-                metrics.uploadCancelled();
+                context.metrics().uploadCancelled();
                 throw new InterruptedIOException("interrupted while uploading to " + target);
             }
-            lastClass = timedOut ? FailureClass.TRANSIENT : classify(lastFailure);
-            metrics.attemptFailed(lastClass, timedOut);
+            lastClass = timedOut ? FailureClass.TRANSIENT : context.classify(lastFailure);
+            context.metrics().attemptFailed(lastClass, timedOut);
             if (lastClass == FailureClass.THROTTLED) {
                 // Retrying without slowing down makes a throttling storm worse.
-                throttle.onThrottled();
+                context.throttle().onThrottled();
             }
             RetryPolicy.Decision decision =
-                    policy.onFailure(attempt, lastClass, ticker.nanoTime(), deadlineNanos, uniform);
+                    policy.onFailure(
+                            attempt,
+                            lastClass,
+                            context.ticker().nanoTime(),
+                            deadlineNanos,
+                            uniform);
             if (!decision.retry()) {
                 throw giveUp(
                         decision.giveUpReason(), attempt, target, lastClass, lastFailure, source);
@@ -317,21 +264,9 @@ public final class RetryingUploader {
                     target,
                     source.length(),
                     lastClass,
-                    redactor.describe(lastFailure),
+                    context.redactor().describe(lastFailure),
                     TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
             awaitBackoff(decision.delayNanos(), cancellation, target);
-        }
-    }
-
-    /** The class of {@code failure}: the store's answer, or the generic one if it has none. */
-    FailureClass classify(Throwable failure) {
-        if (failure instanceof UploadThrottle.ThrottleTimeoutException) {
-            return FailureClass.TRANSIENT;
-        }
-        try {
-            return store.classify(failure);
-        } catch (RuntimeException e) {
-            return GenericFailureClassifier.classify(failure);
         }
     }
 
@@ -348,7 +283,7 @@ public final class RetryingUploader {
             throw new IllegalStateException(e);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
-            metrics.uploadCancelled();
+            context.metrics().uploadCancelled();
             throw new InterruptedIOException(
                     "interrupted while waiting to retry upload to " + target);
         }
@@ -358,7 +293,7 @@ public final class RetryingUploader {
     private void checkCancelled(UploadCancellation cancellation, Path target)
             throws InterruptedIOException {
         if (cancellation.isCancelled()) {
-            metrics.uploadCancelled();
+            context.metrics().uploadCancelled();
             throw new InterruptedIOException(
                     "upload"
                             + (target == null ? "" : " to " + target)
@@ -374,12 +309,13 @@ public final class RetryingUploader {
             FailureClass failureClass,
             Throwable failure,
             UploadSource source) {
-        metrics.uploadFailed(reason == RetryPolicy.GiveUpReason.DEADLINE);
+        context.metrics().uploadFailed(reason == RetryPolicy.GiveUpReason.DEADLINE);
         String where =
                 target == null
                         ? "the checkpoint directory"
-                        : "'" + redactor.redact(target.toString()) + "'";
-        String cause = failure == null ? "no attempt could start" : redactor.describe(failure);
+                        : "'" + context.redactor().redact(target.toString()) + "'";
+        String cause =
+                failure == null ? "no attempt could start" : context.redactor().describe(failure);
         String message;
         switch (reason) {
             case PERMANENT:
@@ -397,147 +333,91 @@ public final class RetryingUploader {
                 message =
                         String.format(
                                 "Upload of checkpoint state (%d bytes) to %s failed after %d attempts (the"
-                                        + " maximum, 'execution.checkpointing.resilient.retry.max-attempts')."
-                                        + " Last failure (%s): %s.",
-                                source.length(), where, attempts, failureClass, cause);
+                                        + " maximum, '%s'). Last failure (%s): %s.",
+                                source.length(),
+                                where,
+                                attempts,
+                                ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS.key(),
+                                failureClass,
+                                cause);
                 break;
             default:
                 message =
                         String.format(
                                 "Upload of checkpoint state (%d bytes) to %s gave up after %d attempt(s): the"
-                                        + " checkpoint deadline (execution.checkpointing.timeout x"
-                                        + " execution.checkpointing.resilient.retry.deadline-fraction) leaves"
-                                        + " no time for another. Last failure (%s): %s.",
-                                source.length(), where, attempts, failureClass, cause);
+                                        + " checkpoint deadline ('%s' x '%s') leaves no time for another."
+                                        + " Last failure (%s): %s.",
+                                source.length(),
+                                where,
+                                attempts,
+                                CheckpointingOptions.CHECKPOINTING_TIMEOUT.key(),
+                                ResilientCheckpointOptions.DEADLINE_FRACTION.key(),
+                                failureClass,
+                                cause);
         }
         LOG.warn(message);
         return new CheckpointUploadException(message, failureClass, reason, attempts, failure);
     }
 
-    /** The source as the store reads it: every chunk waits for the throttle's bandwidth. */
-    private static final class ThrottledSource implements UploadSource {
-        private final UploadSource source;
-        private final UploadThrottle throttle;
-        private final UploadDeadline deadline;
-
-        ThrottledSource(UploadSource source, UploadThrottle throttle, UploadDeadline deadline) {
-            this.source = source;
-            this.throttle = throttle;
-            this.deadline = deadline;
-        }
-
-        @Override
-        public long length() {
-            return source.length();
-        }
-
-        @Override
-        public InputStream open() throws IOException {
-            InputStream in = source.open();
-            if (!throttle.settings().rateLimited()) {
-                return in;
-            }
-            return new FilterInputStream(in) {
-                @Override
-                public int read() throws IOException {
-                    throttle.acquireBytes(1, deadline.nanos());
-                    return super.read();
-                }
-
-                @Override
-                public int read(byte[] b, int off, int len) throws IOException {
-                    int n = super.read(b, off, len);
-                    if (n > 0) {
-                        throttle.acquireBytes(n, deadline.nanos());
-                    }
-                    return n;
-                }
-            };
-        }
-    }
-
-    /** One attempt; knows when its thread has really left the store and cleans up after it. */
-    private final class Attempt extends FutureTask<Path> {
-        final CompletableFuture<Path> result = new CompletableFuture<>();
-        private final CompletableFuture<Void> finished = new CompletableFuture<>();
+    /** One attempt; knows when its thread has really left the store and deletes what it wrote. */
+    private final class Attempt {
         private final Placement placement;
+        private final AttemptRun<Path> run;
 
+        /** Starts the attempt on an upload thread; it holds the caller's upload permit. */
         Attempt(UploadSource source, Path target, long attemptDeadlineNanos) {
-            this(source, new Placement(target), attemptDeadlineNanos);
+            this.placement = new Placement(target);
+            // The permit is held until the thread really leaves the store: an abandoned attempt
+            // still occupies a connection.
+            this.run =
+                    AttemptRun.start(
+                            context.executor(),
+                            attemptDeadlineNanos,
+                            () -> context.store().upload(source, placement.resolve()),
+                            context.throttle()::releasePermit);
         }
 
-        private Attempt(UploadSource source, Placement placement, long attemptDeadlineNanos) {
-            super(
-                    () ->
-                            AttemptDeadline.during(
-                                    attemptDeadlineNanos,
-                                    () -> store.upload(source, placement.resolve())));
-            this.placement = placement;
+        CompletableFuture<Path> result() {
+            return run.result();
         }
 
-        @Override
-        public void run() {
-            try {
-                super.run();
-            } finally {
-                // The permit is held until the thread really leaves the store: an abandoned
-                // attempt still occupies a connection.
-                throttle.releasePermit();
-                finished.complete(null);
-            }
-        }
-
-        @Override
-        protected void done() {
-            if (isCancelled()) {
-                result.cancel(false);
-                return;
-            }
-            try {
-                result.complete(get());
-            } catch (ExecutionException e) {
-                result.completeExceptionally(e.getCause());
-            } catch (InterruptedException | CancellationException e) {
-                result.completeExceptionally(e);
-            }
-        }
-
-        /** Interrupts the attempt and deletes whatever it wrote once it has stopped. */
+        /** Gives the attempt up (interrupted) and deletes whatever it wrote once it has stopped. */
         void abandon() {
-            cancel(true);
+            run.cancel();
             deleteWhenFinished();
         }
 
         /**
-         * Deletes the attempt's file once its thread has left the store call, on the cleanup
+         * Deletes the attempt's file once its thread has left the store call, on the discard
          * executor: the attempt's thread may be interrupted (it was abandoned), and so may the
          * caller's. With entropy injection the file is where the store resolved the target to, not
          * the target itself.
          */
         void deleteWhenFinished() {
-            finished.whenComplete(
-                    (ignored, error) ->
-                            cleanUp(
-                                    "delete of abandoned upload " + placement.target,
-                                    () -> {
-                                        Path written =
-                                                result.isDone()
-                                                                && !result
-                                                                        .isCompletedExceptionally()
-                                                                && !result.isCancelled()
-                                                        ? result.join()
-                                                        : null;
-                                        Path where = placement.written();
-                                        deleteAbandoned(where);
-                                        if (written != null && !written.equals(where)) {
-                                            deleteAbandoned(written);
-                                        }
-                                    }));
+            run.finished()
+                    .whenComplete(
+                            (ignored, error) ->
+                                    context.discardInBackground(
+                                            "delete of abandoned upload " + placement.target,
+                                            () -> {
+                                                CompletableFuture<Path> result = run.result();
+                                                Path written =
+                                                        result.isDone()
+                                                                        && !result
+                                                                                .isCompletedExceptionally()
+                                                                ? result.join()
+                                                                : null;
+                                                Path where = placement.written();
+                                                deleteAbandoned(where);
+                                                if (written != null && !written.equals(where)) {
+                                                    deleteAbandoned(written);
+                                                }
+                                            }));
         }
 
         private void deleteAbandoned(Path path) {
             try {
-                store.delete(path);
+                context.store().delete(path);
             } catch (IOException | RuntimeException e) {
                 LOG.debug("Could not delete abandoned upload {}", path, e);
             }
@@ -557,7 +437,7 @@ public final class RetryingUploader {
 
         /** Called on the attempt's thread, before anything is written. */
         Path resolve() throws IOException {
-            Path where = store.resolveTarget(target);
+            Path where = context.store().resolveTarget(target);
             resolved = where;
             return where;
         }

@@ -29,8 +29,10 @@ import java.io.DataInputStream;
 import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
@@ -481,13 +483,24 @@ public class ResilientStateOutputStreamContractTest {
         assertThat(filesIn(dir)).isEmpty();
     }
 
-    /** The files below a directory (none when it does not exist). */
+    /**
+     * The files below a directory (none when it does not exist). Lists again when a file is deleted
+     * while it is listed: a background discard may delete one at any time.
+     */
     private static List<java.nio.file.Path> filesIn(java.nio.file.Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return List.of();
-        }
-        try (var files = Files.walk(dir)) {
-            return files.filter(Files::isRegularFile).toList();
+        while (true) {
+            if (!Files.exists(dir)) {
+                return List.of();
+            }
+            try (var files = Files.walk(dir)) {
+                return files.filter(Files::isRegularFile).toList();
+            } catch (NoSuchFileException deletedMeanwhile) {
+                // the directory itself went away: look again
+            } catch (UncheckedIOException e) {
+                if (!(e.getCause() instanceof NoSuchFileException)) {
+                    throw e;
+                }
+            }
         }
     }
 

@@ -5,6 +5,7 @@ import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamT
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -85,7 +86,7 @@ class AbandonedAttemptReleaseTest {
                         Long.MAX_VALUE,
                         CHUNK,
                         Duration.ofSeconds(1),
-                        SpillLimits.FallbackPolicy.MEMORY,
+                        SpillFallback.MEMORY,
                         4 << 20),
                 disks,
                 new FakeTicker());

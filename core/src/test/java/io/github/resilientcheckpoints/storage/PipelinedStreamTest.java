@@ -5,6 +5,7 @@ import static io.github.resilientcheckpoints.storage.ResilientStateOutputStreamT
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
@@ -106,13 +107,7 @@ class PipelinedStreamTest {
     /** Spilling stops at {@code quota} bytes and then the stream fails ({@code fail} policy). */
     private static SpillLimits failingBeyond(long quota) {
         return new SpillLimits(
-                0,
-                0.0,
-                quota,
-                CHUNK,
-                Duration.ofSeconds(1),
-                SpillLimits.FallbackPolicy.FAIL,
-                1 << 20);
+                0, 0.0, quota, CHUNK, Duration.ofSeconds(1), SpillFallback.FAIL, 1 << 20);
     }
 
     @Test

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.jmh;
 
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.hdfs.HdfsStore;
 import io.github.resilientcheckpoints.hdfs.HdfsStoreProvider;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
@@ -101,7 +102,7 @@ final class Targets implements AutoCloseable {
                                 Long.MAX_VALUE,
                                 4 << 20,
                                 Duration.ofSeconds(1),
-                                SpillLimits.FallbackPolicy.MEMORY,
+                                SpillFallback.MEMORY,
                                 64 << 20),
                         FreeSpaceProbe.FILE_STORE,
                         Ticker.SYSTEM);

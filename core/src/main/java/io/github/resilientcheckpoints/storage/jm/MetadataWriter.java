@@ -9,7 +9,6 @@ import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
@@ -162,7 +161,7 @@ public final class MetadataWriter {
             SupportsExclusiveCreate exclusive, byte[] bytes, Path target, int attempt)
             throws IOException {
         try {
-            exclusive.createExclusive(new BytesSource(bytes), target);
+            exclusive.createExclusive(UploadSource.of(bytes), target);
         } catch (FileAlreadyExistsException e) {
             if (attempt > 1 && holds(target, bytes)) {
                 return;
@@ -271,7 +270,7 @@ public final class MetadataWriter {
      * Any other store: its upload to the exact path (S3: atomic put; HDFS: temp + hsync + rename).
      */
     private void storeCommit(byte[] bytes, Path target) throws IOException {
-        Path written = store.upload(new BytesSource(bytes), target);
+        Path written = store.upload(UploadSource.of(bytes), target);
         if (!target.equals(written)) {
             try {
                 store.delete(written);
@@ -286,24 +285,6 @@ public final class MetadataWriter {
                             + " instead of "
                             + target
                             + "; _metadata must be at the exact path");
-        }
-    }
-
-    private static final class BytesSource implements UploadSource {
-        private final byte[] bytes;
-
-        BytesSource(byte[] bytes) {
-            this.bytes = bytes;
-        }
-
-        @Override
-        public long length() {
-            return bytes.length;
-        }
-
-        @Override
-        public InputStream open() {
-            return new ByteArrayInputStream(bytes);
         }
     }
 }

@@ -7,12 +7,13 @@ import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
+import io.github.resilientcheckpoints.upload.AttemptRun;
+import io.github.resilientcheckpoints.upload.Failures;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
@@ -206,39 +207,17 @@ final class StoreRetries {
         }
     }
 
-    private interface Body<T> {
-        T run() throws IOException;
-    }
-
     /** Runs one attempt on an attempt thread, waiting at most {@code budgetNanos} for it. */
-    private <T> T runAttempt(Body<T> body, long budgetNanos, long deadlineNanos, Operation op)
+    private <T> T runAttempt(
+            AttemptRun.Body<T> body, long budgetNanos, long deadlineNanos, Operation op)
             throws IOException {
-        CompletableFuture<T> done = new CompletableFuture<>();
-        Thread[] runner = new Thread[1];
-        Object lock = new Object();
         // The store may cut a request that hangs at this time (AttemptDeadline).
-        long attemptDeadline = System.nanoTime() + budgetNanos;
-        attemptRunner.execute(
-                () -> {
-                    synchronized (lock) {
-                        runner[0] = Thread.currentThread();
-                    }
-                    try {
-                        done.complete(AttemptDeadline.during(attemptDeadline, body::run));
-                    } catch (Throwable t) {
-                        done.completeExceptionally(t);
-                    } finally {
-                        synchronized (lock) {
-                            runner[0] = null;
-                            // Never leave an interrupt behind on a pooled thread.
-                            Thread.interrupted();
-                        }
-                    }
-                });
+        AttemptRun<T> run =
+                AttemptRun.start(attemptRunner, System.nanoTime() + budgetNanos, body, () -> {});
         try {
-            return done.get(budgetNanos, TimeUnit.NANOSECONDS);
+            return run.result().get(budgetNanos, TimeUnit.NANOSECONDS);
         } catch (ExecutionException e) {
-            Throwable cause = e.getCause();
+            Throwable cause = Failures.unwrap(e);
             if (cause instanceof IOException) {
                 throw (IOException) cause;
             }
@@ -247,11 +226,11 @@ final class StoreRetries {
             }
             throw new IOException(cause);
         } catch (TimeoutException e) {
-            interrupt(lock, runner);
+            run.interrupt();
             // The next attempt works on the same path: it may only start once this one has ended.
             long left = deadlineNanos - ticker.nanoTime();
             try {
-                done.handle((v, t) -> null).get(Math.max(0, left), TimeUnit.NANOSECONDS);
+                run.finished().get(Math.max(0, left), TimeUnit.NANOSECONDS);
             } catch (TimeoutException stillRunning) {
                 throw new IOException(
                         "an attempt to "
@@ -263,24 +242,16 @@ final class StoreRetries {
                 Thread.currentThread().interrupt();
                 throw interrupted(op);
             } catch (ExecutionException ignored) {
-                // handle() never completes exceptionally
+                // finished() never completes exceptionally
             }
             throw new AttemptTimedOut(
                     "the attempt took longer than "
                             + Duration.ofNanos(budgetNanos).toMillis()
                             + " ms and was interrupted");
         } catch (InterruptedException e) {
-            interrupt(lock, runner);
+            run.interrupt();
             Thread.currentThread().interrupt();
             throw interrupted(op);
-        }
-    }
-
-    private static void interrupt(Object lock, Thread[] runner) {
-        synchronized (lock) {
-            if (runner[0] != null) {
-                runner[0].interrupt();
-            }
         }
     }
 
