@@ -13,7 +13,7 @@ import java.util.Arrays;
 public final class Main {
 
     static final String USAGE =
-            "usage: java -jar resilient-checkpoints-cleanup.jar <command> [args]\n"
+            "usage: java -jar resilient-checkpoint-storage-cli.jar <command> [args]\n"
                     + "commands:\n"
                     + "  cleanup <checkpoint-root-or-job-dir> ...  plan (and with --execute, delete) orphaned checkpoint files\n"
                     + "  doctor check [-Dkey=value ...] [conf dir] preflight: configuration, store, spill disks, jar placement\n"

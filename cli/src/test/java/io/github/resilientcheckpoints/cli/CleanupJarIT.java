@@ -12,7 +12,8 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The command as operators run it: {@code java -jar resilient-checkpoints-cleanup.jar cleanup ...}.
+ * The command as operators run it: {@code java -jar resilient-checkpoint-storage-cli.jar cleanup
+ * ...}.
  */
 class CleanupJarIT {
 
@@ -62,8 +63,7 @@ class CleanupJarIT {
         assertThat(bare.exit()).as(bare.output()).isEqualTo(2);
         assertThat(bare.output())
                 .contains("unknown command '" + root + "'")
-                .contains("usage: java -jar ")
-                .contains(" <command> [args]");
+                .contains("usage: java -jar resilient-checkpoint-storage-cli.jar <command>");
         assertThat(aborted).exists();
         Run help = java("cleanup", "--help");
         assertThat(help.exit()).isZero();

@@ -434,7 +434,7 @@ public final class Preflight {
         org.apache.flink.core.fs.Path target =
                 new org.apache.flink.core.fs.Path(root, ".rcs-doctor-probe-" + UUID.randomUUID());
         byte[] bytes =
-                ("resilient-checkpoints doctor probe " + target.getName())
+                ("Resilient Checkpoint Storage doctor probe " + target.getName())
                         .getBytes(StandardCharsets.UTF_8);
         String step = "choose a store for";
         long start = System.nanoTime();
