@@ -3,7 +3,6 @@ package io.github.resilientcheckpoints.cli.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.apache.flink.configuration.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -240,9 +238,7 @@ class PreflightTest {
                 Files.createDirectories(home.resolve("plugins/rcs"))
                         .resolve("resilient-checkpoint-storage-core-0.1.0.jar");
         Files.write(plugin, new byte[0]);
-        List<Finding> findings =
-                new Preflight(new Configuration(), home, plugin, FreeSpaceProbe.FILE_STORE)
-                        .jarPlacement();
+        List<Finding> findings = new JarPlacementCheck(home, plugin).run();
         assertThat(findings)
                 .singleElement()
                 .satisfies(
@@ -251,13 +247,7 @@ class PreflightTest {
                             assertThat(f.message()).contains("inside plugins/");
                             assertThat(f.fix()).contains("lib/");
                         });
-        List<Finding> fromLib =
-                new Preflight(
-                                new Configuration(),
-                                home,
-                                Paths.get("/opt/cli.jar"),
-                                FreeSpaceProbe.FILE_STORE)
-                        .jarPlacement();
+        List<Finding> fromLib = new JarPlacementCheck(home, Paths.get("/opt/cli.jar")).run();
         assertThat(fromLib)
                 .anySatisfy(
                         f -> {
