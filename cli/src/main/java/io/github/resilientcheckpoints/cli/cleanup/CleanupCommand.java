@@ -2,17 +2,18 @@ package io.github.resilientcheckpoints.cli.cleanup;
 
 import io.github.resilientcheckpoints.cleanup.CleanupSettings;
 import io.github.resilientcheckpoints.cleanup.OfflineCleanup;
+import io.github.resilientcheckpoints.cli.FlinkFileSystems;
+import io.github.resilientcheckpoints.storage.InstallLayout;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import java.io.PrintStream;
+import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.plugin.PluginUtils;
 import org.apache.flink.util.TimeUtils;
 
 /**
@@ -26,7 +27,8 @@ import org.apache.flink.util.TimeUtils;
  * The sweep itself is core's {@link OfflineCleanup}; this class parses the arguments, refuses a
  * grace shorter than the checkpoint timeout unless asked, and turns the outcome into an exit code.
  * Flink's configuration comes from {@code FLINK_CONF_DIR} and {@code -D} options; file system
- * plugins from {@code FLINK_PLUGINS_DIR}.
+ * plugins from {@code FLINK_PLUGINS_DIR}, else {@code FLINK_HOME/plugins}, else next to {@code
+ * FLINK_CONF_DIR} ({@link InstallLayout#pluginsDir}).
  */
 public final class CleanupCommand {
 
@@ -128,9 +130,10 @@ public final class CleanupCommand {
      * refused).
      */
     public static int run(String[] args, PrintStream out, PrintStream err) throws Exception {
+        String confDir = System.getenv("FLINK_CONF_DIR");
         Configuration conf =
-                System.getenv("FLINK_CONF_DIR") != null
-                        ? GlobalConfiguration.loadConfiguration(System.getenv("FLINK_CONF_DIR"))
+                confDir != null
+                        ? GlobalConfiguration.loadConfiguration(confDir)
                         : new Configuration();
         Options options;
         OfflineCleanup.Request request;
@@ -142,7 +145,10 @@ public final class CleanupCommand {
             err.println(USAGE);
             return 2;
         }
-        FileSystem.initialize(conf, PluginUtils.createPluginManagerFromRootFolder(conf));
+        FlinkFileSystems.initialize(
+                conf,
+                InstallLayout.pluginsDir(
+                        System.getenv(), confDir == null ? null : Paths.get(confDir)));
         try (CheckpointStore store = CheckpointStores.forRoot(request.dir().toUri(), conf)) {
             return run(options, request, store, System.currentTimeMillis(), out, err);
         }

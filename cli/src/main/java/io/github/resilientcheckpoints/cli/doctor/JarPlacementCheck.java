@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import io.github.resilientcheckpoints.storage.InstallLayout;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -9,20 +10,23 @@ import java.util.stream.Stream;
 
 /**
  * {@code jar-location}: where the storage classes are loaded from (FAIL inside {@code plugins/}),
- * and the storage jar in the distribution's {@code lib/}, not in its {@code plugins/}.
+ * and the jar to install ({@link InstallLayout#JAR}) in the distribution's {@code lib/}, none of
+ * ours in its {@code plugins/}.
  */
 final class JarPlacementCheck implements PreflightCheck {
 
-    private final Path distribution;
+    private final Path lib;
+    private final Path plugins;
     private final Path jar;
 
     /**
-     * @param distribution the Flink distribution whose {@code lib/} and {@code plugins/} to
-     *     inspect, or null
+     * @param lib the distribution's {@code lib/}, or null when no distribution is known
+     * @param plugins the distribution's plugins directory, or null
      * @param jar where this code runs from (a jar or a classes directory)
      */
-    JarPlacementCheck(Path distribution, Path jar) {
-        this.distribution = distribution;
+    JarPlacementCheck(Path lib, Path plugins, Path jar) {
+        this.lib = lib;
+        this.plugins = plugins;
         this.jar = jar;
     }
 
@@ -30,17 +34,15 @@ final class JarPlacementCheck implements PreflightCheck {
     public List<Finding> run() {
         List<Finding> findings = new ArrayList<>();
         String self = "running from " + jar;
-        if (isUnderPlugins(jar)) {
+        if (InstallLayout.isInsidePlugins(jar)) {
             findings.add(
                     Finding.fail(
                             "jar-location",
-                            self
-                                    + ", inside plugins/: Flink never loads a checkpoint"
-                                    + " storage factory from a plugin class loader",
-                            "move the storage jar (and caffeine) to lib/"));
+                            self + ", inside plugins/, where " + InstallLayout.WHY_NOT_PLUGINS,
+                            "move " + InstallLayout.JAR + " to lib/"));
             return findings;
         }
-        if (distribution == null) {
+        if (lib == null) {
             findings.add(
                     Finding.warn(
                             "jar-location",
@@ -48,72 +50,59 @@ final class JarPlacementCheck implements PreflightCheck {
                             "set FLINK_HOME or pass the conf dir of the distribution (its sibling lib/ is checked)"));
             return findings;
         }
-        Path lib = distribution.resolve("lib");
-        Path plugins = distribution.resolve("plugins");
-        List<Path> inLib = jars(lib, false);
-        List<Path> inPlugins = jars(plugins, true);
+        List<Path> inPlugins = plugins == null ? List.of() : ourJars(plugins, true);
         if (!inPlugins.isEmpty()) {
             findings.add(
                     Finding.fail(
                             "jar-location",
                             "found "
                                     + inPlugins
-                                    + ": a checkpoint storage in plugins/ is"
-                                    + " never loaded (Flink loads the factory with the user-code class loader)",
+                                    + ": a checkpoint storage in plugins/ is never loaded ("
+                                    + InstallLayout.WHY_NOT_PLUGINS
+                                    + ")",
                             "move it to " + lib));
         }
+        List<Path> inLib = ourJars(lib, false);
         if (inLib.isEmpty()) {
             findings.add(
                     Finding.warn(
                             "jar-location",
                             "no resilient-checkpoint-storage jar in " + lib + " (" + self + ")",
-                            "copy core/target/resilient-checkpoint-storage-core-<version>.jar and caffeine into "
+                            "copy "
+                                    + InstallLayout.BUILT_JAR
+                                    + " into "
                                     + lib
-                                    + ", unless every job jar bundles them"));
-        } else if (hasCaffeine(lib)) {
+                                    + ", unless every job jar bundles it"));
+        } else if (inLib.stream()
+                .anyMatch(p -> InstallLayout.isInstallJar(p.getFileName().toString()))) {
             findings.add(Finding.ok("jar-location", "found " + names(inLib) + " in " + lib));
         } else {
+            // a module's jar (core, s3, hdfs, cli) lacks the relocated Caffeine and the adapters
             findings.add(
-                    Finding.fail(
+                    Finding.warn(
                             "jar-location",
-                            "found " + names(inLib) + " in " + lib + " but no caffeine jar",
-                            "copy com.github.ben-manes.caffeine:caffeine into " + lib));
+                            "found "
+                                    + names(inLib)
+                                    + " in "
+                                    + lib
+                                    + ", but not the jar to install, "
+                                    + InstallLayout.JAR
+                                    + " (the storage with its dependencies and the S3 and HDFS adapters inside)",
+                            "replace it with " + InstallLayout.BUILT_JAR));
         }
         return findings;
     }
 
-    private static boolean isUnderPlugins(Path path) {
-        for (Path p = path; p != null; p = p.getParent()) {
-            if (p.getFileName() != null && p.getFileName().toString().equals("plugins")) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static List<Path> jars(Path dir, boolean recursive) {
+    private static List<Path> ourJars(Path dir, boolean recursive) {
         if (!Files.isDirectory(dir)) {
             return List.of();
         }
         try (Stream<Path> files = recursive ? Files.walk(dir) : Files.list(dir)) {
-            return files.filter(
-                            p ->
-                                    p.getFileName()
-                                                    .toString()
-                                                    .startsWith("resilient-checkpoint-storage")
-                                            && p.getFileName().toString().endsWith(".jar"))
+            return files.filter(p -> InstallLayout.isOurJar(p.getFileName().toString()))
                     .sorted()
                     .toList();
         } catch (IOException e) {
             return List.of();
-        }
-    }
-
-    private static boolean hasCaffeine(Path lib) {
-        try (Stream<Path> files = Files.list(lib)) {
-            return files.anyMatch(p -> p.getFileName().toString().startsWith("caffeine"));
-        } catch (IOException e) {
-            return false;
         }
     }
 

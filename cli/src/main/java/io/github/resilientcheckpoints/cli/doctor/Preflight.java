@@ -15,21 +15,23 @@ import org.apache.flink.configuration.Configuration;
 public final class Preflight {
 
     private final Configuration conf;
-    private final Path distribution;
+    private final Path lib;
+    private final Path plugins;
     private final Path jar;
     private final FreeSpaceProbe probe;
     private final Redactor redactor;
 
     /**
      * @param conf the effective configuration (config.yaml and {@code -D} options)
-     * @param distribution the Flink distribution whose {@code lib/} and {@code plugins/} to
-     *     inspect, or null
+     * @param lib the Flink distribution's {@code lib/}, or null when no distribution is known
+     * @param plugins its plugins directory ({@code InstallLayout.pluginsDir}), or null
      * @param jar where this code runs from (a jar or a classes directory)
      * @param probe free-space readings of spill directories
      */
-    public Preflight(Configuration conf, Path distribution, Path jar, FreeSpaceProbe probe) {
+    public Preflight(Configuration conf, Path lib, Path plugins, Path jar, FreeSpaceProbe probe) {
         this.conf = conf;
-        this.distribution = distribution;
+        this.lib = lib;
+        this.plugins = plugins;
         this.jar = jar;
         this.probe = probe;
         this.redactor = Redactor.fromConfig(conf);
@@ -39,7 +41,7 @@ public final class Preflight {
     public List<Finding> run() {
         List<Finding> findings = new ArrayList<>();
         findings.addAll(new FlinkVersionCheck().run());
-        findings.addAll(new JarPlacementCheck(distribution, jar).run());
+        findings.addAll(new JarPlacementCheck(lib, plugins, jar).run());
         List<Finding> keys = new ConfigKeysCheck(conf, redactor).run();
         findings.addAll(keys);
         findings.addAll(new FlinkKeysCheck(conf, redactor).run());

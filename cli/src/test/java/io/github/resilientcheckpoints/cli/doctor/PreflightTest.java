@@ -33,15 +33,14 @@ class PreflightTest {
     }
 
     /**
-     * A Flink distribution: conf/config.yaml with the given lines, lib/ with our jar and caffeine.
+     * A Flink distribution: conf/config.yaml with the given lines, lib/ with the jar to install.
      */
     private Path distribution(String... yaml) throws Exception {
         Path home = tmp.resolve("flink");
         Files.createDirectories(home.resolve("conf"));
         Files.createDirectories(home.resolve("lib"));
         Files.createDirectories(home.resolve("plugins"));
-        Files.write(home.resolve("lib/resilient-checkpoint-storage-core-0.1.0.jar"), new byte[0]);
-        Files.write(home.resolve("lib/caffeine-3.2.4.jar"), new byte[0]);
+        Files.write(home.resolve("lib/resilient-checkpoint-storage-0.1.0.jar"), new byte[0]);
         List<String> lines =
                 new ArrayList<>(
                         List.of(
@@ -88,7 +87,7 @@ class PreflightTest {
         assertThat(run.lines("OK", "jar-location"))
                 .singleElement()
                 .asString()
-                .contains("resilient-checkpoint-storage-core-0.1.0.jar");
+                .contains("resilient-checkpoint-storage-0.1.0.jar");
         assertThat(run.lines("OK", "config")).hasSize(1);
         assertThat(run.lines("OK", "checkpoint-root"))
                 .singleElement()
@@ -238,7 +237,8 @@ class PreflightTest {
                 Files.createDirectories(home.resolve("plugins/rcs"))
                         .resolve("resilient-checkpoint-storage-core-0.1.0.jar");
         Files.write(plugin, new byte[0]);
-        List<Finding> findings = new JarPlacementCheck(home, plugin).run();
+        List<Finding> findings =
+                new JarPlacementCheck(home.resolve("lib"), home.resolve("plugins"), plugin).run();
         assertThat(findings)
                 .singleElement()
                 .satisfies(
@@ -247,7 +247,12 @@ class PreflightTest {
                             assertThat(f.message()).contains("inside plugins/");
                             assertThat(f.fix()).contains("lib/");
                         });
-        List<Finding> fromLib = new JarPlacementCheck(home, Paths.get("/opt/cli.jar")).run();
+        List<Finding> fromLib =
+                new JarPlacementCheck(
+                                home.resolve("lib"),
+                                home.resolve("plugins"),
+                                Paths.get("/opt/cli.jar"))
+                        .run();
         assertThat(fromLib)
                 .anySatisfy(
                         f -> {
