@@ -1,25 +1,24 @@
 package io.github.resilientcheckpoints.cli;
 
-import io.github.resilientcheckpoints.cleanup.CleanupCommand;
+import io.github.resilientcheckpoints.cli.cleanup.CleanupCommand;
 import io.github.resilientcheckpoints.cli.doctor.DoctorCommand;
 import java.io.PrintStream;
 import java.util.Arrays;
 
 /**
  * The process entry point of the operator jar: {@code cleanup} and {@code doctor}, each with {@code
- * --help}. The commands' logic lives with what it works on (cleanup in core, doctor here); only
- * this class turns a result into an exit code.
+ * --help}. The command lines live here; the cleanup engine they drive is core's ({@code
+ * OfflineCleanup}), the same the TaskManagers' janitor uses.
  */
 public final class Main {
 
     static final String USAGE =
-            "usage: java -jar resilient-checkpoints-cleanup.jar <command> [args]\n"
+            "usage: java -jar resilient-checkpoint-storage-cli.jar <command> [args]\n"
                     + "commands:\n"
                     + "  cleanup <checkpoint-root-or-job-dir> ...  plan (and with --execute, delete) orphaned checkpoint files\n"
                     + "  doctor check [-Dkey=value ...] [conf dir] preflight: configuration, store, spill disks, jar placement\n"
                     + "  doctor diagnose <rest-url> [job-id]       why checkpoints of a running job fail or are slow\n"
-                    + "<command> --help prints the command's options. A first argument that is not a command is\n"
-                    + "taken as cleanup's directory (the jar's usage before doctor existed).";
+                    + "<command> --help prints the command's options.";
 
     private Main() {}
 
@@ -49,7 +48,9 @@ public final class Main {
             case "doctor":
                 return DoctorCommand.run(rest, out, err);
             default:
-                return CleanupCommand.run(args, out, err);
+                err.println("unknown command '" + args[0] + "'");
+                err.println(USAGE);
+                return 2;
         }
     }
 }

@@ -11,7 +11,10 @@ import java.time.Instant;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** The command as operators run it: {@code java -jar resilient-checkpoints-cleanup.jar ...}. */
+/**
+ * The command as operators run it: {@code java -jar resilient-checkpoint-storage-cli.jar cleanup
+ * ...}.
+ */
 class CleanupJarIT {
 
     @TempDir Path root;
@@ -33,7 +36,7 @@ class CleanupJarIT {
         Files.setLastModifiedTime(aborted, old);
         Files.setLastModifiedTime(shared, old);
 
-        Run dry = java(root.toString(), "--older-than", "2 h");
+        Run dry = java("cleanup", root.toString(), "--older-than", "2 h");
         assertThat(dry.exit()).as(dry.output()).isZero();
         assertThat(dry.output())
                 .contains("would delete file:" + aborted)
@@ -43,7 +46,7 @@ class CleanupJarIT {
                 .contains("Dry run: nothing was deleted");
         assertThat(aborted).exists();
 
-        Run run = java(root.toString(), "--older-than", "2 h", "--execute");
+        Run run = java("cleanup", root.toString(), "--older-than", "2 h", "--execute");
         assertThat(run.exit()).as(run.output()).isZero();
         assertThat(run.output()).contains("Deleted 2 files (6 bytes)");
         assertThat(aborted).doesNotExist();
@@ -52,15 +55,16 @@ class CleanupJarIT {
     }
 
     @Test
-    void theCleanupSubcommandIsTheSameCommand() throws Exception {
+    void aDirectoryWithoutCommandIsRefusedAndHelpNamesTheCommands() throws Exception {
         Path job = root.resolve("0123456789abcdef0123456789abcdef");
         Path aborted = write(job.resolve("chk-3/state"));
         Files.setLastModifiedTime(aborted, FileTime.from(Instant.now().minus(Duration.ofDays(1))));
-        Run dry = java("cleanup", root.toString(), "--older-than", "2 h");
-        assertThat(dry.exit()).as(dry.output()).isZero();
-        assertThat(dry.output())
-                .contains("would delete file:" + aborted)
-                .contains("Dry run: nothing was deleted");
+        Run bare = java(root.toString(), "--older-than", "2 h", "--execute");
+        assertThat(bare.exit()).as(bare.output()).isEqualTo(2);
+        assertThat(bare.output())
+                .contains("unknown command '" + root + "'")
+                .contains("usage: java -jar resilient-checkpoint-storage-cli.jar <command>");
+        assertThat(aborted).exists();
         Run help = java("cleanup", "--help");
         assertThat(help.exit()).isZero();
         assertThat(help.output()).contains("usage: cleanup").contains("--keep-jobs");
@@ -74,11 +78,11 @@ class CleanupJarIT {
 
     @Test
     void badUsageAndNonCheckpointDirectoriesAreRefused() throws Exception {
-        Run usage = java("--retain", "many");
+        Run usage = java("cleanup", "--retain", "many");
         assertThat(usage.exit()).isEqualTo(2);
         assertThat(usage.output()).contains("--retain needs a number").contains("usage: cleanup");
         Path notes = write(root.resolve("notes/readme.txt")).getParent();
-        Run refused = java(notes.toString(), "--execute");
+        Run refused = java("cleanup", notes.toString(), "--execute");
         assertThat(refused.exit()).isEqualTo(2);
         assertThat(refused.output()).contains("not a Flink checkpoint directory");
         assertThat(notes.resolve("readme.txt")).exists();

@@ -12,7 +12,7 @@ import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Runs the shaded jar as operators do ({@code java -jar resilient-checkpoints-cleanup.jar ...}),
+ * Runs the shaded jar as operators do ({@code java -jar resilient-checkpoint-storage-cli.jar ...}),
  * isolated from the machine and from other tests: its working directory and {@code java.io.tmpdir}
  * are the calling test's own directory, and the environment has none of the variables the commands
  * read ({@code FLINK_CONF_DIR}, {@code FLINK_HOME}, {@code FLINK_PLUGINS_DIR}, Hadoop's) nor JVM
@@ -31,7 +31,7 @@ final class CliJar {
      * @param work a directory of the calling test's own, outside of what the command works on
      */
     static Run run(Path work, String... args) throws Exception {
-        Path jar = Paths.get("target", "resilient-checkpoints-cleanup.jar").toAbsolutePath();
+        Path jar = Paths.get("target", "resilient-checkpoint-storage-cli.jar").toAbsolutePath();
         assertThat(jar).exists();
         Path tmp = Files.createDirectories(work.resolve("java-tmp"));
         Path output = Files.createTempFile(work, "output-", ".txt");

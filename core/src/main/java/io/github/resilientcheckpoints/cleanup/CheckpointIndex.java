@@ -4,7 +4,6 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.StoredFile;
 import io.github.resilientcheckpoints.store.SupportsListing;
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.LinkedHashMap;
@@ -14,8 +13,6 @@ import java.util.NavigableMap;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.function.ToIntFunction;
-import java.util.regex.Matcher;
-import org.apache.flink.core.fs.FSDataInputStream;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
 
@@ -117,7 +114,7 @@ public final class CheckpointIndex {
                     continue;
                 }
                 String[] rel = Locations.relative(k, rootKey);
-                if (rel.length < 2 || !SweepPlanner.JOB_ID.matcher(rel[0]).matches()) {
+                if (rel.length < 2 || !CheckpointLayout.isJobId(rel[0])) {
                     continue;
                 }
                 Job job =
@@ -126,10 +123,10 @@ public final class CheckpointIndex {
                                 x -> new Job(rel[0], new Path(root, rel[0])));
                 job.files.add(f);
                 job.newestMillis = Math.max(job.newestMillis, f.modificationTimeMillis());
-                Matcher m = SweepPlanner.CHECKPOINT_DIR.matcher(rel[1]);
-                if (m.matches() && rel.length == 3 && MetadataReferences.METADATA.equals(rel[2])) {
-                    job.metadata.put(Long.parseLong(m.group(1)), f);
-                } else if (rel.length == 2 && rel[1].equals(RestoreMarker.FILE_NAME)) {
+                long id = CheckpointLayout.checkpointId(rel[1]);
+                if (id >= 0 && rel.length == 3 && CheckpointLayout.METADATA.equals(rel[2])) {
+                    job.metadata.put(id, f);
+                } else if (rel.length == 2 && rel[1].equals(CheckpointLayout.RESTORE_MARKER)) {
                     job.markers.add(f);
                 }
             }
@@ -219,7 +216,7 @@ public final class CheckpointIndex {
             StoredFile metadata = findMetadata(dirKey);
             if (metadata != null) {
                 addReferences(reader, checkpointDir, metadata, holder);
-            } else if (exists(new Path(checkpointDir, MetadataReferences.METADATA))) {
+            } else if (exists(new Path(checkpointDir, CheckpointLayout.METADATA))) {
                 // Outside the scanned roots (restored from another root): read it all the same.
                 addReferences(reader, checkpointDir, null, holder);
             }
@@ -230,9 +227,9 @@ public final class CheckpointIndex {
         for (Job j : jobs.values()) {
             if (Locations.isUnder(checkpointDirKey, j.key)) {
                 String[] rel = Locations.relative(checkpointDirKey, j.key);
-                Matcher m = SweepPlanner.CHECKPOINT_DIR.matcher(rel[0]);
-                if (rel.length == 1 && m.matches()) {
-                    return j.metadata.get(Long.parseLong(m.group(1)));
+                long id = CheckpointLayout.checkpointId(rel[0]);
+                if (rel.length == 1 && id >= 0) {
+                    return j.metadata.get(id);
                 }
             }
         }
@@ -308,13 +305,6 @@ public final class CheckpointIndex {
         /** Reads every time. */
         static MetadataReader uncached(ClassLoader classLoader) {
             return (dir, metadata) -> MetadataReferences.read(dir, classLoader);
-        }
-    }
-
-    static String readSmallFile(Path p) throws IOException {
-        FileSystem fs = Locations.fileSystem(p);
-        try (FSDataInputStream in = fs.open(Locations.onFileSystem(p, fs))) {
-            return new String(in.readNBytes(64 * 1024), StandardCharsets.UTF_8);
         }
     }
 }

@@ -33,8 +33,6 @@ import org.apache.flink.runtime.state.memory.ByteStreamStateHandle;
  */
 public final class MetadataReferences {
 
-    public static final String METADATA = "_metadata";
-
     private MetadataReferences() {}
 
     /**
@@ -45,7 +43,7 @@ public final class MetadataReferences {
      */
     public static Set<String> read(Path checkpointDirectory, ClassLoader classLoader)
             throws UnreadableMetadataException {
-        Path metadata = new Path(checkpointDirectory, METADATA);
+        Path metadata = new Path(checkpointDirectory, CheckpointLayout.METADATA);
         CheckpointMetadata loaded;
         try (FSDataInputStream in = open(metadata)) {
             loaded =

@@ -18,13 +18,11 @@ import org.apache.flink.core.fs.Path;
  */
 public final class RestoreMarker {
 
-    public static final String FILE_NAME = "_restored_from";
-
     private RestoreMarker() {}
 
     /** Writes (or replaces) the marker of the job directory. */
     public static void write(Path jobDirectory, String restoredPointer) throws IOException {
-        Path marker = new Path(jobDirectory, FILE_NAME);
+        Path marker = new Path(jobDirectory, CheckpointLayout.RESTORE_MARKER);
         FileSystem fs = FileSystem.get(marker.toUri());
         try (FSDataOutputStream out = fs.create(marker, FileSystem.WriteMode.OVERWRITE)) {
             out.write((restoredPointer + "\n").getBytes(StandardCharsets.UTF_8));
@@ -33,7 +31,7 @@ public final class RestoreMarker {
 
     /** The pointer a marker names. */
     public static String read(Path marker) throws IOException {
-        String text = CheckpointIndex.readSmallFile(marker).trim();
+        String text = CheckpointLayout.readSmallFile(marker).trim();
         if (text.isEmpty()) {
             throw new IOException("empty restore marker");
         }
@@ -43,6 +41,6 @@ public final class RestoreMarker {
     /** The checkpoint directory of a pointer ({@code .../chk-N} or {@code .../chk-N/_metadata}). */
     static Path checkpointDirectory(String pointer) {
         Path p = new Path(pointer);
-        return MetadataReferences.METADATA.equals(p.getName()) ? p.getParent() : p;
+        return CheckpointLayout.METADATA.equals(p.getName()) ? p.getParent() : p;
     }
 }

@@ -10,8 +10,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.function.ToIntFunction;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.apache.flink.core.fs.Path;
 
 /**
@@ -34,9 +32,6 @@ import org.apache.flink.core.fs.Path;
  * </ul>
  */
 public final class SweepPlanner {
-
-    static final Pattern CHECKPOINT_DIR = Pattern.compile("chk-(\\d+)");
-    static final Pattern JOB_ID = Pattern.compile("[0-9a-f]{32}");
 
     private final CheckpointStore store;
 
@@ -108,12 +103,10 @@ public final class SweepPlanner {
         List<StoredFile> sharedFiles = new ArrayList<>();
         for (StoredFile f : job.files) {
             String[] rel = Locations.relative(Locations.key(f.path()), job.key);
-            Matcher m = CHECKPOINT_DIR.matcher(rel[0]);
-            if (m.matches() && rel.length >= 2) {
-                checkpoints
-                        .computeIfAbsent(Long.parseLong(m.group(1)), x -> new ArrayList<>())
-                        .add(f);
-            } else if ((rel[0].equals("shared") || rel[0].equals("taskowned")) && rel.length >= 2) {
+            long id = CheckpointLayout.checkpointId(rel[0]);
+            if (id >= 0 && rel.length >= 2) {
+                checkpoints.computeIfAbsent(id, x -> new ArrayList<>()).add(f);
+            } else if (CheckpointLayout.isSharedDir(rel[0]) && rel.length >= 2) {
                 sharedFiles.add(f);
             } else {
                 // savepoint-*, the restore marker, unknown files: never ours to judge
@@ -249,10 +242,7 @@ public final class SweepPlanner {
         boolean allOld = job.files.stream().allMatch(f -> old(f, rules));
         for (StoredFile f : job.files) {
             String top = Locations.relative(Locations.key(f.path()), job.key)[0];
-            boolean ours =
-                    CHECKPOINT_DIR.matcher(top).matches()
-                            || top.equals("shared")
-                            || top.equals("taskowned");
+            boolean ours = CheckpointLayout.isCheckpointPart(top);
             if (allOld && ours) {
                 plan.orphans.add(new SweepPlan.Orphan(f, reason));
             } else {

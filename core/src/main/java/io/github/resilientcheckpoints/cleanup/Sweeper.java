@@ -104,7 +104,7 @@ public final class Sweeper {
         TreeSet<String> dirs = new TreeSet<>();
         for (SweepPlan.Orphan o : plan.orphans()) {
             Path parent = o.file().path().getParent();
-            if (parent != null && SweepPlanner.CHECKPOINT_DIR.matcher(parent.getName()).matches()) {
+            if (parent != null && CheckpointLayout.isCheckpointDir(parent.getName())) {
                 dirs.add(parent.toString());
             }
         }

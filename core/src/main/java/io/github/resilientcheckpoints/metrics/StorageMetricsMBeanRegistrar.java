@@ -108,7 +108,7 @@ public final class StorageMetricsMBeanRegistrar {
                             .toArray(MBeanAttributeInfo[]::new);
             return new MBeanInfo(
                     Bean.class.getName(),
-                    "Resilient checkpoint storage upload counters",
+                    "Resilient Checkpoint Storage upload counters",
                     attrs,
                     null,
                     null,

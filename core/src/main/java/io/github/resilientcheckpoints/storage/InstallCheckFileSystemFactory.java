@@ -20,7 +20,8 @@ import org.slf4j.LoggerFactory;
  * there for a checkpoint storage factory, so a misplaced jar otherwise shows only as Flink's
  * "Cannot find configured state backend factory class" deep in a failed submission. Loaded by a
  * plugin class loader, this factory logs one ERROR naming the jar and saying to move it to {@code
- * lib/}. Loaded from {@code lib/} (the application class loader) it does nothing visible.
+ * lib/}. Loaded from {@code lib/} (the application class loader) it does nothing visible. Where the
+ * jar belongs is {@link InstallLayout}'s to say, shared with the cli's {@code doctor check}.
  *
  * <p>Flink registers it for the scheme {@value #SCHEME}, which no file system uses; opening a path
  * of that scheme fails with an explanation.
@@ -46,11 +47,16 @@ public final class InstallCheckFileSystemFactory implements FileSystemFactory {
         // Flink's plugin class loaders are component class loaders; lib/ and job jars never are.
         if (loader instanceof ComponentClassLoader && REPORTED.compareAndSet(false, true)) {
             LOG.error(
-                    "Resilient Checkpoint Storage is installed in Flink's plugins directory ({}), where Flink"
-                            + " loads jars only as file systems and never finds a checkpoint storage: jobs that set"
-                            + " 'execution.checkpointing.storage' to its factory fail with 'Cannot find configured"
-                            + " state backend factory class'. Remove this jar from plugins/ and move it to lib/ on"
-                            + " the JobManager and every TaskManager, then restart them.",
+                    "Resilient Checkpoint Storage is installed in Flink's "
+                            + InstallLayout.PLUGINS
+                            + " directory ({}), where "
+                            + InstallLayout.WHY_NOT_PLUGINS
+                            + ": jobs that set 'execution.checkpointing.storage' to its factory fail with"
+                            + " 'Cannot find configured state backend factory class'. Remove this jar from "
+                            + InstallLayout.PLUGINS
+                            + "/ and move it to "
+                            + InstallLayout.LIB
+                            + "/ on the JobManager and every TaskManager, then restart them.",
                     location());
         }
     }

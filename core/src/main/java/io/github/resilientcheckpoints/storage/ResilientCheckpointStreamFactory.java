@@ -58,7 +58,7 @@ public final class ResilientCheckpointStreamFactory implements CheckpointStreamF
     public List<StreamStateHandle> duplicate(
             List<StreamStateHandle> stateHandles, CheckpointedStateScope scope) {
         throw new IllegalArgumentException(
-                "Resilient checkpoint storage does not duplicate state handles (canFastDuplicate is false).");
+                "Resilient Checkpoint Storage does not duplicate state handles (canFastDuplicate is false).");
     }
 
     @Override

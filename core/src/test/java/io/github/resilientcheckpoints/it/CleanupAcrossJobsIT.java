@@ -3,9 +3,9 @@ package io.github.resilientcheckpoints.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
 import io.github.resilientcheckpoints.cleanup.JanitorAccess;
 import io.github.resilientcheckpoints.cleanup.MetadataReferences;
+import io.github.resilientcheckpoints.cleanup.OfflineCleanup;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
@@ -97,25 +97,25 @@ class CleanupAcrossJobsIT {
         age(aDir, THREE_DAYS_AGO);
         age(bDir, TWO_DAYS_AGO);
 
-        Run all = cleanup(root, "--older-than", "1 h");
-        assertThat(all.exit()).as(all.out() + all.err()).isZero();
+        Run all = cleanup(sweep(root));
+        assertThat(all.complete()).as(all.out()).isTrue();
         assertThat(all.out()).contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
-        Run retainOne = cleanup(root, "--retain", "1");
-        assertThat(retainOne.exit()).as(retainOne.out() + retainOne.err()).isZero();
+        Run retainOne = cleanup(sweep(root).retaining(1));
+        assertThat(retainOne.complete()).as(retainOne.out()).isTrue();
         assertThat(retainOne.out()).contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
-        Run jobOnly = cleanup(aDir + "/", "--retain", "1"); // as typed, with a trailing slash
-        assertThat(jobOnly.exit()).as(jobOnly.out() + jobOnly.err()).isZero();
+        Run jobOnly = cleanup(sweep(aDir + "/").retaining(1)); // as typed, with a trailing slash
+        assertThat(jobOnly.complete()).as(jobOnly.out()).isTrue();
         assertThat(jobOnly.out())
                 .contains("sibling directories included")
                 .contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
 
-        Run keepOne = cleanup(root, "--keep-jobs", "1");
-        assertThat(keepOne.exit()).as(keepOne.out() + keepOne.err()).isZero();
+        Run keepOne = cleanup(sweep(root).keepingJobs(1));
+        assertThat(keepOne.complete()).as(keepOne.out()).isTrue();
         assertThat(keepOne.out())
                 .contains("job " + a.toHexString() + " not swept whole")
                 .contains("referenced by job " + b.toHexString() + " chk-");
@@ -157,8 +157,8 @@ class CleanupAcrossJobsIT {
         Set<Path> needed = r.needed();
         age(aDir, THREE_DAYS_AGO);
 
-        Run honoured = cleanup(root, "--retain", "1", "--honour-root", otherRoot.toString());
-        assertThat(honoured.exit()).as(honoured.out() + honoured.err()).isZero();
+        Run honoured = cleanup(sweep(root).retaining(1).honouring(otherRoot.toString()));
+        assertThat(honoured.complete()).as(honoured.out()).isTrue();
         assertThat(honoured.out()).contains("referenced by job " + b.toHexString() + " chk-");
         assertAllExist(needed);
         CountingJob.verifyRestore(
@@ -187,11 +187,11 @@ class CleanupAcrossJobsIT {
         CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
         age(aDir, THREE_DAYS_AGO);
 
-        Run retainOne = cleanup(root, "--retain", "1");
-        assertThat(retainOne.exit()).as(retainOne.out() + retainOne.err()).isZero();
+        Run retainOne = cleanup(sweep(root).retaining(1));
+        assertThat(retainOne.complete()).as(retainOne.out()).isTrue();
         assertThat(retainOne.out()).contains("job " + b.toHexString() + " was restored from it");
-        Run keepOne = cleanup(root, "--keep-jobs", "1");
-        assertThat(keepOne.exit()).as(keepOne.out() + keepOne.err()).isZero();
+        Run keepOne = cleanup(sweep(root).keepingJobs(1));
+        assertThat(keepOne.complete()).as(keepOne.out()).isTrue();
         assertThat(keepOne.out()).contains("job " + a.toHexString() + " not swept whole");
         assertAllExist(restoredNeeds);
 
@@ -215,8 +215,8 @@ class CleanupAcrossJobsIT {
         }
         age(aDir, THREE_DAYS_AGO);
         age(bDir, TWO_DAYS_AGO);
-        Run after = cleanup(root, "--keep-jobs", "1");
-        assertThat(after.exit()).as(after.out() + after.err()).isZero();
+        Run after = cleanup(sweep(root).keepingJobs(1));
+        assertThat(after.complete()).as(after.out()).isTrue();
         assertThat(after.out()).doesNotContain("was restored from it");
         assertThat(restored.resolve("_metadata")).as(after.out()).doesNotExist();
         assertAllExist(bNeeds);
@@ -241,8 +241,8 @@ class CleanupAcrossJobsIT {
         Path beforeNewest = done.get(done.size() - 2);
         age(jobDir, TWO_DAYS_AGO);
 
-        Run run = cleanup(jobDir, "--retain", "1");
-        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        Run run = cleanup(sweep(jobDir).retaining(1));
+        assertThat(run.complete()).as(run.out()).isTrue();
         assertThat(run.out())
                 .contains("delete file:")
                 .contains(
@@ -333,25 +333,26 @@ class CleanupAcrossJobsIT {
         return new Restored(a, aDir, b, bDir, bCompleted, needed);
     }
 
-    private record Run(int exit, String out, String err) {}
+    private record Run(boolean complete, String out) {}
 
-    private static Run cleanup(Path dir, String... extra) throws Exception {
-        return cleanup(dir.toString(), extra);
+    /** Deletes what is older than an hour (every file the tests age). */
+    private static OfflineCleanup.Request sweep(Path dir) {
+        return sweep(dir.toString());
     }
 
-    private static Run cleanup(String dir, String... extra) throws Exception {
+    private static OfflineCleanup.Request sweep(String dir) {
+        return OfflineCleanup.Request.dryRun(dir, Duration.ofHours(1)).executing(true);
+    }
+
+    private static Run cleanup(OfflineCleanup.Request request) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit =
-                CleanupCommandAccess.run(
+        OfflineCleanup.Report report =
+                OfflineCleanup.run(
+                        request,
                         new FlinkFileSystemStore(),
-                        dir,
-                        true,
-                        extra,
-                        new PrintStream(out, true, StandardCharsets.UTF_8),
-                        new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(
-                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+                        System.currentTimeMillis(),
+                        new PrintStream(out, true, StandardCharsets.UTF_8));
+        return new Run(report.complete(), out.toString(StandardCharsets.UTF_8));
     }
 
     /** Restores from {@code checkpoint} exactly, then removes the verifying job's own directory. */

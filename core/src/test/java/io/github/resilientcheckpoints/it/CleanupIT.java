@@ -1,9 +1,10 @@
 package io.github.resilientcheckpoints.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
+import io.github.resilientcheckpoints.cleanup.OfflineCleanup;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
@@ -75,21 +76,22 @@ class CleanupIT {
         return conf;
     }
 
-    private record Run(int exit, String out, String err) {}
+    private record Run(boolean complete, String out) {}
 
-    private static Run cleanup(Path dir, boolean execute, String... extra) throws Exception {
+    /** The default grace for Flink's default checkpoint timeout: everything planted is older. */
+    private static OfflineCleanup.Request sweep(Path dir) {
+        return OfflineCleanup.Request.dryRun(dir.toString(), Duration.ofHours(1)).executing(true);
+    }
+
+    private static Run cleanup(OfflineCleanup.Request request) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int exit =
-                CleanupCommandAccess.run(
+        OfflineCleanup.Report report =
+                OfflineCleanup.run(
+                        request,
                         new FlinkFileSystemStore(),
-                        dir,
-                        execute,
-                        extra,
-                        new PrintStream(out, true, StandardCharsets.UTF_8),
-                        new PrintStream(err, true, StandardCharsets.UTF_8));
-        return new Run(
-                exit, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
+                        System.currentTimeMillis(),
+                        new PrintStream(out, true, StandardCharsets.UTF_8));
+        return new Run(report.complete(), out.toString(StandardCharsets.UTF_8));
     }
 
     @Test
@@ -127,8 +129,8 @@ class CleanupIT {
         Files.setLastModifiedTime(precious, TWO_DAYS_AGO);
         Path young = write(jobDir.resolve("shared/orphan-young"));
 
-        Run dry = cleanup(jobDir, false);
-        assertThat(dry.exit()).as(dry.out() + dry.err()).isZero();
+        Run dry = cleanup(sweep(jobDir).executing(false));
+        assertThat(dry.complete()).as(dry.out()).isTrue();
         assertThat(dry.out())
                 .contains("would delete file:" + ghost + " (3 bytes")
                 .contains("checkpoint 0 has no _metadata")
@@ -148,8 +150,8 @@ class CleanupIT {
         assertThat(ghost).exists();
         assertThat(oldOrphan).exists();
 
-        Run run = cleanup(jobDir, true);
-        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        Run run = cleanup(sweep(jobDir));
+        assertThat(run.complete()).as(run.out()).isTrue();
         assertThat(run.out()).contains("Deleted 3 files");
         assertThat(ghost).doesNotExist();
         assertThat(jobDir.resolve("chk-0")).doesNotExist();
@@ -176,8 +178,8 @@ class CleanupIT {
         write(jobDir.resolve("chk-5/_metadata"));
         Path shared = write(jobDir.resolve("shared/unreferenced"));
         Files.setLastModifiedTime(shared, TWO_DAYS_AGO);
-        Run run = cleanup(root, true);
-        assertThat(run.exit()).isEqualTo(1);
+        Run run = cleanup(sweep(root));
+        assertThat(run.complete()).isFalse();
         assertThat(run.out())
                 .contains("NOT SWEPT: Cannot read")
                 .contains(jobDir.resolve("chk-5/_metadata").toString())
@@ -191,15 +193,15 @@ class CleanupIT {
         write(jobDir.resolve("chk-5/_metadata"));
         Path plain = write(outside.resolve("notes/readme.txt")).getParent();
 
-        Run dotDot = cleanup(Paths.get(root + "/x/../" + jobDir.getFileName()), true);
-        assertThat(dotDot.exit()).isEqualTo(2);
-        assertThat(dotDot.err()).contains("Refusing path with '..' segments");
-        Run notCheckpoints = cleanup(plain, true);
-        assertThat(notCheckpoints.exit()).isEqualTo(2);
-        assertThat(notCheckpoints.err()).contains("not a Flink checkpoint directory");
-        Run single = cleanup(jobDir.resolve("chk-5"), true);
-        assertThat(single.exit()).isEqualTo(2);
-        assertThat(single.err()).contains("holds a _metadata itself");
+        assertThatThrownBy(() -> cleanup(sweep(Paths.get(root + "/x/../" + jobDir.getFileName()))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("Refusing path with '..' segments");
+        assertThatThrownBy(() -> cleanup(sweep(plain)))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("not a Flink checkpoint directory");
+        assertThatThrownBy(() -> cleanup(sweep(jobDir.resolve("chk-5"))))
+                .isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining("holds a _metadata itself");
         assertThat(jobDir.resolve("chk-5/_metadata")).exists();
         assertThat(plain.resolve("readme.txt")).exists();
     }
@@ -213,8 +215,8 @@ class CleanupIT {
         Files.setLastModifiedTime(oldFile, TWO_DAYS_AGO);
         Files.setLastModifiedTime(oldChk, TWO_DAYS_AGO);
         Path newFile = write(newJob.resolve("shared/y"));
-        Run run = cleanup(root, true, "--keep-jobs", "1");
-        assertThat(run.exit()).as(run.out() + run.err()).isZero();
+        Run run = cleanup(sweep(root).keepingJobs(1));
+        assertThat(run.complete()).as(run.out()).isTrue();
         assertThat(run.out()).contains("is not among the newest 1 jobs");
         assertThat(oldFile).doesNotExist();
         assertThat(oldChk).doesNotExist();

@@ -3,8 +3,9 @@ package io.github.resilientcheckpoints.hdfs;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
+import io.github.resilientcheckpoints.cleanup.CleanupSettings;
 import io.github.resilientcheckpoints.cleanup.MetadataReferences;
+import io.github.resilientcheckpoints.cleanup.OfflineCleanup;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
@@ -18,6 +19,7 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Set;
 import org.apache.flink.api.common.JobID;
+import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.FileSystem;
 import org.apache.flink.core.fs.Path;
@@ -103,17 +105,20 @@ class HdfsCleanupIT {
         try (CheckpointStore store =
                 CheckpointStores.forRoot(URI.create("hdfs:///flink/ckpt"), operator)) {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            int exit =
-                    CleanupCommandAccess.run(
+            OfflineCleanup.Report report =
+                    OfflineCleanup.run(
+                            OfflineCleanup.Request.dryRun(
+                                            "hdfs:///flink/ckpt",
+                                            CleanupSettings.defaultGrace(
+                                                    operator.get(
+                                                            CheckpointingOptions
+                                                                    .CHECKPOINTING_TIMEOUT)))
+                                    .executing(true),
                             store,
-                            "hdfs:///flink/ckpt",
-                            true,
-                            new String[0],
-                            operator,
-                            new PrintStream(out, true, StandardCharsets.UTF_8),
-                            System.err);
+                            System.currentTimeMillis(),
+                            new PrintStream(out, true, StandardCharsets.UTF_8));
             String printed = out.toString(StandardCharsets.UTF_8);
-            assertThat(exit).as(printed).isZero();
+            assertThat(report.complete()).as(printed).isTrue();
             assertThat(printed).contains("planted-orphan");
             for (String key : referenced) {
                 assertThat(printed).doesNotContain(URI.create(key).getPath());

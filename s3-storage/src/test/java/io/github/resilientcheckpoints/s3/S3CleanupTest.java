@@ -3,7 +3,7 @@ package io.github.resilientcheckpoints.s3;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
-import io.github.resilientcheckpoints.cleanup.CleanupCommandAccess;
+import io.github.resilientcheckpoints.cleanup.OfflineCleanup;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.cleanup.SweepPlanner;
 import io.github.resilientcheckpoints.cleanup.Sweeper;
@@ -12,6 +12,7 @@ import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -64,16 +65,16 @@ class S3CleanupTest {
         Thread.sleep(1100); // S3 times have second granularity; the grace below is one second
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        int exit =
-                CleanupCommandAccess.run(
+        OfflineCleanup.Report report =
+                OfflineCleanup.run(
+                        OfflineCleanup.Request.dryRun(
+                                        "s3://" + BUCKET + "/" + JOB, Duration.ofSeconds(1))
+                                .executing(true),
                         store,
-                        "s3://" + BUCKET + "/" + JOB,
-                        true,
-                        new String[] {"--older-than", "1 s", "--allow-grace-below-timeout"},
-                        new PrintStream(out, true, StandardCharsets.UTF_8),
-                        System.err);
+                        System.currentTimeMillis(),
+                        new PrintStream(out, true, StandardCharsets.UTF_8));
         String printed = out.toString(StandardCharsets.UTF_8);
-        assertThat(exit).as(printed).isZero();
+        assertThat(report.complete()).as(printed).isTrue();
         assertThat(printed)
                 .contains("delete s3://" + BUCKET + "/" + JOB + "/chk-3/abandoned-state")
                 .contains("delete s3://" + BUCKET + "/" + JOB + "/shared/unreferenced")

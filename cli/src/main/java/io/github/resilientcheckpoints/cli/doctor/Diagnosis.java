@@ -396,8 +396,8 @@ public final class Diagnosis {
                         completed.size(),
                         first.id(),
                         last.id(),
-                        Preflight.bytes(first.stateSize()),
-                        Preflight.bytes(last.stateSize()),
+                        Units.bytes(first.stateSize()),
+                        Units.bytes(last.stateSize()),
                         (double) last.stateSize() / first.stateSize());
         String fix =
                 fullSnapshots(last)

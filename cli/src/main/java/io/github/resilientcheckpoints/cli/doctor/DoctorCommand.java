@@ -1,7 +1,10 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import io.github.resilientcheckpoints.cli.FlinkFileSystems;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
+import io.github.resilientcheckpoints.storage.InstallLayout;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URISyntaxException;
 import java.nio.file.Path;
@@ -13,8 +16,6 @@ import java.util.List;
 import java.util.Map;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.configuration.GlobalConfiguration;
-import org.apache.flink.core.fs.FileSystem;
-import org.apache.flink.core.plugin.PluginUtils;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ArrayNode;
 import org.apache.flink.shaded.jackson2.com.fasterxml.jackson.databind.node.ObjectNode;
 import org.apache.flink.util.TimeUtils;
@@ -29,7 +30,8 @@ public final class DoctorCommand {
                     + "            back, delete a probe with the configured credentials), each spill directory's free\n"
                     + "            space against floor and quota, the jar's place (lib/ vs plugins/), the Flink version.\n"
                     + "            Configuration: <conf dir>/config.yaml (default $FLINK_CONF_DIR) plus -D options;\n"
-                    + "            lib/ and plugins/ of $FLINK_HOME, else of the conf dir's parent.\n"
+                    + "            lib/ of $FLINK_HOME, else of the conf dir's parent; plugins/ likewise unless\n"
+                    + "            $FLINK_PLUGINS_DIR is set.\n"
                     + "  diagnose  reads the job's checkpoint history, per-subtask numbers and our counters from Flink's\n"
                     + "            REST API (e.g. http://jobmanager:8081) and names the likely cause of every failed or\n"
                     + "            slow checkpoint with its numbers and one change. <job-id>: default the running job.\n"
@@ -75,7 +77,8 @@ public final class DoctorCommand {
         return run(args, out, err, System.getenv());
     }
 
-    private static int check(List<String> args, PrintStream out, Map<String, String> env) {
+    private static int check(List<String> args, PrintStream out, Map<String, String> env)
+            throws IOException {
         Configuration dynamic = new Configuration();
         String confDir = null;
         boolean json = false;
@@ -111,14 +114,17 @@ public final class DoctorCommand {
                 return printFindings(findings, json, out);
             }
         }
-        String home = env.get("FLINK_HOME");
-        Path distribution =
-                home != null
-                        ? Paths.get(home)
-                        : confDir != null ? Paths.get(confDir).toAbsolutePath().getParent() : null;
-        FileSystem.initialize(conf, PluginUtils.createPluginManagerFromRootFolder(conf));
+        Path confPath = confDir == null ? null : Paths.get(confDir);
+        Path plugins = InstallLayout.pluginsDir(env, confPath);
+        FlinkFileSystems.initialize(conf, plugins);
         findings.addAll(
-                new Preflight(conf, distribution, codeSource(), FreeSpaceProbe.FILE_STORE).run());
+                new Preflight(
+                                conf,
+                                InstallLayout.libDir(env, confPath),
+                                plugins,
+                                codeSource(),
+                                FreeSpaceProbe.FILE_STORE)
+                        .run());
         return printFindings(findings, json, out);
     }
 

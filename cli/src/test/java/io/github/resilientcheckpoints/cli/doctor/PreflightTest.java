@@ -3,7 +3,6 @@ package io.github.resilientcheckpoints.cli.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
-import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +13,6 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import org.apache.flink.configuration.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -35,15 +33,14 @@ class PreflightTest {
     }
 
     /**
-     * A Flink distribution: conf/config.yaml with the given lines, lib/ with our jar and caffeine.
+     * A Flink distribution: conf/config.yaml with the given lines, lib/ with the jar to install.
      */
     private Path distribution(String... yaml) throws Exception {
         Path home = tmp.resolve("flink");
         Files.createDirectories(home.resolve("conf"));
         Files.createDirectories(home.resolve("lib"));
         Files.createDirectories(home.resolve("plugins"));
-        Files.write(home.resolve("lib/resilient-checkpoint-storage-core-0.1.0.jar"), new byte[0]);
-        Files.write(home.resolve("lib/caffeine-3.2.4.jar"), new byte[0]);
+        Files.write(home.resolve("lib/resilient-checkpoint-storage-0.1.0.jar"), new byte[0]);
         List<String> lines =
                 new ArrayList<>(
                         List.of(
@@ -90,7 +87,7 @@ class PreflightTest {
         assertThat(run.lines("OK", "jar-location"))
                 .singleElement()
                 .asString()
-                .contains("resilient-checkpoint-storage-core-0.1.0.jar");
+                .contains("resilient-checkpoint-storage-0.1.0.jar");
         assertThat(run.lines("OK", "config")).hasSize(1);
         assertThat(run.lines("OK", "checkpoint-root"))
                 .singleElement()
@@ -241,8 +238,7 @@ class PreflightTest {
                         .resolve("resilient-checkpoint-storage-core-0.1.0.jar");
         Files.write(plugin, new byte[0]);
         List<Finding> findings =
-                new Preflight(new Configuration(), home, plugin, FreeSpaceProbe.FILE_STORE)
-                        .jarPlacement();
+                new JarPlacementCheck(home.resolve("lib"), home.resolve("plugins"), plugin).run();
         assertThat(findings)
                 .singleElement()
                 .satisfies(
@@ -252,12 +248,11 @@ class PreflightTest {
                             assertThat(f.fix()).contains("lib/");
                         });
         List<Finding> fromLib =
-                new Preflight(
-                                new Configuration(),
-                                home,
-                                Paths.get("/opt/cli.jar"),
-                                FreeSpaceProbe.FILE_STORE)
-                        .jarPlacement();
+                new JarPlacementCheck(
+                                home.resolve("lib"),
+                                home.resolve("plugins"),
+                                Paths.get("/opt/cli.jar"))
+                        .run();
         assertThat(fromLib)
                 .anySatisfy(
                         f -> {

@@ -1,4 +1,4 @@
-package io.github.resilientcheckpoints.cleanup;
+package io.github.resilientcheckpoints.cli.cleanup;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -11,12 +11,16 @@ import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-/** What the cleanup command refuses, and how it says so; nothing is deleted when it refuses. */
+/**
+ * What the cleanup command line refuses, and how it says so; nothing is deleted when it refuses.
+ */
 class CleanupCommandTest {
 
     static final FileTime TWO_DAYS_AGO = FileTime.from(Instant.now().minus(Duration.ofDays(2)));
@@ -28,13 +32,14 @@ class CleanupCommandTest {
     private Run cleanup(Configuration conf, String... extra) throws Exception {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
+        List<String> args = new ArrayList<>(List.of(root.toString(), "--execute"));
+        args.addAll(List.of(extra));
         int exit =
-                CleanupCommandAccess.run(
-                        new FlinkFileSystemStore(),
-                        root.toString(),
-                        true,
-                        extra,
+                CleanupCommand.run(
+                        args.toArray(String[]::new),
                         conf,
+                        new FlinkFileSystemStore(),
+                        System.currentTimeMillis(),
                         new PrintStream(out, true, StandardCharsets.UTF_8),
                         new PrintStream(err, true, StandardCharsets.UTF_8));
         return new Run(
