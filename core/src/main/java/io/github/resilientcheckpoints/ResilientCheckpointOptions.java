@@ -15,8 +15,8 @@ import org.apache.flink.configuration.description.Description;
  * execution.checkpointing.dir}, {@code execution.checkpointing.data-inline-threshold}, {@code
  * execution.checkpointing.write-buffer-size}) and keep Flink's meaning.
  *
- * <p>Values are checked by {@code ResilientSettings.fromConfig} when the job starts; the README's
- * configuration table is generated from this class and a test fails when it is stale.
+ * <p>Values are checked by {@code ResilientSettings.fromConfig} when the job starts; the table in
+ * docs/configuration.md is generated from this class and a test fails when it is stale.
  */
 public final class ResilientCheckpointOptions {
 

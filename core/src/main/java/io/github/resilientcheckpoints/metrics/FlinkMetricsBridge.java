@@ -11,8 +11,8 @@ import org.apache.flink.metrics.MetricGroup;
  * Publishes a runtime's counters in Flink's metric system, under {@code
  * <group>.resilientCheckpoints}, once per group. Flink hands a checkpoint storage a metric group on
  * exactly one path: {@code toFileMergingStorage(manager, environment)}, called for every task when
- * file merging is enabled; the storage uses the TaskManager's group from there (see the README's
- * Metrics section).
+ * file merging is enabled; the storage uses the TaskManager's group from there (see
+ * docs/metrics.md).
  */
 public final class FlinkMetricsBridge {
 

@@ -334,7 +334,7 @@ public final class StorageMetrics implements StoreRequestListener {
 
     /**
      * Every counter by its metric name, in a stable order: the single list the JMX bean and the
-     * Flink metric bridge both publish, and the README documents.
+     * Flink metric bridge both publish, and docs/metrics.md documents.
      */
     public Map<String, Long> snapshot() {
         Map<String, Long> m = new LinkedHashMap<>();

@@ -29,20 +29,6 @@ public record SpillLimits(
         long memoryBudgetBytes)
         implements Serializable {
 
-    /**
-     * The former nested enum, now {@link SpillFallback} (the options class must not depend on this
-     * package). Its constants stay here until the callers that still name them move over.
-     *
-     * @deprecated use {@link SpillFallback}
-     */
-    @Deprecated
-    public static final class FallbackPolicy {
-        public static final SpillFallback MEMORY = SpillFallback.MEMORY;
-        public static final SpillFallback FAIL = SpillFallback.FAIL;
-
-        private FallbackPolicy() {}
-    }
-
     public SpillLimits {
         if (floorBytes < 0
                 || floorFraction < 0

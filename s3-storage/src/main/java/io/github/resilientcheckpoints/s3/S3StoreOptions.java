@@ -92,7 +92,7 @@ public final class S3StoreOptions {
                     .withDescription(
                             "Parts of one file uploaded at the same time (each on its own"
                                     + " connection). 16: one connection to S3 carries roughly 10-40 MB/s, so fewer parts"
-                                    + " leave a large file bound by per-connection bandwidth (see the README's S3"
+                                    + " leave a large file bound by per-connection bandwidth (see jmh/README.md, S3"
                                     + " benchmark); the shared part threads (4 x this) serve at most this many parts of"
                                     + " one file at a time.");
 

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import io.github.resilientcheckpoints.s3.S3StoreOptions;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CheckpointStores;
 import io.github.resilientcheckpoints.store.UploadSource;
@@ -119,12 +120,20 @@ final class CheckpointRootCheck implements PreflightCheck {
     }
 
     private static String fixFor(URI root) {
-        String scheme =
+        String given =
                 root.getScheme() == null ? "file" : root.getScheme().toLowerCase(Locale.ROOT);
+        // The canonical spelling, as the store provider serving the scheme lists it (s3a -> s3).
+        List<String> spellings = CheckpointStores.spellingsOf(given);
+        String scheme = spellings.isEmpty() ? given : spellings.get(0);
         return switch (scheme) {
-            case "s3", "s3a", "s3p" ->
-                    "create the bucket, and let the configured credentials (s3.access-key or the"
-                            + " instance role) PutObject, GetObject and DeleteObject under it; check s3.endpoint and s3.region";
+            case "s3" ->
+                    "create the bucket, and let the configured credentials ("
+                            + S3StoreOptions.ACCESS_KEY.key()
+                            + " or the instance role) PutObject, GetObject and DeleteObject under it;"
+                            + " check "
+                            + S3StoreOptions.ENDPOINT.key()
+                            + " and "
+                            + S3StoreOptions.REGION.key();
             case "hdfs" ->
                     "create the directory (hdfs dfs -mkdir -p) writable by the Flink user; check"
                             + " fs.defaultFS and that Hadoop is on the classpath";

@@ -69,7 +69,7 @@ final class ConfigKeysCheck implements PreflightCheck {
                                 "cannot read '" + key + "': " + rootMessage(e, redactor),
                                 "give '"
                                         + option.key()
-                                        + "' a value of its type (see the README's Configuration table)"));
+                                        + "' a value of its type (see docs/configuration.md)"));
             }
         }
         if (!findings.isEmpty()) {

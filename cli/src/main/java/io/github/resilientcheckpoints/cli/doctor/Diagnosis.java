@@ -5,6 +5,7 @@ import io.github.resilientcheckpoints.cli.doctor.Cause.Kind;
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Checkpoint;
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Subtask;
 import io.github.resilientcheckpoints.cli.doctor.JobStats.Vertex;
+import io.github.resilientcheckpoints.s3.S3StoreOptions;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -340,7 +341,8 @@ public final class Diagnosis {
             long limit = job.counters().getOrDefault("throttleConcurrencyLimit", 0L);
             if (limit == 1) {
                 fix =
-                        "s3.entropy.key: _entropy_, with _entropy_ in "
+                        S3StoreOptions.ENTROPY_KEY.key()
+                                + ": _entropy_, with _entropy_ in "
                                 + CheckpointingOptions.CHECKPOINTS_DIRECTORY.key()
                                 + " (the store throttles even one upload at a time; S3 limits requests per prefix)";
             } else {

@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
+import io.github.resilientcheckpoints.SpillFallback;
 import io.github.resilientcheckpoints.spill.FreeSpaceProbe;
 import io.github.resilientcheckpoints.spill.SpillLimits;
 import java.io.IOException;
@@ -85,7 +86,7 @@ final class SpillCheck implements PreflightCheck {
                                 numbers
                                         + ": below the floor, nothing spills here (streams fall back"
                                         + " to "
-                                        + (limits.fallback() == SpillLimits.FallbackPolicy.MEMORY
+                                        + (limits.fallback() == SpillFallback.MEMORY
                                                 ? "memory, up to "
                                                         + Units.bytes(limits.memoryBudgetBytes())
                                                 : "failing the checkpoint")
