@@ -8,7 +8,6 @@ import java.lang.reflect.Modifier;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -73,7 +72,7 @@ class ConfigKeysInMessagesTest {
 
     private static final Pattern QUOTED = Pattern.compile("\"([^\"]*)\"");
 
-    private final Path root = repositoryRoot();
+    private final Path root = ConfigDocsTest.repositoryRoot();
 
     @Test
     void everyKeyNamedInAMessageExistsAndComesFromItsOption() throws IOException {
@@ -253,17 +252,6 @@ class ConfigKeysInMessagesTest {
         }
         assertThat(files).as("main sources under %s", root).isNotEmpty();
         return files;
-    }
-
-    /** The repository: the directory holding {@code .ci/run} (core-flink1.20 runs from its own). */
-    private static Path repositoryRoot() {
-        for (Path dir = Paths.get("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            if (Files.isRegularFile(dir.resolve(".ci/run"))) {
-                return dir;
-            }
-        }
-        throw new IllegalStateException(
-                "no directory with .ci/run above " + Paths.get("").toAbsolutePath());
     }
 
     /** A string literal (escapes left as written) and the line it starts on. */

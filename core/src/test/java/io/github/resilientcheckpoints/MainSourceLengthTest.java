@@ -6,7 +6,6 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.Paths;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
@@ -32,7 +31,7 @@ class MainSourceLengthTest {
 
     @Test
     void noMainSourceFileIsLongerThanTheLimitWithoutSayingWhy() throws IOException {
-        Path root = repositoryRoot();
+        Path root = ConfigDocsTest.repositoryRoot();
         List<String> tooLong = new ArrayList<>();
         Set<String> pendingTooLong = new TreeSet<>();
         for (Path file : mainSources(root)) {
@@ -90,16 +89,5 @@ class MainSourceLengthTest {
         }
         assertThat(files).as("main sources under %s", root).isNotEmpty();
         return files;
-    }
-
-    /** The repository: the directory holding {@code .ci/run} (core-flink1.20 runs from its own). */
-    private static Path repositoryRoot() {
-        for (Path dir = Paths.get("").toAbsolutePath(); dir != null; dir = dir.getParent()) {
-            if (Files.isRegularFile(dir.resolve(".ci/run"))) {
-                return dir;
-            }
-        }
-        throw new IllegalStateException(
-                "no directory with .ci/run above " + Paths.get("").toAbsolutePath());
     }
 }

@@ -135,22 +135,23 @@ public final class CleanupCommand {
                 confDir != null
                         ? GlobalConfiguration.loadConfiguration(confDir)
                         : new Configuration();
-        Options options;
-        OfflineCleanup.Request request;
-        try {
-            options = parse(args, conf);
-            request = options.request();
-        } catch (RuntimeException e) {
-            err.println("cleanup: " + e.getMessage());
-            err.println(USAGE);
+        Parsed parsed = parseOrExplain(args, conf, err);
+        if (parsed == null) {
             return 2;
         }
         FlinkFileSystems.initialize(
                 conf,
                 InstallLayout.pluginsDir(
                         System.getenv(), confDir == null ? null : Paths.get(confDir)));
-        try (CheckpointStore store = CheckpointStores.forRoot(request.dir().toUri(), conf)) {
-            return run(options, request, store, System.currentTimeMillis(), out, err);
+        try (CheckpointStore store =
+                CheckpointStores.forRoot(parsed.request().dir().toUri(), conf)) {
+            return run(
+                    parsed.options(),
+                    parsed.request(),
+                    store,
+                    System.currentTimeMillis(),
+                    out,
+                    err);
         }
     }
 
@@ -163,17 +164,26 @@ public final class CleanupCommand {
             PrintStream out,
             PrintStream err)
             throws Exception {
-        Options options;
-        OfflineCleanup.Request request;
+        Parsed parsed = parseOrExplain(args, conf, err);
+        if (parsed == null) {
+            return 2;
+        }
+        return run(parsed.options(), parsed.request(), store, now, out, err);
+    }
+
+    /** A command line and the request it makes. */
+    private record Parsed(Options options, OfflineCleanup.Request request) {}
+
+    /** The parsed command line, or null once the error and the usage are printed to {@code err}. */
+    private static Parsed parseOrExplain(String[] args, Configuration conf, PrintStream err) {
         try {
-            options = parse(args, conf);
-            request = options.request();
+            Options options = parse(args, conf);
+            return new Parsed(options, options.request());
         } catch (RuntimeException e) {
             err.println("cleanup: " + e.getMessage());
             err.println(USAGE);
-            return 2;
+            return null;
         }
-        return run(options, request, store, now, out, err);
     }
 
     private static int run(

@@ -154,52 +154,47 @@ class MetadataWriterTest {
     @Test
     void aHangingAttemptIsInterruptedAndAwaitedBeforeTheNextOne() throws Exception {
         ScriptedStore store = new ScriptedStore().thenHang();
-        Path target = target();
         byte[] data = bytes(5000);
-        RetryPolicy policy =
-                new RetryPolicy(
-                        5, Duration.ofMillis(1), Duration.ofMillis(10), Duration.ofMillis(200));
-        ExecutorService attempts = Executors.newCachedThreadPool();
-        try {
-            MetadataWriter writer =
-                    new MetadataWriter(
-                            store,
-                            policy,
-                            Ticker.SYSTEM,
-                            Sleeper.SYSTEM,
-                            () -> 0.5,
-                            metrics,
-                            Redactor.NONE,
-                            attempts,
-                            Long.MAX_VALUE);
-            long start = System.nanoTime();
-            writer.write(data, target, System.nanoTime() + TimeUnit.SECONDS.toNanos(20));
-            assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(10_000);
-        } finally {
-            attempts.shutdownNow();
-            assertThat(attempts.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
-        }
+        long start = System.nanoTime();
+        writeOnAttemptThreads(
+                store,
+                Duration.ofMillis(200),
+                Long.MAX_VALUE,
+                data,
+                System.nanoTime() + TimeUnit.SECONDS.toNanos(20));
+        assertThat(TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start)).isLessThan(10_000);
         assertThat(store.attempts()).isEqualTo(2);
         assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
     }
 
     /**
-     * A first attempt the store never answers, under the JobManager's bound (1 s here, 5 s by
+     * A first attempt the store never answers, under the JobManager's bound (4 s here, 5 s by
      * default) and a per-attempt timeout far longer (3 min, the default): the attempt gets half of
      * the bound, not all of it, so a second attempt still fits and writes the file.
      */
     @Test
     void aHangingFirstAttemptLeavesTimeForAnotherWithinTheJobManagerBound() throws Exception {
         ScriptedStore store = new ScriptedStore().thenHang();
-        Path target = target();
         byte[] data = bytes(5000);
+        writeOnAttemptThreads(
+                store, Duration.ofMinutes(3), TimeUnit.SECONDS.toNanos(4), data, Long.MAX_VALUE);
+        assertThat(store.attempts()).isEqualTo(2);
+        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
+    }
+
+    /** Writes {@code data} to the target with attempts on their own threads and the real clock. */
+    private void writeOnAttemptThreads(
+            ScriptedStore store,
+            Duration attemptTimeout,
+            long maxBlockingNanos,
+            byte[] data,
+            long deadlineNanos)
+            throws Exception {
         RetryPolicy policy =
-                new RetryPolicy(
-                        5, Duration.ofMillis(1), Duration.ofMillis(10), Duration.ofMinutes(3));
+                new RetryPolicy(5, Duration.ofMillis(1), Duration.ofMillis(10), attemptTimeout);
         ExecutorService attempts = Executors.newCachedThreadPool();
         try {
-            MetadataWriter writer =
-                    new MetadataWriter(
+            new MetadataWriter(
                             store,
                             policy,
                             Ticker.SYSTEM,
@@ -208,14 +203,12 @@ class MetadataWriterTest {
                             metrics,
                             Redactor.NONE,
                             attempts,
-                            TimeUnit.SECONDS.toNanos(4));
-            writer.write(data, target, Long.MAX_VALUE);
+                            maxBlockingNanos)
+                    .write(data, target(), deadlineNanos);
         } finally {
             attempts.shutdownNow();
             assertThat(attempts.awaitTermination(10, TimeUnit.SECONDS)).isTrue();
         }
-        assertThat(store.attempts()).isEqualTo(2);
-        assertThat(Files.readAllBytes(dir.resolve("chk-7/_metadata"))).isEqualTo(data);
     }
 
     @Test
