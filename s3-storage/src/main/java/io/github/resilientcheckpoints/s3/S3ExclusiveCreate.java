@@ -4,8 +4,6 @@ import io.github.resilientcheckpoints.store.UploadSource;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.util.concurrent.atomic.AtomicInteger;
-import software.amazon.awssdk.core.sync.RequestBody;
-import software.amazon.awssdk.services.s3.model.ChecksumAlgorithm;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
@@ -46,7 +44,13 @@ final class S3ExclusiveCreate {
         try {
             try {
                 if (routes.isSmall(source)) {
-                    putIfAbsent(source, bucket, key, sent);
+                    routes.putObject(
+                            "PutObject (If-None-Match: *)",
+                            source,
+                            bucket,
+                            key,
+                            "*",
+                            sent::incrementAndGet);
                 } else {
                     routes.multipart(source, location, sent);
                 }
@@ -90,32 +94,5 @@ final class S3ExclusiveCreate {
         return S3Failures.statusCode(answer) == 412
                 || "PreconditionFailed".equals(code)
                 || "ConditionalRequestConflict".equals(code);
-    }
-
-    private void putIfAbsent(UploadSource source, String bucket, String key, AtomicInteger sent)
-            throws IOException {
-        context.retries()
-                .send(
-                        "PutObject (If-None-Match: *)",
-                        bucket,
-                        key,
-                        S3RequestRetries.Payload.OBJECT_BYTES,
-                        o -> {
-                            sent.incrementAndGet();
-                            context.requests().dataRequestSent();
-                            return context.client()
-                                    .putObject(
-                                            b ->
-                                                    b.bucket(bucket)
-                                                            .key(key)
-                                                            .overrideConfiguration(o)
-                                                            .ifNoneMatch("*")
-                                                            .checksumAlgorithm(
-                                                                    ChecksumAlgorithm.CRC32_C),
-                                            RequestBody.fromContentProvider(
-                                                    () -> S3RequestBodies.open(source),
-                                                    source.length(),
-                                                    "application/octet-stream"));
-                        });
     }
 }

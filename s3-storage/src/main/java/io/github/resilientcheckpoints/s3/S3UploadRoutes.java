@@ -37,27 +37,7 @@ final class S3UploadRoutes {
         boolean done = false;
         Throwable failure = null;
         try {
-            context.retries()
-                    .send(
-                            "PutObject",
-                            bucket,
-                            key,
-                            S3RequestRetries.Payload.OBJECT_BYTES,
-                            o -> {
-                                context.requests().dataRequestSent();
-                                return context.client()
-                                        .putObject(
-                                                b ->
-                                                        b.bucket(bucket)
-                                                                .key(key)
-                                                                .overrideConfiguration(o)
-                                                                .checksumAlgorithm(
-                                                                        ChecksumAlgorithm.CRC32_C),
-                                                RequestBody.fromContentProvider(
-                                                        () -> S3RequestBodies.open(source),
-                                                        source.length(),
-                                                        "application/octet-stream"));
-                            });
+            putObject("PutObject", source, bucket, key, null, () -> {});
             done = true;
         } catch (IOException | RuntimeException | Error e) {
             failure = e;
@@ -68,6 +48,44 @@ final class S3UploadRoutes {
                 S3Cleanup.suppress(failure, context.cleanup().deleteQuietly(bucket, key));
             }
         }
+    }
+
+    /**
+     * One PutObject of the whole {@code source} (CRC32C, bounded by the caller's attempt deadline),
+     * resent alone by the request retries; {@code eachSend} runs before every send. With {@code
+     * ifNoneMatch} ({@code "*"}) S3 writes only where no object exists.
+     */
+    void putObject(
+            String operation,
+            UploadSource source,
+            String bucket,
+            String key,
+            @Nullable String ifNoneMatch,
+            Runnable eachSend)
+            throws IOException {
+        context.retries()
+                .send(
+                        operation,
+                        bucket,
+                        key,
+                        S3RequestRetries.Payload.OBJECT_BYTES,
+                        o -> {
+                            eachSend.run();
+                            context.requests().dataRequestSent();
+                            return context.client()
+                                    .putObject(
+                                            b ->
+                                                    b.bucket(bucket)
+                                                            .key(key)
+                                                            .overrideConfiguration(o)
+                                                            .ifNoneMatch(ifNoneMatch)
+                                                            .checksumAlgorithm(
+                                                                    ChecksumAlgorithm.CRC32_C),
+                                            RequestBody.fromContentProvider(
+                                                    () -> S3RequestBodies.open(source),
+                                                    source.length(),
+                                                    "application/octet-stream"));
+                        });
     }
 
     /**
