@@ -37,25 +37,35 @@ class S3MetadataRetryIT {
 
     @TempDir Path spill;
 
-    private static S3Server server;
+    private static ProxiedS3 s3;
     private static FaultProxy proxy;
 
     @BeforeAll
     static void start() throws Exception {
-        server = new S3Server();
-        server.createBucket(BUCKET);
-        proxy = new FaultProxy(server.endpoint());
+        s3 = new ProxiedS3(BUCKET);
+        proxy = s3.proxy;
         FlinkS3.initialize(FlinkS3.config(proxy.endpoint()));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (proxy != null) {
-            proxy.close();
+        if (s3 != null) {
+            s3.close();
         }
-        if (server != null) {
-            server.close();
-        }
+    }
+
+    /**
+     * The counting job on the faulty S3, checkpointing under {@code dir}, with its own spill dir.
+     */
+    private Configuration jobConfig(String dir) {
+        Configuration conf =
+                CountingJob.config(
+                        ResilientCheckpointStorageFactory.class.getName(),
+                        "hashmap",
+                        "s3://" + BUCKET + "/" + dir);
+        conf.addAll(FlinkS3.config(proxy.endpoint()));
+        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        return conf;
     }
 
     private static StorageMetrics metrics() {
@@ -65,13 +75,7 @@ class S3MetadataRetryIT {
     @Test
     void jobKeepsRunningWhenHalfOfTheMetadataUploadsAreThrottled(
             @InjectMiniCluster MiniCluster cluster) throws Exception {
-        Configuration conf =
-                CountingJob.config(
-                        ResilientCheckpointStorageFactory.class.getName(),
-                        "hashmap",
-                        "s3://" + BUCKET + "/job-m");
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        Configuration conf = jobConfig("job-m");
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
@@ -126,13 +130,7 @@ class S3MetadataRetryIT {
     @Test
     void aMetadataWriteNeverAnsweredIsResentWithinTheJobManagerBound(
             @InjectMiniCluster MiniCluster cluster) throws Exception {
-        Configuration conf =
-                CountingJob.config(
-                        ResilientCheckpointStorageFactory.class.getName(),
-                        "hashmap",
-                        "s3://" + BUCKET + "/job-hung");
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        Configuration conf = jobConfig("job-hung");
         proxy.inject(
                 FaultProxy.Fault.of(FaultProxy.Shape.NO_ANSWER),
                 line -> line.startsWith("PUT ") && line.contains("/_metadata"),
