@@ -17,13 +17,13 @@ import io.github.resilientcheckpoints.storage.WorkerServices;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
+import io.github.resilientcheckpoints.testing.SmallDisk;
 import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.Paths;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -71,12 +71,12 @@ class SmallDiskIT {
 
     @BeforeEach
     void smallDisk() throws IOException {
-        String env = System.getenv("RCS_SMALL_DISK");
+        java.util.Optional<java.nio.file.Path> small = SmallDisk.location();
         assumeTrue(
-                env != null && !env.isBlank(),
+                small.isPresent(),
                 "RCS_SMALL_DISK is not set: these tests need a small mounted file system (.ci/run mounts"
                         + " a 64 MiB tmpfs when run as root)");
-        disk = Paths.get(env);
+        disk = small.get();
         assumeTrue(
                 Files.getFileStore(disk).getTotalSpace() <= 256 * MB,
                 "RCS_SMALL_DISK must be a small file system (<= 256 MiB), is "

@@ -3,6 +3,7 @@ package io.github.resilientcheckpoints.cli.doctor;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import io.github.resilientcheckpoints.testing.SmallDisk;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -203,11 +204,11 @@ class PreflightTest {
 
     @Test
     void aSmallRealDiskBelowTheFloorFails() throws Exception {
-        String small = System.getenv("RCS_SMALL_DISK");
+        java.util.Optional<Path> small = SmallDisk.location();
         assumeTrue(
-                small != null && Files.isDirectory(Paths.get(small)),
+                small.isPresent(),
                 "RCS_SMALL_DISK (a small tmpfs, mounted by .ci/run as root) is not set");
-        Path dir = Paths.get(small).resolve("doctor-" + System.nanoTime());
+        Path dir = small.get().resolve("doctor-" + System.nanoTime());
         Run run =
                 check(
                         distribution(),
