@@ -62,6 +62,7 @@ final class S3ServerProcess implements AutoCloseable {
                                 List.of(
                                         java,
                                         "-Xmx256m",
+                                        "-Djava.io.tmpdir=" + home,
                                         "-cp",
                                         System.getProperty("java.class.path"),
                                         "org.gaul.s3proxy.Main",

@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.cluster;
 
 import java.io.File;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.URI;
@@ -263,11 +264,22 @@ final class StandaloneCluster implements AutoCloseable {
         command.addAll(Arrays.asList(jvmFlags));
         command.addAll(OPENS);
         command.add("-Daws.ec2MetadataDisabled=true");
+        // Flink's own temporary files (io, shuffle, blobs, web, the RPC jar) go under the test's
+        // directory: a process killed with kill -9 cannot delete them on exit.
+        command.add("-Djava.io.tmpdir=" + processTmp(logName));
         command.add("-Dlog.file=" + logs.resolve(logName + ".log"));
         command.add("-Dlog4j.configurationFile=" + conf.resolve("log4j.properties").toUri());
         command.add("-cp");
         command.add(lib.toAbsolutePath() + File.separator + "*");
         return command;
+    }
+
+    private Path processTmp(String name) {
+        try {
+            return Files.createDirectories(home.resolve("tmp").resolve(name));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     private Process start(List<String> command, String name) throws IOException {

@@ -47,6 +47,7 @@ final class ZooKeeperServerProcess implements AutoCloseable {
                                 List.of(
                                         java,
                                         "-Xmx128m",
+                                        "-Djava.io.tmpdir=" + home,
                                         "-Dzookeeper.admin.enableServer=false",
                                         "-cp",
                                         System.getProperty("java.class.path"),
