@@ -135,6 +135,9 @@ class DistJarIT {
                                     java,
                                     "-Xmx1g",
                                     "-Daws.ec2MetadataDisabled=true",
+                                    // Flink's temporary files, inside the test's directory.
+                                    "-Djava.io.tmpdir="
+                                            + Files.createDirectories(work.resolve("tmp")),
                                     "--add-opens=java.base/java.lang=ALL-UNNAMED",
                                     "--add-opens=java.base/java.util=ALL-UNNAMED",
                                     "--add-opens=java.base/java.io=ALL-UNNAMED",

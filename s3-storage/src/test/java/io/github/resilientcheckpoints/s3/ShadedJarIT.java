@@ -21,6 +21,8 @@ class ShadedJarIT {
 
     @TempDir Path spill;
 
+    @TempDir Path childTmp;
+
     @Test
     void theShadedJarCheckpointsAFlinkJobWithoutAnySdkOnTheClasspath() throws Exception {
         Path shaded;
@@ -68,6 +70,8 @@ class ShadedJarIT {
                                     java,
                                     "-Xmx1g",
                                     "-Daws.ec2MetadataDisabled=true",
+                                    // Flink's temporary files, inside a directory of the test.
+                                    "-Djava.io.tmpdir=" + childTmp,
                                     "--add-opens=java.base/java.lang=ALL-UNNAMED",
                                     "--add-opens=java.base/java.util=ALL-UNNAMED",
                                     "--add-opens=java.base/java.io=ALL-UNNAMED",
