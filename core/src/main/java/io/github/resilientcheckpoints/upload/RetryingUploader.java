@@ -6,17 +6,14 @@ import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.store.UploadSource;
+import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.util.concurrent.CancellationException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.Supplier;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -41,7 +38,7 @@ public final class RetryingUploader {
 
     private final UploadContext context;
     private final RetryPolicy policy;
-    private final DoubleSupplier uniform;
+    private final RetryLoop loop;
 
     public RetryingUploader(
             CheckpointStore store,
@@ -109,7 +106,14 @@ public final class RetryingUploader {
                 new UploadContext(
                         store, throttle, executor, discardExecutor, metrics, ticker, redactor);
         this.policy = policy;
-        this.uniform = uniform;
+        this.loop =
+                new RetryLoop(
+                        policy,
+                        RetryLoop.Overrun.ABANDON,
+                        executor,
+                        ticker,
+                        Sleeper.SYSTEM,
+                        uniform);
     }
 
     public static DoubleSupplier threadLocalRandom() {
@@ -146,159 +150,121 @@ public final class RetryingUploader {
             UploadCancellation cancellation)
             throws IOException {
         context.metrics().uploadStarted();
-        Throwable lastFailure = null;
-        FailureClass lastClass = FailureClass.TRANSIENT;
-        Path lastTarget = null;
-        UploadDeadline deadline = UploadDeadline.at(deadlineNanos);
-        for (int attempt = 1; ; attempt++) {
-            if (policy.attemptTimeoutNanos(context.ticker().nanoTime(), deadlineNanos) <= 0) {
-                throw giveUp(
-                        RetryPolicy.GiveUpReason.DEADLINE,
-                        attempt - 1,
-                        lastTarget,
-                        lastClass,
-                        lastFailure,
-                        source);
-            }
-            checkCancelled(cancellation, lastTarget);
+        return loop.run(
+                new FileUpload(source, targets, UploadDeadline.at(deadlineNanos)),
+                deadlineNanos,
+                cancellation.signal());
+    }
+
+    /** One {@link #upload}: the loop's view of it. */
+    private final class FileUpload implements RetryLoop.Operation<Path> {
+        private final UploadSource source;
+        private final Supplier<Path> targets;
+        private final UploadDeadline deadline;
+        private Path lastTarget;
+
+        FileUpload(UploadSource source, Supplier<Path> targets, UploadDeadline deadline) {
+            this.source = source;
+            this.targets = targets;
+            this.deadline = deadline;
+        }
+
+        @Override
+        public RetryLoop.Admission admit(long deadlineNanos) throws IOException {
             try {
                 context.throttle().acquirePermit(deadlineNanos);
+                return RetryLoop.Admission.GRANTED;
             } catch (UploadThrottle.ThrottleTimeoutException e) {
-                throw giveUp(
-                        RetryPolicy.GiveUpReason.DEADLINE,
-                        attempt - 1,
-                        lastTarget,
-                        lastClass,
-                        lastFailure == null ? e : lastFailure,
-                        source);
+                return RetryLoop.Admission.refused(e);
             }
-            // The budget counts from now: the wait for the permit may have used up most of it.
-            long attemptBudget =
-                    policy.attemptTimeoutNanos(context.ticker().nanoTime(), deadlineNanos);
-            if (attemptBudget <= 0) {
-                context.throttle().releasePermit();
-                throw giveUp(
-                        RetryPolicy.GiveUpReason.DEADLINE,
-                        attempt - 1,
-                        lastTarget,
-                        lastClass,
-                        lastFailure,
-                        source);
-            }
-            Path target = targets.get();
-            lastTarget = target;
+        }
+
+        /**
+         * The permit is held until the attempt's thread really leaves the store: an abandoned
+         * attempt still occupies a connection.
+         */
+        @Override
+        public void attemptEnded() {
+            context.throttle().releasePermit();
+        }
+
+        @Override
+        public void notStarted() {
+            context.throttle().releasePermit();
+        }
+
+        @Override
+        public RetryLoop.Attempt<Path> attempt(int attempt) {
+            lastTarget = targets.get();
             context.metrics().attemptStarted(attempt);
-            // The store may cut a request that hangs when the attempt's time is up
-            // (AttemptDeadline), so an abandoned attempt does not hold its permit for longer.
-            Attempt running;
-            try {
-                running =
-                        new Attempt(
-                                context.throttled(source, deadline),
-                                target,
-                                System.nanoTime() + attemptBudget);
-            } catch (RuntimeException e) {
-                context.throttle().releasePermit();
-                throw e;
+            return new Attempt(context.throttled(source, deadline), lastTarget);
+        }
+
+        @Override
+        public void succeeded(int attempt, Path written) {
+            context.throttle().onSuccess();
+            context.metrics().uploadSucceeded(source.length());
+            if (attempt > 1) {
+                LOG.info(
+                        "Uploaded {} ({} bytes) on attempt {}.", written, source.length(), attempt);
             }
-            boolean timedOut = false;
-            try {
-                CompletableFuture.anyOf(running.result(), cancellation.signal())
-                        .get(attemptBudget, TimeUnit.NANOSECONDS);
-                if (running.result().isDone()) {
-                    Path written = running.result().join();
-                    context.throttle().onSuccess();
-                    context.metrics().uploadSucceeded(source.length());
-                    if (attempt > 1) {
-                        LOG.info(
-                                "Uploaded {} ({} bytes) on attempt {}.",
-                                written,
-                                source.length(),
-                                attempt);
-                    }
-                    return written;
-                }
-                running.abandon();
-                checkCancelled(cancellation, target);
-            } catch (TimeoutException e) {
-                running.abandon();
-                timedOut = true;
-                lastFailure =
-                        new IOException(
-                                "attempt timed out after "
-                                        + TimeUnit.NANOSECONDS.toMillis(attemptBudget)
-                                        + " ms");
-            } catch (ExecutionException | CompletionException e) {
-                running.deleteWhenFinished();
-                lastFailure = Failures.unwrap(e);
-            } catch (CancellationException e) {
-                running.deleteWhenFinished();
-                lastFailure = e;
-            } catch (InterruptedException e) {
-                running.abandon();
-                Thread.currentThread().interrupt();
-                context.metrics().uploadCancelled();
-                throw new InterruptedIOException("interrupted while uploading to " + target);
-            }
-            lastClass = timedOut ? FailureClass.TRANSIENT : context.classify(lastFailure);
-            context.metrics().attemptFailed(lastClass, timedOut);
-            if (lastClass == FailureClass.THROTTLED) {
+        }
+
+        @Override
+        public FailureClass classify(Throwable failure) {
+            return context.classify(failure);
+        }
+
+        @Override
+        public void failed(int attempt, FailureClass failureClass, boolean timedOut) {
+            context.metrics().attemptFailed(failureClass, timedOut);
+            if (failureClass == FailureClass.THROTTLED) {
                 // Retrying without slowing down makes a throttling storm worse.
                 context.throttle().onThrottled();
             }
-            RetryPolicy.Decision decision =
-                    policy.onFailure(
-                            attempt,
-                            lastClass,
-                            context.ticker().nanoTime(),
-                            deadlineNanos,
-                            uniform);
-            if (!decision.retry()) {
-                throw giveUp(
-                        decision.giveUpReason(), attempt, target, lastClass, lastFailure, source);
-            }
+        }
+
+        @Override
+        public void retrying(
+                int attempt, FailureClass failureClass, Throwable failure, long delayNanos) {
             LOG.warn(
                     "Upload attempt {}/{} of {} ({} bytes) failed ({}): {}. Retrying in {} ms.",
                     attempt,
                     policy.maxAttempts(),
-                    target,
+                    lastTarget,
                     source.length(),
-                    lastClass,
-                    context.redactor().describe(lastFailure),
-                    TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
-            awaitBackoff(decision.delayNanos(), cancellation, target);
+                    failureClass,
+                    context.redactor().describe(failure),
+                    TimeUnit.NANOSECONDS.toMillis(delayNanos));
         }
-    }
 
-    private void awaitBackoff(long delayNanos, UploadCancellation cancellation, Path target)
-            throws IOException {
-        if (delayNanos <= 0) {
-            return;
+        @Override
+        public IOException giveUp(
+                RetryPolicy.GiveUpReason reason,
+                int attempts,
+                FailureClass lastClass,
+                Throwable last) {
+            return RetryingUploader.this.giveUp(
+                    reason, attempts, lastTarget, lastClass, last, source);
         }
-        try {
-            cancellation.signal().get(delayNanos, TimeUnit.NANOSECONDS);
-        } catch (TimeoutException expected) {
-            return;
-        } catch (ExecutionException e) {
-            throw new IllegalStateException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            context.metrics().uploadCancelled();
-            throw new InterruptedIOException(
-                    "interrupted while waiting to retry upload to " + target);
-        }
-        checkCancelled(cancellation, target);
-    }
 
-    private void checkCancelled(UploadCancellation cancellation, Path target)
-            throws InterruptedIOException {
-        if (cancellation.isCancelled()) {
+        @Override
+        public InterruptedIOException cancelled(boolean interrupted) {
             context.metrics().uploadCancelled();
-            throw new InterruptedIOException(
-                    "upload"
-                            + (target == null ? "" : " to " + target)
-                            + " was cancelled: the state"
-                            + " stream was closed (checkpoint aborted or task cancelled)");
+            String to = lastTarget == null ? "" : " to " + lastTarget;
+            return new InterruptedIOException(
+                    interrupted
+                            ? "interrupted while uploading" + to
+                            : "upload"
+                                    + to
+                                    + " was cancelled: the state stream was closed (checkpoint"
+                                    + " aborted or task cancelled)");
+        }
+
+        @Override
+        public IOException didNotStop() {
+            // Abandoned attempts are never awaited (RetryLoop.Overrun.ABANDON).
+            return new IOException("an abandoned upload attempt to " + lastTarget + " was awaited");
         }
     }
 
@@ -360,31 +326,18 @@ public final class RetryingUploader {
     }
 
     /** One attempt; knows when its thread has really left the store and deletes what it wrote. */
-    private final class Attempt {
+    private final class Attempt implements RetryLoop.Attempt<Path> {
+        private final UploadSource source;
         private final Placement placement;
-        private final AttemptRun<Path> run;
 
-        /** Starts the attempt on an upload thread; it holds the caller's upload permit. */
-        Attempt(UploadSource source, Path target, long attemptDeadlineNanos) {
+        Attempt(UploadSource source, Path target) {
+            this.source = source;
             this.placement = new Placement(target);
-            // The permit is held until the thread really leaves the store: an abandoned attempt
-            // still occupies a connection.
-            this.run =
-                    AttemptRun.start(
-                            context.executor(),
-                            attemptDeadlineNanos,
-                            () -> context.store().upload(source, placement.resolve()),
-                            context.throttle()::releasePermit);
         }
 
-        CompletableFuture<Path> result() {
-            return run.result();
-        }
-
-        /** Gives the attempt up (interrupted) and deletes whatever it wrote once it has stopped. */
-        void abandon() {
-            run.cancel();
-            deleteWhenFinished();
+        @Override
+        public Path call() throws IOException {
+            return context.store().upload(source, placement.resolve());
         }
 
         /**
@@ -393,26 +346,25 @@ public final class RetryingUploader {
          * caller's. With entropy injection the file is where the store resolved the target to, not
          * the target itself.
          */
-        void deleteWhenFinished() {
+        @Override
+        public void lost(AttemptRun<Path> run) {
             run.finished()
                     .whenComplete(
                             (ignored, error) ->
                                     context.discardInBackground(
                                             "delete of abandoned upload " + placement.target,
-                                            () -> {
-                                                CompletableFuture<Path> result = run.result();
-                                                Path written =
-                                                        result.isDone()
-                                                                        && !result
-                                                                                .isCompletedExceptionally()
-                                                                ? result.join()
-                                                                : null;
-                                                Path where = placement.written();
-                                                deleteAbandoned(where);
-                                                if (written != null && !written.equals(where)) {
-                                                    deleteAbandoned(written);
-                                                }
-                                            }));
+                                            () -> discardWritten(run)));
+        }
+
+        private void discardWritten(AttemptRun<Path> run) {
+            CompletableFuture<Path> result = run.result();
+            Path written =
+                    result.isDone() && !result.isCompletedExceptionally() ? result.join() : null;
+            Path where = placement.written();
+            deleteAbandoned(where);
+            if (written != null && !written.equals(where)) {
+                deleteAbandoned(written);
+            }
         }
 
         private void deleteAbandoned(Path path) {

@@ -1,23 +1,18 @@
 package io.github.resilientcheckpoints.storage.jm;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.store.AttemptDeadline;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.GenericFailureClassifier;
 import io.github.resilientcheckpoints.time.Sleeper;
 import io.github.resilientcheckpoints.time.Ticker;
-import io.github.resilientcheckpoints.upload.AttemptRun;
-import io.github.resilientcheckpoints.upload.Failures;
 import io.github.resilientcheckpoints.upload.Redactor;
+import io.github.resilientcheckpoints.upload.RetryLoop;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import java.io.IOException;
 import java.io.InterruptedIOException;
-import java.time.Duration;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.DoubleSupplier;
 import java.util.function.IntConsumer;
 import java.util.function.Predicate;
@@ -29,15 +24,12 @@ import org.slf4j.LoggerFactory;
  * The JobManager's retry loop for one store operation on one path ({@code _metadata} writes, the
  * creation of checkpoint and savepoint directories, the deletes of checkpoint locations): the
  * storage's {@link RetryPolicy}, the store's {@link CheckpointStore#classify classification}, and a
- * deadline no attempt or wait crosses.
+ * deadline no attempt or wait crosses, run by the storage's one {@link RetryLoop}.
  *
- * <p>Each attempt runs on a thread of the attempt executor, and the caller waits for it at most the
- * per-attempt timeout (never past the deadline), and, unless it is the last attempt allowed, at
- * most half of the time left: a hanging store cannot hold the checkpoint coordinator, and one
- * request that is never answered does not use up the whole bound. The attempt's end is the thread's
- * {@link AttemptDeadline}, so a store that can cut a request cuts it then. An attempt that overran
- * is interrupted and awaited before the next one starts, so attempts on the same path never
- * overlap.
+ * <p>Attempts that overrun are {@link RetryLoop.Overrun#AWAIT awaited}: interrupted, and awaited
+ * before the next one starts, so attempts on the same path never overlap; an attempt that is not
+ * the last gets at most half of the time left, so a hanging store cannot hold the checkpoint
+ * coordinator and one request that is never answered does not use up the whole bound.
  */
 final class StoreRetries {
 
@@ -73,12 +65,9 @@ final class StoreRetries {
     }
 
     private final CheckpointStore store;
-    private final RetryPolicy policy;
     private final Ticker ticker;
-    private final Sleeper sleeper;
-    private final DoubleSupplier jitter;
     private final Redactor redactor;
-    private final Executor attemptRunner;
+    private final RetryLoop loop;
 
     StoreRetries(
             CheckpointStore store,
@@ -89,12 +78,11 @@ final class StoreRetries {
             Redactor redactor,
             Executor attemptRunner) {
         this.store = store;
-        this.policy = policy;
         this.ticker = ticker;
-        this.sleeper = sleeper;
-        this.jitter = jitter;
         this.redactor = redactor;
-        this.attemptRunner = attemptRunner;
+        this.loop =
+                new RetryLoop(
+                        policy, RetryLoop.Overrun.AWAIT, attemptRunner, ticker, sleeper, jitter);
     }
 
     CheckpointStore store() {
@@ -114,144 +102,106 @@ final class StoreRetries {
      *     fix
      */
     <T> T call(Operation op, Attempt<T> body, long deadlineNanos) throws IOException {
-        int attempt = 0;
-        while (true) {
-            if (Thread.currentThread().isInterrupted()) {
-                throw interrupted(op);
-            }
-            attempt++;
-            long attemptBudget =
-                    attemptBudget(
-                            attempt, policy.attemptTimeoutNanos(ticker.nanoTime(), deadlineNanos));
-            if (attemptBudget <= 0) {
-                op.failed().run();
-                throw failure(op, attempt - 1, RetryPolicy.GiveUpReason.DEADLINE, null);
-            }
+        return loop.run(new Call<>(op, body), deadlineNanos);
+    }
+
+    /**
+     * The time attempt {@code attempt} may take when {@code timeLeftNanos} is left: unless it is
+     * the last one allowed, at most half of it (never less than {@link
+     * RetryLoop#MIN_ATTEMPT_SHARE_NANOS}, or all of it when less is left), so that a request the
+     * store never answers leaves time for another attempt within the same bound (5 s by default on
+     * a JobManager thread).
+     */
+    long attemptBudget(int attempt, long timeLeftNanos) {
+        return loop.budget(attempt, timeLeftNanos);
+    }
+
+    /** One {@link #call}: the loop's view of the operation. */
+    private final class Call<T> implements RetryLoop.Operation<T> {
+        private final Operation op;
+        private final Attempt<T> body;
+
+        Call(Operation op, Attempt<T> body) {
+            this.op = op;
+            this.body = body;
+        }
+
+        @Override
+        public RetryLoop.Attempt<T> attempt(int attempt) {
             op.attemptStarted().accept(attempt);
-            Throwable failed;
-            FailureClass failureClass;
+            return () -> body.run(attempt);
+        }
+
+        @Override
+        public void succeeded(int attempt, T result) {
+            op.succeeded().run();
+            if (attempt > 1) {
+                LOG.info(
+                        "{} {}: done on attempt {}",
+                        capitalized(op.what()),
+                        redactor.redact(op.path()),
+                        attempt);
+            }
+        }
+
+        /**
+         * The store's class of {@code failure}; never throws (a classifier bug is not permanent).
+         */
+        @Override
+        public FailureClass classify(Throwable failure) {
             try {
-                final int number = attempt;
-                T result = runAttempt(() -> body.run(number), attemptBudget, deadlineNanos, op);
-                op.succeeded().run();
-                if (attempt > 1) {
-                    LOG.info(
-                            "{} {}: done on attempt {}",
-                            capitalized(op.what()),
-                            redactor.redact(op.path()),
-                            attempt);
-                }
-                return result;
-            } catch (CallerInterrupted e) {
-                throw e;
-            } catch (AttemptTimedOut e) {
-                failed = e;
-                failureClass = FailureClass.TRANSIENT;
-            } catch (IOException | RuntimeException e) {
-                // Whatever the attempt threw is the store's answer, an InterruptedIOException
-                // included: only this thread's own interrupt (above) is a cancellation, and a
-                // SocketTimeoutException or ConnectTimeoutException is a store that did not answer.
-                failed = e;
-                failureClass = classify(op, e);
+                return op.hopeless().test(failure)
+                        ? FailureClass.PERMANENT
+                        : store.classify(failure);
+            } catch (RuntimeException | LinkageError e) {
+                LOG.warn(
+                        "Store '{}' could not classify a failure ({}); treating it as transient",
+                        store.name(),
+                        e.toString());
+                return GenericFailureClassifier.classify(failure);
             }
-            RetryPolicy.Decision decision =
-                    policy.onFailure(
-                            attempt, failureClass, ticker.nanoTime(), deadlineNanos, jitter);
-            if (!decision.retry()) {
-                op.failed().run();
-                throw failure(op, attempt, decision.giveUpReason(), failed);
-            }
+        }
+
+        @Override
+        public void retrying(
+                int attempt, FailureClass failureClass, Throwable failure, long delayNanos) {
             LOG.warn(
                     "Could not {} {} on attempt {} ({}): {}; retrying in {} ms",
                     op.what(),
                     redactor.redact(op.path()),
                     attempt,
                     failureClass,
-                    redactor.describe(failed),
-                    TimeUnit.NANOSECONDS.toMillis(decision.delayNanos()));
-            try {
-                sleeper.sleepNanos(decision.delayNanos());
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw interrupted(op);
-            }
+                    redactor.describe(failure),
+                    TimeUnit.NANOSECONDS.toMillis(delayNanos));
         }
-    }
 
-    /**
-     * An attempt that is not the last one allowed gets at most half of the time left (never less
-     * than {@link #MIN_ATTEMPT_SHARE_NANOS}, or all of it when less is left): a request the store
-     * never answers then leaves time for another attempt within the same bound, instead of using up
-     * the whole of it (5 s by default on a JobManager thread).
-     */
-    long attemptBudget(int attempt, long timeLeftNanos) {
-        if (timeLeftNanos <= 0 || attempt >= policy.maxAttempts()) {
-            return timeLeftNanos;
+        @Override
+        public IOException giveUp(
+                RetryPolicy.GiveUpReason reason,
+                int attempts,
+                FailureClass lastClass,
+                Throwable last) {
+            op.failed().run();
+            return failure(op, attempts, reason, last);
         }
-        return Math.max(timeLeftNanos / 2, Math.min(timeLeftNanos, MIN_ATTEMPT_SHARE_NANOS));
-    }
 
-    /** The least time an attempt gets when more is left: a healthy store answers well within it. */
-    static final long MIN_ATTEMPT_SHARE_NANOS = TimeUnit.SECONDS.toNanos(1);
-
-    /** The store's class of {@code failure}; never throws (a classifier bug is not permanent). */
-    private FailureClass classify(Operation op, Throwable failure) {
-        try {
-            return op.hopeless().test(failure) ? FailureClass.PERMANENT : store.classify(failure);
-        } catch (RuntimeException | LinkageError e) {
-            LOG.warn(
-                    "Store '{}' could not classify a failure ({}); treating it as transient",
-                    store.name(),
-                    e.toString());
-            return GenericFailureClassifier.classify(failure);
+        @Override
+        public InterruptedIOException cancelled(boolean interrupted) {
+            return interrupted(op);
         }
-    }
 
-    /** Runs one attempt on an attempt thread, waiting at most {@code budgetNanos} for it. */
-    private <T> T runAttempt(
-            AttemptRun.Body<T> body, long budgetNanos, long deadlineNanos, Operation op)
-            throws IOException {
-        // The store may cut a request that hangs at this time (AttemptDeadline).
-        AttemptRun<T> run =
-                AttemptRun.start(attemptRunner, System.nanoTime() + budgetNanos, body, () -> {});
-        try {
-            return run.result().get(budgetNanos, TimeUnit.NANOSECONDS);
-        } catch (ExecutionException e) {
-            Throwable cause = Failures.unwrap(e);
-            if (cause instanceof IOException) {
-                throw (IOException) cause;
-            }
-            if (cause instanceof RuntimeException) {
-                throw (RuntimeException) cause;
-            }
-            throw new IOException(cause);
-        } catch (TimeoutException e) {
-            run.interrupt();
-            // The next attempt works on the same path: it may only start once this one has ended.
-            long left = deadlineNanos - ticker.nanoTime();
-            try {
-                run.finished().get(Math.max(0, left), TimeUnit.NANOSECONDS);
-            } catch (TimeoutException stillRunning) {
-                throw new IOException(
-                        "an attempt to "
-                                + op.what()
-                                + " "
-                                + redactor.redact(op.path())
-                                + " did not end within its time and did not stop when interrupted before the deadline");
-            } catch (InterruptedException ie) {
-                Thread.currentThread().interrupt();
-                throw interrupted(op);
-            } catch (ExecutionException ignored) {
-                // finished() never completes exceptionally
-            }
-            throw new AttemptTimedOut(
-                    "the attempt took longer than "
-                            + Duration.ofNanos(budgetNanos).toMillis()
-                            + " ms and was interrupted");
-        } catch (InterruptedException e) {
-            run.interrupt();
-            Thread.currentThread().interrupt();
-            throw interrupted(op);
+        @Override
+        public IOException didNotStop() {
+            op.failed().run();
+            return new IOException(
+                    "Could not "
+                            + op.what()
+                            + " "
+                            + redactor.redact(op.path())
+                            + ": an attempt did not end within its time and did not stop when"
+                            + " interrupted before the deadline (store '"
+                            + store.name()
+                            + "')");
         }
     }
 
@@ -328,15 +278,6 @@ final class StoreRetries {
         private static final long serialVersionUID = 1L;
 
         CallerInterrupted(String message) {
-            super(message);
-        }
-    }
-
-    /** An attempt overran the per-attempt timeout (and was interrupted and has ended). */
-    static final class AttemptTimedOut extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        AttemptTimedOut(String message) {
             super(message);
         }
     }
