@@ -119,12 +119,12 @@ class S3StormRecoveryIT {
                     Duration.ofSeconds(20),
                     () -> !pendingUploads().isEmpty());
             CountingJob.cancel(cluster, storm); // tasks cancelled mid-upload
-            assertThat(
-                            CountingJob.stats(cluster, storm)
-                                    .getCounts()
-                                    .getNumberOfCompletedCheckpoints())
-                    .as("no checkpoint could complete in the storm")
-                    .isZero();
+            // Not asserted: that no checkpoint completed in the storm. Each key's 32 KiB enter
+            // the state with its first record, so a barrier that comes soon after the source
+            // starts (as on a busy machine) snapshots a fraction of the 6.4 MB, which can fit in
+            // 3 s even at 1 MB/s: a loaded run saw checkpoint 1 complete and 2 and 3 abort. The
+            // aborted checkpoints and the parts in flight at the cancel, awaited above, are what
+            // the storm is for.
 
             // The calm: the same TaskManager, its throttle and spill directory, a healthy store.
             proxy.bytesPerSecond = 0;
