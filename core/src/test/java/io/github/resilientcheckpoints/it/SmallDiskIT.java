@@ -106,6 +106,19 @@ class SmallDiskIT {
     }
 
     private SpillSpace space(SpillFallback policy, long memoryBudget) throws IOException {
+        return space(policy, memoryBudget, Duration.ofMillis(200));
+    }
+
+    /**
+     * A spill space that reads the disk's free space at most every {@code probeInterval}. The
+     * tests of a disk filled mid-write use an hour: the filler then takes the disk after the
+     * stream's space was probed and before its next write, so the write itself fails (ENOSPC).
+     * With 200 ms, a filler slower than that (a busy machine) is seen by the next probe instead,
+     * and the stream falls back before writing: right too, but not the path those tests are for
+     * (a full run saw "spillFallbacksNoSpace"=1 where "spillFallbacksWriteFailed"=1 was expected).
+     */
+    private SpillSpace space(SpillFallback policy, long memoryBudget, Duration probeInterval)
+            throws IOException {
         return new SpillSpace(
                 List.of(disk),
                 new SpillLimits(
@@ -113,7 +126,7 @@ class SmallDiskIT {
                         0.0,
                         Long.MAX_VALUE,
                         4 * MB,
-                        Duration.ofMillis(200),
+                        probeInterval,
                         policy,
                         memoryBudget),
                 FreeSpaceProbe.FILE_STORE,
@@ -195,7 +208,7 @@ class SmallDiskIT {
     @Test
     void fillerTakingTheDiskMidWriteFallsBackToMemoryAndCompletes() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
-        SpillSpace space = space(SpillFallback.MEMORY, 128 * MB);
+        SpillSpace space = space(SpillFallback.MEMORY, 128 * MB, Duration.ofHours(1));
         WorkerServices services =
                 Workers.services(
                         new FlinkFileSystemStore(),
@@ -224,7 +237,7 @@ class SmallDiskIT {
     @Test
     void fillerTakingTheDiskMidWriteFailsClearlyUnderFailPolicy() throws Exception {
         StorageMetrics metrics = new StorageMetrics();
-        SpillSpace space = space(SpillFallback.FAIL, 0);
+        SpillSpace space = space(SpillFallback.FAIL, 0, Duration.ofHours(1));
         WorkerServices services =
                 Workers.services(
                         new FlinkFileSystemStore(),
