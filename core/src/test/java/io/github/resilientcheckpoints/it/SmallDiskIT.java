@@ -110,25 +110,19 @@ class SmallDiskIT {
     }
 
     /**
-     * A spill space that reads the disk's free space at most every {@code probeInterval}. The
-     * tests of a disk filled mid-write use an hour: the filler then takes the disk after the
-     * stream's space was probed and before its next write, so the write itself fails (ENOSPC).
-     * With 200 ms, a filler slower than that (a busy machine) is seen by the next probe instead,
-     * and the stream falls back before writing: right too, but not the path those tests are for
-     * (a full run saw "spillFallbacksNoSpace"=1 where "spillFallbacksWriteFailed"=1 was expected).
+     * A spill space that reads the disk's free space at most every {@code probeInterval}. The tests
+     * of a disk filled mid-write use an hour: the filler then takes the disk after the stream's
+     * space was probed and before its next write, so the write itself fails (ENOSPC). With 200 ms,
+     * a filler slower than that (a busy machine) is seen by the next probe instead, and the stream
+     * falls back before writing: right too, but not the path those tests are for (a full run saw
+     * "spillFallbacksNoSpace"=1 where "spillFallbacksWriteFailed"=1 was expected).
      */
     private SpillSpace space(SpillFallback policy, long memoryBudget, Duration probeInterval)
             throws IOException {
         return new SpillSpace(
                 List.of(disk),
                 new SpillLimits(
-                        FLOOR,
-                        0.0,
-                        Long.MAX_VALUE,
-                        4 * MB,
-                        probeInterval,
-                        policy,
-                        memoryBudget),
+                        FLOOR, 0.0, Long.MAX_VALUE, 4 * MB, probeInterval, policy, memoryBudget),
                 FreeSpaceProbe.FILE_STORE,
                 Ticker.SYSTEM);
     }
