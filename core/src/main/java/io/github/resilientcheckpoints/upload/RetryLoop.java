@@ -148,10 +148,6 @@ public final class RetryLoop {
         this.jitter = jitter;
     }
 
-    public RetryPolicy policy() {
-        return policy;
-    }
-
     /** Runs {@code op} until it succeeds, without a cancellation signal. */
     public <T> T run(Operation<T> op, long deadlineNanos) throws IOException {
         return run(op, deadlineNanos, NEVER);
