@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 import javax.annotation.Nullable;
+import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.core.fs.EntropyInjector;
 import org.apache.flink.core.fs.FSDataOutputStream;
 import org.apache.flink.core.fs.FileStatus;
@@ -41,6 +42,17 @@ public final class FlinkFileSystemStore
                 SupportsSpillAdoption {
 
     private static final int COPY_BUFFER = 64 * 1024;
+
+    private final LocalFiles localFiles;
+
+    public FlinkFileSystemStore() {
+        this(LocalFiles.REAL);
+    }
+
+    @VisibleForTesting
+    FlinkFileSystemStore(LocalFiles localFiles) {
+        this.localFiles = localFiles;
+    }
 
     @Override
     public Path upload(UploadSource source, Path target) throws IOException {
@@ -144,11 +156,40 @@ public final class FlinkFileSystemStore
             throw new IOException(target + " is not on the local file system");
         }
         // Durable before it is in place, as Flink's own stream syncs its file before the handle.
-        try (FileChannel channel = FileChannel.open(spillFile, StandardOpenOption.WRITE)) {
-            channel.force(true);
-        }
-        Files.createLink(file, spillFile);
+        localFiles.force(spillFile);
+        localFiles.link(file, spillFile);
         return target;
+    }
+
+    /**
+     * The local file operations spill adoption is made of. Which name an {@code fsync} makes
+     * durable depends on their order, which no test can observe on a real disk short of cutting its
+     * power: a test records it instead.
+     */
+    @VisibleForTesting
+    interface LocalFiles {
+        LocalFiles REAL =
+                new LocalFiles() {
+                    @Override
+                    public void force(java.nio.file.Path file) throws IOException {
+                        try (FileChannel channel =
+                                FileChannel.open(file, StandardOpenOption.WRITE)) {
+                            channel.force(true);
+                        }
+                    }
+
+                    @Override
+                    public void link(java.nio.file.Path link, java.nio.file.Path existing)
+                            throws IOException {
+                        Files.createLink(link, existing);
+                    }
+                };
+
+        /** {@code fsync}: the file's bytes and metadata. */
+        void force(java.nio.file.Path file) throws IOException;
+
+        /** A second name for an existing file. */
+        void link(java.nio.file.Path link, java.nio.file.Path existing) throws IOException;
     }
 
     /** The java.nio file behind a path of Flink's own local file system; null for any other. */
