@@ -29,7 +29,8 @@ import org.apache.flink.core.fs.local.LocalFileSystem;
  * still written, and commits it the same way: {@code sync}, then close.
  *
  * <p>A local target ({@code file://}) on the same file system as the spill file adopts the spill
- * file ({@link SupportsSpillAdoption}): {@code fsync} and a hard link instead of a second copy.
+ * file ({@link SupportsSpillAdoption}): a hard link into place and {@code fsync} instead of a
+ * second copy.
  *
  * <p>It uses {@link FileSystem#getUnguardedFileSystem}: uploads run on our own threads, and the
  * guarded wrapper Flink gives task threads would close our streams when the task thread ends.
@@ -156,8 +157,23 @@ public final class FlinkFileSystemStore
             throw new IOException(target + " is not on the local file system");
         }
         // Durable before it is in place, as Flink's own stream syncs its file before the handle.
-        localFiles.force(spillFile);
+        // Named in place first, then synced, as Flink's own stream creates its file in the
+        // checkpoint directory and syncs it last: the file's fsync then also makes durable the
+        // directory entry it was given last (ext4 with or without a journal, XFS). Synced first and
+        // linked after, the state file's name in the checkpoint directory would not be durable when
+        // the handle is returned.
         localFiles.link(file, spillFile);
+        try {
+            localFiles.force(file);
+        } catch (IOException | RuntimeException e) {
+            // The spill name still holds the bytes: the caller uploads them the ordinary way.
+            try {
+                Files.deleteIfExists(file);
+            } catch (IOException | RuntimeException notRemoved) {
+                e.addSuppressed(notRemoved);
+            }
+            throw e;
+        }
         return target;
     }
 

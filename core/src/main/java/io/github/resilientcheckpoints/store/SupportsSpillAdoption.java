@@ -6,9 +6,9 @@ import org.apache.flink.core.fs.Path;
 /**
  * Optional store capability: the finished spill file becomes the state file itself, without its
  * bytes being copied again. The generic store offers it for a local target ({@code file://}) on the
- * same file system as the spill directory: it makes the spill file durable ({@code fsync}, what
- * Flink's own stream does to its file) and hard-links it at the target. Copying would pass every
- * byte through the kernel twice more for nothing: the spill file already is the state file.
+ * same file system as the spill directory: it hard-links the spill file at the target, then makes
+ * it durable there ({@code fsync}, what Flink's own stream does to its file). Copying would pass
+ * every byte through the kernel twice more for nothing: the spill file already is the state file.
  *
  * <p>Adoption is an optimisation, never the only way: when {@link #adopt} fails, the spill file is
  * uploaded the ordinary, retried way. A stream that could adopt starts no following write.
@@ -22,8 +22,8 @@ public interface SupportsSpillAdoption {
     boolean canAdopt(java.nio.file.Path spillFile, Path targetDirectory);
 
     /**
-     * Makes the finished spill file durable and puts it in place at {@code target}. On failure
-     * nothing is left at {@code target} and the spill file is unchanged.
+     * Puts the finished spill file in place at {@code target} and makes it durable under that name.
+     * On failure nothing is left at {@code target} and the spill file is unchanged.
      *
      * @return where the bytes are, durable
      */

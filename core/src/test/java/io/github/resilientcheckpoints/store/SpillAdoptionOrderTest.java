@@ -1,6 +1,7 @@
 package io.github.resilientcheckpoints.store;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -51,5 +52,31 @@ class SpillAdoptionOrderTest {
                 .as("nothing may give the file its name after the last fsync")
                 .last()
                 .isEqualTo("fsync chk-1/state-file");
+    }
+
+    @Test
+    void aFailedFsyncLeavesNothingAtTheTargetAndTheSpillFileAsItWas() throws Exception {
+        FlinkFileSystemStore.LocalFiles fsyncFails =
+                new FlinkFileSystemStore.LocalFiles() {
+                    @Override
+                    public void force(java.nio.file.Path file) throws IOException {
+                        throw new IOException("Input/output error (injected)");
+                    }
+
+                    @Override
+                    public void link(java.nio.file.Path link, java.nio.file.Path existing)
+                            throws IOException {
+                        FlinkFileSystemStore.LocalFiles.REAL.link(link, existing);
+                    }
+                };
+        java.nio.file.Path spillFile = Files.writeString(dir.resolve("a.spill"), "state");
+        java.nio.file.Path checkpointDir = Files.createDirectories(dir.resolve("chk-1"));
+        Path target = new Path(checkpointDir.resolve("state-file").toUri());
+
+        assertThatThrownBy(() -> new FlinkFileSystemStore(fsyncFails).adopt(spillFile, target))
+                .hasMessageContaining("injected");
+
+        assertThat(checkpointDir.resolve("state-file")).doesNotExist();
+        assertThat(spillFile).as("uploaded the ordinary way next").hasContent("state");
     }
 }
