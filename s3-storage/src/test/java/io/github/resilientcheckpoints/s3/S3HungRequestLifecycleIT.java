@@ -4,7 +4,6 @@ import static io.github.resilientcheckpoints.testing.CountingJob.KEYS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.LifecycleCluster;
 import io.github.resilientcheckpoints.testing.LifecycleCluster.Scheduler;
@@ -97,13 +96,7 @@ class S3HungRequestLifecycleIT {
 
     /** The counting job on the proxied S3 under {@code dir}, restarting with a fixed delay. */
     private Configuration jobConfig(String dir) {
-        Configuration conf =
-                CountingJob.config(
-                        ResilientCheckpointStorageFactory.class.getName(),
-                        "hashmap",
-                        "s3://" + BUCKET + "/" + dir);
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        Configuration conf = s3.jobConfig(dir, spill);
         conf.set(ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, ATTEMPT_TIMEOUT);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 10);
