@@ -107,7 +107,8 @@ class CancelDuringStoreFaultsIT {
         cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.METADATA_FAULTS.get() > faultsBefore,
-                "a _metadata write to fail", AWAIT);
+                "a _metadata write to fail",
+                AWAIT);
 
         Duration took = cancelAndMeasure(job, "while a _metadata write was being retried");
 
@@ -128,7 +129,8 @@ class CancelDuringStoreFaultsIT {
         cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.HELD_DIRECTORIES.get() > heldBefore,
-                "a checkpoint directory creation to hang", AWAIT);
+                "a checkpoint directory creation to hang",
+                AWAIT);
 
         Duration took = cancelAndMeasure(job, "while a checkpoint directory creation hung");
 
@@ -150,7 +152,8 @@ class CancelDuringStoreFaultsIT {
         cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.METADATA_FAULTS.get() > faultsBefore,
-                "a _metadata write to fail", AWAIT);
+                "a _metadata write to fail",
+                AWAIT);
 
         long start = System.nanoTime();
         CompletableFuture<String> stop =
@@ -211,7 +214,8 @@ class CancelDuringStoreFaultsIT {
                             throw new IllegalStateException(e);
                         }
                     },
-                    "the job to run again after the failed stop", AWAIT);
+                    "the job to run again after the failed stop",
+                    AWAIT);
             OutageFileSystem.reset();
             CountingJob.awaitCompletedCheckpoints(mini, job, cluster.completedCheckpoints(job) + 1);
             restoreLatest(job, conf);

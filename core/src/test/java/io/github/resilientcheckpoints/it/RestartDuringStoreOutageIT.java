@@ -85,7 +85,8 @@ class RestartDuringStoreOutageIT {
         cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.WRITE_FAULTS.get() > faultsBefore,
-                "the outage to refuse a write", AWAIT);
+                "the outage to refuse a write",
+                AWAIT);
 
         // Every task fails with its TaskManager; the job restarts while the store is down.
         CountingJob.RESTORED_KEYS.set(0);
@@ -94,7 +95,8 @@ class RestartDuringStoreOutageIT {
         cluster.awaitWhileRunning(
                 job,
                 () -> CountingJob.RESTORED_KEYS.get() >= KEYS,
-                "the restarted job to process every key with its restored state", AWAIT);
+                "the restarted job to process every key with its restored state",
+                AWAIT);
 
         // The store stays down a while longer; the job must not end meanwhile.
         while (System.nanoTime() - outageStart < OUTAGE.toNanos()) {

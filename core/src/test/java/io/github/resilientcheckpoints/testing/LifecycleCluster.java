@@ -177,7 +177,8 @@ public final class LifecycleCluster implements AutoCloseable {
                 return id;
             }
         }
-        throw new AssertionError("no vertex at parallelism " + parallelism + " in " + vertices(job));
+        throw new AssertionError(
+                "no vertex at parallelism " + parallelism + " in " + vertices(job));
     }
 
     /**
@@ -185,13 +186,14 @@ public final class LifecycleCluster implements AutoCloseable {
      * as soon as the job ends.
      */
     public void awaitWhileRunning(
-            JobID job, BooleanSupplier condition, String what, Duration timeout)
-            throws Exception {
+            JobID job, BooleanSupplier condition, String what, Duration timeout) throws Exception {
         awaitWhileRunning(job, condition, what, timeout, () -> "");
     }
 
-    /** As {@link #awaitWhileRunning(JobID, BooleanSupplier, String, Duration)}; {@code more} adds
-     * the test's own facts to the timeout message. */
+    /**
+     * As {@link #awaitWhileRunning(JobID, BooleanSupplier, String, Duration)}; {@code more} adds
+     * the test's own facts to the timeout message.
+     */
     public void awaitWhileRunning(
             JobID job,
             BooleanSupplier condition,
