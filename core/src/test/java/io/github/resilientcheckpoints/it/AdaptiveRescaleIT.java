@@ -62,12 +62,12 @@ class AdaptiveRescaleIT {
         JobID job = CountingJob.start(mini, conf);
         CountingJob.awaitCompletedCheckpoints(mini, job, 2);
         CountingJob.awaitChecked(mini, job, 2L * KEYS);
-        JobVertexID keyed = keyedVertex(job);
+        JobVertexID keyed = cluster.vertexAt(job, 2);
 
         rescale(job, keyed, 4);
-        CountingJob.awaitCompletedCheckpoints(mini, job, completed(job) + 2);
+        CountingJob.awaitCompletedCheckpoints(mini, job, cluster.completedCheckpoints(job) + 2);
         rescale(job, keyed, 1);
-        CountingJob.awaitCompletedCheckpoints(mini, job, completed(job) + 2);
+        CountingJob.awaitCompletedCheckpoints(mini, job, cluster.completedCheckpoints(job) + 2);
 
         cancelAndRestore(job, conf);
     }
@@ -80,7 +80,7 @@ class AdaptiveRescaleIT {
         JobID job = CountingJob.start(mini, conf);
         CountingJob.awaitCompletedCheckpoints(mini, job, 2);
         CountingJob.awaitChecked(mini, job, 2L * KEYS);
-        JobVertexID keyed = keyedVertex(job);
+        JobVertexID keyed = cluster.vertexAt(job, 2);
 
         long faultsBefore = OutageFileSystem.WRITE_FAULTS.get();
         OutageFileSystem.writesDown = true;
@@ -88,14 +88,14 @@ class AdaptiveRescaleIT {
         rescale(job, keyed, 4);
         // The store stays down a while longer; the job must not end meanwhile.
         while (System.nanoTime() - outageStart < OUTAGE.toNanos()) {
-            cluster.failIfEnded(job, status(job), "while the store was down");
+            cluster.failIfEnded(job, cluster.status(job), "while the store was down");
             Thread.sleep(100);
         }
         assertThat(OutageFileSystem.WRITE_FAULTS.get() - faultsBefore)
                 .as("writes refused during the outage")
                 .isPositive();
         OutageFileSystem.writesDown = false;
-        long completedAtHeal = completed(job);
+        long completedAtHeal = cluster.completedCheckpoints(job);
         CountingJob.awaitCompletedCheckpoints(mini, job, completedAtHeal + 2);
         assertThat(cluster.parallelism(job, keyed)).isEqualTo(4);
 
@@ -113,7 +113,7 @@ class AdaptiveRescaleIT {
         cluster.awaitRunningAt(job, keyed, parallelism, RESCALE_TIMEOUT);
         long end = System.nanoTime() + RESCALE_TIMEOUT.toNanos();
         while (CountingJob.RESTORED_KEYS.get() < KEYS) {
-            cluster.failIfEnded(job, status(job), "after the rescale to " + parallelism);
+            cluster.failIfEnded(job, cluster.status(job), "after the rescale to " + parallelism);
             if (System.nanoTime() > end) {
                 throw new AssertionError(
                         "after the rescale to "
@@ -131,34 +131,7 @@ class AdaptiveRescaleIT {
     }
 
     private void cancelAndRestore(JobID job, Configuration conf) throws Exception {
-        MiniCluster mini = cluster.cluster();
-        assertThat(status(job)).isEqualTo(JobStatus.RUNNING);
-        CountingJob.cancel(mini, job);
-        assertThat(status(job)).isEqualTo(JobStatus.CANCELED);
-        String checkpoint = CountingJob.latestCheckpointPath(mini, job);
-        assertThat(CountingJob.MISMATCHES.get())
-                .as("records seen with a wrong count across the rescales")
-                .isZero();
-        CountingJob.verifyRestore(mini, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
-    }
-
-    /** The counting job's keyed vertex (its source runs at parallelism 1, the keyed one at 2). */
-    private JobVertexID keyedVertex(JobID job) throws Exception {
-        for (JobVertexID id : cluster.vertices(job)) {
-            if (cluster.parallelism(job, id) == 2) {
-                return id;
-            }
-        }
-        throw new AssertionError("no vertex at parallelism 2 in " + cluster.vertices(job));
-    }
-
-    private JobStatus status(JobID job) throws Exception {
-        return cluster.cluster().getJobStatus(job).get(30, TimeUnit.SECONDS);
-    }
-
-    private long completed(JobID job) throws Exception {
-        return CountingJob.stats(cluster.cluster(), job)
-                .getCounts()
-                .getNumberOfCompletedCheckpoints();
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.RUNNING);
+        cluster.cancelAndVerifyLatest(job, conf, "across the rescales");
     }
 }

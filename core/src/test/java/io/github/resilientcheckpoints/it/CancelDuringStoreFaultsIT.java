@@ -15,7 +15,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
-import java.util.function.BooleanSupplier;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -41,6 +40,9 @@ import org.junit.jupiter.api.io.TempDir;
  * switched off so that the job can end, and the test fails naming both times.
  */
 class CancelDuringStoreFaultsIT {
+
+    /** How long a wait for the job to reach a point may take. */
+    static final Duration AWAIT = Duration.ofSeconds(60);
 
     /** The product's bound: a cancel ends the job within this, whatever the store does. */
     static final Duration CANCEL_BOUND = Duration.ofSeconds(10);
@@ -102,14 +104,15 @@ class CancelDuringStoreFaultsIT {
         JobID job = startJob(conf);
         long faultsBefore = OutageFileSystem.METADATA_FAULTS.get();
         OutageFileSystem.metadataDown = true;
-        awaitWhileRunning(
+        cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.METADATA_FAULTS.get() > faultsBefore,
-                "a _metadata write to fail");
+                "a _metadata write to fail",
+                AWAIT);
 
         Duration took = cancelAndMeasure(job, "while a _metadata write was being retried");
 
-        assertThat(status(job)).isEqualTo(JobStatus.CANCELED);
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.CANCELED);
         assertThat(took)
                 .as("time from cancel to CANCELED while _metadata was being retried")
                 .isLessThan(CANCEL_BOUND);
@@ -123,14 +126,15 @@ class CancelDuringStoreFaultsIT {
         JobID job = startJob(conf);
         long heldBefore = OutageFileSystem.HELD_DIRECTORIES.get();
         OutageFileSystem.directoryGate = new CountDownLatch(1);
-        awaitWhileRunning(
+        cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.HELD_DIRECTORIES.get() > heldBefore,
-                "a checkpoint directory creation to hang");
+                "a checkpoint directory creation to hang",
+                AWAIT);
 
         Duration took = cancelAndMeasure(job, "while a checkpoint directory creation hung");
 
-        assertThat(status(job)).isEqualTo(JobStatus.CANCELED);
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.CANCELED);
         assertThat(took)
                 .as("time from cancel to CANCELED while a directory creation hung")
                 .isLessThan(CANCEL_BOUND);
@@ -145,10 +149,11 @@ class CancelDuringStoreFaultsIT {
         MiniCluster mini = cluster.cluster();
         long faultsBefore = OutageFileSystem.METADATA_FAULTS.get();
         OutageFileSystem.metadataDown = true;
-        awaitWhileRunning(
+        cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.METADATA_FAULTS.get() > faultsBefore,
-                "a _metadata write to fail");
+                "a _metadata write to fail",
+                AWAIT);
 
         long start = System.nanoTime();
         CompletableFuture<String> stop =
@@ -186,7 +191,7 @@ class CancelDuringStoreFaultsIT {
                             + " ms; "
                             + outcome
                             + "; job "
-                            + status(job));
+                            + cluster.status(job));
         }
         Duration took = Duration.ofNanos(System.nanoTime() - start);
         System.out.printf(
@@ -200,23 +205,24 @@ class CancelDuringStoreFaultsIT {
                     .contains("_metadata");
             // A failed stop-with-savepoint makes Flink restart the job (its tasks may already have
             // stopped at the savepoint barrier): it runs again, never ends.
-            awaitWhileRunning(
+            cluster.awaitWhileRunning(
                     job,
                     () -> {
                         try {
-                            return status(job) == JobStatus.RUNNING;
+                            return cluster.status(job) == JobStatus.RUNNING;
                         } catch (Exception e) {
                             throw new IllegalStateException(e);
                         }
                     },
-                    "the job to run again after the failed stop");
+                    "the job to run again after the failed stop",
+                    AWAIT);
             OutageFileSystem.reset();
-            CountingJob.awaitCompletedCheckpoints(mini, job, completed(job) + 1);
+            CountingJob.awaitCompletedCheckpoints(mini, job, cluster.completedCheckpoints(job) + 1);
             restoreLatest(job, conf);
         } else {
             OutageFileSystem.reset();
             cluster.awaitEnd(job, Duration.ofSeconds(30));
-            assertThat(status(job)).isEqualTo(JobStatus.FINISHED);
+            assertThat(cluster.status(job)).isEqualTo(JobStatus.FINISHED);
             assertThat(CountingJob.MISMATCHES.get()).isZero();
             CountingJob.verifyRestore(mini, conf, savepoint, CountingJob.PAYLOAD_BYTES);
         }
@@ -242,7 +248,7 @@ class CancelDuringStoreFaultsIT {
                 cluster.awaitEnd(job, Duration.ofSeconds(120));
                 outcome =
                         "it ended ("
-                                + status(job)
+                                + cluster.status(job)
                                 + ") "
                                 + millisSince(healed)
                                 + " ms after the faults stopped";
@@ -265,7 +271,7 @@ class CancelDuringStoreFaultsIT {
     /** Restores the job's latest checkpoint and checks every key's state. */
     private void restoreLatest(JobID job, Configuration conf) throws Exception {
         MiniCluster mini = cluster.cluster();
-        if (!status(job).isGloballyTerminalState()) {
+        if (!cluster.status(job).isGloballyTerminalState()) {
             CountingJob.cancel(mini, job);
         }
         String checkpoint = CountingJob.latestCheckpointPath(mini, job);
@@ -273,36 +279,7 @@ class CancelDuringStoreFaultsIT {
         CountingJob.verifyRestore(mini, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 
-    private JobStatus status(JobID job) throws Exception {
-        return cluster.cluster().getJobStatus(job).get(30, TimeUnit.SECONDS);
-    }
-
-    private long completed(JobID job) throws Exception {
-        return CountingJob.stats(cluster.cluster(), job)
-                .getCounts()
-                .getNumberOfCompletedCheckpoints();
-    }
-
     private static long millisSince(long start) {
         return TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
-    }
-
-    /** Polls {@code condition} for at most 60 s, failing with the job's error should it end. */
-    private void awaitWhileRunning(JobID job, BooleanSupplier condition, String what)
-            throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!condition.getAsBoolean()) {
-            cluster.failIfEnded(job, status(job), "while waiting for " + what);
-            if (System.nanoTime() > end) {
-                throw new AssertionError(
-                        "timed out waiting for "
-                                + what
-                                + "; job "
-                                + status(job)
-                                + ", "
-                                + cluster.failureInfo(job));
-            }
-            Thread.sleep(50);
-        }
     }
 }

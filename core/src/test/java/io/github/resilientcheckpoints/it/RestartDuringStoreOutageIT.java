@@ -10,7 +10,6 @@ import io.github.resilientcheckpoints.testing.OutageFileSystem;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.function.BooleanSupplier;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
@@ -35,6 +34,9 @@ import org.junit.jupiter.params.provider.EnumSource;
  * calls the storage's {@code initializeBaseLocationsForCheckpoint} again while the store is down.
  */
 class RestartDuringStoreOutageIT {
+
+    /** How long a wait for the job to reach a point may take. */
+    static final Duration AWAIT = Duration.ofSeconds(60);
 
     /** The least time the store stays down. */
     static final Duration OUTAGE = Duration.ofSeconds(10);
@@ -80,27 +82,29 @@ class RestartDuringStoreOutageIT {
         long faultsBefore = OutageFileSystem.WRITE_FAULTS.get();
         OutageFileSystem.writesDown = true;
         long outageStart = System.nanoTime();
-        awaitWhileRunning(
+        cluster.awaitWhileRunning(
                 job,
                 () -> OutageFileSystem.WRITE_FAULTS.get() > faultsBefore,
-                "the outage to refuse a write");
+                "the outage to refuse a write",
+                AWAIT);
 
         // Every task fails with its TaskManager; the job restarts while the store is down.
         CountingJob.RESTORED_KEYS.set(0);
         mini.terminateTaskManager(0).get(30, TimeUnit.SECONDS);
         mini.startTaskManager();
-        awaitWhileRunning(
+        cluster.awaitWhileRunning(
                 job,
                 () -> CountingJob.RESTORED_KEYS.get() >= KEYS,
-                "the restarted job to process every key with its restored state");
+                "the restarted job to process every key with its restored state",
+                AWAIT);
 
         // The store stays down a while longer; the job must not end meanwhile.
         while (System.nanoTime() - outageStart < OUTAGE.toNanos()) {
-            cluster.failIfEnded(job, status(job), "while the store was down");
+            cluster.failIfEnded(job, cluster.status(job), "while the store was down");
             Thread.sleep(100);
         }
         OutageFileSystem.writesDown = false;
-        long completedAtHeal = completed(job);
+        long completedAtHeal = cluster.completedCheckpoints(job);
         System.out.printf(
                 "%s scheduler: store down %d ms, %d writes refused, %d checkpoints completed at heal%n",
                 scheduler,
@@ -109,44 +113,7 @@ class RestartDuringStoreOutageIT {
                 completedAtHeal);
 
         CountingJob.awaitCompletedCheckpoints(mini, job, completedAtHeal + 2);
-        assertThat(status(job)).isEqualTo(JobStatus.RUNNING);
-        CountingJob.cancel(mini, job);
-        assertThat(status(job)).isEqualTo(JobStatus.CANCELED);
-        // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
-        String checkpoint = CountingJob.latestCheckpointPath(mini, job);
-        assertThat(CountingJob.MISMATCHES.get())
-                .as("records seen with a wrong count across the restart")
-                .isZero();
-
-        CountingJob.verifyRestore(mini, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
-    }
-
-    private JobStatus status(JobID job) throws Exception {
-        return cluster.cluster().getJobStatus(job).get(30, TimeUnit.SECONDS);
-    }
-
-    private long completed(JobID job) throws Exception {
-        return CountingJob.stats(cluster.cluster(), job)
-                .getCounts()
-                .getNumberOfCompletedCheckpoints();
-    }
-
-    /** Polls {@code condition} for at most 60 s, failing with the job's error should it end. */
-    private void awaitWhileRunning(JobID job, BooleanSupplier condition, String what)
-            throws Exception {
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (!condition.getAsBoolean()) {
-            cluster.failIfEnded(job, status(job), "while waiting for " + what);
-            if (System.nanoTime() > end) {
-                throw new AssertionError(
-                        "timed out waiting for "
-                                + what
-                                + "; job "
-                                + status(job)
-                                + ", "
-                                + cluster.failureInfo(job));
-            }
-            Thread.sleep(50);
-        }
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.RUNNING);
+        cluster.cancelAndVerifyLatest(job, conf, "across the restart");
     }
 }

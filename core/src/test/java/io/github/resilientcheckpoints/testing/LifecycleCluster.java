@@ -9,6 +9,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
 import org.apache.flink.configuration.Configuration;
@@ -156,6 +158,86 @@ public final class LifecycleCluster implements AutoCloseable {
                         + parallelism(job, vertex)
                         + "; "
                         + failureInfo(job));
+    }
+
+    /** The job's status, asked for with a 30 s bound. */
+    public JobStatus status(JobID job) throws Exception {
+        return cluster().getJobStatus(job).get(30, TimeUnit.SECONDS);
+    }
+
+    /** How many checkpoints of the job have completed. */
+    public long completedCheckpoints(JobID job) throws Exception {
+        return CountingJob.stats(cluster(), job).getCounts().getNumberOfCompletedCheckpoints();
+    }
+
+    /** The one vertex of the job that runs at {@code parallelism}. */
+    public JobVertexID vertexAt(JobID job, int parallelism) throws Exception {
+        for (JobVertexID id : vertices(job)) {
+            if (parallelism(job, id) == parallelism) {
+                return id;
+            }
+        }
+        throw new AssertionError(
+                "no vertex at parallelism " + parallelism + " in " + vertices(job));
+    }
+
+    /**
+     * Polls {@code condition} every 50 ms for at most {@code timeout}, failing with the job's error
+     * as soon as the job ends.
+     */
+    public void awaitWhileRunning(
+            JobID job, BooleanSupplier condition, String what, Duration timeout) throws Exception {
+        awaitWhileRunning(job, condition, what, timeout, () -> "");
+    }
+
+    /**
+     * As {@link #awaitWhileRunning(JobID, BooleanSupplier, String, Duration)}; {@code more} adds
+     * the test's own facts to the timeout message.
+     */
+    public void awaitWhileRunning(
+            JobID job,
+            BooleanSupplier condition,
+            String what,
+            Duration timeout,
+            Supplier<String> more)
+            throws Exception {
+        long end = System.nanoTime() + timeout.toNanos();
+        while (!condition.getAsBoolean()) {
+            failIfEnded(job, status(job), "while waiting for " + what);
+            if (System.nanoTime() > end) {
+                throw new AssertionError(
+                        "timed out waiting for "
+                                + what
+                                + "; job "
+                                + status(job)
+                                + ", "
+                                + failureInfo(job)
+                                + more.get());
+            }
+            Thread.sleep(50);
+        }
+    }
+
+    /**
+     * Cancels the counting job, then restores its latest checkpoint in a new job and checks every
+     * key's state ({@link CountingJob#verifyRestore}). {@code during} names the phase the job went
+     * through, for the message should a record have been seen with a wrong count.
+     */
+    public void cancelAndVerifyLatest(JobID job, Configuration conf, String during)
+            throws Exception {
+        MiniCluster mini = cluster();
+        CountingJob.cancel(mini, job);
+        JobStatus ended = status(job);
+        if (ended != JobStatus.CANCELED) {
+            throw new AssertionError("job " + ended + " after its cancel: " + jobFailure(job));
+        }
+        // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
+        String checkpoint = CountingJob.latestCheckpointPath(mini, job);
+        long mismatches = CountingJob.MISMATCHES.get();
+        if (mismatches != 0) {
+            throw new AssertionError(mismatches + " records seen with a wrong count " + during);
+        }
+        CountingJob.verifyRestore(mini, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 
     /** Throws, with the job's failure, when {@code status} is terminal. */

@@ -2,7 +2,6 @@ package io.github.resilientcheckpoints.hdfs;
 
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import io.github.resilientcheckpoints.store.Causes;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.CleanupExecutor;
 import io.github.resilientcheckpoints.store.FailureClass;
@@ -33,39 +32,13 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The HDFS store: every upload writes a hidden temporary file next to its target, {@code hsync}s it
- * (the bytes are on every DataNode of the pipeline), then renames it into place, so a reader never
- * sees a partial file; a failed upload deletes its temporary file, also when its thread was
- * interrupted (cancelled): deletes go through a {@link CleanupExecutor}. Before writing, the quota
- * headroom of the target directory and its ancestors is checked (cached), so a checkpoint that
- * cannot fit fails at once with the numbers instead of after gigabytes.
+ * The {@link CheckpointStore} for {@code hdfs://}: every upload writes a hidden temporary file next
+ * to its target, {@code hsync}s it and renames it into place, so a reader never sees a partial
+ * file. The rename never replaces what exists at the target (on HDFS: {@code Options.Rename.NONE}).
+ * The store owns its Hadoop {@link FileSystem} ({@code newInstance}), never the JVM's cached one.
  *
- * <p>The same temporary file, {@code hsync} and rename serve the following write ({@link
- * SupportsStreamingUpload}): the state stream appends its spill file to the temporary file while
- * the state is still written, and commits at the end; a following write that is given up deletes
- * its temporary file (and its target, should it have committed meanwhile). Its size is not known
- * when it starts, so only the quota's namespace and what is already used are checked then; HDFS
- * itself refuses blocks beyond a space quota, and the whole-file upload that follows a failure
- * checks the full size.
- *
- * <p>Retries: the Hadoop client retries inside one attempt (pipeline recovery, NameNode failover);
- * the storage's per-attempt timeout bounds that, and the storage's retry loop takes over after.
- *
- * <p>Failures: every operation's failure names the operation and the path. A timeout of the
- * NameNode or a DataNode ({@link java.net.SocketTimeoutException}, Hadoop's {@code
- * ConnectTimeoutException}) is an {@link InterruptedIOException} by type but no cancellation: it is
- * handed on as a plain {@link IOException} (the timeout as its cause), so that no retry loop takes
- * it for an interrupt. Only a real interrupt ({@link Causes#isInterrupt}, or the thread's interrupt
- * flag) ends an operation with an {@link InterruptedIOException}.
- *
- * <p>Commits never replace: the rename refuses when anything exists at the target ({@code
- * Options.Rename.NONE}, atomic on the NameNode) and the caller gets a {@link
- * java.nio.file.FileAlreadyExistsException} naming the path, which is permanent. {@code _metadata},
- * whose name is fixed, goes through {@link #createExclusive}: the same commit, from a temporary
- * file of its own (concurrent writers and an abandoned attempt's leftovers cannot collide).
- *
- * <p>It owns its Hadoop {@link FileSystem} ({@code newInstance}, closed in {@link #close()}), never
- * the JVM's cached one.
+ * <p>The design (following write, quota headroom, cleanup on interrupted threads, timeouts that are
+ * no interrupts) is described in {@code docs/hdfs.md}.
  */
 public final class HdfsStore
         implements CheckpointStore,

@@ -9,7 +9,6 @@ import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.Configuration;
@@ -36,31 +35,25 @@ class S3CheckpointIT {
 
     @TempDir Path spill;
 
-    private static S3Server server;
+    private static ProxiedS3 s3;
     private static FaultProxy proxy;
 
     @BeforeAll
     static void start() throws Exception {
-        server = new S3Server();
-        server.createBucket(BUCKET);
-        proxy = new FaultProxy(server.endpoint());
+        s3 = new ProxiedS3(BUCKET);
+        proxy = s3.proxy;
         FlinkS3.initialize(FlinkS3.config(proxy.endpoint()));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (proxy != null) {
-            proxy.close();
-        }
-        if (server != null) {
-            server.close();
+        if (s3 != null) {
+            s3.close();
         }
     }
 
     private Configuration config(String storage, String dir) {
-        Configuration conf = CountingJob.config(storage, "hashmap", "s3://" + BUCKET + "/" + dir);
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        Configuration conf = s3.jobConfig(storage, dir, spill);
         conf.setString(S3StoreOptions.PART_SIZE.key(), "5 mb");
         conf.setString(S3StoreOptions.MULTIPART_THRESHOLD.key(), "5 mb");
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));

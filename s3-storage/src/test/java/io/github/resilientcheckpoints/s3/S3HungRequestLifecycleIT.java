@@ -4,7 +4,6 @@ import static io.github.resilientcheckpoints.testing.CountingJob.KEYS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
-import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.LifecycleCluster;
 import io.github.resilientcheckpoints.testing.LifecycleCluster.Scheduler;
@@ -97,13 +96,7 @@ class S3HungRequestLifecycleIT {
 
     /** The counting job on the proxied S3 under {@code dir}, restarting with a fixed delay. */
     private Configuration jobConfig(String dir) {
-        Configuration conf =
-                CountingJob.config(
-                        ResilientCheckpointStorageFactory.class.getName(),
-                        "hashmap",
-                        "s3://" + BUCKET + "/" + dir);
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        Configuration conf = s3.jobConfig(dir, spill);
         conf.set(ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, ATTEMPT_TIMEOUT);
         conf.set(RestartStrategyOptions.RESTART_STRATEGY, "fixed-delay");
         conf.set(RestartStrategyOptions.RESTART_STRATEGY_FIXED_DELAY_ATTEMPTS, 10);
@@ -155,7 +148,7 @@ class S3HungRequestLifecycleIT {
         assertThat(failuresSince(job, restored))
                 .as("job failures after the restart (the TaskManager loss was the only one)")
                 .isEmpty();
-        assertThat(status(job)).isEqualTo(JobStatus.RUNNING);
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.RUNNING);
         cancelAndRestoreLatest(job, conf);
     }
 
@@ -163,7 +156,7 @@ class S3HungRequestLifecycleIT {
     void rescaledJobRidesOutStatePutsAndMetadataPutsNeverAnswered() throws Exception {
         Configuration conf = jobConfig("rescale");
         JobID job = startJob(Scheduler.ADAPTIVE, conf);
-        JobVertexID keyed = keyedVertex(job);
+        JobVertexID keyed = cluster.vertexAt(job, 2);
         long injectedBefore = proxy.faultsInjected.get();
 
         // Around the rescale: the adaptive scheduler rescales from a checkpoint, which may be
@@ -194,7 +187,7 @@ class S3HungRequestLifecycleIT {
         assertThat(proxy.faultsInjected.get()).isGreaterThan(injectedBefore);
         assertThat(failuresSince(job, 0)).as("job failures").isEmpty();
         assertThat(cluster.parallelism(job, keyed)).isEqualTo(4);
-        assertThat(status(job)).isEqualTo(JobStatus.RUNNING);
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.RUNNING);
         cancelAndRestoreLatest(job, conf);
     }
 
@@ -221,7 +214,7 @@ class S3HungRequestLifecycleIT {
                 .isTrue();
         assertThat(proxy.faultsInjected.get()).isGreaterThan(injectedBefore);
         cluster.awaitEnd(job, WAIT);
-        assertThat(status(job)).isEqualTo(JobStatus.FINISHED);
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.FINISHED);
         assertThat(failuresSince(job, 0)).as("job failures").isEmpty();
         assertThat(CountingJob.MISMATCHES.get()).isZero();
 
@@ -389,30 +382,8 @@ class S3HungRequestLifecycleIT {
 
     /** Cancels the job and restores its latest checkpoint, checking every key's state. */
     private void cancelAndRestoreLatest(JobID job, Configuration conf) throws Exception {
-        MiniCluster mini = cluster.cluster();
         proxy.clearFaults();
-        CountingJob.cancel(mini, job);
-        assertThat(status(job)).isEqualTo(JobStatus.CANCELED);
-        // Read after the cancel: checkpoints completing meanwhile would subsume an earlier pick.
-        String checkpoint = CountingJob.latestCheckpointPath(mini, job);
-        assertThat(CountingJob.MISMATCHES.get())
-                .as("records seen with a wrong count while requests hung")
-                .isZero();
-        CountingJob.verifyRestore(mini, conf, checkpoint, CountingJob.PAYLOAD_BYTES);
-    }
-
-    /** The counting job's keyed vertex (its source runs at parallelism 1, the keyed one at 2). */
-    private JobVertexID keyedVertex(JobID job) throws Exception {
-        for (JobVertexID id : cluster.vertices(job)) {
-            if (cluster.parallelism(job, id) == 2) {
-                return id;
-            }
-        }
-        throw new AssertionError("no vertex at parallelism 2 in " + cluster.vertices(job));
-    }
-
-    private JobStatus status(JobID job) throws Exception {
-        return cluster.cluster().getJobStatus(job).get(30, TimeUnit.SECONDS);
+        cluster.cancelAndVerifyLatest(job, conf, "while requests hung");
     }
 
     /**
@@ -420,23 +391,12 @@ class S3HungRequestLifecycleIT {
      */
     private void awaitWhileRunning(JobID job, BooleanSupplier condition, String what)
             throws Exception {
-        long end = System.nanoTime() + WAIT.toNanos();
-        while (!condition.getAsBoolean()) {
-            cluster.failIfEnded(job, status(job), "while waiting for " + what);
-            if (System.nanoTime() > end) {
-                throw new AssertionError(
-                        "timed out waiting for "
-                                + what
-                                + "; job "
-                                + status(job)
-                                + ", "
-                                + cluster.failureInfo(job)
-                                + "; proxy: "
-                                + proxy.faultsInjected.get()
-                                + " faults injected");
-            }
-            Thread.sleep(50);
-        }
+        cluster.awaitWhileRunning(
+                job,
+                condition,
+                what,
+                WAIT,
+                () -> "; proxy: " + proxy.faultsInjected.get() + " faults injected");
     }
 
     private interface Call<T> {

@@ -4,13 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.metrics.StorageMetrics;
-import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.JobStatus;
@@ -54,20 +52,6 @@ class S3MetadataRetryIT {
         }
     }
 
-    /**
-     * The counting job on the faulty S3, checkpointing under {@code dir}, with its own spill dir.
-     */
-    private Configuration jobConfig(String dir) {
-        Configuration conf =
-                CountingJob.config(
-                        ResilientCheckpointStorageFactory.class.getName(),
-                        "hashmap",
-                        "s3://" + BUCKET + "/" + dir);
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
-        return conf;
-    }
-
     private static StorageMetrics metrics() {
         return StorageRuntime.shared().metrics();
     }
@@ -75,7 +59,7 @@ class S3MetadataRetryIT {
     @Test
     void jobKeepsRunningWhenHalfOfTheMetadataUploadsAreThrottled(
             @InjectMiniCluster MiniCluster cluster) throws Exception {
-        Configuration conf = jobConfig("job-m");
+        Configuration conf = s3.jobConfig("job-m", spill);
         conf.set(ResilientCheckpointOptions.RETRY_MAX_ATTEMPTS, 30);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(5));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(50));
@@ -132,7 +116,7 @@ class S3MetadataRetryIT {
     @Test
     void aMetadataWriteNeverAnsweredIsResentWithinTheJobManagerBound(
             @InjectMiniCluster MiniCluster cluster) throws Exception {
-        Configuration conf = jobConfig("job-hung");
+        Configuration conf = s3.jobConfig("job-hung", spill);
         proxy.inject(
                 FaultProxy.Fault.of(FaultProxy.Shape.NO_ANSWER),
                 line -> line.startsWith("PUT ") && line.contains("/_metadata"),

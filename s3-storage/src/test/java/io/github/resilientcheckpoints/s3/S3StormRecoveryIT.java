@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
-import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.MiniClusters;
 import io.github.resilientcheckpoints.testing.SpillFiles;
@@ -48,16 +47,15 @@ class S3StormRecoveryIT {
 
     @TempDir Path spill;
 
-    private static S3Server server;
+    private static ProxiedS3 s3;
     private static FaultProxy proxy;
     private static S3Client sdk;
 
     @BeforeAll
     static void start() throws Exception {
-        server = new S3Server();
-        server.createBucket(BUCKET);
-        proxy = new FaultProxy(server.endpoint());
-        sdk = server.client();
+        s3 = new ProxiedS3(BUCKET);
+        proxy = s3.proxy;
+        sdk = s3.server.client();
         FlinkS3.initialize(FlinkS3.config(proxy.endpoint()));
     }
 
@@ -66,22 +64,13 @@ class S3StormRecoveryIT {
         if (sdk != null) {
             sdk.close();
         }
-        if (proxy != null) {
-            proxy.close();
-        }
-        if (server != null) {
-            server.close();
+        if (s3 != null) {
+            s3.close();
         }
     }
 
     private Configuration config(String dir) {
-        Configuration conf =
-                CountingJob.config(
-                        ResilientCheckpointStorageFactory.class.getName(),
-                        "hashmap",
-                        "s3://" + BUCKET + "/" + dir);
-        conf.addAll(FlinkS3.config(proxy.endpoint()));
-        conf.set(ResilientCheckpointOptions.SPILL_DIRECTORIES, List.of(spill.toString()));
+        Configuration conf = s3.jobConfig(dir, spill);
         conf.setString(S3StoreOptions.PART_SIZE.key(), "5 mb");
         conf.setString(S3StoreOptions.MULTIPART_THRESHOLD.key(), "5 mb");
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(20));
