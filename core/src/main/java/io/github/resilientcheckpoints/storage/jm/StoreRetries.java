@@ -194,10 +194,7 @@ final class StoreRetries {
         public IOException didNotStop() {
             op.failed().run();
             return new IOException(
-                    "Could not "
-                            + op.what()
-                            + " "
-                            + redactor.redact(op.path())
+                    couldNot(op)
                             + ": an attempt did not end within its time and did not stop when"
                             + " interrupted before the deadline (store '"
                             + store.name()
@@ -207,10 +204,7 @@ final class StoreRetries {
 
     private InterruptedIOException interrupted(Operation op) {
         return new CallerInterrupted(
-                "Could not "
-                        + op.what()
-                        + " "
-                        + redactor.redact(op.path())
+                couldNot(op)
                         + ": interrupted (the checkpoint was cancelled or the JobManager is shutting down)");
     }
 
@@ -250,10 +244,7 @@ final class StoreRetries {
         String answer = last == null ? "no answer before the deadline" : redactor.describe(last);
         // No cause: its message would bypass the redaction.
         return new IOException(
-                "Could not "
-                        + op.what()
-                        + " "
-                        + redactor.redact(op.path())
+                couldNot(op)
                         + ": "
                         + why
                         + " (store '"
@@ -263,6 +254,11 @@ final class StoreRetries {
                         + ". Fix: "
                         + fix
                         + ".");
+    }
+
+    /** "Could not write s3://…/chk-3/_metadata": the start of every give-up message, redacted. */
+    private String couldNot(Operation op) {
+        return "Could not " + op.what() + " " + redactor.redact(op.path());
     }
 
     private static String capitalized(String s) {
