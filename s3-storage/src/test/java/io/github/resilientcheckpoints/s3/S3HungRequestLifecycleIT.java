@@ -36,10 +36,11 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * An S3 request that is read and never answered ({@link FaultProxy.Shape#NO_ANSWER}) in the phases
  * of a job's life after its first submission (that one is {@link S3MetadataRetryIT}): a restart
- * after the loss of the TaskManager, a rescale under the adaptive scheduler, and a
- * stop-with-savepoint. Each time one state-file PUT (or UploadPart) and one {@code _metadata} PUT
- * of the phase are left unanswered; the job must not fail, must checkpoint (or stop) past them, and
- * its last checkpoint (or savepoint) must restore every key exactly.
+ * after the loss of the TaskManager, a rescale under the adaptive scheduler, a stop-with-savepoint
+ * and a cancel. Each time one state-file PUT (or UploadPart) and one {@code _metadata} PUT of the
+ * phase are left unanswered; the job must not fail, must checkpoint (or stop, or end canceled
+ * within {@link #CANCEL_BOUND}) past them, and its last checkpoint (or savepoint) must restore
+ * every key exactly.
  *
  * <p>{@code s3.request-timeout} (2 min) and {@code jobmanager.max-blocking} (5 s) keep their
  * defaults: the JobManager cuts an unanswered {@code _metadata} PUT at its attempt's share of the
@@ -58,6 +59,12 @@ class S3HungRequestLifecycleIT {
 
     /** The TaskManager's bound on one upload attempt: an unanswered state PUT is cut after it. */
     static final Duration ATTEMPT_TIMEOUT = Duration.ofSeconds(5);
+
+    /**
+     * The product's bound on a cancel, whatever the store does (the README's table of waits on
+     * Flink threads), as {@code CancelDuringStoreFaultsIT} holds it for the JobManager's writes.
+     */
+    static final Duration CANCEL_BOUND = Duration.ofSeconds(10);
 
     /** Waits for a phase's events; generous, for CI machines with both cores busy. */
     static final Duration WAIT = Duration.ofSeconds(90);
@@ -220,6 +227,35 @@ class S3HungRequestLifecycleIT {
 
         proxy.clearFaults();
         CountingJob.verifyRestore(mini, conf, savepoint, CountingJob.PAYLOAD_BYTES);
+    }
+
+    @Test
+    void cancelEndsTheJobWhileAStatePutAndAMetadataPutAreNeverAnswered() throws Exception {
+        Configuration conf = jobConfig("cancel");
+        JobID job = startJob(Scheduler.DEFAULT, conf);
+        long beforeHang = maxCheckpointId(job);
+        long injectedBefore = proxy.faultsInjected.get();
+        HungPair hung = hangOnce(path -> checkpointId(path) > beforeHang);
+        awaitWhileRunning(job, hung::both, "a state PUT and a _metadata PUT left unanswered");
+
+        // The _metadata PUT comes last (after every acknowledgement), so the cancel meets it in
+        // flight: the JobManager holds the coordinator's lock for it, at most max-blocking (5 s).
+        long start = System.nanoTime();
+        cluster.cluster().cancelJob(job);
+        cluster.awaitEnd(job, WAIT);
+        long cancelMs = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - start);
+        System.out.printf("cancel: left unanswered: %s; job ended in %d ms%n", hung, cancelMs);
+
+        assertThat(cluster.status(job)).isEqualTo(JobStatus.CANCELED);
+        assertThat(cancelMs)
+                .as("time from cancel to CANCELED with a state PUT and a _metadata PUT hung")
+                .isLessThan(CANCEL_BOUND.toMillis());
+        assertThat(proxy.faultsInjected.get()).isGreaterThan(injectedBefore);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
+
+        proxy.clearFaults();
+        String checkpoint = CountingJob.latestCheckpointPath(cluster.cluster(), job);
+        CountingJob.verifyRestore(cluster.cluster(), conf, checkpoint, CountingJob.PAYLOAD_BYTES);
     }
 
     /**
