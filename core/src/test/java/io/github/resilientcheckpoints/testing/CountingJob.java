@@ -22,6 +22,7 @@ import org.apache.flink.configuration.ExternalizedCheckpointRetention;
 import org.apache.flink.configuration.RestartStrategyOptions;
 import org.apache.flink.configuration.StateBackendOptions;
 import org.apache.flink.configuration.StateRecoveryOptions;
+import org.apache.flink.runtime.checkpoint.CheckpointFailureReason;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.checkpoint.FailedCheckpointStats;
@@ -201,15 +202,34 @@ public final class CountingJob {
         }
     }
 
-    /** Failure messages of the job's failed checkpoints (empty when none failed). */
+    /**
+     * Failure messages of the job's failed checkpoints (empty when none failed). Once the job has
+     * ended, a checkpoint after its last completed one that the end aborted ("Checkpoint
+     * Coordinator is suspending.", as a cancel does to the checkpoint in progress) is not counted:
+     * whether one is in progress at the cancel is timing, not the storage.
+     */
     public static List<String> failureMessages(MiniCluster cluster, JobID job) throws Exception {
+        boolean ended =
+                cluster.getJobStatus(job).get(30, TimeUnit.SECONDS).isGloballyTerminalState();
+        CheckpointStatsSnapshot stats = stats(cluster, job);
+        CompletedCheckpointStats latest = stats.getHistory().getLatestCompletedCheckpoint();
+        long lastCompleted = latest == null ? 0 : latest.getCheckpointId();
         List<String> messages = new ArrayList<>();
-        for (var c : stats(cluster, job).getHistory().getCheckpoints()) {
+        for (var c : stats.getHistory().getCheckpoints()) {
             if (c instanceof FailedCheckpointStats) {
-                messages.add(
-                        c.getCheckpointId()
-                                + ": "
-                                + ((FailedCheckpointStats) c).getFailureMessage());
+                String message = ((FailedCheckpointStats) c).getFailureMessage();
+                boolean abortedByTheEnd =
+                        ended
+                                && c.getCheckpointId() > lastCompleted
+                                && (CheckpointFailureReason.CHECKPOINT_COORDINATOR_SUSPEND
+                                                .message()
+                                                .equals(message)
+                                        || CheckpointFailureReason.CHECKPOINT_COORDINATOR_SHUTDOWN
+                                                .message()
+                                                .equals(message));
+                if (!abortedByTheEnd) {
+                    messages.add(c.getCheckpointId() + ": " + message);
+                }
             }
         }
         return messages;
