@@ -7,13 +7,12 @@ import io.github.resilientcheckpoints.storage.ResilientCheckpointStorage;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.LiveTree;
 import io.github.resilientcheckpoints.testing.MiniClusters;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.api.common.functions.OpenContext;
 import org.apache.flink.api.common.state.ValueState;
@@ -76,11 +75,13 @@ class ProgrammaticStorageIT {
             assertThat(StorageRuntime.shared().metrics().uploadsSucceeded())
                     .as("task state went through our upload path")
                     .isGreaterThan(uploadsBefore);
-            try (Stream<Path> files = Files.walk(checkpoints.resolve(job.toString()))) {
-                assertThat(files.filter(p -> p.getFileName().toString().equals("_metadata")))
-                        .as("checkpoints written where the programmatic storage points")
-                        .isNotEmpty();
-            }
+            // The job runs on and deletes subsumed checkpoints meanwhile.
+            assertThat(
+                            LiveTree.files(
+                                    checkpoints.resolve(job.toString()),
+                                    p -> p.getFileName().toString().equals("_metadata")))
+                    .as("checkpoints written where the programmatic storage points")
+                    .isNotEmpty();
         } finally {
             // Until the job has ended, not only until the cancel was accepted: its tasks still
             // write into the temporary directories JUnit deletes next.

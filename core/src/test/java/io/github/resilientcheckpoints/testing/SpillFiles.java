@@ -1,22 +1,16 @@
 package io.github.resilientcheckpoints.testing;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import java.util.stream.Stream;
 
 /** The spill files below a directory (a spill space's own lock marker is not one). */
 public final class SpillFiles {
 
     private SpillFiles() {}
 
+    /** Tests poll this while the spill deletes its files, so a file gone meanwhile is skipped. */
     public static List<Path> under(Path dir) throws IOException {
-        if (!Files.exists(dir)) {
-            return List.of();
-        }
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(f -> f.getFileName().toString().endsWith(".spill")).toList();
-        }
+        return LiveTree.files(dir, f -> f.getFileName().toString().endsWith(".spill"));
     }
 }

@@ -7,6 +7,7 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.testing.ByteSource;
+import io.github.resilientcheckpoints.testing.LiveTree;
 import io.github.resilientcheckpoints.testing.ScriptedStore;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
@@ -20,7 +21,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Supplier;
-import java.util.stream.Stream;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterEach;
@@ -230,10 +230,9 @@ class RetryingUploaderTest {
         return b;
     }
 
+    /** Files under the remote directory; an upload's cleanup may be deleting them meanwhile. */
     private List<java.nio.file.Path> remoteFiles() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.walk(remote)) {
-            return s.filter(Files::isRegularFile).toList();
-        }
+        return LiveTree.files(remote, f -> true);
     }
 
     private void awaitNoRemoteFiles() throws Exception {
