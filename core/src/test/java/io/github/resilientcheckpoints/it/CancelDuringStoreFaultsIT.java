@@ -1,6 +1,5 @@
 package io.github.resilientcheckpoints.it;
 
-import static io.github.resilientcheckpoints.testing.CountingJob.KEYS;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.github.resilientcheckpoints.ResilientCheckpointOptions;
@@ -92,10 +91,7 @@ class CancelDuringStoreFaultsIT {
     /** Starts the job on a cluster of its own and waits for checkpoints and records. */
     private JobID startJob(Configuration conf) throws Exception {
         cluster = LifecycleCluster.start(Scheduler.DEFAULT);
-        JobID job = CountingJob.start(cluster.cluster(), conf);
-        CountingJob.awaitCompletedCheckpoints(cluster.cluster(), job, 2);
-        CountingJob.awaitChecked(cluster.cluster(), job, 2L * KEYS);
-        return job;
+        return cluster.startCountingJob(conf);
     }
 
     @Test

@@ -160,6 +160,17 @@ public final class LifecycleCluster implements AutoCloseable {
                         + failureInfo(job));
     }
 
+    /**
+     * Starts the counting job with {@code conf} and waits until two checkpoints completed and every
+     * key was seen twice.
+     */
+    public JobID startCountingJob(Configuration conf) throws Exception {
+        JobID job = CountingJob.start(cluster(), conf);
+        CountingJob.awaitCompletedCheckpoints(cluster(), job, 2);
+        CountingJob.awaitChecked(cluster(), job, 2L * CountingJob.KEYS);
+        return job;
+    }
+
     /** The job's status, asked for with a 30 s bound. */
     public JobStatus status(JobID job) throws Exception {
         return cluster().getJobStatus(job).get(30, TimeUnit.SECONDS);

@@ -114,10 +114,7 @@ class S3HungRequestLifecycleIT {
     /** Starts the job on a cluster of its own and waits for checkpoints and records. */
     private JobID startJob(Scheduler scheduler, Configuration conf) throws Exception {
         cluster = LifecycleCluster.start(scheduler);
-        JobID job = CountingJob.start(cluster.cluster(), conf);
-        CountingJob.awaitCompletedCheckpoints(cluster.cluster(), job, 2);
-        CountingJob.awaitChecked(cluster.cluster(), job, 2L * KEYS);
-        return job;
+        return cluster.startCountingJob(conf);
     }
 
     @Test
