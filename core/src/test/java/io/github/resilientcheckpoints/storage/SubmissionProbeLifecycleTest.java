@@ -97,4 +97,45 @@ class SubmissionProbeLifecycleTest {
                 .hasMessageContaining("Job refused");
         assertThat(Files.exists(root.resolve(job.toHexString()))).isTrue();
     }
+
+    /**
+     * The probe is not a checkpoint: a healthy store slower than the checkpoint's upload budget (a
+     * first write on a loaded JobManager, a cold client) is not refused. DiagnoseIT's job with a 40
+     * ms checkpoint timeout was refused so on a loaded machine: "gave up after 0 attempt(s)".
+     */
+    @Test
+    void aHealthyStoreSlowerThanTheCheckpointBudgetIsNotRefused() throws Exception {
+        JobID job = new JobID();
+        CountDownLatch gate = new CountDownLatch(1);
+        FaultyFileSystem.holdStateWrites = gate;
+        long heldBefore = FaultyFileSystem.HELD_STATE_WRITES.get();
+        // the probe's write waits 2 s, over twice the upload budget (0.9 x the 1 s timeout)
+        Thread opener =
+                new Thread(
+                        () -> {
+                            try {
+                                Thread.sleep(2_000);
+                            } catch (InterruptedException e) {
+                                Thread.currentThread().interrupt();
+                            }
+                            gate.countDown();
+                        },
+                        "probe-gate-opener");
+        opener.start();
+        try {
+            setUp(storage(jobManager, false), job);
+        } finally {
+            gate.countDown();
+            opener.interrupt();
+            opener.join();
+        }
+        assertThat(FaultyFileSystem.HELD_STATE_WRITES.get())
+                .as("the probe's write waited at the gate")
+                .isGreaterThan(heldBefore);
+        Path taskOwned = root.resolve(job.toHexString()).resolve("taskowned");
+        assertThat(taskOwned).isDirectory();
+        try (var left = Files.list(taskOwned)) {
+            assertThat(left).as("the probe file was deleted").isEmpty();
+        }
+    }
 }
