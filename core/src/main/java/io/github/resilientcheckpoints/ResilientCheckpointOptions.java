@@ -273,10 +273,25 @@ public final class ResilientCheckpointOptions {
                     .withDescription(
                             "When the JobManager sets up a job's checkpoint storage, write one small probe"
                                     + " file under the job's checkpoint directory through the store and delete it"
-                                    + " (retried like uploads, within at most 30 s). If that fails (missing bucket or"
+                                    + " (retried like uploads, within '"
+                                    + PREFIX
+                                    + "probe-timeout'). If that fails (missing bucket or"
                                     + " directory, no permission, bad credentials) the job is refused at submission"
                                     + " with the store's message, instead of running and failing every checkpoint."
                                     + " Once per job start, on the JobManager only.");
+
+    public static final ConfigOption<Duration> PROBE_TIMEOUT =
+            ConfigOptions.key(PREFIX + "probe-timeout")
+                    .durationType()
+                    .defaultValue(Duration.ofSeconds(30))
+                    .withDescription(
+                            "Longest the submission probe may take, retries included (between 1 s and"
+                                    + " 5 min). It holds the JobManager's job-creation thread meanwhile. Not"
+                                    + " tied to '"
+                                    + CheckpointingOptions.CHECKPOINTING_TIMEOUT.key()
+                                    + "': the probe is not a checkpoint, and a healthy store's first"
+                                    + " write (a cold client, a busy JobManager) may take longer than a"
+                                    + " short checkpoint timeout allows.");
 
     public static final ConfigOption<Duration> JOBMANAGER_MAX_BLOCKING =
             ConfigOptions.key(PREFIX + "jobmanager.max-blocking")

@@ -242,7 +242,7 @@ public final class ResilientCheckpointStorage
                                         rt.metadataAttemptExecutor(),
                                         rt.ticker(),
                                         settings.redactor(),
-                                        settings.uploadBudgetNanos())
+                                        settings.probeTimeout.toNanos())
                                 .probeFirstStart(jobDirectory, settings.highAvailability);
             } else {
                 recovery = false;

@@ -48,6 +48,9 @@ public final class ResilientSettings implements Serializable {
     /** Whether the JobManager writes and reads a probe file before the job's first checkpoint. */
     final boolean probeAtSubmission;
 
+    /** Longest the submission probe may take, retries included. */
+    final Duration probeTimeout;
+
     /** Longest one store operation may hold a Flink JobManager thread. */
     final Duration jobManagerMaxBlocking;
 
@@ -88,6 +91,16 @@ public final class ResilientSettings implements Serializable {
                         config,
                         ResilientCheckpointOptions.PROBE_AT_SUBMISSION,
                         ConfigReading.BOOLEAN);
+        this.probeTimeout =
+                ConfigReading.read(
+                        config, ResilientCheckpointOptions.PROBE_TIMEOUT, ConfigReading.DURATION);
+        if (probeTimeout.compareTo(Duration.ofSeconds(1)) < 0
+                || probeTimeout.compareTo(Duration.ofMinutes(5)) > 0) {
+            ConfigReading.fail(
+                    ResilientCheckpointOptions.PROBE_TIMEOUT,
+                    probeTimeout,
+                    "a duration between 1 s and 5 min");
+        }
         this.jobManagerMaxBlocking =
                 ConfigReading.read(
                         config,
@@ -175,6 +188,8 @@ public final class ResilientSettings implements Serializable {
                 + cleanup
                 + ", probeAtSubmission="
                 + probeAtSubmission
+                + ", probeTimeout="
+                + probeTimeout
                 + ", jobManagerMaxBlocking="
                 + jobManagerMaxBlocking
                 + ", highAvailability="

@@ -5,6 +5,7 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.CheckpointStore;
 import io.github.resilientcheckpoints.store.UploadSource;
 import io.github.resilientcheckpoints.time.Ticker;
+import io.github.resilientcheckpoints.upload.CheckpointUploadException;
 import io.github.resilientcheckpoints.upload.Redactor;
 import io.github.resilientcheckpoints.upload.RetryPolicy;
 import io.github.resilientcheckpoints.upload.RetryingUploader;
@@ -31,9 +32,10 @@ import org.slf4j.LoggerFactory;
  * The JobManager's check, when it sets up the checkpoint storage of a newly submitted job, that the
  * store takes writes under the checkpoint root: one small file is uploaded through the job's {@link
  * CheckpointStore} (so an S3 root gets its bucket checked and a real PutObject, HDFS a real create
- * + rename) and deleted again, with the storage's retry policy but within {@link #BOUND}. If either
- * fails, the job is refused with the store's own message — Flink fails it at submission (its
- * checkpoint coordinator cannot be built) instead of letting it run and fail every checkpoint.
+ * + rename) and deleted again, with the storage's retry policy but within {@code probe-timeout} (30
+ * s by default). If either fails, the job is refused with the store's own message — Flink fails it
+ * at submission (its checkpoint coordinator cannot be built) instead of letting it run and fail
+ * every checkpoint.
  *
  * <p>Only a submission is probed. Flink sets up the storage again on every restart and rescale
  * under the adaptive scheduler and on every JobManager failover; the runtime remembers the jobs it
@@ -45,11 +47,6 @@ import org.slf4j.LoggerFactory;
  * orphan should the delete ever be lost.
  */
 final class SubmissionProbe {
-
-    /**
-     * Longest the probe may take, retries included: a submission should not hang on a dead store.
-     */
-    static final Duration BOUND = Duration.ofSeconds(30);
 
     static final String FILE_PREFIX = "_submission-probe-";
 
@@ -66,8 +63,10 @@ final class SubmissionProbe {
     private final long budgetNanos;
 
     /**
-     * @param budgetNanos the storage's upload budget; the probe takes at most this or {@link
-     *     #BOUND}, whichever is shorter
+     * @param budgetNanos longest the probe may take, retries included ({@code probe-timeout}): a
+     *     submission should not hang on a dead store. Not the checkpoints' upload budget: the probe
+     *     is not a checkpoint, and a healthy store's first write on a busy JobManager may take
+     *     longer than a short checkpoint timeout.
      */
     SubmissionProbe(
             CheckpointStore store,
@@ -163,7 +162,7 @@ final class SubmissionProbe {
      */
     void probe(Path jobDirectory) throws IOException {
         long start = ticker.nanoTime();
-        long deadline = start + Math.min(BOUND.toNanos(), budgetNanos);
+        long deadline = start + budgetNanos;
         Path directory =
                 new Path(
                         jobDirectory,
@@ -189,6 +188,13 @@ final class SubmissionProbe {
                             new UploadCancellation());
         } catch (InterruptedIOException e) {
             throw e;
+        } catch (CheckpointUploadException e) {
+            throw refused(
+                    "could not write a probe file under '"
+                            + redactor.redact(directory.toString())
+                            + "'",
+                    e.reason() == RetryPolicy.GiveUpReason.DEADLINE ? outOfTime(e) : e.getMessage(),
+                    e);
         } catch (IOException e) {
             throw refused(
                     "could not write a probe file under '"
@@ -243,6 +249,26 @@ final class SubmissionProbe {
                 }
             }
         }
+    }
+
+    /**
+     * The uploader names the checkpoint deadline's keys; the probe's time is its own key. The cause
+     * is the last attempt's failure (null when none could start).
+     */
+    private String outOfTime(CheckpointUploadException e) {
+        return "No write succeeded within '"
+                + ResilientCheckpointOptions.PROBE_TIMEOUT.key()
+                + "' ("
+                + TimeUnit.NANOSECONDS.toMillis(budgetNanos)
+                + " ms, "
+                + e.attempts()
+                + " attempt(s)). Last failure ("
+                + e.failureClass()
+                + "): "
+                + (e.getCause() == null
+                        ? "no attempt could start"
+                        : redactor.describe(e.getCause()))
+                + ".";
     }
 
     /**

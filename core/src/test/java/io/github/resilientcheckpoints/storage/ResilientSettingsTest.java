@@ -43,6 +43,17 @@ class ResilientSettingsTest {
         assertThat(s.faultInjection.enabled()).isFalse();
         assertThat(s.spillDirectories).containsExactly(tmp.toString());
         assertThat(s.uploadBudgetNanos()).isEqualTo(Duration.ofMinutes(9).toNanos());
+        assertThat(s.probeTimeout).isEqualTo(Duration.ofSeconds(30));
+    }
+
+    @Test
+    void aProbeTimeoutOutOfRangeNamesTheKeyAndTheRange() {
+        Configuration conf = base();
+        conf.set(ResilientCheckpointOptions.PROBE_TIMEOUT, Duration.ofMillis(10));
+        assertThatThrownBy(() -> ResilientSettings.fromConfig(conf))
+                .isInstanceOf(IllegalConfigurationException.class)
+                .hasMessageContaining("'execution.checkpointing.resilient.probe-timeout'")
+                .hasMessageContaining("between 1 s and 5 min");
     }
 
     @Test

@@ -43,10 +43,16 @@ class SubmissionProbeLifecycleTest {
     }
 
     private ResilientCheckpointStorage storage(StorageRuntime runtime, boolean highAvailability) {
+        return storage(runtime, highAvailability, Duration.ofSeconds(1));
+    }
+
+    private ResilientCheckpointStorage storage(
+            StorageRuntime runtime, boolean highAvailability, Duration probeTimeout) {
         Configuration conf = new Configuration();
         conf.set(CheckpointingOptions.CHECKPOINTS_DIRECTORY, FaultyFileSystem.uri(root));
-        // The probe's time is the upload budget (0.9 x this) when that is below 30 s.
+        // uploads of checkpoints get 0.9 s (0.9 x this); the probe has its own time
         conf.set(CheckpointingOptions.CHECKPOINTING_TIMEOUT, Duration.ofSeconds(1));
+        conf.set(ResilientCheckpointOptions.PROBE_TIMEOUT, probeTimeout);
         conf.set(ResilientCheckpointOptions.RETRY_INITIAL_BACKOFF, Duration.ofMillis(1));
         conf.set(ResilientCheckpointOptions.RETRY_MAX_BACKOFF, Duration.ofMillis(5));
         conf.set(ResilientCheckpointOptions.RETRY_ATTEMPT_TIMEOUT, Duration.ofMillis(200));
@@ -79,7 +85,11 @@ class SubmissionProbeLifecycleTest {
         assertThatThrownBy(() -> setUp(storage(jobManager, false), new JobID()))
                 .as("a new job on the same store is still refused")
                 .hasMessageContaining("Job refused")
-                .hasMessageContaining(ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key());
+                .hasMessageContaining(ResilientCheckpointOptions.PROBE_AT_SUBMISSION.key())
+                .as("the probe's own time is named, not the checkpoints' deadline")
+                .hasMessageContaining(
+                        "within '" + ResilientCheckpointOptions.PROBE_TIMEOUT.key() + "' (1000 ms")
+                .hasMessageNotContaining(ResilientCheckpointOptions.DEADLINE_FRACTION.key());
     }
 
     @Test
@@ -123,7 +133,7 @@ class SubmissionProbeLifecycleTest {
                         "probe-gate-opener");
         opener.start();
         try {
-            setUp(storage(jobManager, false), job);
+            setUp(storage(jobManager, false, Duration.ofSeconds(20)), job);
         } finally {
             gate.countDown();
             opener.interrupt();
