@@ -58,6 +58,13 @@ final class FaultProxy implements AutoCloseable {
         RESET_BEFORE_ANSWER,
         /** Half the request body is read, then the connection closed (FIN). */
         CLOSE_MID_BODY,
+        /**
+         * The request head is read (and an upload's "100 Continue" sent), then the connection is
+         * closed before any of the body is read: a kept-alive connection the server drops. The
+         * JDK's client fails the upload with "Error writing request body to server" and never
+         * resends a PUT itself.
+         */
+        CLOSE_BEFORE_BODY,
         /** The request is read and never answered; the client's timeout ends it. */
         NO_ANSWER,
         /**
@@ -456,6 +463,9 @@ final class FaultProxy implements AutoCloseable {
                 in.skipNBytes(length / 2);
                 client.shutdownOutput(); // FIN while the client is still sending
                 in.skip(length - length / 2);
+                return;
+            case CLOSE_BEFORE_BODY:
+                client.close(); // unread body bytes make it a reset (RST) where they arrived
                 return;
             case NO_ANSWER:
                 in.skipNBytes(length);

@@ -101,6 +101,7 @@ class S3FaultMatrixTest {
                     new Fault(Shape.ERROR_XML, 403, "ExpiredToken"),
                     Fault.of(Shape.RESET_BEFORE_ANSWER),
                     Fault.of(Shape.CLOSE_MID_BODY),
+                    Fault.of(Shape.CLOSE_BEFORE_BODY),
                     Fault.of(Shape.NO_ANSWER),
                     Fault.of(Shape.TRUNCATED_ANSWER),
                     Fault.of(Shape.TRICKLE_ANSWER));

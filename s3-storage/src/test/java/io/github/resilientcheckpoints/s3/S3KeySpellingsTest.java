@@ -75,7 +75,12 @@ class S3KeySpellingsTest {
         conf.setString("s3.access.key", S3Server.ACCESS_KEY);
         conf.setString("s3.secret.key", S3Server.SECRET_KEY);
         conf.setString("s3.path.style.access", "true");
-        conf.setString(S3StoreOptions.PART_ATTEMPTS.key(), "1");
+        // The adapter's resend stays on (s3.part-attempts): in about 2 % of fresh servers the
+        // PutObject, the second request on a kept-alive connection (after the bucket check), got
+        // S3Proxy's "100 Continue" and then could not write its body (3 of 150 in a loop, alone),
+        // and the JDK's client never resends a PUT itself. With one attempt
+        // this test failed so in full runs; FaultProxy's CLOSE_BEFORE_BODY shape is that fault.
+        // Wrong or unread credentials are still refused: a 403 is permanent, never resent.
         byte[] data = {4, 5, 6};
         try (CheckpointStore store =
                         new S3StoreProvider().create(URI.create("s3://" + BUCKET + "/"), conf);
