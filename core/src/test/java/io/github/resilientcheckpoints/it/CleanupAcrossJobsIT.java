@@ -10,12 +10,12 @@ import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.LiveTree;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.attribute.FileTime;
@@ -173,8 +173,8 @@ class CleanupAcrossJobsIT {
             @InjectMiniCluster MiniCluster cluster) throws Exception {
         JobID a = CountingJob.start(cluster, config());
         CountingJob.awaitCompletedCheckpoints(cluster, a, 4);
-        CountingJob.cancel(cluster, a);
         Path aDir = root.resolve(a.toHexString());
+        cancelAndSettle(cluster, a, aDir);
         Path restored = completed(aDir).get(0);
         Set<Path> restoredNeeds = new TreeSet<>(allFiles(restored));
         restoredNeeds.addAll(references(restored));
@@ -199,11 +199,10 @@ class CleanupAcrossJobsIT {
         for (int i = 0; i < 3; i++) {
             cluster.triggerCheckpoint(b).get(60, TimeUnit.SECONDS);
         }
-        CountingJob.cancel(cluster, b);
+        cancelAndSettle(cluster, b, root.resolve(b.toHexString()));
         assertThat(CountingJob.MISMATCHES.get()).isZero();
         // What B would have fallen back to before that restores exactly (each job takes every slot,
-        // so
-        // this runs after B).
+        // so this runs after B).
         verifyRestoreAndForget(cluster, restored, Set.of(a, b));
 
         Path bDir = root.resolve(b.toHexString());
@@ -235,8 +234,8 @@ class CleanupAcrossJobsIT {
         // the checkpoint before it.
         JobID job = CountingJob.start(cluster, config());
         CountingJob.awaitCompletedCheckpoints(cluster, job, 4);
-        CountingJob.cancel(cluster, job);
         Path jobDir = root.resolve(job.toHexString());
+        cancelAndSettle(cluster, job, jobDir);
         List<Path> done = completed(jobDir);
         Path beforeNewest = done.get(done.size() - 2);
         age(jobDir, TWO_DAYS_AGO);
@@ -281,7 +280,7 @@ class CleanupAcrossJobsIT {
                 CountingJob.stats(cluster, job).getCounts().getNumberOfCompletedCheckpoints();
         CountingJob.awaitCompletedCheckpoints(cluster, job, completed + 2);
         assertThat(CountingJob.failureMessages(cluster, job)).isEmpty();
-        CountingJob.cancel(cluster, job);
+        cancelAndSettle(cluster, job, jobDir);
         // Read after the cancel: a checkpoint completing meanwhile would subsume an earlier pick.
         String checkpoint = CountingJob.latestCheckpointPath(cluster, job);
         // Every checkpoint Flink still retains is whole.
@@ -303,8 +302,8 @@ class CleanupAcrossJobsIT {
     private Restored claimRestore(MiniCluster cluster, Path bRoot) throws Exception {
         JobID a = CountingJob.start(cluster, config());
         CountingJob.awaitCompletedCheckpoints(cluster, a, 5);
-        CountingJob.cancel(cluster, a);
         Path aDir = root.resolve(a.toHexString());
+        cancelAndSettle(cluster, a, aDir);
         List<Path> aCompleted = completed(aDir);
         assertThat(aCompleted).hasSize(3);
 
@@ -318,9 +317,9 @@ class CleanupAcrossJobsIT {
         JobID b = CountingJob.start(cluster, claim);
         CountingJob.awaitChecked(cluster, b, 3L * CountingJob.KEYS);
         CountingJob.awaitCompletedCheckpoints(cluster, b, 2);
-        CountingJob.cancel(cluster, b);
-        assertThat(CountingJob.MISMATCHES.get()).isZero();
         Path bDir = bRoot.resolve(b.toHexString());
+        cancelAndSettle(cluster, b, bDir);
+        assertThat(CountingJob.MISMATCHES.get()).isZero();
         List<Path> bCompleted = completed(bDir);
         Set<Path> needed = new TreeSet<>();
         for (Path checkpoint : bCompleted) {
@@ -402,23 +401,25 @@ class CleanupAcrossJobsIT {
         }
     }
 
+    /** Ages every file still there: a running job, or Flink after a cancel, deletes meanwhile. */
     static void age(Path dir, FileTime time) throws Exception {
-        for (Path p : allFiles(dir)) {
-            Files.setLastModifiedTime(p, time);
-        }
+        LiveTree.age(dir, time);
     }
 
     static List<Path> allFiles(Path dir) throws Exception {
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList();
-        }
+        return LiveTree.files(dir, p -> true);
     }
 
     static void deleteTree(Path dir) throws Exception {
-        try (Stream<Path> s = Files.walk(dir)) {
-            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-                Files.delete(p);
-            }
-        }
+        LiveTree.delete(dir);
+    }
+
+    /**
+     * Cancels the job and waits (at most 20 s) until its directory has settled: Flink and the
+     * storage delete a subsumed or aborted checkpoint in the background after the cancel returns.
+     */
+    static void cancelAndSettle(MiniCluster cluster, JobID job, Path jobDir) throws Exception {
+        CountingJob.cancel(cluster, job);
+        LiveTree.settled(jobDir, Duration.ofSeconds(1), Duration.ofSeconds(20));
     }
 }

@@ -9,19 +9,22 @@ import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.storage.StorageRuntime;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
+import io.github.resilientcheckpoints.testing.LiveTree;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.Paths;
 import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
@@ -101,16 +104,19 @@ class CleanupIT {
         CountingJob.awaitCompletedCheckpoints(cluster, job, 6);
         CountingJob.cancel(cluster, job);
         Path jobDir = root.resolve(job.toHexString());
-        List<Path> retained = new ArrayList<>();
-        try (Stream<Path> s = Files.list(jobDir)) {
-            s.filter(
-                            p ->
-                                    p.getFileName().toString().startsWith("chk-")
-                                            && Files.exists(p.resolve("_metadata")))
-                    .forEach(retained::add);
+        // After the cancel, Flink and the storage may still be deleting a subsumed or aborted
+        // checkpoint, and a checkpoint the cancel aborted may have left real orphans (a shared
+        // file uploaded as it was aborted: in a loaded run the sweep rightly found a fourth). So
+        // the planted files are asserted exactly; what the job left is only asserted safe.
+        LiveTree.settled(jobDir, Duration.ofSeconds(1), Duration.ofSeconds(20));
+        List<Path> retained = retainedCheckpoints(jobDir, 3);
+        List<Path> inRetained = new ArrayList<>();
+        for (Path checkpoint : retained) {
+            inRetained.addAll(LiveTree.files(checkpoint, p -> true));
         }
-        assertThat(retained).hasSize(3);
-        List<Path> referencedAndOld = allFiles(jobDir);
+        assertThat(inRetained)
+                .as("state files and _metadata of %s", retained)
+                .hasSizeGreaterThanOrEqualTo(3);
 
         // Orphans and things that must never be touched.
         Path ghost = write(jobDir.resolve("chk-0/ghost"));
@@ -120,12 +126,7 @@ class CleanupIT {
         Path precious = write(outside.resolve("precious"));
         Path link = Files.createSymbolicLink(jobDir.resolve("shared/link-out"), precious);
         Path linkDir = Files.createSymbolicLink(jobDir.resolve("shared/dir-out"), outside);
-        try (Stream<Path> s = Files.walk(jobDir)) {
-            for (Path p :
-                    s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS)).toList()) {
-                Files.setLastModifiedTime(p, TWO_DAYS_AGO);
-            }
-        }
+        LiveTree.age(jobDir, TWO_DAYS_AGO);
         Files.setLastModifiedTime(precious, TWO_DAYS_AGO);
         Path young = write(jobDir.resolve("shared/orphan-young"));
 
@@ -142,9 +143,9 @@ class CleanupIT {
                 .doesNotContain("precious")
                 .doesNotContain("link-out")
                 .doesNotContain("dir-out")
-                .contains("Summary: 3 orphaned files")
                 .contains("Dry run: nothing was deleted");
-        for (Path p : referencedAndOld) {
+        assertThat(count(dry.out(), "Summary: (\\d+) orphaned files")).isGreaterThanOrEqualTo(3);
+        for (Path p : inRetained) {
             assertThat(dry.out()).doesNotContain(p.toUri().getPath());
         }
         assertThat(ghost).exists();
@@ -152,7 +153,7 @@ class CleanupIT {
 
         Run run = cleanup(sweep(jobDir));
         assertThat(run.complete()).as(run.out()).isTrue();
-        assertThat(run.out()).contains("Deleted 3 files");
+        assertThat(count(run.out(), "Deleted (\\d+) files")).isGreaterThanOrEqualTo(3);
         assertThat(ghost).doesNotExist();
         assertThat(jobDir.resolve("chk-0")).doesNotExist();
         assertThat(oldOrphan).doesNotExist();
@@ -162,10 +163,11 @@ class CleanupIT {
         assertThat(precious).exists();
         assertThat(Files.isSymbolicLink(link)).isTrue();
         assertThat(Files.isSymbolicLink(linkDir)).isTrue();
-        for (Path p : referencedAndOld) {
+        for (Path p : inRetained) {
             assertThat(p).exists();
         }
 
+        // the shared files the retained checkpoints reference: kept, or these restores fail
         for (Path checkpoint : retained) {
             CountingJob.verifyRestore(
                     cluster, config(), checkpoint.toUri().toString(), CountingJob.PAYLOAD_BYTES);
@@ -262,9 +264,32 @@ class CleanupIT {
         return Files.write(file, new byte[] {1, 2, 3});
     }
 
-    private static List<Path> allFiles(Path dir) throws Exception {
-        try (Stream<Path> s = Files.walk(dir)) {
-            return s.filter(Files::isRegularFile).toList();
+    /**
+     * The {@code retain} newest checkpoint directories with a {@code _metadata}: Flink retains
+     * those; an older one may still be on its way out (subsumed just before the cancel).
+     */
+    private static List<Path> retainedCheckpoints(Path jobDir, int retain) throws Exception {
+        List<Path> complete = new ArrayList<>();
+        try (Stream<Path> s = Files.list(jobDir)) {
+            s.filter(
+                            p ->
+                                    p.getFileName().toString().startsWith("chk-")
+                                            && Files.exists(p.resolve("_metadata")))
+                    .forEach(complete::add);
         }
+        complete.sort(
+                Comparator.comparingLong(
+                                (Path p) -> Long.parseLong(p.getFileName().toString().substring(4)))
+                        .reversed());
+        assertThat(complete)
+                .as("completed checkpoints on disk")
+                .hasSizeGreaterThanOrEqualTo(retain);
+        return complete.subList(0, retain);
+    }
+
+    private static int count(String out, String regex) {
+        Matcher m = Pattern.compile(regex).matcher(out);
+        assertThat(m.find()).as("%s in:%n%s", regex, out).isTrue();
+        return Integer.parseInt(m.group(1));
     }
 }

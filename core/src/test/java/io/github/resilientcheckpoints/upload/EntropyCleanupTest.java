@@ -7,6 +7,7 @@ import io.github.resilientcheckpoints.metrics.StorageMetrics;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.ByteSource;
 import io.github.resilientcheckpoints.testing.EntropyTestFileSystem;
+import io.github.resilientcheckpoints.testing.LiveTree;
 import io.github.resilientcheckpoints.time.Ticker;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -84,9 +85,8 @@ class EntropyCleanupTest {
         }
     }
 
+    /** Polled while the abandoned attempt's file is deleted on another thread. */
     private List<java.nio.file.Path> files() throws IOException {
-        try (Stream<java.nio.file.Path> s = Files.walk(root)) {
-            return s.filter(Files::isRegularFile).toList();
-        }
+        return LiveTree.files(root, p -> true);
     }
 }

@@ -74,6 +74,11 @@ class RetryingUploaderTest {
 
         assertThat(store.attempts()).isEqualTo(k + 1);
         assertThat(Files.readAllBytes(Paths.get(written.toUri()))).isEqualTo(data);
+        // the failed attempts' partial files are deleted on discard threads, maybe still running
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (remoteFiles().size() > 1 && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
         assertThat(remoteFiles()).containsExactly(Paths.get(written.toUri()));
         assertThat(metrics.failures(FailureClass.TRANSIENT)).isEqualTo(k);
         assertThat(metrics.uploadsSucceeded()).isEqualTo(1);
@@ -156,13 +161,14 @@ class RetryingUploaderTest {
     void hungAttemptIsTimedOutRetriedAndItsFileDeleted() throws Exception {
         ScriptedStore store = new ScriptedStore().thenHang();
         Path written =
-                uploader(store, policy(3, Duration.ofMillis(300)), Redactor.NONE)
+                uploader(store, policy(10, Duration.ofMillis(300)), Redactor.NONE)
                         .upload(
                                 new ByteSource(data),
                                 targets(),
                                 deadlineIn(Duration.ofMinutes(1)),
                                 new UploadCancellation());
-        assertThat(store.attempts()).isEqualTo(2);
+        // the hung one and at least one more: a stalled machine may time out a retry as well
+        assertThat(store.attempts()).isBetween(2, 10);
         assertThat(Files.readAllBytes(Paths.get(written.toUri()))).isEqualTo(data);
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (remoteFiles().size() > 1 && System.nanoTime() < end) {
