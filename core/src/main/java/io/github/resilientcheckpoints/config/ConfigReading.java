@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.config;
 
+import java.time.Duration;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
@@ -52,6 +53,18 @@ public final class ConfigReading {
     public static void range(ConfigOption<Double> option, double value, double min, double max) {
         if (!(value >= min && value <= max)) {
             fail(option, value, "a number between " + min + " and " + max);
+        }
+    }
+
+    /** Fails unless {@code min <= value <= max}; {@code spoken} names the bounds for people. */
+    public static void range(
+            ConfigOption<Duration> option,
+            Duration value,
+            Duration min,
+            Duration max,
+            String spoken) {
+        if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
+            fail(option, value, "a duration between " + spoken);
         }
     }
 

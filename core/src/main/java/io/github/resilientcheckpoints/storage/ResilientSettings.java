@@ -94,25 +94,23 @@ public final class ResilientSettings implements Serializable {
         this.probeTimeout =
                 ConfigReading.read(
                         config, ResilientCheckpointOptions.PROBE_TIMEOUT, ConfigReading.DURATION);
-        if (probeTimeout.compareTo(Duration.ofSeconds(1)) < 0
-                || probeTimeout.compareTo(Duration.ofMinutes(5)) > 0) {
-            ConfigReading.fail(
-                    ResilientCheckpointOptions.PROBE_TIMEOUT,
-                    probeTimeout,
-                    "a duration between 1 s and 5 min");
-        }
+        ConfigReading.range(
+                ResilientCheckpointOptions.PROBE_TIMEOUT,
+                probeTimeout,
+                Duration.ofSeconds(1),
+                Duration.ofMinutes(5),
+                "1 s and 5 min");
         this.jobManagerMaxBlocking =
                 ConfigReading.read(
                         config,
                         ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING,
                         ConfigReading.DURATION);
-        if (jobManagerMaxBlocking.compareTo(Duration.ofMillis(100)) < 0
-                || jobManagerMaxBlocking.compareTo(Duration.ofMinutes(1)) > 0) {
-            ConfigReading.fail(
-                    ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING,
-                    jobManagerMaxBlocking,
-                    "a duration between 100 ms and 1 min");
-        }
+        ConfigReading.range(
+                ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING,
+                jobManagerMaxBlocking,
+                Duration.ofMillis(100),
+                Duration.ofMinutes(1),
+                "100 ms and 1 min");
         String ha = config.getOptional(HighAvailabilityOptions.HA_MODE).orElse("NONE").trim();
         this.highAvailability = !ha.isEmpty() && !"NONE".equalsIgnoreCase(ha);
     }

@@ -28,32 +28,14 @@ public final class LiveTree {
     /** The regular files below {@code root} whose path passes {@code which}; none if no root. */
     public static List<Path> files(Path root, Predicate<Path> which) throws IOException {
         List<Path> found = new ArrayList<>();
-        if (!Files.exists(root)) {
-            return found;
-        }
-        Files.walkFileTree(
+        walk(
                 root,
-                new SimpleFileVisitor<>() {
-                    @Override
-                    public FileVisitResult visitFile(Path file, BasicFileAttributes attrs) {
-                        if (attrs.isRegularFile() && which.test(file)) {
-                            found.add(file);
-                        }
-                        return FileVisitResult.CONTINUE;
+                (file, attrs) -> {
+                    if (attrs.isRegularFile() && which.test(file)) {
+                        found.add(file);
                     }
-
-                    @Override
-                    public FileVisitResult visitFileFailed(Path file, IOException e)
-                            throws IOException {
-                        return skipIfGone(e);
-                    }
-
-                    @Override
-                    public FileVisitResult postVisitDirectory(Path dir, IOException e)
-                            throws IOException {
-                        return e == null ? FileVisitResult.CONTINUE : skipIfGone(e);
-                    }
-                });
+                },
+                dir -> {});
         return found;
     }
 
@@ -92,6 +74,20 @@ public final class LiveTree {
 
     /** Deletes {@code root} and everything below it; what is already gone is skipped. */
     public static void delete(Path root) throws IOException {
+        walk(root, (file, attrs) -> Files.deleteIfExists(file), Files::deleteIfExists);
+    }
+
+    private interface OnFile {
+        void accept(Path file, BasicFileAttributes attrs) throws IOException;
+    }
+
+    private interface OnDirectory {
+        void accept(Path dir) throws IOException;
+    }
+
+    /** Walks {@code root} (links not followed), skipping entries that vanish meanwhile. */
+    private static void walk(Path root, OnFile onFile, OnDirectory afterDirectory)
+            throws IOException {
         if (!Files.exists(root, LinkOption.NOFOLLOW_LINKS)) {
             return;
         }
@@ -101,7 +97,7 @@ public final class LiveTree {
                     @Override
                     public FileVisitResult visitFile(Path file, BasicFileAttributes attrs)
                             throws IOException {
-                        Files.deleteIfExists(file);
+                        onFile.accept(file, attrs);
                         return FileVisitResult.CONTINUE;
                     }
 
@@ -117,7 +113,7 @@ public final class LiveTree {
                         if (e != null) {
                             skipIfGone(e);
                         }
-                        Files.deleteIfExists(dir);
+                        afterDirectory.accept(dir);
                         return FileVisitResult.CONTINUE;
                     }
                 });
