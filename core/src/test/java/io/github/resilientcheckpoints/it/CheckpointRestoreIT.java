@@ -71,7 +71,9 @@ class CheckpointRestoreIT {
         assertPlainFlinkLayout(checkpoint);
 
         restoreAndVerify(cluster, config(OURS, backend), checkpoint);
-        assertThat(spillFiles()).as("no spill file outlives its stream").isEmpty();
+        assertThat(SpillFiles.awaitNone(spill.resolve(SpillSpace.SUBDIR)))
+                .as("no spill file outlives its stream")
+                .isEmpty();
     }
 
     @ParameterizedTest(name = "{0}")
@@ -201,9 +203,5 @@ class CheckpointRestoreIT {
         byte[] metadata = Files.readAllBytes(chk.resolve("_metadata"));
         assertThat(new String(metadata, StandardCharsets.ISO_8859_1))
                 .doesNotContain("resilientcheckpoints");
-    }
-
-    private List<Path> spillFiles() throws Exception {
-        return SpillFiles.under(spill.resolve(SpillSpace.SUBDIR));
     }
 }

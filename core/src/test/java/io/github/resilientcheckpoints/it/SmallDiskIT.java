@@ -289,7 +289,7 @@ class SmallDiskIT {
                 .isPositive();
 
         CountingJob.verifyRestore(cluster, conf, checkpoint, payload);
-        assertThat(spillFiles()).isEmpty();
+        assertThat(SpillFiles.awaitNone(disk.resolve(SpillSpace.SUBDIR))).isEmpty();
     }
 
     /** A real process writes zeros until the disk is full (dd exits with ENOSPC). */
