@@ -4,6 +4,7 @@ import java.time.Duration;
 import org.apache.flink.configuration.ConfigOption;
 import org.apache.flink.configuration.IllegalConfigurationException;
 import org.apache.flink.configuration.ReadableConfig;
+import org.apache.flink.util.TimeUtils;
 
 /**
  * How every component reads its own keys: a value that cannot be parsed or is out of range fails
@@ -56,15 +57,17 @@ public final class ConfigReading {
         }
     }
 
-    /** Fails unless {@code min <= value <= max}; {@code spoken} names the bounds for people. */
+    /** Fails unless {@code min <= value <= max}, naming the bounds as Flink writes durations. */
     public static void range(
-            ConfigOption<Duration> option,
-            Duration value,
-            Duration min,
-            Duration max,
-            String spoken) {
+            ConfigOption<Duration> option, Duration value, Duration min, Duration max) {
         if (value.compareTo(min) < 0 || value.compareTo(max) > 0) {
-            fail(option, value, "a duration between " + spoken);
+            fail(
+                    option,
+                    value,
+                    "a duration between "
+                            + TimeUtils.formatWithHighestUnit(min)
+                            + " and "
+                            + TimeUtils.formatWithHighestUnit(max));
         }
     }
 

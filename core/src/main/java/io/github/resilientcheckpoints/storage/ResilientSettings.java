@@ -98,8 +98,7 @@ public final class ResilientSettings implements Serializable {
                 ResilientCheckpointOptions.PROBE_TIMEOUT,
                 probeTimeout,
                 Duration.ofSeconds(1),
-                Duration.ofMinutes(5),
-                "1 s and 5 min");
+                Duration.ofMinutes(5));
         this.jobManagerMaxBlocking =
                 ConfigReading.read(
                         config,
@@ -109,8 +108,7 @@ public final class ResilientSettings implements Serializable {
                 ResilientCheckpointOptions.JOBMANAGER_MAX_BLOCKING,
                 jobManagerMaxBlocking,
                 Duration.ofMillis(100),
-                Duration.ofMinutes(1),
-                "100 ms and 1 min");
+                Duration.ofMinutes(1));
         String ha = config.getOptional(HighAvailabilityOptions.HA_MODE).orElse("NONE").trim();
         this.highAvailability = !ha.isEmpty() && !"NONE".equalsIgnoreCase(ha);
     }

@@ -188,19 +188,15 @@ final class SubmissionProbe {
                             new UploadCancellation());
         } catch (InterruptedIOException e) {
             throw e;
-        } catch (CheckpointUploadException e) {
-            throw refused(
-                    "could not write a probe file under '"
-                            + redactor.redact(directory.toString())
-                            + "'",
-                    e.reason() == RetryPolicy.GiveUpReason.DEADLINE ? outOfTime(e) : e.getMessage(),
-                    e);
         } catch (IOException e) {
             throw refused(
                     "could not write a probe file under '"
                             + redactor.redact(directory.toString())
                             + "'",
-                    e.getMessage(),
+                    e instanceof CheckpointUploadException out
+                                    && out.reason() == RetryPolicy.GiveUpReason.DEADLINE
+                            ? outOfTime(out)
+                            : e.getMessage(),
                     e);
         }
         delete(written, deadline);

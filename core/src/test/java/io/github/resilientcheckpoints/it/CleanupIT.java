@@ -20,12 +20,10 @@ import java.nio.file.attribute.FileTime;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import java.util.stream.Stream;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.configuration.CheckpointingOptions;
 import org.apache.flink.configuration.Configuration;
@@ -269,22 +267,11 @@ class CleanupIT {
      * those; an older one may still be on its way out (subsumed just before the cancel).
      */
     private static List<Path> retainedCheckpoints(Path jobDir, int retain) throws Exception {
-        List<Path> complete = new ArrayList<>();
-        try (Stream<Path> s = Files.list(jobDir)) {
-            s.filter(
-                            p ->
-                                    p.getFileName().toString().startsWith("chk-")
-                                            && Files.exists(p.resolve("_metadata")))
-                    .forEach(complete::add);
-        }
-        complete.sort(
-                Comparator.comparingLong(
-                                (Path p) -> Long.parseLong(p.getFileName().toString().substring(4)))
-                        .reversed());
+        List<Path> complete = CleanupAcrossJobsIT.completed(jobDir);
         assertThat(complete)
                 .as("completed checkpoints on disk")
                 .hasSizeGreaterThanOrEqualTo(retain);
-        return complete.subList(0, retain);
+        return complete.subList(complete.size() - retain, complete.size());
     }
 
     private static int count(String out, String regex) {

@@ -40,12 +40,12 @@ public final class LiveTree {
     }
 
     /**
-     * The regular files below {@code root} once no file has appeared or gone for {@code quiet}
-     * (Flink and the storage delete a cancelled job's subsumed and aborted checkpoints in the
-     * background), or when {@code bound} has passed: a mitigation, so the caller still asserts only
-     * what holds while files may vanish.
+     * Waits until no regular file below {@code root} has appeared or gone for {@code quiet} (Flink
+     * and the storage delete a cancelled job's subsumed and aborted checkpoints in the background),
+     * or when {@code bound} has passed: a mitigation, so the caller still asserts only what holds
+     * while files may vanish.
      */
-    public static List<Path> settled(Path root, Duration quiet, Duration bound)
+    public static void settled(Path root, Duration quiet, Duration bound)
             throws IOException, InterruptedException {
         long end = System.nanoTime() + bound.toNanos();
         Set<Path> last = new HashSet<>(files(root, p -> true));
@@ -58,7 +58,6 @@ public final class LiveTree {
                 quietSince = System.nanoTime();
             }
         }
-        return new ArrayList<>(last);
     }
 
     /** Sets the modification time of every regular file below {@code root} still there. */

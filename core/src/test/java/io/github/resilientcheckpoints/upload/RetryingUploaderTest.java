@@ -74,12 +74,7 @@ class RetryingUploaderTest {
 
         assertThat(store.attempts()).isEqualTo(k + 1);
         assertThat(Files.readAllBytes(Paths.get(written.toUri()))).isEqualTo(data);
-        // the failed attempts' partial files are deleted on discard threads, maybe still running
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (remoteFiles().size() > 1 && System.nanoTime() < end) {
-            Thread.sleep(10);
-        }
-        assertThat(remoteFiles()).containsExactly(Paths.get(written.toUri()));
+        awaitOnlyRemote(written);
         assertThat(metrics.failures(FailureClass.TRANSIENT)).isEqualTo(k);
         assertThat(metrics.uploadsSucceeded()).isEqualTo(1);
     }
@@ -170,11 +165,7 @@ class RetryingUploaderTest {
         // the hung one and at least one more: a stalled machine may time out a retry as well
         assertThat(store.attempts()).isBetween(2, 10);
         assertThat(Files.readAllBytes(Paths.get(written.toUri()))).isEqualTo(data);
-        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        while (remoteFiles().size() > 1 && System.nanoTime() < end) {
-            Thread.sleep(10);
-        }
-        assertThat(remoteFiles()).containsExactly(Paths.get(written.toUri()));
+        awaitOnlyRemote(written);
         assertThat(store.targets().get(0)).isNotEqualTo(written);
     }
 
@@ -239,6 +230,18 @@ class RetryingUploaderTest {
     /** Files under the remote directory; an upload's cleanup may be deleting them meanwhile. */
     private List<java.nio.file.Path> remoteFiles() throws IOException {
         return LiveTree.files(remote, f -> true);
+    }
+
+    /**
+     * Asserts that {@code written} is the only remote file, once the failed attempts' partial files
+     * are gone: discard threads delete them, maybe after the upload returned.
+     */
+    private void awaitOnlyRemote(Path written) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (remoteFiles().size() > 1 && System.nanoTime() < end) {
+            Thread.sleep(10);
+        }
+        assertThat(remoteFiles()).containsExactly(Paths.get(written.toUri()));
     }
 
     private void awaitNoRemoteFiles() throws Exception {
