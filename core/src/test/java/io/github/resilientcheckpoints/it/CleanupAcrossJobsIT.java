@@ -11,6 +11,7 @@ import io.github.resilientcheckpoints.storage.ResilientCheckpointStorageFactory;
 import io.github.resilientcheckpoints.store.FlinkFileSystemStore;
 import io.github.resilientcheckpoints.testing.CountingJob;
 import io.github.resilientcheckpoints.testing.LiveTree;
+import io.github.resilientcheckpoints.testing.MiniClusters;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.net.URI;
@@ -36,6 +37,7 @@ import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -62,6 +64,12 @@ class CleanupAcrossJobsIT {
                             .setNumberSlotsPerTaskManager(4)
                             .setConfiguration(retainThree())
                             .build());
+
+    /** Flink's extension leaves a test's jobs running: they end before the next test. */
+    @AfterEach
+    void endJobs(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        MiniClusters.endAllJobs(cluster);
+    }
 
     private static Configuration retainThree() {
         Configuration conf = new Configuration();
@@ -197,7 +205,7 @@ class CleanupAcrossJobsIT {
 
         // B's own checkpoints complete: from now on B no longer needs the restored checkpoint.
         for (int i = 0; i < 3; i++) {
-            cluster.triggerCheckpoint(b).get(60, TimeUnit.SECONDS);
+            CountingJob.triggerCheckpoint(cluster, b);
         }
         cancelAndSettle(cluster, b, root.resolve(b.toHexString()));
         assertThat(CountingJob.MISMATCHES.get()).isZero();

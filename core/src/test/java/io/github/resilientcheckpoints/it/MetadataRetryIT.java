@@ -60,8 +60,10 @@ class MetadataRetryIT {
     }
 
     @AfterEach
-    void faultsOff() {
+    void faultsOff(@InjectMiniCluster MiniCluster cluster) throws Exception {
         FaultyFileSystem.reset();
+        // Flink's extension leaves a test's jobs running: they end before the next test.
+        MiniClusters.endAllJobs(cluster);
     }
 
     private Configuration config() {

@@ -29,6 +29,7 @@ import org.apache.flink.streaming.api.graph.StreamGraph;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.Collector;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -41,6 +42,12 @@ class ProgrammaticStorageIT {
 
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    /** Flink's extension leaves a test's jobs running: they end before the next test. */
+    @AfterEach
+    void endJobs(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        MiniClusters.endAllJobs(cluster);
+    }
 
     @TempDir Path checkpoints;
     @TempDir Path spill;

@@ -26,6 +26,9 @@ import org.apache.flink.runtime.checkpoint.CheckpointFailureReason;
 import org.apache.flink.runtime.checkpoint.CheckpointStatsSnapshot;
 import org.apache.flink.runtime.checkpoint.CompletedCheckpointStats;
 import org.apache.flink.runtime.checkpoint.FailedCheckpointStats;
+import org.apache.flink.runtime.execution.ExecutionState;
+import org.apache.flink.runtime.executiongraph.AccessExecutionGraph;
+import org.apache.flink.runtime.executiongraph.AccessExecutionVertex;
 import org.apache.flink.runtime.jobgraph.JobGraph;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
@@ -242,6 +245,40 @@ public final class CountingJob {
             throw new AssertionError("no completed checkpoint");
         }
         return latest.getExternalPath();
+    }
+
+    /**
+     * Triggers a checkpoint and returns its path, once every task of the job runs: Flink refuses a
+     * checkpoint while a task is still deploying or restoring ("Not all required tasks are
+     * currently running"), which a loaded machine makes last seconds after the first records flow.
+     */
+    public static String triggerCheckpoint(MiniCluster cluster, JobID job) throws Exception {
+        awaitAllTasksRunning(cluster, job);
+        return cluster.triggerCheckpoint(job).get(60, TimeUnit.SECONDS);
+    }
+
+    /** Waits, at most 60 s, until every task of the job is RUNNING. */
+    public static void awaitAllTasksRunning(MiniCluster cluster, JobID job) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        List<String> notRunning = List.of();
+        while (System.nanoTime() < end) {
+            AccessExecutionGraph graph = cluster.getExecutionGraph(job).get(30, TimeUnit.SECONDS);
+            if (graph.getState().isTerminalState()) {
+                throw new AssertionError(
+                        "job ended (" + graph.getState() + ") before all its tasks ran");
+            }
+            notRunning = new ArrayList<>();
+            for (AccessExecutionVertex v : graph.getAllExecutionVertices()) {
+                if (v.getExecutionState() != ExecutionState.RUNNING) {
+                    notRunning.add(v.getTaskNameWithSubtaskIndex() + ": " + v.getExecutionState());
+                }
+            }
+            if (notRunning.isEmpty()) {
+                return;
+            }
+            Thread.sleep(20);
+        }
+        throw new AssertionError("tasks not running after 60 s: " + notRunning);
     }
 
     public static void cancel(MiniCluster cluster, JobID job) throws Exception {

@@ -26,6 +26,7 @@ import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.hadoop.fs.SafeModeAction;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -41,6 +42,12 @@ class HdfsCheckpointIT {
 
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    /** Flink's extension leaves a test's jobs running: they end before the next test. */
+    @AfterEach
+    void endJobs(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        MiniClusters.endAllJobs(cluster);
+    }
 
     @TempDir static java.nio.file.Path base;
     @TempDir java.nio.file.Path spill;
@@ -176,7 +183,7 @@ class HdfsCheckpointIT {
         JobID job = CountingJob.start(cluster, conf);
         try {
             CountingJob.awaitChecked(cluster, job, 2L * CountingJob.KEYS);
-            cluster.triggerCheckpoint(job).get(60, TimeUnit.SECONDS);
+            CountingJob.triggerCheckpoint(cluster, job);
             CompletableFuture<String> inSafeMode;
             dfs.fs().setSafeMode(SafeModeAction.ENTER);
             try {

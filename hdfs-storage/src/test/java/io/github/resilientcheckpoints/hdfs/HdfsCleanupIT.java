@@ -31,6 +31,7 @@ import org.apache.hadoop.fs.LocatedFileStatus;
 import org.apache.hadoop.fs.RemoteIterator;
 import org.apache.hadoop.hdfs.DistributedFileSystem;
 import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -45,6 +46,12 @@ class HdfsCleanupIT {
 
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    /** Flink's extension leaves a test's jobs running: they end before the next test. */
+    @AfterEach
+    void endJobs(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        MiniClusters.endAllJobs(cluster);
+    }
 
     @TempDir static java.nio.file.Path base;
     @TempDir java.nio.file.Path spill;

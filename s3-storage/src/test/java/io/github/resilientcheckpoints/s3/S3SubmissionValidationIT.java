@@ -13,6 +13,7 @@ import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.test.junit5.InjectMiniCluster;
 import org.apache.flink.test.junit5.MiniClusterExtension;
 import org.apache.flink.util.ExceptionUtils;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -23,6 +24,12 @@ class S3SubmissionValidationIT {
 
     @RegisterExtension
     static final MiniClusterExtension MINI_CLUSTER = MiniClusters.oneTaskManager();
+
+    /** Flink's extension leaves a test's jobs running: they end before the next test. */
+    @AfterEach
+    void endJobs(@InjectMiniCluster MiniCluster cluster) throws Exception {
+        MiniClusters.endAllJobs(cluster);
+    }
 
     @Test
     void aJobWithABadS3KeyFailsAtSubmissionNamingTheKey(@InjectMiniCluster MiniCluster cluster)
