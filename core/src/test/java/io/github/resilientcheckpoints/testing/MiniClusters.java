@@ -1,14 +1,18 @@
 package io.github.resilientcheckpoints.testing;
 
 import java.util.ArrayList;
+import java.util.Collection;
 import java.util.List;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import org.apache.flink.api.common.JobID;
 import org.apache.flink.runtime.client.JobStatusMessage;
+import org.apache.flink.runtime.messages.FlinkJobTerminatedWithoutCancellationException;
 import org.apache.flink.runtime.messages.webmonitor.ClusterOverview;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
 import org.apache.flink.test.junit5.MiniClusterExtension;
+import org.apache.flink.util.ExceptionUtils;
 
 /**
  * The MiniCluster the ITs share the shape of (one TaskManager, four slots), and what a test that
@@ -36,15 +40,7 @@ public final class MiniClusters {
      * no job that writes into its deleted directories or holds the next test's slots.
      */
     public static void endAllJobs(MiniCluster cluster) throws Exception {
-        List<JobID> running = new ArrayList<>();
-        for (JobStatusMessage job : cluster.listJobs().get(30, TimeUnit.SECONDS)) {
-            if (!job.getJobState().isGloballyTerminalState()) {
-                running.add(job.getJobId());
-                cluster.cancelJob(job.getJobId())
-                        .exceptionally(endedMeanwhile -> null)
-                        .get(30, TimeUnit.SECONDS);
-            }
-        }
+        List<JobID> running = cancelAll(cluster, cluster.listJobs().get(30, TimeUnit.SECONDS));
         for (JobID job : running) {
             cluster.requestJobResult(job).get(END_SECONDS, TimeUnit.SECONDS);
         }
@@ -66,5 +62,31 @@ public final class MiniClusters {
             Thread.sleep(20);
             overview = cluster.requestClusterOverview().get(30, TimeUnit.SECONDS);
         }
+    }
+
+    /**
+     * Cancels every job of {@code jobs} that has not ended; a job that ended meanwhile is left as
+     * it ended, any other failure to cancel is thrown.
+     *
+     * @return the jobs cancelled
+     */
+    public static List<JobID> cancelAll(MiniCluster cluster, Collection<JobStatusMessage> jobs)
+            throws Exception {
+        List<JobID> cancelled = new ArrayList<>();
+        for (JobStatusMessage job : jobs) {
+            if (!job.getJobState().isGloballyTerminalState()) {
+                try {
+                    cluster.cancelJob(job.getJobId()).get(60, TimeUnit.SECONDS);
+                    cancelled.add(job.getJobId());
+                } catch (ExecutionException e) {
+                    if (ExceptionUtils.findThrowable(
+                                    e, FlinkJobTerminatedWithoutCancellationException.class)
+                            .isEmpty()) {
+                        throw e;
+                    }
+                }
+            }
+        }
+        return cancelled;
     }
 }

@@ -1,5 +1,6 @@
 package io.github.resilientcheckpoints.cli.doctor;
 
+import io.github.resilientcheckpoints.testing.MiniClusters;
 import java.io.IOException;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
@@ -14,7 +15,6 @@ import java.util.Deque;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Supplier;
@@ -27,13 +27,11 @@ import org.apache.flink.runtime.client.JobStatusMessage;
 import org.apache.flink.runtime.executiongraph.ArchivedExecutionGraph;
 import org.apache.flink.runtime.executiongraph.ErrorInfo;
 import org.apache.flink.runtime.jobmaster.JobResult;
-import org.apache.flink.runtime.messages.FlinkJobTerminatedWithoutCancellationException;
 import org.apache.flink.runtime.minicluster.MiniCluster;
 import org.apache.flink.runtime.scheduler.ExecutionGraphInfo;
 import org.apache.flink.runtime.scheduler.exceptionhistory.RootExceptionHistoryEntry;
 import org.apache.flink.runtime.testutils.MiniClusterResource;
 import org.apache.flink.runtime.testutils.MiniClusterResourceConfiguration;
-import org.apache.flink.util.ExceptionUtils;
 import org.apache.flink.util.SerializedThrowable;
 import org.apache.logging.log4j.LogManager;
 import org.apache.logging.log4j.core.Appender;
@@ -169,22 +167,8 @@ final class MiniClusterPerTest
         MiniCluster cluster = cluster();
         Collection<JobStatusMessage> jobs =
                 cluster.listJobs().get(QUERY_TIMEOUT_SECONDS, TimeUnit.SECONDS);
-        List<JobID> cancelled = new ArrayList<>();
-        for (JobStatusMessage job : jobs) {
-            if (!job.getJobState().isGloballyTerminalState()) {
-                try {
-                    cluster.cancelJob(job.getJobId()).get(60, TimeUnit.SECONDS);
-                    cancelled.add(job.getJobId());
-                } catch (ExecutionException e) {
-                    // it ended meanwhile: its result below says how
-                    if (ExceptionUtils.findThrowable(
-                                    e, FlinkJobTerminatedWithoutCancellationException.class)
-                            .isEmpty()) {
-                        throw e;
-                    }
-                }
-            }
-        }
+        // a job that ended meanwhile is not cancelled: its result below says how
+        List<JobID> cancelled = MiniClusters.cancelAll(cluster, jobs);
         List<String> problems = new ArrayList<>();
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(END_TIMEOUT_SECONDS);
         for (JobStatusMessage job : jobs) {
