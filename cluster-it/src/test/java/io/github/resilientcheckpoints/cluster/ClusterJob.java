@@ -31,7 +31,8 @@ import org.apache.flink.util.Collector;
  * {@code n % KEYS}; each key's counter must equal {@code n / KEYS} when record {@code n} arrives,
  * and each key carries a payload (checked byte for byte after a restore) that puts every snapshot
  * well above the inline threshold. A mismatch is appended to a file (it must survive a killed
- * process); the keys that came back with state are counted in the metric {@code restoredKeys}.
+ * process); each key that came back with state is appended to {@link #restoredFile} (with the job
+ * id and the task's attempt number) and counted in the metric {@code restoredKeys}.
  */
 final class ClusterJob {
 
@@ -40,6 +41,16 @@ final class ClusterJob {
     static final String VERIFIER = "verifier";
 
     private ClusterJob() {}
+
+    /**
+     * Where the verifier appends "job-id attempt key" for each key that came back with its state:
+     * next to the mismatch file. Read from a file, not from the REST metric, whose view of a task
+     * restarted on another TaskManager can lag (a loaded run saw it below 200 for 2 minutes after
+     * both heap restores had finished).
+     */
+    static java.nio.file.Path restoredFile(java.nio.file.Path mismatchFile) {
+        return mismatchFile.resolveSibling("restored-keys.txt");
+    }
 
     static JobGraph graph(String mismatchFile) {
         Configuration conf = new Configuration();
@@ -83,6 +94,7 @@ final class ClusterJob {
         private transient Set<Long> seen;
         private transient Counter restoredKeys;
         private transient Counter checked;
+        private transient String jobAndAttempt;
 
         Verifier(String mismatchFile) {
             this.mismatchFile = mismatchFile;
@@ -97,6 +109,10 @@ final class ClusterJob {
             seen = new HashSet<>();
             restoredKeys = getRuntimeContext().getMetricGroup().counter("restoredKeys");
             checked = getRuntimeContext().getMetricGroup().counter("checked");
+            jobAndAttempt =
+                    getRuntimeContext().getJobInfo().getJobId().toHexString()
+                            + " "
+                            + getRuntimeContext().getTaskInfo().getAttemptNumber();
         }
 
         private static byte[] expectedPayload(long key) {
@@ -119,6 +135,7 @@ final class ClusterJob {
                         mismatch("key " + key + ": payload differs after restore");
                     }
                     restoredKeys.inc();
+                    append(restoredFile(Paths.get(mismatchFile)), jobAndAttempt + " " + key);
                 } else {
                     payload.update(expectedPayload(key));
                 }
@@ -128,10 +145,14 @@ final class ClusterJob {
         }
 
         private void mismatch(String what) {
+            append(Paths.get(mismatchFile), what);
+        }
+
+        private static void append(java.nio.file.Path file, String line) {
             try {
                 Files.write(
-                        Paths.get(mismatchFile),
-                        (what + "\n").getBytes(StandardCharsets.UTF_8),
+                        file,
+                        (line + "\n").getBytes(StandardCharsets.UTF_8),
                         StandardOpenOption.CREATE,
                         StandardOpenOption.APPEND);
             } catch (IOException e) {

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.UncheckedIOException;
 import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -97,35 +98,32 @@ final class ClusterJobs {
     }
 
     /** Sum over the verifier's subtasks of the keys that came back with state in this attempt. */
-    static long restoredKeys(StandaloneCluster cluster, JobID job) {
-        JsonNode detail = cluster.get("/jobs/" + job);
-        if (detail == null || !"RUNNING".equals(detail.path("state").asText())) {
-            return -1;
-        }
-        for (JsonNode vertex : detail.path("vertices")) {
-            if (vertex.path("name").asText().contains(ClusterJob.VERIFIER)) {
-                String base =
-                        "/jobs/"
-                                + job
-                                + "/vertices/"
-                                + vertex.path("id").asText()
-                                + "/subtasks/metrics";
-                JsonNode available = cluster.get(base);
-                if (available == null) {
-                    return -1;
-                }
-                for (JsonNode metric : available) {
-                    String id = metric.path("id").asText();
-                    if (id.endsWith(".restoredKeys")) {
-                        JsonNode value = cluster.get(base + "?get=" + id + "&agg=sum");
-                        return value == null || value.size() == 0
-                                ? -1
-                                : (long) value.get(0).path("sum").asDouble();
-                    }
-                }
+    /**
+     * Keys the verifier of {@code job}'s latest restored attempt found with their state, from the
+     * file it appends them to next to {@code mismatches} ({@link ClusterJob#restoredFile}).
+     */
+    static long restoredKeys(Path mismatches, JobID job) {
+        Path restored = ClusterJob.restoredFile(mismatches);
+        try {
+            if (!Files.exists(restored)) {
+                return 0;
             }
+            String prefix = job.toHexString() + " ";
+            List<String[]> lines =
+                    Files.readAllLines(restored).stream()
+                            .filter(line -> line.startsWith(prefix))
+                            .map(line -> line.split(" "))
+                            .filter(fields -> fields.length == 3)
+                            .toList();
+            int latest = lines.stream().mapToInt(f -> Integer.parseInt(f[1])).max().orElse(-1);
+            return lines.stream()
+                    .filter(f -> Integer.parseInt(f[1]) == latest)
+                    .map(f -> f[2])
+                    .distinct()
+                    .count();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        return -1;
     }
 
     static void assertNoMismatch(Path mismatches) throws IOException {

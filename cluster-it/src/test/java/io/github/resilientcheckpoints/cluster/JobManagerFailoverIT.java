@@ -195,7 +195,7 @@ class JobManagerFailoverIT {
                             "restore of every key after the JobManager failover",
                             () -> {
                                 failIfEnded(cluster, submitted);
-                                return restoredKeys(cluster, submitted) == ClusterJob.KEYS;
+                                return restoredKeys(mismatches, submitted) == ClusterJob.KEYS;
                             });
                     log(
                             "job running with every key restored %.1f s after the kill",
@@ -239,7 +239,7 @@ class JobManagerFailoverIT {
                             "restore of every key from the savepoint",
                             () -> {
                                 failIfEnded(cluster, fromSavepoint);
-                                return restoredKeys(cluster, fromSavepoint) == ClusterJob.KEYS;
+                                return restoredKeys(mismatches, fromSavepoint) == ClusterJob.KEYS;
                             });
                     awaitCompleted(cluster, fromSavepoint, 1);
                     client.cancel(fromSavepoint).get(60, TimeUnit.SECONDS);

@@ -109,7 +109,7 @@ class StandaloneClusterIT {
                 cluster.await(
                         WAIT,
                         "restore of every key after the kill",
-                        () -> restoredKeys(cluster, job) == ClusterJob.KEYS);
+                        () -> restoredKeys(mismatches, job) == ClusterJob.KEYS);
                 awaitCompleted(cluster, job, completedBeforeKill + 2);
                 JsonNode restored =
                         cluster.get("/jobs/" + job + "/checkpoints")
@@ -137,7 +137,7 @@ class StandaloneClusterIT {
                 cluster.await(
                         WAIT,
                         "restore of every key from the savepoint",
-                        () -> restoredKeys(cluster, fromSavepoint) == ClusterJob.KEYS);
+                        () -> restoredKeys(mismatches, fromSavepoint) == ClusterJob.KEYS);
                 awaitCompleted(cluster, fromSavepoint, 1);
                 client.cancel(fromSavepoint).get(60, TimeUnit.SECONDS);
                 assertNoMismatch(mismatches);
