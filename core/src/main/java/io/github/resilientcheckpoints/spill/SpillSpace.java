@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
 import java.util.UUID;
+import javax.annotation.Nullable;
 import javax.annotation.concurrent.GuardedBy;
 import javax.annotation.concurrent.ThreadSafe;
 import org.slf4j.Logger;
@@ -109,6 +110,17 @@ public final class SpillSpace implements Closeable {
      *     reached; {@link #describe()} then says why
      */
     public Optional<Reservation> reserve(long bytes) throws IOException {
+        return reserve(bytes, spillDirectory -> null);
+    }
+
+    /**
+     * Reserves {@code bytes} in the directory with the most room; the file goes where {@code
+     * placement} says, or is created as a spill file in that directory.
+     *
+     * @return empty when no directory has room for {@code bytes} above its floor, or the quota is
+     *     reached; {@link #describe()} then says why
+     */
+    public Optional<Reservation> reserve(long bytes, Placement placement) throws IOException {
         Directory chosen;
         synchronized (this) {
             if (liveReservedBytes + bytes > limits.quotaBytes()) {
@@ -131,15 +143,29 @@ public final class SpillSpace implements Closeable {
         }
         Reservation reservation = new Reservation(chosen, bytes);
         try {
+            Path elsewhere = placement.fileFor(chosen.owner.dir);
             reservation.file =
-                    Files.createFile(
-                            chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"),
-                            chosen.owner.fileAttributes);
-        } catch (IOException e) {
+                    elsewhere != null
+                            ? elsewhere
+                            : Files.createFile(
+                                    chosen.owner.dir.resolve("rcs-" + UUID.randomUUID() + ".spill"),
+                                    chosen.owner.fileAttributes);
+        } catch (IOException | RuntimeException e) {
             reservation.release(0);
             throw new IOException("could not create a spill file in '" + chosen.owner.dir + "'", e);
         }
         return Optional.of(reservation);
+    }
+
+    /** Where a reservation's file goes, given the spill directory chosen for its bytes. */
+    @FunctionalInterface
+    public interface Placement {
+        /**
+         * A file on the same file system as {@code spillDirectory}, which the caller creates (it
+         * counts against that directory's room), or null for a new spill file in it.
+         */
+        @Nullable
+        Path fileFor(Path spillDirectory) throws IOException;
     }
 
     /** Bytes reserved by live spill files of this TaskManager (written or not yet). */

@@ -13,7 +13,6 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Optional;
 import java.util.UUID;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
@@ -242,16 +241,15 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
     private boolean ensureFileRoom(long bytes) throws IOException {
         SpillSpace space = services.spillSpace();
         if (spillOut == null) {
-            Optional<SpillSpace.Reservation> r =
-                    space.reserve(Math.max(bytes, space.limits().chunkBytes()));
-            if (r.isEmpty()) {
+            SpillFile file =
+                    SpillFile.create(space, Math.max(bytes, space.limits().chunkBytes()), upload);
+            if (file == null) {
                 fallBack("no spill directory has room for " + bytes + " more bytes", false);
                 return false;
             }
-            reservation = r.get();
-            spillOut = new FileOutputStream(reservation.file().toFile());
+            reservation = file.reservation();
+            spillOut = file.out();
             services.metrics().spillFileCreated();
-            upload.spillFileCreated(reservation.file());
             if (state != OPEN) {
                 // close() ran while the file was created and could not see it.
                 discardLocal();
@@ -399,7 +397,9 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
             pos = 0;
         }
         if (spillOut != null) {
-            spillOut.close();
+            if (!upload.spillFileInPlace()) { // else open until its adoption syncs it
+                spillOut.close();
+            }
             services.metrics().spilled(spilledBytes);
         }
         MemoryChunks m = memory;
@@ -473,7 +473,7 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private void deleteSpillFile(boolean last) {
         SpillSpace.Reservation r = reservation;
-        if (r == null || spillDeleted) {
+        if (r == null || spillDeleted || upload.spillFileAdopted()) {
             return;
         }
         try {

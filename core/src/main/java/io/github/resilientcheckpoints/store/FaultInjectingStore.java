@@ -1,9 +1,11 @@
 package io.github.resilientcheckpoints.store;
 
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.util.Optional;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicLong;
+import javax.annotation.Nullable;
 import org.apache.flink.annotation.VisibleForTesting;
 import org.apache.flink.core.fs.Path;
 
@@ -110,14 +112,17 @@ public final class FaultInjectingStore implements CheckpointStore {
         }
 
         @Override
-        public boolean canAdopt(java.nio.file.Path spillFile, Path targetDirectory) {
-            return adoption.canAdopt(spillFile, targetDirectory);
+        @Nullable
+        public java.nio.file.Path adoptionDirectory(
+                java.nio.file.Path spillDirectory, Path targetDirectory) {
+            return adoption.adoptionDirectory(spillDirectory, targetDirectory);
         }
 
         @Override
-        public Path adopt(java.nio.file.Path spillFile, Path target) throws IOException {
+        public Path adopt(java.nio.file.Path file, FileDescriptor descriptor, Path target)
+                throws IOException {
             maybeFail(target);
-            return adoption.adopt(spillFile, target);
+            return adoption.adopt(file, descriptor, target);
         }
     }
 

@@ -1,13 +1,12 @@
 package io.github.resilientcheckpoints.store;
 
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.InterruptedIOException;
 import java.net.URI;
-import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Paths;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
@@ -28,9 +27,9 @@ import org.apache.flink.core.fs.local.LocalFileSystem;
  * The following write ({@link SupportsStreamingUpload}) writes the same file while the state is
  * still written, and commits it the same way: {@code sync}, then close.
  *
- * <p>A local target ({@code file://}) on the same file system as the spill file adopts the spill
- * file ({@link SupportsSpillAdoption}): a hard link into place and {@code fsync} instead of a
- * second copy.
+ * <p>A local target ({@code file://}) on the same file system as the spill directory adopts the
+ * spill file ({@link SupportsSpillAdoption}): the stream writes it in the checkpoint directory
+ * under its final name, and {@code fsync} makes it the state file, with no second copy.
  *
  * <p>It uses {@link FileSystem#getUnguardedFileSystem}: uploads run on our own threads, and the
  * guarded wrapper Flink gives task threads would close our streams when the task thread ends.
@@ -138,74 +137,47 @@ public final class FlinkFileSystemStore
     }
 
     @Override
-    public boolean canAdopt(java.nio.file.Path spillFile, Path targetDirectory) {
+    @Nullable
+    public java.nio.file.Path adoptionDirectory(
+            java.nio.file.Path spillDirectory, Path targetDirectory) {
         try {
             java.nio.file.Path directory = localFile(targetDirectory);
             return directory != null
-                    && Files.getAttribute(spillFile, "unix:dev")
-                            .equals(Files.getAttribute(directory, "unix:dev"));
+                            && Files.getAttribute(spillDirectory, "unix:dev")
+                                    .equals(Files.getAttribute(directory, "unix:dev"))
+                    ? directory
+                    : null;
         } catch (IOException | RuntimeException notHere) {
             // no such attribute (not a Unix file system), no directory yet, ...: copy instead
-            return false;
+            return null;
         }
     }
 
     @Override
-    public Path adopt(java.nio.file.Path spillFile, Path target) throws IOException {
-        java.nio.file.Path file = localFile(target);
-        if (file == null) {
-            throw new IOException(target + " is not on the local file system");
+    public Path adopt(java.nio.file.Path file, FileDescriptor descriptor, Path target)
+            throws IOException {
+        java.nio.file.Path expected = localFile(target);
+        if (!file.equals(expected)) {
+            throw new IOException(file + " is not the local file behind " + target);
         }
-        // Durable before it is in place, as Flink's own stream syncs its file before the handle.
-        // Named in place first, then synced, as Flink's own stream creates its file in the
-        // checkpoint directory and syncs it last: the file's fsync then also makes durable the
-        // directory entry it was given last (ext4 with or without a journal, XFS). Synced first and
-        // linked after, the state file's name in the checkpoint directory would not be durable when
-        // the handle is returned.
-        localFiles.link(file, spillFile);
-        try {
-            localFiles.force(file);
-        } catch (IOException | RuntimeException e) {
-            // The spill name still holds the bytes: the caller uploads them the ordinary way.
-            try {
-                Files.deleteIfExists(file);
-            } catch (IOException | RuntimeException notRemoved) {
-                e.addSuppressed(notRemoved);
-            }
-            throw e;
-        }
+        // Created under its final name in the checkpoint directory and synced last, as Flink's own
+        // stream creates and syncs its file: the fsync also makes the directory entry durable that
+        // the file got at its creation (ext4 with or without a journal, XFS).
+        localFiles.force(file, descriptor);
         return target;
     }
 
     /**
-     * The local file operations spill adoption is made of. Which name an {@code fsync} makes
-     * durable depends on their order, which no test can observe on a real disk short of cutting its
-     * power: a test records it instead.
+     * The local file operation spill adoption is made of. Which bytes and name an {@code fsync}
+     * makes durable depends on when it runs, which no test can observe on a real disk short of
+     * cutting its power: a test records it instead.
      */
     @VisibleForTesting
     interface LocalFiles {
-        LocalFiles REAL =
-                new LocalFiles() {
-                    @Override
-                    public void force(java.nio.file.Path file) throws IOException {
-                        try (FileChannel channel =
-                                FileChannel.open(file, StandardOpenOption.WRITE)) {
-                            channel.force(true);
-                        }
-                    }
+        LocalFiles REAL = (file, descriptor) -> descriptor.sync();
 
-                    @Override
-                    public void link(java.nio.file.Path link, java.nio.file.Path existing)
-                            throws IOException {
-                        Files.createLink(link, existing);
-                    }
-                };
-
-        /** {@code fsync}: the file's bytes and metadata. */
-        void force(java.nio.file.Path file) throws IOException;
-
-        /** A second name for an existing file. */
-        void link(java.nio.file.Path link, java.nio.file.Path existing) throws IOException;
+        /** {@code fsync} of {@code file} (the bytes and metadata) through its open descriptor. */
+        void force(java.nio.file.Path file, FileDescriptor descriptor) throws IOException;
     }
 
     /** The java.nio file behind a path of Flink's own local file system; null for any other. */

@@ -6,6 +6,7 @@ import io.github.resilientcheckpoints.store.SupportsPartUploads;
 import io.github.resilientcheckpoints.store.SupportsSpillAdoption;
 import io.github.resilientcheckpoints.store.SupportsStreamingUpload;
 import io.github.resilientcheckpoints.store.UploadSource;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.util.UUID;
 import javax.annotation.Nullable;
@@ -39,8 +40,17 @@ public final class StateFileUpload {
     /** The store's spill adoption (local target): the finished spill file becomes the file. */
     @Nullable private final SupportsSpillAdoption adoptionStore;
 
-    /** Whether the spill file can become the state file (decided when it is created). */
-    private boolean adoptable;
+    /**
+     * The state file the spill file is written as, in place in the target directory (decided when
+     * it is placed); null when it is an ordinary spill file.
+     */
+    @Nullable private Path inPlaceTarget;
+
+    /** The descriptor the stream writes the in-place spill file through, once it is created. */
+    @Nullable private FileDescriptor inPlaceDescriptor;
+
+    /** Set once the spill file is the state file: the stream must not delete it. */
+    private volatile boolean adopted;
 
     /** The spill file holds only a prefix of the state (the rest stayed in memory). */
     private boolean partlyInMemory;
@@ -77,9 +87,49 @@ public final class StateFileUpload {
                         : store.capability(SupportsSpillAdoption.class).orElse(null);
     }
 
-    /** The stream created its spill file: a file that can become the state file needs no upload. */
-    public void spillFileCreated(java.nio.file.Path file) {
-        adoptable = adoptionStore != null && adoptionStore.canAdopt(file, targetDirectory);
+    /**
+     * Where the spill file goes when it can be the state file itself (a local target on the spill
+     * directory's file system): under a new state file name in the target directory, where the
+     * stream creates it; null for an ordinary spill file in {@code spillDirectory}.
+     */
+    @Nullable
+    public java.nio.file.Path placeSpillFile(java.nio.file.Path spillDirectory) {
+        java.nio.file.Path directory =
+                adoptionStore == null
+                        ? null
+                        : adoptionStore.adoptionDirectory(spillDirectory, targetDirectory);
+        if (directory == null) {
+            inPlaceTarget = null;
+            return null;
+        }
+        Path target = newTarget();
+        inPlaceTarget = target;
+        return directory.resolve(target.getName());
+    }
+
+    /**
+     * The stream created the spill file in place and writes it through {@code descriptor}, which
+     * stays open until {@link #finish} (the adoption syncs through it, as Flink's stream syncs its
+     * own file before closing it).
+     */
+    public void spillFileOpenedInPlace(FileDescriptor descriptor) {
+        inPlaceDescriptor = descriptor;
+    }
+
+    /** The spill file could not be created in place: it is an ordinary spill file after all. */
+    public void spillFileNotInPlace() {
+        inPlaceTarget = null;
+        inPlaceDescriptor = null;
+    }
+
+    /** Whether the spill file is being written as the state file, in place. */
+    public boolean spillFileInPlace() {
+        return inPlaceTarget != null;
+    }
+
+    /** Whether the spill file became the state file: it is Flink's now, not the stream's. */
+    public boolean spillFileAdopted() {
+        return adopted;
     }
 
     /**
@@ -91,7 +141,7 @@ public final class StateFileUpload {
         if ((partStore == null && streamStore == null)
                 || pipelineOff
                 || partlyInMemory
-                || adoptable) {
+                || inPlaceTarget != null) {
             return;
         }
         PipelinedUpload p = pipeline;
@@ -156,7 +206,10 @@ public final class StateFileUpload {
             UploadCancellation cancellation)
             throws IOException {
         boolean wholeFile = spillFile != null && !partlyInMemory;
-        Path written = wholeFile && adoptable ? adopt(spillFile, spilledBytes) : null;
+        Path written =
+                wholeFile && inPlaceTarget != null && inPlaceDescriptor != null
+                        ? adopt(spillFile, inPlaceDescriptor, spilledBytes)
+                        : null;
         PipelinedUpload p = pipeline;
         if (written == null && p != null && wholeFile) {
             written = p.complete(spillFile, spilledBytes, cancellation);
@@ -169,15 +222,16 @@ public final class StateFileUpload {
 
     /** The finished spill file becomes the state file; null (upload it instead) when that fails. */
     @Nullable
-    private Path adopt(java.nio.file.Path spillFile, long spilledBytes) {
-        Path target = newTarget();
+    private Path adopt(java.nio.file.Path spillFile, FileDescriptor descriptor, long spilledBytes) {
+        Path target = inPlaceTarget;
         try {
-            Path written = adoptionStore.adopt(spillFile, target);
+            Path written = adoptionStore.adopt(spillFile, descriptor, target);
+            adopted = true;
             context.metrics().spillFileAdopted(spilledBytes);
             return written;
         } catch (IOException | RuntimeException e) {
             LOG.info(
-                    "Could not put spill file {} in place as {} ({}); uploading it instead.",
+                    "Could not make spill file {} durable as {} ({}); uploading it instead.",
                     spillFile,
                     target,
                     e.toString());

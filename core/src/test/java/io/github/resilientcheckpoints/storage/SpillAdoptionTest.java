@@ -15,6 +15,7 @@ import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
+import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Paths;
@@ -26,7 +27,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Stream;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.StreamStateHandle;
@@ -37,9 +37,9 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * A local target ({@code file://}) on the same file system as the spill directory: the spill file
- * already holds every byte of the state file, so it becomes the state file (fsync, then a hard
- * link) instead of being copied a second time. On another file system, or when the link fails, the
- * bytes go the ordinary way (following write, or the retried whole-file upload).
+ * is written in the checkpoint directory under the state file's name, and becomes the state file
+ * (fsync) instead of being copied a second time. On another file system, or when the fsync fails,
+ * the bytes go the ordinary way (following write, or the retried whole-file upload).
  */
 class SpillAdoptionTest {
 
@@ -82,12 +82,13 @@ class SpillAdoptionTest {
 
         assertThat(readAll(handle)).isEqualTo(data);
         java.nio.file.Path stateFile = file(handle);
+        assertThat(stateFile)
+                .as("written in place under its name, as Flink's stream writes its file")
+                .isEqualTo(spillFile);
         assertThat(Files.getAttribute(stateFile, "unix:ino"))
-                .as("the state file is the spill file, linked, not a copy")
+                .as("the state file is the spill file, not a copy")
                 .isEqualTo(spillInode);
-        assertThat(Files.getAttribute(stateFile, "unix:nlink"))
-                .as("the spill directory's name for it is gone")
-                .isEqualTo(1);
+        assertThat(Files.getAttribute(stateFile, "unix:nlink")).isEqualTo(1);
         assertThat(remoteFiles()).containsExactly(stateFile);
         assertThat(SpillFiles.under(spill)).isEmpty();
         assertThat(metrics.pipelinedUploads()).as("nothing followed the spill file").isZero();
@@ -104,8 +105,8 @@ class SpillAdoptionTest {
         ResilientStateOutputStream out =
                 stream(
                         new AdoptionOverride(
-                                target -> {
-                                    throw new IOException("link refused (test)");
+                                (file, descriptor, target) -> {
+                                    throw new IOException("fsync refused (test)");
                                 }),
                         spill);
         out.write(data);
@@ -118,6 +119,7 @@ class SpillAdoptionTest {
         assertThat(remoteFiles()).containsExactly(file(handle));
         assertThat(metrics.spillFilesAdopted()).isZero();
         assertThat(metrics.attempts()).as("the whole-file upload").isEqualTo(1);
+        assertThat(spillFile).as("the file written in place is deleted").doesNotExist();
         assertThat(SpillFiles.under(spill)).isEmpty();
     }
 
@@ -127,29 +129,27 @@ class SpillAdoptionTest {
         CountDownLatch adopting = new CountDownLatch(1);
         CountDownLatch closed = new CountDownLatch(1);
         FlinkFileSystemStore real = new FlinkFileSystemStore();
-        AtomicReference<java.nio.file.Path> spillFile = new AtomicReference<>();
         ResilientStateOutputStream out =
                 stream(
                         new AdoptionOverride(
-                                target -> {
+                                (file, descriptor, target) -> {
                                     adopting.countDown();
-                                    // the task is cancelled while the link is made
+                                    // the task is cancelled while the file is synced
                                     closed.await();
-                                    return real.adopt(spillFile.get(), target);
+                                    return real.adopt(file, descriptor, target);
                                 }),
                         spill);
         out.write(randomBytes(3 << 20, 4));
-        spillFile.set(out.spillFile());
         Future<StreamStateHandle> handle = executor.submit(out::closeAndGetHandle);
         adopting.await();
         out.close();
         closed.countDown();
 
-        // Either the link was made and is deleted again, or the spill file was gone first and the
-        // upload that replaces the link sees the cancellation: no handle, nothing left.
+        // Either the fsync ran and the state file is deleted again, or the file was gone first and
+        // the upload that replaces the adoption sees the cancellation: no handle, nothing left.
         assertThatThrownBy(() -> handle.get(10, TimeUnit.SECONDS))
                 .hasCauseInstanceOf(IOException.class);
-        // a link that was made is deleted on a discard thread, maybe after the handle failed
+        // an adopted file is deleted on a discard thread, maybe after the handle failed
         long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (!remoteFiles().isEmpty() && System.nanoTime() < end) {
             Thread.sleep(10);
@@ -188,12 +188,13 @@ class SpillAdoptionTest {
 
     /** A function that may throw, as an adoption does. */
     private interface Adopt {
-        Path apply(Path target) throws Exception;
+        Path apply(java.nio.file.Path file, FileDescriptor descriptor, Path target)
+                throws Exception;
     }
 
     /**
-     * The generic store with its adoption replaced (it always says it can adopt); everything else
-     * is the generic store's, so the ordinary upload after a failed adoption is real.
+     * The generic store with its adoption replaced (it always writes in place); everything else is
+     * the generic store's, so the ordinary upload after a failed adoption is real.
      */
     private static final class AdoptionOverride extends ForwardingStore {
         private final SupportsSpillAdoption adoption;
@@ -203,16 +204,17 @@ class SpillAdoptionTest {
             this.adoption =
                     new SupportsSpillAdoption() {
                         @Override
-                        public boolean canAdopt(
-                                java.nio.file.Path spillFile, Path targetDirectory) {
-                            return true;
+                        public java.nio.file.Path adoptionDirectory(
+                                java.nio.file.Path spillDirectory, Path targetDirectory) {
+                            return Paths.get(targetDirectory.toUri());
                         }
 
                         @Override
-                        public Path adopt(java.nio.file.Path spillFile, Path target)
+                        public Path adopt(
+                                java.nio.file.Path file, FileDescriptor descriptor, Path target)
                                 throws IOException {
                             try {
-                                return adopt.apply(target);
+                                return adopt.apply(file, descriptor, target);
                             } catch (IOException e) {
                                 throw e;
                             } catch (Exception e) {

@@ -26,6 +26,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.apache.flink.core.fs.Path;
 import org.apache.flink.runtime.state.StreamStateHandle;
+import org.apache.flink.runtime.state.filesystem.FileStateHandle;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -124,10 +125,18 @@ class SpillFallbackTest {
         ResilientStateOutputStream out = stream(space);
         out.write(data, 0, 5000);
         out.write(data, 5000, data.length - 5000);
-        assertThat(spillFiles()).hasSize(1);
-        assertThat(Files.size(spillFiles().get(0))).isEqualTo(2 * CHUNK);
+        // On this file system the spill file is written in place, in the checkpoint directory.
+        java.nio.file.Path staged = out.spillFile();
+        assertThat(Files.size(staged)).isEqualTo(2 * CHUNK);
         StreamStateHandle handle = out.closeAndGetHandle();
         assertThat(readAll(handle)).isEqualTo(data);
+        java.nio.file.Path stateFile =
+                java.nio.file.Paths.get(((FileStateHandle) handle).getFilePath().toUri());
+        assertThat(staged)
+                .as("the spilled prefix is not the state file: uploaded whole under a new name")
+                .isNotEqualTo(stateFile)
+                .doesNotExist();
+        assertThat(remoteFiles()).containsExactly(stateFile);
         assertThat(spillFiles()).isEmpty();
         assertThat(space.reservedBytes()).isZero();
         assertThat(space.memoryBudget().used()).isZero();

@@ -7,7 +7,9 @@ import io.github.resilientcheckpoints.cleanup.CheckpointIndex;
 import io.github.resilientcheckpoints.cleanup.SweepPlan;
 import io.github.resilientcheckpoints.cleanup.SweepPlanner;
 import io.github.resilientcheckpoints.testing.EntropyTestFileSystem;
+import java.io.FileOutputStream;
 import java.io.IOException;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -70,27 +72,33 @@ class FaultInjectingStoreTest {
 
     @Test
     void spillAdoptionsThroughTheWrapperReachTheStoreOrFailAsInjected() throws IOException {
-        java.nio.file.Path spillFile = Files.writeString(tmp.resolve("spill"), "state");
         Path directory = new Path(tmp.toUri());
         SupportsSpillAdoption always =
                 new FaultInjectingStore(new FlinkFileSystemStore(), 0.0, 0.0)
                         .capability(SupportsSpillAdoption.class)
                         .orElseThrow();
-        assertThat(always.canAdopt(spillFile, directory)).isTrue();
-        always.adopt(spillFile, new Path(directory, "linked"));
-        assertThat(tmp.resolve("linked")).hasContent("state");
+        assertThat(always.adoptionDirectory(tmp, directory)).isEqualTo(tmp);
+        java.nio.file.Path inPlace = tmp.resolve("in-place");
+        try (FileOutputStream out = new FileOutputStream(inPlace.toFile())) {
+            out.write("state".getBytes(StandardCharsets.UTF_8));
+            assertThat(always.adopt(inPlace, out.getFD(), new Path(directory, "in-place")))
+                    .isEqualTo(new Path(directory, "in-place"));
+        }
+        assertThat(inPlace).hasContent("state");
 
         FaultInjectingStore faulty = new FaultInjectingStore(new FlinkFileSystemStore(), 0.89, 0);
         SupportsSpillAdoption adoption =
                 faulty.capability(SupportsSpillAdoption.class).orElseThrow();
         int failed = 0;
         for (int i = 0; i < 100; i++) {
-            try {
-                adoption.adopt(spillFile, new Path(directory, "x" + i));
+            java.nio.file.Path file = tmp.resolve("x" + i);
+            try (FileOutputStream out = new FileOutputStream(file.toFile())) {
+                out.write("state".getBytes(StandardCharsets.UTF_8));
+                adoption.adopt(file, out.getFD(), new Path(directory, "x" + i));
             } catch (FaultInjectingStore.InjectedFaultException e) {
-                assertThat(tmp.resolve("x" + i))
-                        .as("a failed adoption leaves nothing")
-                        .doesNotExist();
+                assertThat(file)
+                        .as("a failed adoption leaves the file as it was")
+                        .hasContent("state");
                 failed++;
             }
         }

@@ -126,7 +126,7 @@ final class Targets implements AutoCloseable {
 
     /**
      * The local file system: spill directory and target directory on the same disk (ours then
-     * adopts the spill file: sync + hard link).
+     * adopts the spill file: written in place, then synced).
      */
     static Targets local() throws IOException {
         java.nio.file.Path root = Files.createTempDirectory("rcs-jmh");

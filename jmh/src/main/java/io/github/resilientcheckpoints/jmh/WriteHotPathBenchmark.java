@@ -29,8 +29,8 @@ import org.openjdk.jmh.annotations.TearDown;
  *
  * <ul>
  *   <li>{@code ours}: {@link ResilientStateOutputStream} — buffer and spill file on the same disk
- *       as the target; {@code closeAndGetHandle()} syncs the spill file and hard-links it into
- *       place (the generic store's spill adoption);
+ *       as the target, written in the checkpoint directory under its name; {@code
+ *       closeAndGetHandle()} syncs it (the generic store's spill adoption);
  *   <li>{@code oursSpillOnTmpfs}: the same with the spill directory on {@code /dev/shm}, another
  *       file system: the generic store's following write copies the spill file to the target on an
  *       upload thread while the state is still written; tail + {@code sync} in {@code
