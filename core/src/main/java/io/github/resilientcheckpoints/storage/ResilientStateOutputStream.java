@@ -473,8 +473,8 @@ public final class ResilientStateOutputStream extends CheckpointStateOutputStrea
 
     private void deleteSpillFile(boolean last) {
         SpillSpace.Reservation r = reservation;
-        if (r == null || spillDeleted || upload.spillFileAdopted()) {
-            return;
+        if (r == null || spillDeleted || (upload.spillFileAdopted() && state == DONE)) {
+            return; // the state file its handle names
         }
         try {
             Files.deleteIfExists(r.file());

@@ -7,9 +7,13 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.util.Optional;
 import javax.annotation.Nullable;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /** A stream's spill file: the disk reservation for its bytes and the stream that writes them. */
 record SpillFile(SpillSpace.Reservation reservation, FileOutputStream out) {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SpillFile.class);
 
     /**
      * Reserves {@code bytes} and creates the spill file: in place in the target directory when the
@@ -30,6 +34,7 @@ record SpillFile(SpillSpace.Reservation reservation, FileOutputStream out) {
                 return new SpillFile(r.get(), out);
             } catch (IOException notThere) {
                 // The target directory is gone or refuses files: an ordinary spill file then.
+                LOG.debug("Spill file not created in place: {}", notThere.toString());
                 r.get().release(0);
                 upload.spillFileNotInPlace();
                 r = space.reserve(bytes);

@@ -94,8 +94,10 @@ public final class StateFileUpload {
      */
     @Nullable
     public java.nio.file.Path placeSpillFile(java.nio.file.Path spillDirectory) {
+        // Not for task-owned state: its stream may stay open a whole checkpoint interval, and an
+        // open file in taskowned/ that long could look like an orphan to the janitor.
         java.nio.file.Path directory =
-                adoptionStore == null
+                adoptionStore == null || deadline.nanos() == UploadDeadline.NOT_STARTED
                         ? null
                         : adoptionStore.adoptionDirectory(spillDirectory, targetDirectory);
         if (directory == null) {
@@ -226,8 +228,8 @@ public final class StateFileUpload {
         Path target = inPlaceTarget;
         try {
             Path written = adoptionStore.adopt(spillFile, descriptor, target);
-            adopted = true;
             context.metrics().spillFileAdopted(spilledBytes);
+            adopted = true;
             return written;
         } catch (IOException | RuntimeException e) {
             LOG.info(

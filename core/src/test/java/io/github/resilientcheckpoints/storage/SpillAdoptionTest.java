@@ -15,6 +15,7 @@ import io.github.resilientcheckpoints.testing.SpillFiles;
 import io.github.resilientcheckpoints.testing.Workers;
 import io.github.resilientcheckpoints.time.Ticker;
 import io.github.resilientcheckpoints.upload.Redactor;
+import io.github.resilientcheckpoints.upload.UploadDeadline;
 import java.io.FileDescriptor;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -96,6 +97,39 @@ class SpillAdoptionTest {
         assertThat(metrics.uploadsSucceeded()).isEqualTo(1);
         assertThat(metrics.bytesUploaded()).isEqualTo(data.length);
         assertThat(metrics.spillFilesAdopted()).isEqualTo(1);
+    }
+
+    @Test
+    void taskOwnedStateIsNotWrittenInPlaceWhileItsStreamMayStayOpenAnInterval() throws Exception {
+        assumeTrue(device(spill).equals(device(remote)), "both temp dirs on one file system");
+        byte[] data = randomBytes(3 << 20, 5);
+        ResilientStateOutputStream out =
+                new ResilientStateOutputStream(
+                        new Path(remote.toUri()),
+                        false,
+                        1024,
+                        BUFFER,
+                        Workers.services(
+                                new FlinkFileSystemStore(),
+                                Workers.fastPolicy(3),
+                                executor,
+                                spill,
+                                metrics,
+                                Redactor.NONE),
+                        UploadDeadline.fromUploadStart(TimeUnit.MINUTES.toNanos(5), Ticker.SYSTEM));
+        out.write(data);
+        assertThat(remoteFiles())
+                .as(
+                        "nothing in the task-owned directory before the upload: the janitor judges its"
+                                + " files by age")
+                .isEmpty();
+        assertThat(SpillFiles.under(spill)).hasSize(1);
+        StreamStateHandle handle = out.closeAndGetHandle();
+
+        assertThat(readAll(handle)).isEqualTo(data);
+        assertThat(remoteFiles()).containsExactly(file(handle));
+        assertThat(metrics.spillFilesAdopted()).isZero();
+        assertThat(SpillFiles.under(spill)).isEmpty();
     }
 
     @Test
