@@ -22,9 +22,9 @@ import org.openjdk.jmh.infra.BenchmarkParams;
  * written in 64 KiB pieces (not measured), and the call happens right after the last write, as a
  * snapshot does. {@code flink} flushes its buffer and syncs. {@code ours}, on the local disk with
  * the spill directory on the same disk ({@code local}), syncs the spill file, which it wrote in
- * place under its name; with the spill directory on a tmpfs ({@code local-spill-on-tmpfs}) and on HDFS, it sends
- * the tail the following write has not yet read and commits. HDFS is a real one ({@code
- * MiniDFSCluster}, see {@link HdfsWriteBenchmark}). One call per iteration (single shot).
+ * place under its name; with the spill directory on a tmpfs ({@code local-spill-on-tmpfs}) and on
+ * HDFS, it sends the tail the following write has not yet read and commits. HDFS is a real one
+ * ({@code MiniDFSCluster}, see {@link HdfsWriteBenchmark}). One call per iteration (single shot).
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.SingleShotTime)
