@@ -97,10 +97,14 @@ final class ClusterJobs {
         throw new AssertionError("no verifier vertex in job " + job);
     }
 
-    /** Sum over the verifier's subtasks of the keys that came back with state in this attempt. */
     /**
      * Keys the verifier of {@code job}'s latest restored attempt found with their state, from the
      * file it appends them to next to {@code mismatches} ({@link ClusterJob#restoredFile}).
+     *
+     * <p>Not from the REST metric store: a job details request just before the kill makes the
+     * JobManager's metric fetcher ask every registered TaskManager for its metric service, and the
+     * request to the killed one waits {@code web.timeout} (10 min). No new fetch starts meanwhile,
+     * so the store keeps the attempt before the kill, whatever the new attempt counts.
      */
     static long restoredKeys(Path mismatches, JobID job) {
         Path restored = ClusterJob.restoredFile(mismatches);
