@@ -32,7 +32,7 @@ import org.apache.flink.util.Collector;
  * and each key carries a payload (checked byte for byte after a restore) that puts every snapshot
  * well above the inline threshold. A mismatch is appended to a file (it must survive a killed
  * process); each key that came back with state is appended to {@link #restoredFile} (with the job
- * id and the task's attempt number) and counted in the metric {@code restoredKeys}.
+ * id and the task's attempt number).
  */
 final class ClusterJob {
 
@@ -44,9 +44,9 @@ final class ClusterJob {
 
     /**
      * Where the verifier appends "job-id attempt key" for each key that came back with its state:
-     * next to the mismatch file. Read from a file, not from the REST metric, whose view of a task
-     * restarted on another TaskManager can lag (a loaded run saw it below 200 for 2 minutes after
-     * both heap restores had finished).
+     * next to the mismatch file. Read from a file, not from a REST metric: after a TaskManager is
+     * killed, the JobManager's metric store can keep the attempt before the kill for minutes (see
+     * {@link ClusterJobs#restoredKeys}).
      */
     static java.nio.file.Path restoredFile(java.nio.file.Path mismatchFile) {
         return mismatchFile.resolveSibling("restored-keys.txt");
@@ -92,7 +92,6 @@ final class ClusterJob {
         private transient ValueState<Long> count;
         private transient ValueState<byte[]> payload;
         private transient Set<Long> seen;
-        private transient Counter restoredKeys;
         private transient Counter checked;
         private transient String jobAndAttempt;
 
@@ -107,7 +106,6 @@ final class ClusterJob {
                     getRuntimeContext()
                             .getState(new ValueStateDescriptor<>("payload", byte[].class));
             seen = new HashSet<>();
-            restoredKeys = getRuntimeContext().getMetricGroup().counter("restoredKeys");
             checked = getRuntimeContext().getMetricGroup().counter("checked");
             jobAndAttempt =
                     getRuntimeContext().getJobInfo().getJobId().toHexString()
@@ -134,7 +132,6 @@ final class ClusterJob {
                     if (!Arrays.equals(payload.value(), expectedPayload(key))) {
                         mismatch("key " + key + ": payload differs after restore");
                     }
-                    restoredKeys.inc();
                     append(restoredFile(Paths.get(mismatchFile)), jobAndAttempt + " " + key);
                 } else {
                     payload.update(expectedPayload(key));
