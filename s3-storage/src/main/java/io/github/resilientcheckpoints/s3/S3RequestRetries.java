@@ -10,6 +10,8 @@ import io.github.resilientcheckpoints.upload.RetryPolicy;
 import java.io.IOException;
 import java.io.InterruptedIOException;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.OptionalLong;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -91,6 +93,7 @@ final class S3RequestRetries {
         // The caller's attempt deadline, in this ticker's time, if it set one.
         OptionalLong left = AttemptDeadline.remainingNanos();
         long deadline = left.isPresent() ? ticker.nanoTime() + left.getAsLong() : noDeadline();
+        List<RuntimeException> earlier = new ArrayList<>(0);
         for (int attempt = 1; ; attempt++) {
             if (Thread.currentThread().isInterrupted()) {
                 throw new InterruptedIOException(
@@ -119,8 +122,23 @@ final class S3RequestRetries {
                         && S3Failures.statusCode((S3Exception) e) == 403) {
                     c = FailureClass.TRANSIENT;
                 }
-                if (isInterrupt(e)) {
-                    throw failure;
+                if (Thread.currentThread().isInterrupted()) {
+                    throw notResent(
+                            failure,
+                            "the calling thread's interrupt flag was set after attempt "
+                                    + attempt
+                                    + " of "
+                                    + policy.maxAttempts(),
+                            earlier);
+                }
+                if (Causes.isInterrupt(e)) {
+                    throw notResent(
+                            failure,
+                            "cancelled (an interrupt in the failure's causes) after attempt "
+                                    + attempt
+                                    + " of "
+                                    + policy.maxAttempts(),
+                            earlier);
                 }
                 if (c == FailureClass.THROTTLED) {
                     counters.throttledResponse();
@@ -134,7 +152,10 @@ final class S3RequestRetries {
                         throw new S3Failures.ExpiredCredentials(
                                 operation, bucket, key, attempt, (S3Exception) e);
                     }
-                    throw failure;
+                    throw notResent(failure, giveUpReason(next, attempt), earlier);
+                }
+                if (earlier.size() < MAX_KEPT_FAILURES) {
+                    earlier.add(e);
                 }
                 LOG.debug(
                         "{} of s3://{}/{} failed on attempt {} ({}): {}; resending",
@@ -151,6 +172,41 @@ final class S3RequestRetries {
                 }
                 pause(next.delayNanos());
             }
+        }
+    }
+
+    /** At most this many earlier attempts' failures ride along on a give-up. */
+    static final int MAX_KEPT_FAILURES = 8;
+
+    /**
+     * The failure that ends a request, its message saying why it was not resent (so a failure in a
+     * log explains itself), the earlier attempts' failures attached as suppressed.
+     */
+    static IOException notResent(IOException failure, String why, List<RuntimeException> earlier) {
+        IOException e =
+                new IOException(
+                        Causes.message(failure) + " [not resent: " + why + "]", failure.getCause());
+        for (RuntimeException previous : earlier) {
+            e.addSuppressed(previous);
+        }
+        return e;
+    }
+
+    private String giveUpReason(RetryPolicy.Decision decision, int attempt) {
+        switch (decision.giveUpReason()) {
+            case PERMANENT:
+                return "a permanent failure, after attempt "
+                        + attempt
+                        + " of "
+                        + policy.maxAttempts();
+            case DEADLINE:
+                return "the caller's attempt deadline leaves no time for attempt "
+                        + (attempt + 1)
+                        + " of "
+                        + policy.maxAttempts();
+            case ATTEMPTS_EXHAUSTED:
+            default:
+                return "all " + attempt + " attempts failed (s3.part-attempts)";
         }
     }
 

@@ -19,6 +19,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import software.amazon.awssdk.core.exception.SdkClientException;
+import software.amazon.awssdk.services.s3.model.S3Exception;
 
 /**
  * Request resends follow core's {@code RetryPolicy} with the injected clock and waits: as many
@@ -133,5 +134,111 @@ class S3RequestRetriesTest {
                                         }))
                 .isInstanceOf(IOException.class);
         assertThat(sent).as("not resent").hasValue(1);
+    }
+
+    /**
+     * Issue #23: a loopback PutObject failed with "Error writing request body to server" and the
+     * message did not say why it was not resent. A give-up names its reason and the attempts used,
+     * and carries the earlier attempts' failures.
+     */
+    @Test
+    void aGiveUpAfterEveryAttemptSaysSoAndKeepsTheEarlierFailures() {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        AtomicInteger sent = new AtomicInteger();
+        assertThatThrownBy(
+                        () ->
+                                retries.send(
+                                        "PutObject",
+                                        BUCKET,
+                                        "k",
+                                        S3RequestRetries.Payload.OBJECT_BYTES,
+                                        override -> {
+                                            throw SdkClientException.create(
+                                                    "Unable to execute HTTP request: broken "
+                                                            + sent.incrementAndGet(),
+                                                    new IOException(
+                                                            "Error writing request body to server"));
+                                        }))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("broken 3")
+                .hasMessageContaining("not resent: all 3 attempts failed")
+                .satisfies(
+                        e ->
+                                assertThat(e.getSuppressed())
+                                        .extracting(Throwable::getMessage)
+                                        .anySatisfy(m -> assertThat(m).contains("broken 1"))
+                                        .anySatisfy(m -> assertThat(m).contains("broken 2")));
+    }
+
+    @Test
+    void aGiveUpOnTheCallersInterruptFlagSaysSo() {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        try {
+            assertThatThrownBy(
+                            () ->
+                                    retries.send(
+                                            "PutObject",
+                                            BUCKET,
+                                            "k",
+                                            S3RequestRetries.Payload.OBJECT_BYTES,
+                                            override -> {
+                                                Thread.currentThread().interrupt();
+                                                throw SdkClientException.create(
+                                                        "Unable to execute HTTP request",
+                                                        new IOException(
+                                                                "Error writing request body to server"));
+                                            }))
+                    .isInstanceOf(IOException.class)
+                    .hasMessageContaining(
+                            "not resent: the calling thread's interrupt flag was set after attempt"
+                                    + " 1 of 3");
+        } finally {
+            Thread.interrupted();
+        }
+    }
+
+    @Test
+    void aGiveUpOnACancelInTheCausesSaysSo() {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        assertThatThrownBy(
+                        () ->
+                                retries.send(
+                                        "PutObject",
+                                        BUCKET,
+                                        "k",
+                                        S3RequestRetries.Payload.OBJECT_BYTES,
+                                        override -> {
+                                            throw SdkClientException.create(
+                                                    "cancelled",
+                                                    new InterruptedIOException("cancelled"));
+                                        }))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining(
+                        "not resent: cancelled (an interrupt in the failure's causes)"
+                                + " after attempt 1 of 3");
+    }
+
+    @Test
+    void aGiveUpOnAPermanentFailureSaysSo() {
+        S3RequestRetries retries =
+                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
+        assertThatThrownBy(
+                        () ->
+                                retries.send(
+                                        "PutObject",
+                                        BUCKET,
+                                        "k",
+                                        S3RequestRetries.Payload.OBJECT_BYTES,
+                                        override -> {
+                                            throw S3Exception.builder()
+                                                    .statusCode(403)
+                                                    .message("Access Denied")
+                                                    .build();
+                                        }))
+                .isInstanceOf(IOException.class)
+                .hasMessageContaining("not resent: a permanent failure, after attempt 1 of 3");
     }
 }
