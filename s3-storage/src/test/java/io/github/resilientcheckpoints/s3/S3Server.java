@@ -1,13 +1,23 @@
 package io.github.resilientcheckpoints.s3;
 
+import jakarta.servlet.DispatcherType;
+import jakarta.servlet.Filter;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.lang.reflect.Field;
 import java.net.URI;
+import java.util.EnumSet;
 import java.util.Properties;
 import org.gaul.s3proxy.S3Proxy;
 import org.gaul.s3proxy.auth.AuthenticationType;
 import org.gaul.s3proxy.blobstore.BlobStore;
 import org.gaul.s3proxy.middleware.Middlewares;
 import org.gaul.s3proxy.nio2blob.TransientNio2BlobStore;
+import org.gaul.shaded.org.eclipse.jetty.ee10.servlet.FilterHolder;
+import org.gaul.shaded.org.eclipse.jetty.ee10.servlet.ServletContextHandler;
+import org.gaul.shaded.org.eclipse.jetty.server.Handler;
+import org.gaul.shaded.org.eclipse.jetty.server.Server;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.StaticCredentialsProvider;
 import software.amazon.awssdk.regions.Region;
@@ -62,6 +72,7 @@ final class S3Server implements AutoCloseable {
                                 ACCESS_KEY,
                                 SECRET_KEY)
                         .build();
+        readEveryRequestToItsEnd(proxy);
         proxy.start();
         long end = System.nanoTime() + 30_000_000_000L;
         while (!"STARTED".equals(proxy.getState()) && System.nanoTime() < end) {
@@ -70,6 +81,45 @@ final class S3Server implements AutoCloseable {
         if (!"STARTED".equals(proxy.getState())) {
             throw new IllegalStateException("S3Proxy did not start: " + proxy.getState());
         }
+    }
+
+    /**
+     * S3Proxy answers a PutObject or UploadPart once it has the object's bytes, without reading the
+     * rest of an aws-chunked body (the final chunk and the checksum trailer the SDK sends after
+     * them); its Jetty then closes the connection, and the client, still writing that end, sees a
+     * reset and no answer ("Error writing request body to server"): about one small upload in ten
+     * failed so, at random. Real S3 reads the trailer before it answers. A filter reads what is
+     * left of each request before the answer is completed, so the connection stays usable.
+     */
+    private static void readEveryRequestToItsEnd(S3Proxy proxy)
+            throws ReflectiveOperationException {
+        Field field = S3Proxy.class.getDeclaredField("server");
+        field.setAccessible(true);
+        Handler handler = ((Server) field.get(proxy)).getHandler();
+        while (!(handler instanceof ServletContextHandler)
+                && handler instanceof Handler.Singleton) {
+            handler = ((Handler.Singleton) handler).getHandler();
+        }
+        if (!(handler instanceof ServletContextHandler)) {
+            throw new IllegalStateException(
+                    "S3Proxy serves no ServletContextHandler but "
+                            + handler
+                            + ": update S3Server.readEveryRequestToItsEnd");
+        }
+        ((ServletContextHandler) handler)
+                .addFilter(
+                        new FilterHolder(
+                                (Filter)
+                                        (request, response, chain) -> {
+                                            chain.doFilter(request, response);
+                                            try (InputStream rest = request.getInputStream()) {
+                                                rest.transferTo(OutputStream.nullOutputStream());
+                                            } catch (IOException | IllegalStateException e) {
+                                                // no body left to read, or read as characters
+                                            }
+                                        }),
+                        "/*",
+                        EnumSet.of(DispatcherType.REQUEST));
     }
 
     URI endpoint() {
