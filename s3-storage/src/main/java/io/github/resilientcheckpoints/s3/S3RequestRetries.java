@@ -206,7 +206,11 @@ final class S3RequestRetries {
                         + policy.maxAttempts();
             case ATTEMPTS_EXHAUSTED:
             default:
-                return "all " + attempt + " attempts failed (s3.part-attempts)";
+                return "all "
+                        + attempt
+                        + " attempts failed ("
+                        + S3StoreOptions.PART_ATTEMPTS.key()
+                        + ")";
         }
     }
 

@@ -2,6 +2,7 @@ package io.github.resilientcheckpoints.s3;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import io.github.resilientcheckpoints.store.FailureClass;
 import io.github.resilientcheckpoints.store.StoreRequestCounters;
@@ -13,6 +14,7 @@ import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Supplier;
 import org.apache.flink.configuration.Configuration;
 import org.apache.flink.core.fs.Path;
 import org.junit.jupiter.api.AfterEach;
@@ -143,54 +145,35 @@ class S3RequestRetriesTest {
      */
     @Test
     void aGiveUpAfterEveryAttemptSaysSoAndKeepsTheEarlierFailures() {
-        S3RequestRetries retries =
-                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
         AtomicInteger sent = new AtomicInteger();
-        assertThatThrownBy(
+        IOException failure =
+                giveUp(
                         () ->
-                                retries.send(
-                                        "PutObject",
-                                        BUCKET,
-                                        "k",
-                                        S3RequestRetries.Payload.OBJECT_BYTES,
-                                        override -> {
-                                            throw SdkClientException.create(
-                                                    "Unable to execute HTTP request: broken "
-                                                            + sent.incrementAndGet(),
-                                                    new IOException(
-                                                            "Error writing request body to server"));
-                                        }))
-                .isInstanceOf(IOException.class)
+                                SdkClientException.create(
+                                        "Unable to execute HTTP request: broken "
+                                                + sent.incrementAndGet(),
+                                        new IOException("Error writing request body to server")));
+        assertThat(failure)
                 .hasMessageContaining("broken 3")
-                .hasMessageContaining("not resent: all 3 attempts failed")
-                .satisfies(
-                        e ->
-                                assertThat(e.getSuppressed())
-                                        .extracting(Throwable::getMessage)
-                                        .anySatisfy(m -> assertThat(m).contains("broken 1"))
-                                        .anySatisfy(m -> assertThat(m).contains("broken 2")));
+                .hasMessageContaining("not resent: all 3 attempts failed");
+        assertThat(failure.getSuppressed())
+                .extracting(Throwable::getMessage)
+                .anySatisfy(m -> assertThat(m).contains("broken 1"))
+                .anySatisfy(m -> assertThat(m).contains("broken 2"));
     }
 
     @Test
     void aGiveUpOnTheCallersInterruptFlagSaysSo() {
-        S3RequestRetries retries =
-                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
         try {
-            assertThatThrownBy(
-                            () ->
-                                    retries.send(
-                                            "PutObject",
-                                            BUCKET,
-                                            "k",
-                                            S3RequestRetries.Payload.OBJECT_BYTES,
-                                            override -> {
-                                                Thread.currentThread().interrupt();
-                                                throw SdkClientException.create(
-                                                        "Unable to execute HTTP request",
-                                                        new IOException(
-                                                                "Error writing request body to server"));
-                                            }))
-                    .isInstanceOf(IOException.class)
+            assertThat(
+                            giveUp(
+                                    () -> {
+                                        Thread.currentThread().interrupt();
+                                        return SdkClientException.create(
+                                                "Unable to execute HTTP request",
+                                                new IOException(
+                                                        "Error writing request body to server"));
+                                    }))
                     .hasMessageContaining(
                             "not resent: the calling thread's interrupt flag was set after attempt"
                                     + " 1 of 3");
@@ -201,21 +184,12 @@ class S3RequestRetriesTest {
 
     @Test
     void aGiveUpOnACancelInTheCausesSaysSo() {
-        S3RequestRetries retries =
-                new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
-        assertThatThrownBy(
-                        () ->
-                                retries.send(
-                                        "PutObject",
-                                        BUCKET,
-                                        "k",
-                                        S3RequestRetries.Payload.OBJECT_BYTES,
-                                        override -> {
-                                            throw SdkClientException.create(
-                                                    "cancelled",
-                                                    new InterruptedIOException("cancelled"));
-                                        }))
-                .isInstanceOf(IOException.class)
+        assertThat(
+                        giveUp(
+                                () ->
+                                        SdkClientException.create(
+                                                "cancelled",
+                                                new InterruptedIOException("cancelled"))))
                 .hasMessageContaining(
                         "not resent: cancelled (an interrupt in the failure's causes)"
                                 + " after attempt 1 of 3");
@@ -223,22 +197,33 @@ class S3RequestRetriesTest {
 
     @Test
     void aGiveUpOnAPermanentFailureSaysSo() {
+        assertThat(
+                        giveUp(
+                                () ->
+                                        S3Exception.builder()
+                                                .statusCode(403)
+                                                .message("Access Denied")
+                                                .build()))
+                .hasMessageContaining("not resent: a permanent failure, after attempt 1 of 3");
+    }
+
+    /**
+     * What a PutObject ends with whose every attempt (of 3) fails with what {@code failure} makes;
+     * null when none was thrown.
+     */
+    private static IOException giveUp(Supplier<RuntimeException> failure) {
         S3RequestRetries retries =
                 new S3RequestRetries(3, System::nanoTime, nanos -> {}, new StoreRequestCounters());
-        assertThatThrownBy(
-                        () ->
-                                retries.send(
-                                        "PutObject",
-                                        BUCKET,
-                                        "k",
-                                        S3RequestRetries.Payload.OBJECT_BYTES,
-                                        override -> {
-                                            throw S3Exception.builder()
-                                                    .statusCode(403)
-                                                    .message("Access Denied")
-                                                    .build();
-                                        }))
-                .isInstanceOf(IOException.class)
-                .hasMessageContaining("not resent: a permanent failure, after attempt 1 of 3");
+        return catchThrowableOfType(
+                IOException.class,
+                () ->
+                        retries.send(
+                                "PutObject",
+                                BUCKET,
+                                "k",
+                                S3RequestRetries.Payload.OBJECT_BYTES,
+                                override -> {
+                                    throw failure.get();
+                                }));
     }
 }
