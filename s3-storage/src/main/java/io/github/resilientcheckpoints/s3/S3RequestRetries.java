@@ -122,23 +122,12 @@ final class S3RequestRetries {
                         && S3Failures.statusCode((S3Exception) e) == 403) {
                     c = FailureClass.TRANSIENT;
                 }
-                if (Thread.currentThread().isInterrupted()) {
-                    throw notResent(
-                            failure,
-                            "the calling thread's interrupt flag was set after attempt "
-                                    + attempt
-                                    + " of "
-                                    + policy.maxAttempts(),
-                            earlier);
-                }
-                if (Causes.isInterrupt(e)) {
-                    throw notResent(
-                            failure,
-                            "cancelled (an interrupt in the failure's causes) after attempt "
-                                    + attempt
-                                    + " of "
-                                    + policy.maxAttempts(),
-                            earlier);
+                if (isInterrupt(e)) {
+                    String why =
+                            Thread.currentThread().isInterrupted()
+                                    ? "the calling thread's interrupt flag was set"
+                                    : "cancelled (an interrupt in the failure's causes)";
+                    throw notResent(failure, why + " after attempt " + ofAll(attempt), earlier);
                 }
                 if (c == FailureClass.THROTTLED) {
                     counters.throttledResponse();
@@ -195,15 +184,10 @@ final class S3RequestRetries {
     private String giveUpReason(RetryPolicy.Decision decision, int attempt) {
         switch (decision.giveUpReason()) {
             case PERMANENT:
-                return "a permanent failure, after attempt "
-                        + attempt
-                        + " of "
-                        + policy.maxAttempts();
+                return "a permanent failure, after attempt " + ofAll(attempt);
             case DEADLINE:
                 return "the caller's attempt deadline leaves no time for attempt "
-                        + (attempt + 1)
-                        + " of "
-                        + policy.maxAttempts();
+                        + ofAll(attempt + 1);
             case ATTEMPTS_EXHAUSTED:
             default:
                 return "all "
@@ -212,6 +196,11 @@ final class S3RequestRetries {
                         + S3StoreOptions.PART_ATTEMPTS.key()
                         + ")";
         }
+    }
+
+    /** "{@code attempt} of {@code s3.part-attempts}", for messages. */
+    private String ofAll(int attempt) {
+        return attempt + " of " + policy.maxAttempts();
     }
 
     /**

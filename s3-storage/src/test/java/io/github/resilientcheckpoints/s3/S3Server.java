@@ -87,9 +87,10 @@ final class S3Server implements AutoCloseable {
      * S3Proxy answers a PutObject or UploadPart once it has the object's bytes, without reading the
      * rest of an aws-chunked body (the final chunk and the checksum trailer the SDK sends after
      * them); its Jetty then closes the connection, and the client, still writing that end, sees a
-     * reset and no answer ("Error writing request body to server"): about one small upload in ten
-     * failed so, at random. Real S3 reads the trailer before it answers. A filter reads what is
-     * left of each request before the answer is completed, so the connection stays usable.
+     * reset and no answer ("Error writing request body to server"): between 1 in 25 and 1 in 5
+     * small uploads failed so, at random. Real S3 reads the trailer before it answers. A filter
+     * reads what is left of each request before the answer is completed, so the connection stays
+     * usable.
      */
     private static void readEveryRequestToItsEnd(S3Proxy proxy)
             throws ReflectiveOperationException {
